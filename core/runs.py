@@ -1,0 +1,258 @@
+"""RunStore: every run saved as a folder of small files, written atomically as the run goes.
+
+runs/<id>/run.json        config, status, pid, summary (rewritten at each change)
+runs/<id>/epochs.json     one entry per finished epoch
+runs/<id>/steps.json      the loss of every step so far
+runs/<id>/model.pt        trained weights (state_dict), at the end
+runs/<id>/predictions.npz every test image's label, prediction and probabilities, at the end
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import secrets
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+from core.config import TrainConfig
+from core.fileio import atomic_write_bytes, atomic_write_json, read_json
+from core.mistakes import Predictions
+from core.model import build_mlp
+from core.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
+
+RUNS_ENV = "MNIST_LAB_RUNS"
+RUNNING, INTERRUPTED = "running", "interrupted"
+STATUSES = (RUNNING, "finished", "stopped", "diverged", "failed", INTERRUPTED)
+_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+
+
+def default_runs_dir() -> Path:
+    """The runs folder: $MNIST_LAB_RUNS, else `runs/`."""
+    return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def _process_identity() -> dict:
+    me = psutil.Process()
+    return {"pid": me.pid, "pid_started": me.create_time(), "host": socket.gethostname()}
+
+
+def _writer_alive(record: dict) -> bool:
+    # The writer is alive if its process still exists on this host and is the same process (pids get reused).
+    if record.get("host") != socket.gethostname():
+        return time.time() - record.get("updated", 0) < 600
+    try:
+        return abs(psutil.Process(record["pid"]).create_time() - record["pid_started"]) < 1.0
+    except (psutil.Error, KeyError, TypeError):
+        return False
+
+
+class Run:
+    """One saved run, read back: its record, config, metrics, and on demand its model and predictions."""
+
+    def __init__(self, path: Path, record: dict):
+        self.path, self.record = path, record
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.record["config"])
+
+    @property
+    def epochs(self) -> list[dict]:
+        path = self.path / "epochs.json"
+        return read_json(path) if path.exists() else []
+
+    @property
+    def steps(self) -> list[float]:
+        path = self.path / "steps.json"
+        return read_json(path) if path.exists() else []
+
+    @property
+    def has_model(self) -> bool:
+        return (self.path / "model.pt").exists()
+
+    @property
+    def has_predictions(self) -> bool:
+        return (self.path / "predictions.npz").exists()
+
+    def model(self) -> torch.nn.Module:
+        """The trained network, in eval mode, ready to predict."""
+        if not self.has_model:
+            raise FileNotFoundError(f"run {self.id} has no saved weights (status: {self.status})")
+        model = build_mlp(self.config.hidden)
+        model.load_state_dict(torch.load(self.path / "model.pt", map_location="cpu", weights_only=True))
+        return model.eval()
+
+    def predictions(self) -> Predictions:
+        """Every test image's label, predicted label and class probabilities."""
+        if not self.has_predictions:
+            raise FileNotFoundError(f"run {self.id} has no saved predictions (status: {self.status})")
+        with np.load(self.path / "predictions.npz") as f:
+            return Predictions(f["labels"].astype(np.int64), f["predicted"].astype(np.int64), f["probs"])
+
+    def metrics_csv(self) -> str:
+        """The per-epoch metrics as CSV text."""
+        out = io.StringIO()
+        columns = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds"]
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.epochs)
+        return out.getvalue()
+
+
+class RunStore:
+    """Creates, lists, loads and deletes runs under one folder."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root or default_runs_dir())
+
+    def create(self, config: TrainConfig, label: str = "") -> RunRecorder:
+        """Start a new run folder with status running; returns the listener that fills it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        while True:
+            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+            path = self.root / run_id
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        now = time.time()
+        record = {
+            "id": run_id,
+            "label": label,
+            "created": now,
+            "updated": now,
+            "status": RUNNING,
+            "message": "waiting to start",
+            "config": config.to_dict(),
+            "epochs_done": 0,
+            "steps": 0,
+            "test_accuracy": None,
+            "train_seconds": 0.0,
+            **_process_identity(),
+        }
+        atomic_write_json(path / "run.json", record)
+        return RunRecorder(path, record)
+
+    def ids(self) -> list[str]:
+        """Run ids, newest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted((p.name for p in self.root.iterdir() if _ID.match(p.name) and (p / "run.json").exists()),
+                      reverse=True)
+
+    def list(self) -> list[Run]:
+        """Every readable run, newest first; runs whose writer died read as interrupted."""
+        runs = []
+        for run_id in self.ids():
+            try:
+                runs.append(self.load(run_id))
+            except (OSError, ValueError):
+                continue  # a folder being deleted, or not ours
+        return runs
+
+    def load(self, run_id: str) -> Run:
+        """One run by id."""
+        if not _ID.match(run_id):
+            raise ValueError(f"not a run id: {run_id!r}")
+        path = self.root / run_id
+        record = read_json(path / "run.json")
+        if record["status"] == RUNNING and not _writer_alive(record):
+            done = record.get("epochs_done", 0)
+            record["status"] = INTERRUPTED
+            record["message"] = (
+                f"interrupted: the process training it ended after {done} finished "
+                f"epoch{'s' if done != 1 else ''}"
+            )
+            atomic_write_json(path / "run.json", record)
+        return Run(path, record)
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run's folder; a run still training cannot be deleted."""
+        run = self.load(run_id)
+        if run.status == RUNNING:
+            raise ValueError(f"run {run_id} is still training: stop it first")
+        # Rename first so that a reader never sees half a folder.
+        doomed = run.path.with_name(f".deleting-{run_id}")
+        os.replace(run.path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+class RunRecorder:
+    """A Trainer listener that saves a run as it goes: metrics each epoch, weights and predictions at the end."""
+
+    def __init__(self, path: Path, record: dict):
+        self.path, self.record = path, record
+        self.epochs: list[dict] = []
+        self.step_losses: list[float] = []
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    def _save_record(self, **changes) -> None:
+        self.record.update(changes, updated=time.time())
+        atomic_write_json(self.path / "run.json", self.record)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepEvent):
+            self.step_losses.append(event.loss)
+        elif isinstance(event, StartEvent):
+            self._save_record(message="training", device=event.device, num_processes=event.num_processes,
+                              n_train=event.n_train, total_steps=event.total_steps)
+        elif isinstance(event, EpochEvent):
+            self.epochs.append(event.to_dict())
+            atomic_write_json(self.path / "epochs.json", self.epochs)
+            atomic_write_json(self.path / "steps.json", self.step_losses)
+            self._save_record(
+                epochs_done=event.epoch,
+                steps=len(self.step_losses),
+                test_accuracy=event.test_accuracy,
+                train_seconds=sum(e["seconds"] for e in self.epochs),
+                message=f"epoch {event.epoch} done",
+            )
+        elif isinstance(event, EndEvent):
+            self.finish(event)
+
+    def finish(self, event: EndEvent) -> None:
+        """Save the weights and predictions (when there are any), then the final status."""
+        result = event.result
+        atomic_write_json(self.path / "steps.json", self.step_losses)
+        if result.model is not None and event.status != "diverged":
+            buffer = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, buffer)
+            atomic_write_bytes(self.path / "model.pt", buffer.getvalue())
+        if result.evaluation is not None and event.status != "diverged":
+            ev = result.evaluation
+            buffer = io.BytesIO()
+            np.savez(buffer, labels=ev.labels.numpy().astype(np.uint8),
+                     predicted=ev.predicted.numpy().astype(np.uint8), probs=ev.probs.numpy().astype(np.float32))
+            atomic_write_bytes(self.path / "predictions.npz", buffer.getvalue())
+        self._save_record(
+            status=event.status,
+            message=event.message,
+            steps=len(self.step_losses),
+            test_accuracy=result.test_accuracy,
+            ended=time.time(),
+        )
+
+    def fail(self, message: str) -> None:
+        """Mark the run failed before or outside training (e.g. bad data); the message is for the student."""
+        self._save_record(status="failed", message=message, ended=time.time())

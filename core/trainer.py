@@ -1,0 +1,348 @@
+"""A small Trainer on HuggingFace Accelerate: events for every listener, stop and pause from any thread."""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import accelerate.optimizer
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from core.config import MOMENTUM, TrainConfig
+from core.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
+from core.model import build_mlp
+
+FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
+
+# AcceleratedOptimizer.step asks importlib twice per step whether lomo_optim is installed: about a third
+# of a second per MNIST epoch here. The answer cannot change while the process runs, so ask once.
+accelerate.optimizer.is_lomo_available = functools.cache(accelerate.optimizer.is_lomo_available)
+
+
+# --- Events: every listener (UI, CLI, run store, tests) gets the same objects. -------------------------
+@dataclass(frozen=True)
+class StartEvent:
+    """Training is about to start."""
+
+    config: TrainConfig
+    n_train: int
+    steps_per_epoch: int
+    total_steps: int
+    device: str
+    num_processes: int
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One optimizer step is done; `loss` is this process's batch loss."""
+
+    epoch: int
+    step: int
+    batch: int
+    steps_per_epoch: int
+    loss: float
+    samples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """One epoch is done and evaluated on the test set. `seconds` is its training time alone."""
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    test_accuracy: float
+    seconds: float
+    eval_seconds: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready values."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PauseEvent:
+    """Training paused (paused=True) or resumed."""
+
+    paused: bool
+    step: int
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    """The run ended; status is finished, stopped, diverged or failed."""
+
+    status: str
+    message: str
+    result: TrainResult
+
+
+Event = StartEvent | StepEvent | EpochEvent | PauseEvent | EndEvent
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class Evaluation:
+    """A model's answers on the whole test set, in test order."""
+
+    loss: float
+    accuracy: float  # percent
+    labels: torch.Tensor  # int64 [N]
+    predicted: torch.Tensor  # int64 [N]
+    probs: torch.Tensor  # float32 [N, 10]
+    confusion: torch.Tensor  # int64 [10, 10], rows true, columns predicted
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class TrainResult:
+    """What fit() returns: the status, per-epoch metrics, the trained model and its last evaluation."""
+
+    status: str
+    message: str
+    epochs: list[EpochEvent] = field(default_factory=list)
+    model: torch.nn.Module | None = None
+    evaluation: Evaluation | None = None
+    steps: int = 0
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.evaluation.accuracy if self.evaluation else None
+
+
+class Diverged(Exception):
+    """The loss stopped being a finite number."""
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    """An Accelerator for this config's device and mixed precision.
+
+    Accelerate keeps one state per process; a dashboard that trains runs one after another with other
+    settings resets it between runs (never inside a multi-process launch, where the state is the launch's).
+    """
+    kwargs = dict(cpu=config.device == "cpu", mixed_precision=config.mixed_precision)
+    try:
+        return Accelerator(**kwargs)
+    except ValueError as exc:
+        if "already been initialized" not in str(exc) or AcceleratorState().num_processes > 1:
+            raise
+        AcceleratorState._reset_state(reset_partial_state=True)
+        return Accelerator(**kwargs)
+
+
+def make_optimizer(config: TrainConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """SGD, SGD with momentum or Adam, as the config says."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    momentum = MOMENTUM if config.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=config.lr, momentum=momentum, weight_decay=config.weight_decay)
+
+
+class Trainer:
+    """Trains the lecture's network with Accelerate and reports through listeners.
+
+    stop(), pause() and resume() may be called from any thread; the loop checks them every step.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: MNISTTensors | None = None,
+        listeners: Iterable[Listener] = (),
+        accelerator: Accelerator | None = None,
+    ):
+        self.config = config
+        self.data = data if data is not None else load_mnist()
+        self.listeners = list(listeners)
+        self.accelerator = accelerator
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # Controls, safe from other threads.
+    def stop(self) -> None:
+        """Ask the run to stop after the current step."""
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Hold the run before its next step."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Let a paused run go on."""
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    # Training.
+    def fit(self) -> TrainResult:
+        """Train for config.epochs, evaluating after each; returns how it ended."""
+        cfg = self.config
+        acc = self.accelerator = self.accelerator or make_accelerator(cfg)
+        model, optimizer, train_batches, test_loader, n_train = self._prepare(acc)
+        steps_per_epoch = len(train_batches)
+        self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
+                              acc.num_processes))
+        result = TrainResult(FINISHED, "", model=model)
+        self._started = time.perf_counter()
+        try:
+            for epoch in range(1, cfg.epochs + 1):
+                epoch_start = time.perf_counter()
+                loss_sum, count, paused_for, stopped = self._train_epoch(epoch, model, optimizer, train_batches,
+                                                                          result)
+                if stopped:
+                    result.status = STOPPED
+                    result.message = f"stopped at epoch {epoch} of {cfg.epochs}, step {result.steps}"
+                    break
+                seconds = time.perf_counter() - epoch_start - paused_for
+                totals = acc.reduce(torch.tensor([loss_sum, float(count)], device=acc.device), reduction="sum")
+                result.evaluation, eval_seconds = self._timed_evaluate(model, test_loader)
+                ev = result.evaluation
+                result.epochs.append(EpochEvent(epoch, (totals[0] / totals[1]).item(), ev.loss, ev.accuracy,
+                                                seconds, eval_seconds))
+                self._emit(result.epochs[-1])
+            if result.status == FINISHED:
+                result.message = f"finished {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}: test accuracy {result.test_accuracy:.2f} %"
+            elif result.steps:
+                # A stopped model is still worth browsing: evaluate what it learned so far.
+                result.evaluation, _ = self._timed_evaluate(model, test_loader)
+        except Diverged as exc:
+            result.status, result.message = DIVERGED, str(exc)
+        except Exception as exc:
+            result.status, result.message = FAILED, f"training failed: {type(exc).__name__}: {exc}"
+            self._emit(EndEvent(result.status, result.message, result))
+            raise
+        result.model = acc.unwrap_model(model)
+        self._emit(EndEvent(result.status, result.message, result))
+        return result
+
+    def _prepare(self, acc: Accelerator):
+        """Model, optimizer and data, prepared by Accelerate (one fixed batch when overfitting)."""
+        cfg = self.config
+        model = build_mlp(cfg.hidden, seed=cfg.seed)
+        optimizer = make_optimizer(cfg, model.parameters())
+        train_set = self._train_set()
+        test_set = MNISTBatches(self.data.test_images, self.data.test_labels, cfg.normalize)
+        test_loader = batch_loader(test_set, 1000, shuffle=False)
+        if cfg.overfit_one_batch:
+            model, optimizer, test_loader = acc.prepare(model, optimizer, test_loader)
+            batch = tuple(t.to(acc.device) for t in train_set.__getitems__(range(len(train_set))))
+            return model, optimizer, [batch] * cfg.overfit_steps, test_loader, len(train_set)
+        train_loader = batch_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed)
+        model, optimizer, train_loader, test_loader = acc.prepare(model, optimizer, train_loader, test_loader)
+        return model, optimizer, train_loader, test_loader, len(train_set)
+
+    def _train_epoch(self, epoch, model, optimizer, batches, result: TrainResult):
+        """One pass over the batches; returns (loss sum, samples, seconds paused, stopped)."""
+        acc, lr = self.accelerator, self.config.lr
+        loss_sum, count, paused_for = 0.0, 0, 0.0
+        model.train()
+        for batch_no, (x, y, _) in enumerate(batches, start=1):
+            paused_for += self._wait_while_paused(result.steps)
+            if self._stop_everywhere(acc):
+                return loss_sum, count, paused_for, True
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            acc.backward(loss)
+            optimizer.step()
+            value = loss.item()
+            result.steps += 1
+            if self._nonfinite_anywhere(acc, value):
+                raise Diverged(f"the loss became {value} at step {result.steps} with learning rate {lr:g}: "
+                               "lower the learning rate")
+            loss_sum += value * len(y)
+            count += len(y)
+            self._emit(StepEvent(epoch, result.steps, batch_no, len(batches), value, count,
+                                 time.perf_counter() - self._started))
+        return loss_sum, count, paused_for, False
+
+    def _train_set(self) -> MNISTBatches:
+        images, labels = self.data.train_images, self.data.train_labels
+        keep = subset_indices(len(labels), self.config.train_subset, self.config.seed)
+        if self.config.overfit_one_batch:
+            # One fixed random batch (from the subset, if any) to learn by heart.
+            keep = keep[: self.config.batch_size] if keep is not None else subset_indices(
+                len(labels), self.config.batch_size, self.config.seed)
+        if keep is not None:
+            images, labels = images[keep], labels[keep]
+        return MNISTBatches(images, labels, self.config.normalize)
+
+    def _wait_while_paused(self, step: int) -> float:
+        if self._running.is_set():
+            return 0.0
+        began = time.perf_counter()
+        self._emit(PauseEvent(True, step))
+        while not self._running.wait(timeout=0.1):
+            pass
+        self._emit(PauseEvent(False, step))
+        return time.perf_counter() - began
+
+    def _stop_everywhere(self, acc: Accelerator) -> bool:
+        # With several processes all must leave the loop together, or the others hang in all-reduce.
+        if acc.num_processes == 1:
+            return self._stop.is_set()
+        flag = torch.tensor(float(self._stop.is_set()), device=acc.device)
+        return acc.reduce(flag, reduction="sum").item() > 0
+
+    def _nonfinite_anywhere(self, acc: Accelerator, value: float) -> bool:
+        if acc.num_processes == 1:
+            return not math.isfinite(value)
+        flag = torch.tensor(float(not math.isfinite(value)), device=acc.device)
+        return acc.reduce(flag, reduction="sum").item() > 0
+
+    def _timed_evaluate(self, model, test_loader) -> tuple[Evaluation, float]:
+        began = time.perf_counter()
+        evaluation = evaluate(model, test_loader, self.accelerator)
+        return evaluation, time.perf_counter() - began
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader, accelerator: Accelerator) -> Evaluation:
+    """Every test image's prediction and probabilities, gathered from all processes into test order."""
+    was_training = model.training
+    model.eval()
+    parts = []
+    for x, y, idx in loader:
+        logits = model(x).float()
+        losses = F.cross_entropy(logits, y, reduction="none")
+        parts.append(accelerator.gather_for_metrics((idx, y, logits.softmax(dim=1), losses)))
+    model.train(was_training)
+    idx, labels, probs, losses = (torch.cat([p[i] for p in parts]).cpu() for i in range(4))
+    order = torch.argsort(idx)
+    labels, probs = labels[order], probs[order]
+    predicted = probs.argmax(dim=1)
+    accuracy = MulticlassAccuracy(num_classes=10, average="micro")(predicted, labels).item() * 100
+    confusion = MulticlassConfusionMatrix(num_classes=10)(predicted, labels)
+    return Evaluation(losses.mean().item(), accuracy, labels, predicted, probs, confusion)
+
+
+def predict(model: torch.nn.Module, images: torch.Tensor, normalize: str = "plain") -> torch.Tensor:
+    """Class probabilities [N, 10] for uint8 images [N, 28, 28] (or [28, 28])."""
+    if images.dim() == 2:
+        images = images.unsqueeze(0)
+    model.eval()
+    with torch.no_grad():
+        return model(to_inputs(images, normalize)).softmax(dim=1)

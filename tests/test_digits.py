@@ -1,0 +1,191 @@
+"""core.digits: drawings and uploads of every common kind become centred 28x28 MNIST-style digits."""
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from core.digits import EMPTY, NOT_IMAGE, DigitError, to_mnist, to_model_input
+
+MNIST_TEST_IMAGES = Path(__file__).resolve().parents[1] / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+
+
+def draw(shape="one", size=(400, 300), mode="L", ink=0, paper=255):
+    """A thick '1' (a bar) or '0' (a ring), drawn off-centre so centring has work to do."""
+    img = Image.new(mode, size, paper)
+    pen = ImageDraw.Draw(img)
+    w, h = size[0] / 400, size[1] / 300  # coordinates below are for 400x300; scale to the asked size
+    if shape == "one":
+        pen.rectangle((100 * w, 60 * h, 124 * w, 250 * h), fill=ink)
+    else:
+        pen.ellipse((60 * w, 40 * h, 180 * w, 230 * h), outline=ink, width=max(1, round(22 * w)))
+    return img
+
+
+def encode(img, fmt, **options):
+    buf = io.BytesIO()
+    img.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def assert_mnist_like(digit):
+    img = digit.image
+    assert img.shape == (28, 28) and img.dtype == np.uint8
+    assert img.max() >= 200  # a white digit ...
+    assert (img[0] == 0).all() and (img[-1] == 0).all() and (img[:, 0] == 0).all() and (img[:, -1] == 0).all()
+    rows, cols = np.flatnonzero(img.any(axis=1)), np.flatnonzero(img.any(axis=0))
+    assert rows[-1] - rows[0] + 1 <= 20 and cols[-1] - cols[0] + 1 <= 20  # ... fitted into the 20x20 box
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 >= 19  # and filling it along the longer side
+    w = img.astype(np.float64)
+    com = (w.sum(axis=1) @ np.arange(28) / w.sum(), w.sum(axis=0) @ np.arange(28) / w.sum())
+    assert com == pytest.approx((14, 14), abs=1.0)
+    assert digit.original.ndim == 2 and digit.original.dtype == np.uint8
+
+
+@pytest.mark.parametrize("shape", ["one", "zero"])
+def test_black_on_white(shape):
+    digit = to_mnist(draw(shape))
+    assert_mnist_like(digit)
+    assert digit.inverted
+    assert digit.original.shape == (300, 400)
+
+
+@pytest.mark.parametrize("shape", ["one", "zero"])
+def test_white_on_black(shape):
+    digit = to_mnist(draw(shape, ink=255, paper=0))
+    assert_mnist_like(digit)
+    assert not digit.inverted
+    # The same drawing in either polarity gives the same digit.
+    assert np.array_equal(digit.image, to_mnist(draw(shape)).image)
+
+
+@pytest.mark.parametrize("stroke", [(255, 255, 255, 255), (0, 0, 0, 255), (200, 30, 30, 255)])
+def test_transparent_canvas(stroke):
+    # What a drawable canvas returns: RGBA uint8, transparent background, opaque strokes of any colour.
+    canvas = draw("zero", mode="RGBA", ink=stroke, paper=(0, 0, 0, 0))
+    digit = to_mnist(np.asarray(canvas))
+    assert_mnist_like(digit)
+    assert np.array_equal(digit.image, to_mnist(draw("zero")).image)
+
+
+def test_opaque_rgba_and_rgb_arrays():
+    rgba = np.asarray(draw("one", mode="RGBA", ink=(0, 0, 0, 255), paper=(255, 255, 255, 255)))
+    assert_mnist_like(to_mnist(rgba))
+    assert_mnist_like(to_mnist(rgba[:, :, :3]))
+    assert_mnist_like(to_mnist(np.asarray(draw("one")) / 255.0))  # floats on a 0-1 scale
+
+
+def test_uploaded_files():
+    paper = draw("zero", mode="RGB", ink=(20, 20, 20), paper=(235, 235, 230))
+    assert_mnist_like(to_mnist(encode(paper, "JPEG", quality=70)))
+    assert_mnist_like(to_mnist(encode(draw("zero").convert("P"), "PNG")))
+    assert_mnist_like(to_mnist(encode(draw("one").convert("1"), "PNG")))
+    assert_mnist_like(to_mnist(io.BytesIO(encode(draw("one"), "PNG"))))  # like Streamlit's UploadedFile
+    assert_mnist_like(to_mnist(encode(draw("zero", size=(40, 30)), "PNG")))  # tiny: enlarged to the box
+
+
+def test_exif_rotation_is_applied():
+    # A '1' lying on its side, stored with "rotate 90 degrees" in EXIF, as phones do.
+    lying = draw("one").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 clockwise to display
+    digit = to_mnist(encode(lying, "JPEG", exif=exif))
+    rows, cols = np.flatnonzero(digit.image.any(axis=1)), np.flatnonzero(digit.image.any(axis=0))
+    assert rows.size > 2 * cols.size  # upright again: tall and thin
+
+
+def test_big_pictures_are_accepted():
+    digit = to_mnist(encode(draw("zero", size=(4000, 3000)), "PNG"))
+    assert_mnist_like(digit)
+    assert max(digit.original.shape) <= 1024  # shrunk first, to keep the work small
+
+
+def png_header_only(width, height):
+    """A tiny PNG that claims huge dimensions (what a decompression bomb looks like from outside)."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty (0 bytes)"),
+        (b"digit,label\n1,7\nJust some notes, not a picture.\n", NOT_IMAGE),
+        (b"\x89PNG\r\n\x1a\n" + bytes(5 * 1024 * 1024), "the limit is 5 MB"),
+        (png_header_only(5000, 5000), "limit is 4,096×4,096"),
+        (png_header_only(10000, 10000), "limit is 4,096×4,096"),  # PIL warns: turned into an error
+        (png_header_only(60000, 60000), "limit is 4,096×4,096"),  # PIL's own bomb guard fires first
+        (encode(Image.new("L", (400, 300), 255), "PNG"), EMPTY),
+        (encode(draw("one"), "PNG")[:300], "damaged"),
+    ],
+    ids=[
+        "empty",
+        "text",
+        "too-many-bytes",
+        "too-many-pixels",
+        "bomb-warning",
+        "bomb",
+        "blank-white",
+        "truncated",
+    ],
+)
+def test_bad_uploads(data, message):
+    with pytest.raises(DigitError) as err:
+        to_mnist(data)
+    assert message in str(err.value)
+
+
+def test_blank_drawings():
+    with pytest.raises(DigitError, match=EMPTY):
+        to_mnist(np.zeros((280, 280, 4), dtype=np.uint8))  # untouched transparent canvas
+    with pytest.raises(DigitError, match=EMPTY):
+        to_mnist(Image.new("L", (400, 300), 255))
+    assert issubclass(DigitError, ValueError)
+
+
+def test_to_model_input():
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[5, 7] = 255
+    plain = to_model_input(digit)
+    assert plain.shape == (1, 784) and plain.dtype == torch.float32
+    assert plain[0, 5 * 28 + 7] == 1.0 and plain.sum() == 1.0
+    standard = to_model_input(digit, normalize="standard")
+    assert standard[0, 0].item() == pytest.approx(-0.1307 / 0.3081)
+    assert standard[0, 5 * 28 + 7].item() == pytest.approx((1 - 0.1307) / 0.3081)
+    with pytest.raises(ValueError, match="normalize"):
+        to_model_input(digit, normalize="zscore")
+    with pytest.raises(ValueError, match="28x28"):
+        to_model_input(np.zeros((20, 20)))
+
+
+@pytest.mark.skipif(not MNIST_TEST_IMAGES.exists(), reason="MNIST IDX files not built (make data)")
+def test_real_mnist_digits_survive_the_round_trip():
+    raw = MNIST_TEST_IMAGES.read_bytes()
+    magic, n, h, w = struct.unpack(">IIII", raw[:16])
+    assert (magic, h, w) == (2051, 28, 28)
+    images = np.frombuffer(raw, dtype=np.uint8, count=20 * 784, offset=16).reshape(20, 28, 28)
+    for original in images:
+        # As a student would upload it: black ink on white paper, ten times larger.
+        scan = np.kron(255 - original, np.ones((10, 10), dtype=np.uint8))
+        got = to_mnist(scan).image.astype(np.float64)
+        # Whole-pixel centring may land one pixel away from MNIST's choice: compare the best alignment.
+        best = max(
+            np.corrcoef(np.roll(got, (dy, dx), axis=(0, 1)).ravel(), original.ravel())[0, 1]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
+        assert best > 0.9
