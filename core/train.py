@@ -15,9 +15,9 @@ import sys
 import time
 
 from core.config import MIXED_PRECISIONS, NORMALIZATIONS, OPTIMIZERS, ConfigError, TrainConfig
-from core.data import MNISTUnavailable, default_root, load_mnist
-from core.runs import RunStore, default_runs_dir
-from core.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent, Trainer, make_accelerator
+
+# torch and accelerate take seconds to import: they are imported only once the flags are known to be good,
+# so a typo is answered at once.
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -80,11 +80,13 @@ class ConsoleReport:
     def __init__(self, stream, bar: bool):
         self.stream, self.bar, self.total, self.last_draw = stream, bar, 0, 0.0
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event) -> None:
+        from core.trainer import EndEvent, EpochEvent, StartEvent, StepEvent
+
         if isinstance(event, StartEvent):
             cfg = event.config
             self._line(f"training {cfg.architecture()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
-                       f"{cfg.epochs} epochs on {event.n_train:,} images ({event.device}, "
+                       f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)} on {event.n_train:,} images ({event.device}, "
                        f"{event.num_processes} process{'es' if event.num_processes > 1 else ''})")
             self.total = event.total_steps
         elif isinstance(event, StepEvent) and self.bar:
@@ -116,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from core.data import MNISTUnavailable, default_root, load_mnist
+    from core.runs import RunStore, default_runs_dir
+    from core.trainer import Trainer, make_accelerator
+
     accelerator = make_accelerator(config)
     main_process = accelerator.is_main_process
     try:

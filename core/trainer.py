@@ -21,6 +21,9 @@ from core.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subs
 from core.model import build_mlp
 
 FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
+# Cross-entropy over 10 classes starts near ln 10 = 2.3. A loss past this has exploded: with ReLU the
+# network usually "dies" right after and the loss sinks back to 2.3, hiding the divergence, so stop here.
+EXPLODED_LOSS = 1000.0
 
 # AcceleratedOptimizer.step asks importlib twice per step whether lomo_optim is installed: about a third
 # of a second per MNIST epoch here. The answer cannot change while the process runs, so ask once.
@@ -225,7 +228,8 @@ class Trainer:
                                                 seconds, eval_seconds))
                 self._emit(result.epochs[-1])
             if result.status == FINISHED:
-                result.message = f"finished {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}: test accuracy {result.test_accuracy:.2f} %"
+                epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
+                result.message = f"finished {epochs}: test accuracy {result.test_accuracy:.2f} %"
             elif result.steps:
                 # A stopped model is still worth browsing: evaluate what it learned so far.
                 result.evaluation, _ = self._timed_evaluate(model, test_loader)
@@ -270,8 +274,9 @@ class Trainer:
             optimizer.step()
             value = loss.item()
             result.steps += 1
-            if self._nonfinite_anywhere(acc, value):
-                raise Diverged(f"the loss became {value} at step {result.steps} with learning rate {lr:g}: "
+            if self._diverged_anywhere(acc, value):
+                what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:,.0f}"
+                raise Diverged(f"the loss {what} at step {result.steps} with learning rate {lr:g}: "
                                "lower the learning rate")
             loss_sum += value * len(y)
             count += len(y)
@@ -307,10 +312,11 @@ class Trainer:
         flag = torch.tensor(float(self._stop.is_set()), device=acc.device)
         return acc.reduce(flag, reduction="sum").item() > 0
 
-    def _nonfinite_anywhere(self, acc: Accelerator, value: float) -> bool:
+    def _diverged_anywhere(self, acc: Accelerator, value: float) -> bool:
+        bad = not math.isfinite(value) or value > EXPLODED_LOSS
         if acc.num_processes == 1:
-            return not math.isfinite(value)
-        flag = torch.tensor(float(not math.isfinite(value)), device=acc.device)
+            return bad
+        flag = torch.tensor(float(bad), device=acc.device)
         return acc.reduce(flag, reduction="sum").item() > 0
 
     def _timed_evaluate(self, model, test_loader) -> tuple[Evaluation, float]:

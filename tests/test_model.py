@@ -1,0 +1,35 @@
+import torch
+
+from core.model import build_mlp, count_parameters, summary
+
+
+def test_lecture_network_shape_and_parameter_count():
+    model = build_mlp()
+    assert count_parameters(model) == 109_386
+    rows = [(r.kind, r.output_shape, r.parameters) for r in summary(model)]
+    assert rows == [
+        ("Flatten", (784,), 0),
+        ("Linear", (128,), 100_480),
+        ("ReLU", (128,), 0),
+        ("Linear", (64,), 8_256),
+        ("ReLU", (64,), 0),
+        ("Linear", (10,), 650),
+    ]
+    assert model(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
+
+
+def test_any_number_of_hidden_layers():
+    assert count_parameters(build_mlp(())) == 784 * 10 + 10
+    deep = build_mlp((1, 1024, 3))
+    assert [r.output_shape for r in summary(deep) if r.kind == "Linear"] == [(1,), (1024,), (3,), (10,)]
+
+
+def test_seeded_init_is_private_and_repeatable():
+    torch.manual_seed(1)
+    a = build_mlp(seed=7)
+    torch.manual_seed(2)  # the global generator must not matter
+    b = build_mlp(seed=7)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    c = build_mlp(seed=8)
+    assert not torch.equal(next(a.parameters()), next(c.parameters()))

@@ -1,0 +1,117 @@
+import threading
+import time
+
+import pytest
+import torch
+
+from core.config import TrainConfig
+from core.trainer import EndEvent, EpochEvent, PauseEvent, StartEvent, StepEvent, Trainer, predict
+
+
+def fit(mnist, **settings):
+    events = []
+    result = Trainer(TrainConfig(**settings), mnist, listeners=[events.append]).fit()
+    return result, events
+
+
+def test_one_epoch_of_adam_on_real_mnist_passes_95_percent(mnist):
+    result, events = fit(mnist, optimizer="adam", lr=0.001, epochs=1, batch_size=64, normalize="standard")
+    assert result.status == "finished"
+    assert result.test_accuracy > 95.0
+    ev = result.evaluation
+    assert ev.n_samples == 10_000 and ev.probs.shape == (10_000, 10)
+    assert torch.allclose(ev.probs.sum(1), torch.ones(10_000), atol=1e-4)
+    assert ev.confusion.sum() == 10_000 and ev.confusion.trace() == (ev.predicted == ev.labels).sum()
+    assert torch.equal(ev.labels, mnist.test_labels)  # predictions are in test order
+    # Events: a start, a loss for every step, then the epoch's metrics and the end.
+    assert isinstance(events[0], StartEvent) and events[0].steps_per_epoch == 938
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [s.step for s in steps] == list(range(1, 939))
+    (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
+    assert epoch.test_accuracy == result.test_accuracy and epoch.seconds > 0
+    assert isinstance(events[-1], EndEvent) and "test accuracy" in events[-1].message
+    # The returned model predicts like the evaluation did.
+    probs = predict(result.model, mnist.test_images[:50], "standard")
+    assert torch.equal(probs.argmax(1), ev.predicted[:50])
+
+
+def test_same_seed_same_metrics(mnist):
+    settings = dict(train_subset=2000, epochs=2, seed=11)
+    a, _ = fit(mnist, **settings)
+    b, _ = fit(mnist, **settings)
+    c, _ = fit(mnist, **{**settings, "seed": 12})
+    metrics = lambda r: [(e.train_loss, e.test_loss, e.test_accuracy) for e in r.epochs]  # noqa: E731
+    assert metrics(a) == metrics(b)
+    assert metrics(a) != metrics(c)
+
+
+def test_a_huge_learning_rate_is_reported_as_diverged(mnist):
+    result, events = fit(mnist, lr=100.0, train_subset=2000)
+    assert result.status == "diverged"
+    assert "at step" in result.message and "learning rate 100" in result.message
+    assert "lower the learning rate" in result.message
+    assert result.epochs == [] and events[-1].status == "diverged"
+
+
+def test_a_nan_loss_is_reported_as_diverged(mnist):
+    # Standardised inputs and momentum blow up to inf/nan rather than dying quietly.
+    result, _ = fit(mnist, lr=5.0, optimizer="momentum", normalize="standard", train_subset=2000)
+    assert result.status == "diverged"
+    assert result.message.startswith("the loss ")
+
+
+def test_stop_from_another_thread_acts_at_once(mnist):
+    steps = []
+    trainer = Trainer(TrainConfig(epochs=50, train_subset=5000), mnist, listeners=[steps.append])
+
+    def stop_soon():
+        while len(steps) < 30:
+            time.sleep(0.005)
+        trainer.stop()
+
+    threading.Thread(target=stop_soon).start()
+    result = trainer.fit()
+    assert result.status == "stopped"
+    assert result.message.startswith("stopped at epoch 1 of 50")
+    n_steps = sum(isinstance(e, StepEvent) for e in steps)
+    assert 30 <= n_steps <= 32 and result.steps == n_steps
+    assert result.evaluation is not None  # what it learned so far can still be browsed
+
+
+def test_pause_holds_the_loop_and_resume_lets_it_go_on(mnist):
+    events = []
+    trainer = Trainer(TrainConfig(epochs=1, train_subset=3000), mnist, listeners=[events.append])
+    trainer.pause()
+    thread = threading.Thread(target=trainer.fit)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not any(isinstance(e, PauseEvent) for e in events) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert trainer.paused and not any(isinstance(e, StepEvent) for e in events)
+    trainer.resume()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    pauses = [e.paused for e in events if isinstance(e, PauseEvent)]
+    assert pauses == [True, False]
+    assert events[-1].status == "finished"
+    (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
+    assert epoch.seconds < 30  # the paused time is not counted as training time
+
+
+def test_overfit_one_batch_drives_its_loss_near_zero(mnist):
+    result, events = fit(mnist, overfit_one_batch=True, optimizer="adam", lr=0.001, epochs=2, overfit_steps=100)
+    assert result.status == "finished"
+    assert events[0].n_train == 64 and events[0].steps_per_epoch == 100
+    losses = [e.loss for e in events if isinstance(e, StepEvent)]
+    assert losses[0] > 2.0 and losses[-1] < 0.01
+    assert result.epochs[-1].train_loss < 0.05
+    # A network that learnt 64 images by heart does far worse on the 10,000 it never saw.
+    assert result.test_accuracy < 80
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_every_optimizer_learns(mnist, optimizer):
+    lr = {"sgd": 0.1, "momentum": 0.02, "adam": 0.001}[optimizer]
+    result, _ = fit(mnist, optimizer=optimizer, lr=lr, train_subset=3000, weight_decay=1e-4)
+    assert result.status == "finished" and result.test_accuracy > 75
