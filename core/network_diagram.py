@@ -1,0 +1,55 @@
+"""The lecture's picture of the network, 784 → 128 → 64 → 10, as DOT text with what each layer "sees"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    units: int
+    sees: str  # what one neuron of this layer responds to, in the lecture's words
+
+
+LECTURE_LAYERS = (
+    Layer("Input", 784, "one pixel each: the 28×28 image, flattened into 784 brightness values"),
+    Layer("Hidden 1", 128, "a weighted look at all 784 pixels: simple strokes and edges in some place"),
+    Layer("Hidden 2", 64, "combinations of those strokes: loops, bars, corners, parts of digits"),
+    Layer("Output", 10, "one score (logit) per digit 0–9; softmax turns the scores into probabilities"),
+)
+
+
+def parameter_count(layers: tuple[Layer, ...] = LECTURE_LAYERS) -> list[int]:
+    """Weights plus biases between consecutive layers (784·128 + 128 = 100,480, …)."""
+    return [a.units * b.units + b.units for a, b in zip(layers[:-1], layers[1:], strict=True)]
+
+
+def network_dot(layers: tuple[Layer, ...] = LECTURE_LAYERS, shown: int = 4) -> str:
+    """DOT text: each layer a column of a few neurons and a "⋮", fully connected to the next one."""
+    lines = [
+        "digraph network {",
+        '  rankdir="LR"; splines=false; nodesep=0.08; ranksep=1.3;',
+        '  node [shape=circle, width=0.32, label="", style=filled, fontname="Helvetica"];',
+        '  edge [color="#9aa5b1", arrowsize=0.4, penwidth=0.6];',
+    ]
+    colours = ("#dbe9ff", "#ffe8cc", "#ffe8cc", "#d8f3dc")
+    for i, layer in enumerate(layers):
+        lines.append(f"  subgraph cluster_{i} {{")
+        lines.append(
+            f'    label="{layer.name}\\n{layer.units} neurons"; color="#d0d7de"; fontname="Helvetica";'
+        )
+        for j in range(shown):
+            lines.append(f'    l{i}n{j} [fillcolor="{colours[i % len(colours)]}"];')
+        lines.append(f'    l{i}more [shape=plaintext, style="", label="⋮ {layer.units - shown} more"];')
+        lines.append("  }")
+    for i, params in enumerate(parameter_count(layers)):
+        for a in range(shown):
+            for b in range(shown):
+                # One labelled edge per layer pair carries the count of weights it stands for.
+                label = (
+                    f' [label="{params:,} weights", fontsize=10, fontcolor="#57606a"]' if a == b == 0 else ""
+                )
+                lines.append(f"  l{i}n{a} -> l{i + 1}n{b}{label};")
+        lines.append(f"  l{i}more -> l{i + 1}more [style=invis];")
+    return "\n".join([*lines, "}"])

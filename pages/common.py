@@ -1,0 +1,102 @@
+"""Streamlit-side helpers shared by the pages. Not listed in st.navigation, so it is not a page."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+SHELL_RAN = "lab_shell_ran"
+WANTED_PAGE = "lab_wanted_page"
+
+
+def require_shell(page: str) -> None:
+    """Make sure this page runs inside streamlit_app.py's navigation; call it first on every page.
+
+    Streamlit treats a folder named pages/ as legacy auto-navigation until some session has run
+    st.navigation. Until then a deep link (/autograd) runs the page file alone: no page config, and a
+    sidebar listing every file in pages/. Such a visit goes through the shell once, then to the page.
+    """
+    if not st.session_state.get(SHELL_RAN):
+        st.session_state[WANTED_PAGE] = page
+        st.switch_page("streamlit_app.py")
+
+
+@st.cache_resource(show_spinner="Loading MNIST (first time only)…")
+def _mnist_tensors():
+    # Imported here so pages that never need MNIST (Autograd) do not pay for torchvision.
+    from core.data import load_mnist
+
+    return load_mnist()
+
+
+def mnist():
+    """MNIST tensors, loaded once per server process and shared; None (after a message) if unavailable."""
+    from core.data import MNISTUnavailable
+
+    try:
+        return _mnist_tensors()
+    except MNISTUnavailable as error:
+        st.error(f"MNIST is not available, so this part cannot be shown. {error}")
+        return None
+
+
+def fmt(value: float) -> str:
+    """A number for display: up to 6 significant digits, and words for inf and nan."""
+    if math.isnan(value):
+        return "nan (undefined)"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.6g}"
+
+
+def table(columns: dict[str, list]) -> None:
+    """A small static table as Markdown; st.table and st.dataframe need pyarrow, this needs nothing."""
+    headers = list(columns)
+    rows = zip(*columns.values(), strict=True)
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
+    st.markdown("\n".join(lines))
+
+
+# --- Training jobs (Hyperparameters and Train pages) ---------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _job_manager(runs_dir: str):
+    from core.jobs import JobManager
+    from core.runs import RunStore
+
+    manager = JobManager(RunStore(runs_dir))  # also marks runs left "running" by a dead server interrupted
+    manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
+    return manager
+
+
+def job_manager():
+    """The server's one JobManager for its runs folder, shared by every session (it is thread-safe)."""
+    from core.runs import default_runs_dir
+
+    return _job_manager(str(default_runs_dir().resolve()))
+
+
+def owner_id() -> str:
+    """This browser session's owner id for its jobs (a refresh makes a new one; the URL keeps the job)."""
+    if "lab_owner" not in st.session_state:
+        import secrets
+
+        st.session_state["lab_owner"] = secrets.token_hex(8)
+    return st.session_state["lab_owner"]
+
+
+def table_rows(rows: list[dict], columns: list[str] | None = None) -> None:
+    """`table` from a list of row dicts (the first row's keys, or `columns`, in order); None shows as –."""
+    if not rows:
+        return
+    columns = columns or list(rows[0])
+    table({c: ["–" if row.get(c) is None else row[c] for row in rows] for c in columns})
+
+
+def crisp_images() -> None:
+    """Let the browser draw images pixel by pixel, never smoothed: enlarged 28×28 digits stay sharp on any screen.
+
+    Only a <style> tag, so it takes no room on the page; it applies while the calling page is shown.
+    """
+    st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")

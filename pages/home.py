@@ -1,0 +1,45 @@
+"""Home: what the lab is, the lecture's network, a few MNIST digits, and where to go next."""
+
+import streamlit as st
+
+from core.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
+from core.samples import one_per_class, strip
+from pages.common import mnist, require_shell, table
+
+require_shell("pages/home.py")
+
+st.title("MNIST Lab")
+st.markdown(
+    "An interactive companion to the lecture. You watch PyTorch compute gradients, train the lecture's "
+    "network on MNIST's 70,000 handwritten digits, and look closely at the digits it gets wrong. "
+    "Everything runs on this server: change a number and see what happens."
+)
+
+st.header("The network from the lecture")
+st.graphviz_chart(network_dot(), width="stretch")
+st.caption(
+    f"784 → 128 → 64 → 10, with ReLU between the layers: {sum(parameter_count()):,} weights and biases "
+    "to learn. Each layer only sees the one before it:"
+)
+table(
+    {
+        "Layer": [layer.name for layer in LECTURE_LAYERS],
+        "Neurons": [layer.units for layer in LECTURE_LAYERS],
+        "What one neuron sees": [layer.sees for layer in LECTURE_LAYERS],
+    }
+)
+
+st.header("What the network reads")
+data = mnist()
+if data is not None:
+    picks = one_per_class(data.test_labels)
+    st.image(strip(data.test_images, picks).numpy(), caption="The first test image of each digit, 0 to 9")
+    st.caption(
+        f"{len(data.train_images):,} training and {len(data.test_images):,} test images, 28×28 grey pixels each."
+    )
+
+st.header("Where to go next")
+st.page_link("pages/autograd.py", label="Autograd: how PyTorch computes derivatives", icon=":material/function:")
+st.page_link("pages/hyperparameters.py", label="Hyperparameters: what each setting changes", icon=":material/tune:")
+st.page_link("pages/train.py", label="Train: the lecture's network, live", icon=":material/model_training:")
+st.page_link("pages/mistakes.py", label="Mistakes: the digits it gets wrong", icon=":material/error:")

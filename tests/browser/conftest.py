@@ -1,0 +1,239 @@
+"""Fixtures for real-browser journeys: a Streamlit server on a free port, Debian's Chromium via Playwright.
+
+Outside CI the journeys skip (with the reason) when Chromium or Playwright is missing; under CI=true
+they fail instead, so a broken browser setup cannot pass unnoticed.
+Journeys use the `streamlit_app` fixture (a `StreamlitPage`) and record timings with `record_timing`;
+the timings are printed at the end of the test session. MNIST_LAB_SCREENSHOTS=dir saves screenshots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 90
+TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
+
+_timings: list[tuple[str, float]] = []
+
+
+def in_ci() -> bool:
+    """True on the CI machine (CI=true), where a missing browser is a failure, not a skip."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _unavailable(reason: str):
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: browser journeys must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Path of Debian's Chromium ($MNIST_LAB_CHROMIUM overrides); skip or fail if there is none."""
+    candidates = [os.environ.get("MNIST_LAB_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")]
+    path = next((p for p in candidates if p and os.access(p, os.X_OK)), None)
+    if path is None:
+        _unavailable("Chromium not found: install it with `sudo apt-get install chromium` (or `make browser`)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def run_app_server(tmp_path_factory):
+    """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it by its pid."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {
+        **os.environ,
+        "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data")),
+        "MNIST_LAB_RUNS": str(tmp_path_factory.mktemp("runs")),
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.headless", "true",
+        "--global.developmentMode", "false",
+        "--server.fileWatcherType", "none",
+        "--server.address", "127.0.0.1",
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not _healthy(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Streamlit did not start; its log:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> str:
+    """The app's server, shared by every journey in the session; yields its base URL."""
+    with run_app_server(tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_server(tmp_path_factory) -> str:
+    """A server of its own that no browser has visited yet (costs a start-up of a few seconds)."""
+    with run_app_server(tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Chromium for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed: pip install -r requirements-dev.txt")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (own cookies, so its own Streamlit session) per test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+class StreamlitPage:
+    """A Playwright page on the app, with the waits Streamlit needs (see /work/shared/NOTES.md)."""
+
+    def __init__(self, page, base_url: str):
+        self.page = page
+        self.base_url = base_url
+
+    def open(self, path: str = "") -> float:
+        """Load base_url/path and wait until the script has run once; returns the seconds it took."""
+        start = time.perf_counter()
+        self.page.goto(f"{self.base_url}/{path}")
+        self.wait_until_idle()
+        return time.perf_counter() - start
+
+    def wait_until_idle(self) -> None:
+        """Connected and the script not running (do not use while a fragment polls: wait for content)."""
+        self.page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]')
+        self.page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+
+    def go_to(self, title: str, heading: str | None = None) -> float:
+        """Click a page in the sidebar, wait for its heading (default: the title) and the script to end.
+
+        Returns the seconds it took. The heading is waited for because the script state may still read
+        "notRunning" from the previous page for a moment after the click.
+        """
+        start = time.perf_counter()
+        self.page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        self.page.locator("h1", has_text=heading or title).first.wait_for()
+        self.wait_until_idle()
+        return time.perf_counter() - start
+
+    def nav_titles(self) -> list[str]:
+        """The page titles in the sidebar, top to bottom."""
+        texts = self.page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        return [t.strip().splitlines()[-1].strip() for t in texts]  # the icon's ligature name comes first
+
+    def metric_value(self, label: str):
+        """Locator of the value of the st.metric with this label."""
+        box = self.page.locator('[data-testid="stMetric"]').filter(
+            has=self.page.locator('[data-testid="stMetricLabel"]', has_text=label)
+        )
+        return box.locator('[data-testid="stMetricValue"]').first
+
+    def screenshot(self, name: str) -> None:
+        """Save a full-page PNG to $MNIST_LAB_SCREENSHOTS/<name>.png when that variable is set."""
+        folder = os.environ.get("MNIST_LAB_SCREENSHOTS")
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+    def assert_no_exception(self) -> None:
+        """No Streamlit exception box anywhere on the page."""
+        assert_no_exception(self.page)
+
+
+def assert_no_exception(page) -> None:
+    """Fail if the page shows a Streamlit exception (`stException`)."""
+    count = page.locator('[data-testid="stException"]').count()
+    assert count == 0, (
+        f"{count} exception(s) on {page.url}: {page.locator('[data-testid=stException]').all_inner_texts()}"
+    )
+
+
+@pytest.fixture
+def streamlit_app(page, app_server) -> StreamlitPage:
+    """The app in a fresh tab, not yet opened: call `.open()` first."""
+    return StreamlitPage(page, app_server)
+
+
+@pytest.fixture
+def fresh_streamlit_app(page, fresh_app_server) -> StreamlitPage:
+    """The app on a server of its own that no browser has visited yet: call `.open()` first."""
+    return StreamlitPage(page, fresh_app_server)
+
+
+@pytest.fixture
+def record_timing():
+    """Call with (what, seconds) to have the timing printed in the session summary."""
+
+    def record(what: str, seconds: float) -> None:
+        _timings.append((what, seconds))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _timings:
+        terminalreporter.section("browser timings (wall clock, Playwright + Chromium)")
+        for what, seconds in _timings:
+            terminalreporter.write_line(f"{what:<55} {seconds * 1000:8.0f} ms")

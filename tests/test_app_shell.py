@@ -1,0 +1,224 @@
+"""The dashboard shell and the Autograd page, driven by Streamlit's AppTest (no browser)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+import core.data
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
+PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py"]
+
+
+def fake_mnist(root=None):
+    """Twenty tiny digits, two of each class: enough for the Home page, instant to build."""
+    labels = torch.arange(20) % 10
+    images = (torch.arange(20 * 28 * 28) % 255).to(torch.uint8).reshape(20, 28, 28)
+    return core.data.MNISTTensors(images, labels, images.clone(), labels.clone())
+
+
+@pytest.fixture
+def app(monkeypatch, tmp_path):
+    """The app with a fake MNIST, a scratch runs folder, fresh caches, run once on its default page (Home)."""
+    monkeypatch.setenv("MNIST_LAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(core.data, "load_mnist", fake_mnist)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    yield at
+    st.cache_resource.clear()
+
+
+def open_autograd(at):
+    at.switch_page("pages/autograd.py").run()
+    assert not at.exception
+    return at
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def markdown_containing(at, text):
+    return next(m.value for m in at.markdown if text in m.value)
+
+
+# --- shell ----------------------------------------------------------------------------------------------
+
+
+def test_navigation_lists_the_pages_in_lecture_order(monkeypatch):
+    seen = []
+    real = st.navigation
+
+    def recording(pages, **kwargs):
+        seen.append([(p.title, p.url_path) for p in pages])
+        return real(pages, **kwargs)
+
+    monkeypatch.setattr(st, "navigation", recording)
+    monkeypatch.setattr(core.data, "load_mnist", fake_mnist)
+    AppTest.from_file(APP, default_timeout=30).run()
+    assert [title for title, _ in seen[0]] == PAGE_TITLES
+    assert [path for _, path in seen[0][1:]] == ["autograd", "hyperparameters", "train", "mistakes"]
+
+
+@pytest.mark.parametrize(("page", "title"), list(zip(PAGE_FILES, PAGE_TITLES, strict=True)))
+def test_each_page_opens_without_an_exception(app, page, title):
+    app.switch_page(page).run()
+    assert not app.exception
+    expected = "MNIST Lab" if title == "Home" else title
+    assert app.title[0].value == expected
+
+
+def test_home_shows_the_network_samples_and_where_to_go(app):
+    assert not app.exception and not app.error
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert "784 neurons" in dot and "10 neurons" in dot
+    assert "What one neuron sees" in markdown_containing(app, "What one neuron sees")
+    assert len(app.get("image")) == 1
+    assert [link.proto.label.split(":")[0] for link in app.get("page_link")] == PAGE_TITLES[1:]
+
+
+def test_home_explains_when_mnist_is_missing(monkeypatch):
+    def missing(root=None):
+        raise core.data.MNISTUnavailable("MNIST is not in data/MNIST/raw. Run: make data")
+
+    monkeypatch.setattr(core.data, "load_mnist", missing)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "make data" in at.error[0].value
+    assert at.get("graphviz_chart")  # the rest of the page still shows
+
+
+def test_streamlit_config_is_set_for_a_lab_server():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["server"]["headless"] is True
+    assert config["theme"]["primaryColor"]
+
+
+# --- Autograd page: the numbers at the defaults ---------------------------------------------------------
+
+
+def test_example_1_defaults(app):
+    open_autograd(app)
+    assert (metric(app, "y"), metric(app, "dy/dx from backward()"), metric(app, "2x + 3 by hand")) == ("11", "7", "7")
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    names = [trace["name"] for trace in figure["data"]]
+    assert names[1] == "tangent at x = 2, slope 7"
+
+
+def test_example_2_defaults_show_gradient_beside_two_x(app):
+    open_autograd(app)
+    table = markdown_containing(app, "gradient from autograd")
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert float(cells[2]) == pytest.approx(2 * float(cells[1]))
+    assert any("equals 2x" in s.value for s in app.success)
+
+
+def test_example_3_defaults_match_the_lecture(app):
+    open_autograd(app)
+    assert metric(app, "f = x1·x2 + x3·x4 (float16)") == "10"
+    table = markdown_containing(app, "from torch.autograd.grad")
+    assert "| ∂f/∂x1 | 3 | x2 = 3 |" in table
+    assert "| ∂f/∂x2 | 2 | x1 = 2 |" in table
+    assert "| ∂f/∂x3 | 4 | x4 = 4 |" in table
+    assert "| ∂f/∂x4 | 1 | x3 = 1 |" in table
+    assert "70000 | inf" in markdown_containing(app, "stored as float16")
+
+
+def test_example_4_defaults(app):
+    open_autograd(app)
+    assert app.text_input(key="own_text").value == "sin(x) * x**2"
+    assert metric(app, "f(1)") == "0.841471"
+    assert "| ∂f/∂x | 2.22324 | 2.22324 |" in markdown_containing(app, "autograd (exact)")
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert "SinBackward0" in dot and "x = 1" in dot
+
+
+# --- Autograd page: changed inputs change the output ---------------------------------------------------
+
+
+def test_slider_and_number_box_move_together(app):
+    open_autograd(app)
+    app.slider(key="quad_slider").set_value(3.0).run()
+    assert app.number_input(key="quad_number").value == 3.0
+    assert (metric(app, "y"), metric(app, "dy/dx from backward()")) == ("19", "9")
+    app.number_input(key="quad_number").set_value(-1.5).run()
+    assert app.slider(key="quad_slider").value == -1.5
+    assert metric(app, "dy/dx from backward()") == "0"
+
+
+def test_typed_vector_and_a_bad_one(app):
+    open_autograd(app)
+    app.radio(key="sq_source").set_value("typed").run()
+    app.text_input(key="sq_text").input("1, -2, 3").run()
+    assert metric(app, "y = sum(x²)") == "14"
+    app.text_input(key="sq_text").input("1, two").run()
+    assert not app.exception
+    assert "not a number: two" in app.error[0].value
+
+
+def test_seed_changes_the_random_vector(app):
+    open_autograd(app)
+    before = metric(app, "y = sum(x²)")
+    app.number_input(key="sq_seed").set_value(7).run()
+    assert metric(app, "y = sum(x²)") != before
+
+
+def test_float16_overflow_and_dtype_choice(app):
+    open_autograd(app)
+    app.number_input(key="fp_x1").set_value(300.0).run()
+    app.number_input(key="fp_x2").set_value(300.0).run()
+    assert metric(app, "f = x1·x2 + x3·x4 (float16)") == "inf"
+    app.radio(key="fp_dtype").set_value("float32").run()
+    assert metric(app, "f = x1·x2 + x3·x4 (float32)") == "90004"
+
+
+def test_own_function_with_y_and_a_new_point(app):
+    open_autograd(app)
+    app.text_input(key="own_text").input("x * y**2").run()
+    app.number_input(key="own_x").set_value(2.0).run()
+    app.number_input(key="own_y").set_value(3.0).run()
+    assert metric(app, "f(2, 3)") == "18"
+    table = markdown_containing(app, "autograd (exact)")
+    assert "| ∂f/∂x | 9 |" in table and "| ∂f/∂y | 12 |" in table
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("__import__('os').system('id')", "attribute access is not allowed: .system"),
+        ("().__class__", "attribute access is not allowed: .__class__"),
+        ("9**9**9", "exponent is too large"),
+        ("lambda: 1", "lambda functions are not allowed"),
+        ("foo(x)", "unknown function: foo"),
+        ("", "empty"),
+    ],
+)
+def test_bad_expression_shows_an_error_and_the_page_keeps_working(app, text, words):
+    open_autograd(app)
+    app.text_input(key="own_text").input(text).run()
+    assert not app.exception
+    assert any(words in e.value for e in app.error)
+    assert metric(app, "dy/dx from backward()") == "7"  # the other examples are untouched
+    app.text_input(key="own_text").input("x**3").run()
+    assert not app.error and metric(app, "f(1)") == "1"
+
+
+def test_choices_survive_a_visit_to_another_page(app):
+    open_autograd(app)
+    app.slider(key="quad_slider").set_value(4.0).run()
+    app.text_input(key="own_text").input("exp(x)").run()
+    app.switch_page("pages/home.py").run()
+    open_autograd(app)
+    assert metric(app, "dy/dx from backward()") == "11"
+    assert app.text_input(key="own_text").value == "exp(x)"
