@@ -5,10 +5,13 @@ The page titles and their order are part of the interface: the lecture notes ref
 
 import streamlit as st
 
-from pages.common import SHELL_RAN, WANTED_PAGE
+from pages.common import SHELL_RAN, WANTED_PAGE, job_manager
 
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
 st.session_state[SHELL_RAN] = True
+# The first visit to any page starts the server's job manager, whose warm-up loads MNIST and Accelerate in
+# the background: the first click on Train then does not wait for them.
+job_manager()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

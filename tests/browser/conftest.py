@@ -72,15 +72,20 @@ def _healthy(url: str) -> bool:
         return False
 
 
+# Base URL of each server started here -> the runs folder it reads ($MNIST_LAB_RUNS), see `app_runs_dir`.
+SERVER_RUNS: dict[str, Path] = {}
+
+
 @contextlib.contextmanager
 def run_app_server(tmp_path_factory):
     """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it by its pid."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    runs_dir = tmp_path_factory.mktemp("runs")
     env = {
         **os.environ,
         "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data")),
-        "MNIST_LAB_RUNS": str(tmp_path_factory.mktemp("runs")),
+        "MNIST_LAB_RUNS": str(runs_dir),
     }
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
@@ -92,6 +97,7 @@ def run_app_server(tmp_path_factory):
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    SERVER_RUNS[url] = runs_dir
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -115,6 +121,12 @@ def app_server(tmp_path_factory) -> str:
     """The app's server, shared by every journey in the session; yields its base URL."""
     with run_app_server(tmp_path_factory) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def app_runs_dir(app_server) -> Path:
+    """The runs folder the shared server reads: a journey saves runs there (python -m core.train --runs-dir)."""
+    return SERVER_RUNS[app_server]
 
 
 @pytest.fixture
@@ -237,3 +249,37 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("browser timings (wall clock, Playwright + Chromium)")
         for what, seconds in _timings:
             terminalreporter.write_line(f"{what:<55} {seconds * 1000:8.0f} ms")
+
+
+@pytest.fixture
+def new_streamlit_app(browser, app_server):
+    """A factory of StreamlitPages, each in its own browser context (its own Streamlit session)."""
+    contexts = []
+
+    def make() -> StreamlitPage:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return StreamlitPage(context.new_page(), app_server)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def plotly_traces():
+    """A function (page, chart_index=0) -> the traces of that Plotly chart as drawn: [{"name", "points"}]."""
+    return _plotly_traces
+
+
+def _plotly_traces(page, chart_index: int = 0) -> list[dict]:
+    return page.evaluate(
+        """(i) => {
+            const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
+            const plot = plots[i];
+            if (!plot || !plot.data) return [];
+            return plot.data.map(t => ({name: t.name || "", points: (t.x || []).length}));
+        }""",
+        chart_index,
+    )

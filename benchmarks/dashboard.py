@@ -1,0 +1,236 @@
+"""The dashboard's numbers, measured with a real server and Chromium (Playwright), as a student meets them.
+
+    python -m benchmarks.dashboard            # all four; about 3 minutes on the 2-core lab machine
+    python -m benchmarks.dashboard --json     # one JSON line at the end as well
+
+1. Quick preset: test accuracy and training time of one run started from the Train page.
+2. Click on Train to the first loss point drawn in the browser (warm server; median and worst of --repeats).
+3. While a run trains, another page opens: a sidebar click in the training tab, and a new tab opening
+   /autograd, each to its heading and the script idle (median and worst of --repeats).
+4. Server memory (RSS) over --runs runs one after another, each started by a click and watched to its end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 180_000
+SHORT = {"epochs": 1, "train_subset": 5000}  # Quick's network and optimizer, about half a second of training
+LONG = {"epochs": 30}  # trains for a minute or more: it is stopped when measured
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(runs: str) -> tuple[subprocess.Popen, str]:
+    """`streamlit run` on a free port with a private runs folder; returns the process and its URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+               "--global.developmentMode", "false", "--server.fileWatcherType", "none",
+               "--server.address", "127.0.0.1", "--server.port", str(port)]
+    server = subprocess.Popen(command, cwd=REPO, env={**os.environ, "MNIST_LAB_RUNS": runs},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return server, url
+        except OSError:
+            time.sleep(0.25)
+    server.kill()
+    raise SystemExit("the server did not start")
+
+
+class Tab:
+    """One browser tab on the app with the waits Streamlit needs."""
+
+    def __init__(self, browser, url: str):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.url = url
+
+    def open(self, path: str) -> float:
+        began = time.perf_counter()
+        self.page.goto(f"{self.url}/{path}")
+        self.idle()
+        return time.perf_counter() - began
+
+    def idle(self) -> None:
+        self.page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]')
+        self.page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+
+    def click_train(self) -> float:
+        """Click Train; the seconds until the first loss point is drawn."""
+        began = time.perf_counter()
+        self.page.locator(".st-key-train_start button").first.click()
+        self.page.wait_for_function(
+            """() => {
+                const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+                return !!(plot && plot.data && plot.data.length && (plot.data[0].x || []).length > 0);
+            }""")
+        return time.perf_counter() - began
+
+    def ended(self, text: str) -> str:
+        alert = self.page.locator('[data-testid="stAlertContainer"]', has_text=text).first
+        alert.wait_for()
+        return alert.inner_text()
+
+    def stop(self) -> None:
+        self.page.locator(".st-key-job_stop button").first.click()
+        self.ended("Stopped at epoch")
+
+    def no_exception(self) -> None:
+        count = self.page.locator('[data-testid="stException"]').count()
+        assert count == 0, f"{count} exception(s) on {self.page.url}"
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def quick_preset(tab: Tab) -> dict:
+    tab.open("train")  # no settings in the URL: the Quick preset
+    tab.click_train()
+    message = tab.ended("Finished: test accuracy")
+    accuracy, seconds = re.search(r"accuracy ([\d.]+) % after \d+ epochs? \(([\d.]+) s of training", message).groups()
+    return {"quick_test_accuracy": float(accuracy), "quick_train_seconds": float(seconds)}
+
+
+def click_to_first_point(tab: Tab, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        tab.open("train?" + urlencode(SHORT))
+        times.append(tab.click_train())
+        tab.ended("Finished")
+        tab.no_exception()
+    return times
+
+
+def new_tab_open(browser, url: str) -> float:
+    """A new tab opening /autograd: to its heading and the script idle."""
+    other = Tab(browser, url)
+    began = time.perf_counter()
+    other.page.goto(f"{url}/autograd")
+    other.page.locator("h1", has_text="Autograd").wait_for()
+    other.idle()
+    seconds = time.perf_counter() - began
+    other.no_exception()
+    other.context.close()
+    return seconds
+
+
+def page_open_while_training(browser, url: str, repeats: int) -> tuple[list[float], list[float]]:
+    trainer = Tab(browser, url)
+    trainer.open("train?" + urlencode(LONG))
+    trainer.click_train()
+    sidebar, new_tab = [], []
+    for _ in range(repeats):
+        # The training tab: to Hyperparameters by the sidebar and back to Train (the run still training).
+        began = time.perf_counter()
+        trainer.page.locator('[data-testid="stSidebarNav"] a', has_text="Hyperparameters").first.click()
+        trainer.page.locator("h1", has_text="Hyperparameters").wait_for()
+        trainer.idle()
+        sidebar.append(time.perf_counter() - began)
+        trainer.no_exception()
+        trainer.page.locator('[data-testid="stSidebarNav"] a', has_text="Train").first.click()
+        trainer.page.locator(".st-key-job_stop button").first.wait_for()
+        new_tab.append(new_tab_open(browser, url))  # another student's tab
+    trainer.stop()
+    trainer.context.close()
+    return sidebar, new_tab
+
+
+def memory_over_runs(tab: Tab, pid: int, runs: int) -> dict:
+    tab.open("train?" + urlencode(SHORT))
+    tab.click_train()
+    tab.ended("Finished")
+    before = rss_mb(pid)
+    for _ in range(runs):
+        tab.open("train?" + urlencode(SHORT))
+        tab.click_train()
+        tab.ended("Finished")
+    time.sleep(1)
+    after = rss_mb(pid)
+    return {"rss_before_mb": round(before, 1), "rss_after_mb": round(after, 1),
+            "rss_growth_mb": round(after - before, 1), "runs": runs}
+
+
+def summary(times: list[float]) -> str:
+    return f"median {statistics.median(times):.2f} s, worst {max(times):.2f} s ({len(times)} tries)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="tries of each timing (default 5)")
+    parser.add_argument("--runs", type=int, default=10, help="runs for the memory measurement (default 10)")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    parser.add_argument("--only", default="quick,first,pages,memory",
+                        help="comma-separated parts to measure: quick, first, pages, memory (default all)")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+
+    from playwright.sync_api import sync_playwright
+
+    results: dict = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory() as runs:
+        server, url = start_server(runs)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                tab = Tab(browser, url)
+                tab.open("train")
+                time.sleep(8)  # the server's warm-up: MNIST loaded, Accelerate imported, the machine timed
+                if "quick" in parts:
+                    results.update(quick_preset(tab))
+                    print(f"Quick preset: {results['quick_test_accuracy']:.2f} % test accuracy after "
+                          f"{results['quick_train_seconds']:.1f} s of training", flush=True)
+                if "first" in parts:
+                    first = click_to_first_point(tab, args.repeats)
+                    results["click_to_first_point_s"] = [round(t, 3) for t in first]
+                    print(f"click Train -> first loss point: {summary(first)}", flush=True)
+                if "pages" in parts:
+                    idle = [new_tab_open(browser, url) for _ in range(args.repeats)]
+                    results["page_open_idle_new_tab_s"] = [round(t, 3) for t in idle]
+                    print(f"no run training, a new tab opens /autograd: {summary(idle)}", flush=True)
+                    sidebar, new_tab = page_open_while_training(browser, url, args.repeats)
+                    results["page_open_while_training_sidebar_s"] = [round(t, 3) for t in sidebar]
+                    results["page_open_while_training_new_tab_s"] = [round(t, 3) for t in new_tab]
+                    print(f"while training, sidebar to Hyperparameters: {summary(sidebar)}", flush=True)
+                    print(f"while training, a new tab opens /autograd: {summary(new_tab)}", flush=True)
+                if "memory" in parts:
+                    results.update(memory_over_runs(tab, server.pid, args.runs))
+                    print(f"server memory over {args.runs} runs: {results['rss_before_mb']:.0f} MB -> "
+                          f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)", flush=True)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    results["load_average_at_end"] = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""How long an epoch will take here: a cost model of one training step, scaled to this machine's speed.
+
+Timing the chosen network inside the page would be simpler, but a server that is training someone's run
+(or loading MNIST) makes such timings 2-6 times too slow. So the page uses a model fitted once on the lab
+machine and a speed factor timed once, when the server warms up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from core.config import N_TRAIN, TrainConfig
+from core.data import to_inputs
+from core.model import build_mlp
+
+N_TEST = 10_000
+# The Trainer's own cost per step beyond the bare maths (Accelerate's wrappers, events, the data loader);
+# measured here at 0.1-0.5 ms against a bare loop, for batches of 8 to 1024.
+TRAINER_OVERHEAD_S = 0.0003
+# A real epoch's average step against the fastest timed step: measured 1.1-1.4 for batches of 64 to 1024.
+TYPICAL_OVER_FASTEST = 1.25
+CALIBRATION = (TrainConfig(), TrainConfig(batch_size=256, hidden=(256, 128), optimizer="adam"))
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Seconds per training step as base + terms in images (B), weights (W) and B·W, plus Adam's extra."""
+
+    base: float
+    per_image: float
+    per_image_weight: float
+    per_weight: float
+    per_weight_adam: float
+    eval_base: float
+    eval_per_image_weight: float
+
+
+# Least squares (relative error) over 40 timed configs on the 2-core lab machine, one torch thread:
+# batches 8-2048, 25k-1.3M weights, SGD and Adam. Most predictions within ±25 %.
+LAB_MACHINE = StepCost(5.9e-4, 1.32e-6, 8.5e-11, 1.14e-9, 4.16e-9, 0.03, 4.3e-11)
+
+
+@dataclass(frozen=True)
+class EpochEstimate:
+    """The estimated time of one epoch: its training steps plus the test-set evaluation after it."""
+
+    steps: int
+    step_seconds: float
+    eval_seconds: float
+
+    @property
+    def train_seconds(self) -> float:
+        return self.steps * self.step_seconds
+
+    @property
+    def seconds(self) -> float:
+        return self.train_seconds + self.eval_seconds
+
+
+def steps_per_epoch(config: TrainConfig) -> int:
+    """Optimizer steps in one epoch of this config."""
+    if config.overfit_one_batch:
+        return config.overfit_steps
+    return math.ceil((config.train_subset or N_TRAIN) / config.batch_size)
+
+
+def weights(hidden: tuple[int, ...]) -> int:
+    """Number of weights and biases of the network with these hidden layers."""
+    widths = (784, *hidden, 10)
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def model_step_seconds(config: TrainConfig, cost: StepCost = LAB_MACHINE) -> float:
+    """The cost model's seconds per training step on the lab machine."""
+    b, w = config.batch_size, weights(config.hidden)
+    adam = cost.per_weight_adam * w if config.optimizer == "adam" else 0.0
+    return cost.base + cost.per_image * b + cost.per_image_weight * b * w + cost.per_weight * w + adam
+
+
+def estimate_epoch(config: TrainConfig, speed: float = 1.0, cost: StepCost = LAB_MACHINE) -> EpochEstimate:
+    """One epoch of this config; `speed` is how many times slower this machine is than the lab machine."""
+    eval_seconds = cost.eval_base + cost.eval_per_image_weight * N_TEST * weights(config.hidden)
+    return EpochEstimate(steps_per_epoch(config), model_step_seconds(config, cost) * speed, eval_seconds * speed)
+
+
+def measure_step_seconds(config: TrainConfig, budget_s: float = 0.15, max_steps: int = 20) -> float:
+    """Seconds per Trainer step of this network, batch size and optimizer, from a few steps on random images."""
+    from core.trainer import make_optimizer  # Accelerate is slow to import; only needed here
+
+    model = build_mlp(config.hidden, seed=0)
+    optimizer = make_optimizer(config, model.parameters())
+    generator = torch.Generator().manual_seed(0)
+    pool = 2 * config.batch_size  # the Trainer gathers each batch from shuffled indices: so do we
+    images = torch.randint(0, 256, (pool, 28, 28), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, 10, (pool,), generator=generator)
+
+    def step():
+        idx = torch.randperm(pool, generator=generator)[: config.batch_size]
+        loss = F.cross_entropy(model(to_inputs(images[idx], config.normalize)), labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss.item()
+
+    step()  # the first step allocates the optimizer's state
+    # The fastest of a few steps: other threads now and then hold the interpreter or a core.
+    times, began = [], time.perf_counter()
+    while len(times) < max_steps and (len(times) < 3 or time.perf_counter() - began < budget_s):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return min(times) * TYPICAL_OVER_FASTEST + TRAINER_OVERHEAD_S
+
+
+def measure_speed() -> float:
+    """How many times slower than the lab machine this one is (0.5 = twice as fast); about 0.1 s of timing."""
+    ratios = [measure_step_seconds(c, budget_s=0.05) / model_step_seconds(c) for c in CALIBRATION]
+    return min(10.0, max(0.1, math.sqrt(ratios[0] * ratios[1])))
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for people: "0.4 s", "12 s", "3 min 5 s"."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "unknown"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

@@ -1,0 +1,45 @@
+"""A training job's state in words for students: progress line, queue place and how it ended."""
+
+from __future__ import annotations
+
+from core.estimate import format_seconds
+from core.jobs import DIVERGED, FAILED, FINISHED, PAUSED, QUEUED, STOPPED, JobSnapshot
+
+
+def progress_text(snap: JobSnapshot) -> str:
+    """ "Epoch 2 of 4 · step 470 of 940 · 45,000 samples/s · about 3 s left" (what is known so far)."""
+    parts = [f"Epoch {max(snap.epoch, 1)} of {snap.epochs}", f"step {snap.step:,} of {snap.total_steps:,}"]
+    if snap.status == PAUSED:
+        parts.append("paused")
+    if snap.samples_per_second:
+        parts.append(f"{snap.samples_per_second:,.0f} samples/s")
+    if snap.eta_seconds is not None:
+        parts.append(f"about {format_seconds(snap.eta_seconds)} left")
+    return " · ".join(parts)
+
+
+def queue_text(snap: JobSnapshot, training_now: int) -> str:
+    """Where a queued job stands."""
+    position = snap.queue_position or 1
+    ahead = "next in line" if position == 1 else f"number {position} in the queue"
+    others = f"{training_now} run{'s' if training_now != 1 else ''} training now"
+    return f"Waiting for a free trainer: {ahead} ({others}). It starts by itself."
+
+
+def end_text(snap: JobSnapshot) -> str:
+    """How the run ended, as one sentence."""
+    message = snap.message[:1].upper() + snap.message[1:]
+    if snap.status == FINISHED and snap.test_accuracy is not None:
+        return (f"Finished: test accuracy {snap.test_accuracy:.2f} % after {snap.epochs} "
+                f"epoch{'s' if snap.epochs != 1 else ''} ({format_seconds(snap.train_seconds)} of training).")
+    if snap.status == STOPPED and snap.step:
+        accuracy = f" Test accuracy of what it learned so far: {snap.test_accuracy:.2f} %." if (
+            snap.test_accuracy is not None) else ""
+        return f"Stopped at epoch {max(snap.epoch, 1)} of {snap.epochs} (step {snap.step:,}).{accuracy}"
+    if snap.status == DIVERGED:
+        return f"Diverged: {snap.message}."
+    if snap.status in (STOPPED, FAILED):
+        return message if message.endswith(".") else message + "."
+    if snap.status == QUEUED:
+        return "Waiting for its turn."
+    return message

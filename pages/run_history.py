@@ -1,0 +1,67 @@
+"""The run history on the Train page: every saved run, overlaid curves, downloads and deletion.
+
+Not a page (st.navigation does not list it). The history is the server's: every student sees every run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.charts import loss_figure
+from core.curves import loss_curve
+from core.history import history_rows, newest_first, run_title
+from pages.common import table_rows
+
+COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
+TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below
+
+
+@st.dialog("Delete this run?")
+def confirm_delete(store, run_id: str, title: str) -> None:
+    """Ask before deleting: the history is shared, and a deleted run cannot come back."""
+    st.write(f"**{title}** will disappear from the history for everyone on this server, with its weights.")
+    if st.button("Delete", type="primary", key="history_delete_confirm", icon=":material/delete:"):
+        try:
+            store.delete(run_id)
+        except (ValueError, OSError) as error:
+            st.error(str(error))
+            return
+        st.rerun()
+
+
+def history_section(store) -> None:
+    """Table of runs, curve overlay, CSV and weights downloads, delete with confirmation."""
+    st.header("Run history")
+    runs = newest_first(store.list())
+    if not runs:
+        st.info("No runs yet. Every run anyone trains on this server is saved here.")
+        return
+    by_id = {run.id: run for run in runs}
+    table_rows(history_rows(runs[:TABLE_ROWS]), COLUMNS)
+    if len(runs) > TABLE_ROWS:
+        st.caption(f"The newest {TABLE_ROWS} of {len(runs)} runs.")
+
+    chosen = st.multiselect("Compare the loss curves of", list(by_id), key="history_compare",
+                            format_func=lambda run_id: run_title(by_id[run_id].record),
+                            placeholder="Choose runs to overlay")
+    lines = [(run_title(by_id[i].record), loss_curve(by_id[i].steps)) for i in chosen if i in by_id]
+    if lines:
+        st.plotly_chart(loss_figure(lines), key="history_chart", config={"displayModeBar": False})
+
+    st.subheader("One run")
+    run_id = st.selectbox("Run", list(by_id), key="history_run", format_func=lambda i: run_title(by_id[i].record))
+    run = by_id.get(run_id)
+    if run is None:
+        return
+    message = run.record.get("message") or run.status
+    st.caption(message[:1].upper() + message[1:])
+    a, b, c, _ = st.columns([1, 1, 1, 3])
+    a.download_button("Metrics (CSV)", run.metrics_csv(), file_name=f"mnist-lab-{run.id}-metrics.csv",
+                      mime="text/csv", icon=":material/download:", on_click="ignore", key="history_csv")
+    b.download_button("Weights (.pt)", lambda: (run.path / "model.pt").read_bytes(),
+                      file_name=f"mnist-lab-{run.id}-weights.pt", mime="application/octet-stream",
+                      icon=":material/download:", on_click="ignore", disabled=not run.has_model,
+                      key="history_weights", help="PyTorch state_dict: load it into core.model.build_mlp")
+    if c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == "running",
+                help="A run that is still training cannot be deleted: stop it first."):
+        confirm_delete(store, run.id, run_title(run.record))

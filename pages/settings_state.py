@@ -1,0 +1,91 @@
+"""The chosen hyperparameters, shared by the Hyperparameters and Train pages and kept in the URL.
+
+The session holds one TrainConfig. The URL mirrors it, so a link reproduces the setup; a URL that arrives
+with other settings (a shared link, a refresh) wins once, and any bad value in it is reported and replaced
+by the default. Not a page: st.navigation does not list it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import TrainConfig
+from core.presets import DEFAULT
+from core.urlconfig import FIELDS, config_params, from_query, to_query
+from pages.common import SHELL_RAN, require_shell
+
+CONFIG = "lab_config"
+PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL
+PENDING = "lab_link_params"  # a deep link's parameters, kept while require_shell sends it through the shell
+JOB, SWEEP = "job", "sweep"  # URL keys of the session's live run and sweep
+JOB_STATE, SWEEP_STATE = "lab_job", "lab_sweep"  # and where the session keeps them
+
+
+def enter_page(page: str) -> None:
+    """require_shell, but a deep link's query parameters survive the detour through the shell."""
+    if not st.session_state.get(SHELL_RAN):
+        st.session_state[PENDING] = st.query_params.to_dict()
+    require_shell(page)
+
+
+def link_params() -> dict[str, str]:
+    """The URL's query parameters (or those a deep link arrived with)."""
+    pending = st.session_state.pop(PENDING, None)
+    return pending if pending else st.query_params.to_dict()
+
+
+def settings(params: dict[str, str] | None = None) -> TrainConfig:
+    """The session's settings, after adopting new ones from the URL (with a warning per bad value)."""
+    state = st.session_state
+    url = config_params(params if params is not None else link_params())
+    if url and url != state.get(PUBLISHED):
+        config, warnings = from_query(url)
+        state[CONFIG] = config
+        for warning in warnings:
+            st.warning(warning, icon=":material/link_off:")
+    config = state.setdefault(CONFIG, DEFAULT)
+    publish(config)
+    return config
+
+
+def set_settings(config: TrainConfig) -> None:
+    """Make `config` the session's settings (the URL follows on this run's publish)."""
+    st.session_state[CONFIG] = config
+
+
+def publish(config: TrainConfig) -> None:
+    """Write the settings to the URL, touching only keys that change (each write updates the browser)."""
+    params = to_query(config)
+    for key in FIELDS:
+        if key not in params and key in st.query_params:
+            del st.query_params[key]
+    for key, value in params.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+    st.session_state[PUBLISHED] = params
+
+
+def publish_id(key: str, value: str | None) -> None:
+    """Put a job or sweep id in the URL (or take it out), so a refresh finds it again."""
+    if value and st.query_params.get(key) != value:
+        st.query_params[key] = value
+    elif not value and key in st.query_params:
+        del st.query_params[key]
+
+
+def live_ids(params: dict[str, str], manager) -> tuple[str | None, str | None]:
+    """The session's run and sweep ids, adopting those a URL brings (a refresh), kept in the URL too.
+
+    Both pages call it, so a refresh of either one still finds the run and the sweep. An id the server no
+    longer knows is dropped.
+    """
+    state = st.session_state
+    if manager.get(params.get(JOB)) is not None:
+        state[JOB_STATE] = params[JOB]
+    if manager.get_sweep(params.get(SWEEP)) is not None:
+        state[SWEEP_STATE] = params[SWEEP]
+    job_id = state.get(JOB_STATE) if manager.get(state.get(JOB_STATE)) else None
+    sweep_id = state.get(SWEEP_STATE) if manager.get_sweep(state.get(SWEEP_STATE)) else None
+    publish_id(JOB, job_id)
+    publish_id(SWEEP, sweep_id)
+    return job_id, sweep_id

