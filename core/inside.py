@@ -1,0 +1,148 @@
+"""Inside a trained network: every layer's activations for one digit, and the first layer's weights as pictures.
+
+Plain numpy + torch, no Streamlit. Works for any network build_mlp makes (Flatten, then Linear/ReLU blocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.data import to_inputs
+
+SIDE = 28
+# Diverging colours (ColorBrewer RdBu ends): blue for negative weights, white for zero, red for positive.
+NEGATIVE = np.array([33, 102, 172], dtype=np.float32)
+ZERO = np.array([255, 255, 255], dtype=np.float32)
+POSITIVE = np.array([178, 24, 43], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer's values for one input image."""
+
+    name: str  # e.g. "Hidden layer 1"
+    description: str  # what the numbers are, for the page
+    values: np.ndarray  # float32 [units]
+
+
+def linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """The network's Linear layers, input side first."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+@torch.no_grad()
+def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[Layer]:
+    """The input, each hidden layer after its ReLU, the output logits and probabilities for one 28x28 digit.
+
+    For the lecture's network that is 784 → 128 → 64 → 10 (→ 10 probabilities).
+    """
+    image = torch.as_tensor(np.asarray(image))
+    if tuple(image.shape) != (SIDE, SIDE):
+        raise ValueError(f"image must be {SIDE}x{SIDE}, got shape {tuple(image.shape)}")
+    x = to_inputs(image.to(torch.uint8).unsqueeze(0), normalize)
+    layers = [Layer("Input", f"{x.shape[1]} pixel values, as the network reads them", x[0].numpy().copy())]
+    hidden = 0
+    for module in model.children():
+        x = module(x)
+        if isinstance(module, nn.ReLU):
+            hidden += 1
+            layers.append(Layer(f"Hidden layer {hidden}", f"{x.shape[1]} neurons after ReLU", x[0].numpy().copy()))
+    logits = x[0]
+    layers.append(Layer("Output", "10 scores (logits), one per digit", logits.numpy().copy()))
+    layers.append(Layer("Probabilities", "softmax of the scores", logits.softmax(dim=0).numpy().copy()))
+    return layers
+
+
+def first_layer_weights(model: nn.Module) -> np.ndarray:
+    """float32 [units, 28, 28]: what each first-layer neuron multiplies every pixel by."""
+    layers = linear_layers(model)
+    if not layers or layers[0].in_features != SIDE * SIDE:
+        raise ValueError("the network has no first layer that reads 28x28 pixels")
+    return layers[0].weight.detach().cpu().numpy().reshape(-1, SIDE, SIDE).astype(np.float32)
+
+
+def symmetric_limit(values: np.ndarray, percentile: float = 99.5) -> float:
+    """A colour-scale limit ±L that a few extreme values cannot squash: the percentile of |values|."""
+    values = np.abs(np.asarray(values, dtype=np.float64))
+    limit = float(np.percentile(values, percentile)) if values.size else 0.0
+    return limit if limit > 0 else 1.0
+
+
+def diverging_rgb(values: np.ndarray, limit: float | np.ndarray) -> np.ndarray:
+    """uint8 RGB [..., 3]: blue for -limit, white for 0, red for +limit (clipped beyond).
+
+    `limit` may be one number or one per leading item (e.g. [units, 1, 1] to scale each neuron alone).
+    """
+    limit = np.asarray(limit, dtype=np.float32)
+    if np.any(limit <= 0):
+        raise ValueError("limit must be positive")
+    t = np.clip(np.asarray(values, dtype=np.float32) / limit, -1.0, 1.0)[..., None]
+    rgb = np.where(t < 0, ZERO + (ZERO - NEGATIVE) * t, ZERO + (POSITIVE - ZERO) * t)
+    return np.rint(rgb).astype(np.uint8)
+
+
+def tile(images: np.ndarray, cols: int, gap: int = 1, fill: int = 255) -> np.ndarray:
+    """Images [n, h, w] or [n, h, w, c] laid out in a grid `cols` wide, `gap` pixels of `fill` between them."""
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or cols < 1 or gap < 0:
+        raise ValueError(f"need images [n, h, w(, c)] and cols >= 1, got shape {images.shape} and cols={cols}")
+    n, h, w = images.shape[:3]
+    rows = max(1, -(-n // cols))
+    cols = min(cols, max(n, 1))
+    shape = (rows * (h + gap) - gap, cols * (w + gap) - gap, *images.shape[3:])
+    out = np.full(shape, fill, dtype=images.dtype)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[i]
+    return out
+
+
+def weight_picture(
+    weights: np.ndarray, cols: int = 16, scale: int = 3, per_neuron: bool = False, limit: float | None = None
+) -> np.ndarray:
+    """All first-layer weight images in one crisp RGB grid (nearest-neighbour enlarged `scale` times).
+
+    By default one colour scale for all neurons, so they can be compared: ±`limit`, or symmetric_limit of
+    these weights. per_neuron scales each neuron by its own largest |w| instead.
+    """
+    weights = np.asarray(weights, dtype=np.float32)
+    if per_neuron:
+        scales = np.abs(weights).reshape(len(weights), -1).max(axis=1).reshape(-1, 1, 1)
+        rgb = diverging_rgb(weights, np.where(scales > 0, scales, 1.0))
+    else:
+        rgb = diverging_rgb(weights, limit if limit is not None else symmetric_limit(weights))
+    rgb = rgb.repeat(scale, axis=1).repeat(scale, axis=2)
+    return tile(rgb, cols=cols, gap=2, fill=255)
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """A (rows, cols) about twice as wide as tall with rows * cols >= n: 128 → (8, 16), 64 → (4, 16)."""
+    if n < 1:
+        raise ValueError(f"n must be 1 or more, got {n}")
+    rows = int(np.floor(np.sqrt(n / 2))) or 1
+    while rows > 1 and n % rows:
+        rows -= 1  # prefer an exact fit (no empty cells) when one exists near the square
+    cols = -(-n // rows)
+    return rows, cols
+
+
+def as_grid(values: np.ndarray, cols: int) -> np.ndarray:
+    """A 1-D vector as a [rows, cols] float grid, row by row, padded with NaN (drawn empty)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if cols < 1:
+        raise ValueError(f"cols must be 1 or more, got {cols}")
+    rows = max(1, -(-values.size // cols))
+    out = np.full(rows * cols, np.nan)
+    out[: values.size] = values
+    return out.reshape(rows, cols)
+
+
+def strongest(values: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
+    """The k largest values as (position, value), largest first; ties by position."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    order = np.lexsort((np.arange(values.size), -values))[: max(k, 0)]
+    return [(int(i), float(values[i])) for i in order]

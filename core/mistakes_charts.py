@@ -1,0 +1,120 @@
+"""Plotly figures for the Mistakes page: confusion matrix, per-class accuracy, probabilities, activations.
+
+Plain plotly (no Streamlit), so the figures' data can be checked in unit tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.mistakes import N_CLASSES, Predictions, confusion
+
+DIGITS = list(range(N_CLASSES))
+GREEN, RED, GREY, BLUE = "#2ea043", "#da3633", "#adb5bd", "#3b5bdb"
+# Light to medium shades only, so the counts written on the cells stay readable on every cell.
+WRONG_SCALE = [[0.0, "#fff5f5"], [1.0, "#ff8787"]]
+RIGHT_SCALE = [[0.0, "#ebfbee"], [1.0, "#8ce99a"]]
+
+
+def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        title=title,
+        showlegend=False,
+    )
+    return fig
+
+
+def confusion_figure(p: Predictions, normalize: bool = False, height: int = 470) -> go.Figure:
+    """Rows the true digit, columns the predicted one; mistakes in reds, right answers in greens.
+
+    A clear scatter of one marker per cell lies on top: plotly heatmaps send no click selections to
+    Streamlit (streamlit issues #8760, #15042), markers do. Each marker's x is the predicted digit, y the
+    true one.
+    """
+    counts = confusion(p)
+    share = confusion(p, normalize=True)
+    values = 100 * share if normalize else counts.astype(np.float64)
+    diagonal = np.eye(N_CLASSES, dtype=bool)
+    # Two layers so the large diagonal (right answers) does not wash out the colour scale of the mistakes.
+    wrong = np.where(diagonal, np.nan, values)
+    right = np.where(diagonal, values, np.nan)
+    text = np.vectorize(lambda v: f"{v:.1f}" if normalize else f"{v:.0f}")(values)
+    fig = go.Figure()
+    for z, scale in ((wrong, WRONG_SCALE), (right, RIGHT_SCALE)):
+        fig.add_trace(go.Heatmap(
+            z=z, x=DIGITS, y=DIGITS, text=text, texttemplate="%{text}", colorscale=scale, showscale=False,
+            hoverinfo="skip", xgap=1, ygap=1, zmin=0, zmax=_zmax(z),
+        ))  # fmt: skip
+    true, pred = np.divmod(np.arange(N_CLASSES * N_CLASSES), N_CLASSES)
+    fig.add_trace(go.Scatter(
+        x=pred, y=true, mode="markers", name="cells",
+        marker={"symbol": "square", "size": 30, "color": "rgba(0,0,0,0)"},
+        selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
+        customdata=np.stack([true, pred, counts.ravel(), 100 * share.ravel()], axis=1),
+        hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: %{customdata[2]} images "
+                      "(%{customdata[3]:.1f} % of the %{customdata[0]}s)<br>click to show them<extra></extra>",
+    ))  # fmt: skip
+    fig.update_xaxes(title="predicted digit", tickvals=DIGITS, side="top", range=[-0.5, 9.5], fixedrange=True)
+    fig.update_yaxes(title="true digit", tickvals=DIGITS, autorange="reversed", fixedrange=True)
+    fig.update_layout(dragmode=False, clickmode="event+select")
+    return _layout(fig, height)
+
+
+def _zmax(z: np.ndarray) -> float:
+    finite = z[np.isfinite(z)]
+    return float(max(finite.max(), 1)) if finite.size else 1.0
+
+
+def accuracy_figure(accuracy: np.ndarray, height: int = 260) -> go.Figure:
+    """Per-class accuracy in percent as bars, the weakest digit in red."""
+    accuracy = np.asarray(accuracy, dtype=np.float64)
+    finite = accuracy[np.isfinite(accuracy)]
+    worst = int(np.nanargmin(accuracy)) if finite.size else -1
+    colors = [RED if d == worst else BLUE for d in DIGITS]
+    fig = go.Figure(go.Bar(
+        x=DIGITS, y=np.nan_to_num(accuracy), marker_color=colors,
+        text=[f"{a:.1f}" if np.isfinite(a) else "–" for a in accuracy], textposition="outside",
+        hovertemplate="digit %{x}: %{y:.2f} % right<extra></extra>",
+    ))  # fmt: skip
+    low = float(finite.min()) if finite.size else 0.0
+    # Start the axis below the weakest digit so differences of a few percent stay visible.
+    fig.update_yaxes(title="% right", range=[max(0.0, low - 10), 104], fixedrange=True)
+    fig.update_xaxes(title="true digit", tickvals=DIGITS, fixedrange=True)
+    return _layout(fig, height)
+
+
+def probability_figure(probs: np.ndarray, true: int | None = None, height: int = 260) -> go.Figure:
+    """The network's ten probabilities for one image; the true digit green, a wrong top answer red."""
+    probs = np.asarray(probs, dtype=np.float64).ravel()
+    top = int(probs.argmax())
+    colors = [GREY] * N_CLASSES
+    if true is not None:
+        colors[top] = RED if top != true else GREEN
+        colors[true] = GREEN
+    else:
+        colors[top] = BLUE
+    fig = go.Figure(go.Bar(
+        x=DIGITS, y=100 * probs, marker_color=colors, text=[f"{100 * v:.1f}" for v in probs],
+        textposition="outside", hovertemplate="digit %{x}: %{y:.2f} %<extra></extra>",
+    ))  # fmt: skip
+    fig.update_yaxes(title="probability (%)", range=[0, 112], fixedrange=True)
+    fig.update_xaxes(title="digit", tickvals=DIGITS, fixedrange=True)
+    return _layout(fig, height)
+
+
+def activation_figure(grid: np.ndarray, title: str, height: int = 220) -> go.Figure:
+    """One layer's activations as a grid of cells (neuron numbers in the hover), dark = strongly active."""
+    grid = np.asarray(grid, dtype=np.float64)
+    rows, cols = grid.shape
+    neuron = np.arange(rows * cols).reshape(rows, cols).astype(float)
+    neuron[~np.isfinite(grid)] = np.nan
+    fig = go.Figure(go.Heatmap(
+        z=grid, customdata=neuron, colorscale="Blues", zmin=0, zmax=_zmax(grid), xgap=1, ygap=1,
+        hovertemplate="neuron %{customdata:.0f}: %{z:.3f}<extra></extra>", colorbar={"thickness": 10},
+    ))  # fmt: skip
+    fig.update_xaxes(visible=False, fixedrange=True)
+    fig.update_yaxes(visible=False, autorange="reversed", fixedrange=True, scaleanchor="x")
+    return _layout(fig, height, title)

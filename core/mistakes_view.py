@@ -1,0 +1,102 @@
+"""What the Mistakes page shows, decided without Streamlit: which runs to offer, gallery tiles, captions, comparisons.
+
+Plain Python + numpy; the page only lays these out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.mistakes import Comparison, Predictions, enlarge, with_border
+
+FINISHED = "finished"
+NBSP = "\u00a0"
+TILE_SCALE = 3  # 28 px → 84 px: big enough to read, small enough for 48 on a screen
+
+
+def viewable(runs: Sequence) -> list:
+    """The runs that saved test predictions (finished, or stopped after an evaluation), in the given order."""
+    return [run for run in runs if run.has_predictions]
+
+
+def default_run(runs: Sequence):
+    """The newest finished run with predictions; else the newest run with predictions; else None.
+
+    `runs` must be newest first, as RunStore.list() returns them.
+    """
+    shown = viewable(runs)
+    return next((run for run in shown if run.status == FINISHED), shown[0] if shown else None)
+
+
+def run_title(run) -> str:
+    """One line naming a run for a selectbox: label, accuracy, key settings, when, and status if unusual."""
+    record = run.record
+    config = record.get("config", {})
+    accuracy = record.get("test_accuracy")
+    epochs = config.get("epochs", "?")
+    parts = [
+        record.get("label") or f"Run {run.id}",
+        f"{accuracy:.2f} %" if isinstance(accuracy, int | float) else "no accuracy",
+        f"{config.get('optimizer', '?')} lr {config.get('lr', '?')}, {epochs} epoch{'' if epochs == 1 else 's'}",
+        time.strftime("%d %b %H:%M", time.localtime(record.get("created", 0))),
+    ]
+    if run.status != FINISHED:
+        parts.append(run.status)
+    return " · ".join(str(part) for part in parts)
+
+
+def tile(image: np.ndarray, correct: bool, scale: int = TILE_SCALE) -> np.ndarray:
+    """A gallery picture: the 28x28 digit enlarged pixel by pixel (crisp), framed green if right, red if wrong."""
+    return with_border(enlarge(image, scale), "green" if correct else "red", width=3)
+
+
+def caption(p: Predictions, index: int) -> str:
+    """Short text under a gallery picture: "true → predicted · confidence", then "#test index"."""
+    index = int(index)
+    label, predicted = int(p.labels[index]), int(p.predicted[index])
+    # No-break spaces inside each part: a narrow caption wraps between the parts, never inside one.
+    return _keep(f"{label} → {predicted} · {100 * float(p.confidence[index]):.0f} %") + f" #{index}"
+
+
+def _keep(text: str) -> str:
+    return text.replace(" ", NBSP)
+
+
+def choice_label(p: Predictions, index: int) -> str:
+    """Longer text for picking one image from a list."""
+    index = int(index)
+    label, predicted = int(p.labels[index]), int(p.predicted[index])
+    verdict = "right" if label == predicted else "wrong"
+    return (
+        f"Test image #{index}: a {label}, predicted {predicted} with {100 * float(p.confidence[index]):.1f} % "
+        f"({verdict})"
+    )
+
+
+@dataclass(frozen=True)
+class CompareKind:
+    key: str
+    title: str  # for the control, with A and B filled in by the page
+
+
+COMPARE_KINDS = (
+    CompareKind("a_right_b_wrong", "A right, B wrong"),
+    CompareKind("a_wrong_b_right", "A wrong, B right"),
+    CompareKind("both_wrong", "Both wrong"),
+)
+
+
+def comparison_counts(c: Comparison) -> dict[str, int]:
+    """How many test images fall in each group, keyed like Comparison's fields."""
+    names = ("a_right_b_wrong", "a_wrong_b_right", "both_wrong", "both_right")
+    return {name: int(len(getattr(c, name))) for name in names}
+
+
+def compare_caption(a: Predictions, b: Predictions, index: int) -> str:
+    """Under a comparison picture: the true digit and what each run said."""
+    index = int(index)
+    return _keep(f"{int(a.labels[index])}: A {int(a.predicted[index])}, B {int(b.predicted[index])}") + f" #{index}"

@@ -1,0 +1,91 @@
+"""Inside the network: the first layer's weights as pictures, and every layer's activations for one digit."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import inside
+from core.mistakes import enlarge, top_k
+from core.mistakes_charts import activation_figure, probability_figure
+from pages.mistakes_parts import keys
+
+CHART_CONFIG = {"displayModeBar": False}
+TOP_NEURONS = 8
+
+
+def show(run, model, images: np.ndarray, labels: np.ndarray) -> None:
+    """Weights of the first layer, then the activations of a chosen test image (or the student's digit)."""
+    try:
+        weights = inside.first_layer_weights(model)
+    except ValueError as error:
+        st.error(f"This network cannot be shown here: {error}.")
+        return
+    _weights(weights)
+    _activations(run, model, weights, images, labels)
+
+
+def _weights(weights: np.ndarray) -> None:
+    st.subheader(f"What the first layer looks for: {len(weights)} weight pictures")
+    per_neuron = st.toggle("Scale each neuron's colours on its own", key=keys.WEIGHT_SCALE,
+                           help="Off: one colour scale for all, so neurons can be compared. On: faint ones show too.")
+    # 16 across at 2 screen pixels per weight: 926 px, the page's width on a laptop, so never resized.
+    st.image(inside.weight_picture(weights, cols=16, scale=2, per_neuron=per_neuron), output_format="PNG")
+    limit = "each neuron's own largest weight" if per_neuron else f"±{inside.symmetric_limit(weights):.3f}"
+    st.caption(
+        "Each square is one neuron of the first hidden layer: its 784 weights laid out like the 28×28 pixels "
+        "they multiply. **Red**: ink there pushes the neuron up; **blue**: ink there pushes it down; white: "
+        f"that pixel hardly matters. Full colour at {limit}."
+    )
+
+
+def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np.ndarray) -> None:
+    st.subheader("Layers of understanding: one digit through the network")
+    mine = st.session_state.get(keys.MY_DIGIT)
+    source = "test"
+    if mine is not None:  # a choice only once the student has drawn or uploaded a digit
+        source = st.segmented_control(
+            "Digit", ["test", "mine"], default="test", required=True, key=keys.INSIDE_SOURCE,
+            format_func={"test": "A test image", "mine": "Your digit from “Try it yourself”"}.get,
+        )  # fmt: skip
+    if source == "mine":
+        image, title = mine, "your digit"
+    else:
+        if keys.INSIDE_INDEX not in st.session_state:
+            st.session_state[keys.INSIDE_INDEX] = int(st.session_state.get(keys.PICK, 0))
+        index = st.number_input("Test image number", min_value=0, max_value=len(images) - 1, step=1,
+                                key=keys.INSIDE_INDEX)
+        image, title = images[int(index)], f"test image #{int(index)} (a {int(labels[int(index)])})"
+    layers = inside.activations(model, image, run.config.normalize)
+    st.markdown(f"From left to right, {title} as each layer of {run.config.architecture()} sees it:")
+    hidden = layers[1:-2]
+    columns = st.columns([1.2, *([2] * min(len(hidden), 3)), 1.6])
+    columns[0].image(enlarge(image, 5), caption="Input: 784 pixels", output_format="PNG")
+    for k, layer in enumerate(hidden):
+        column = columns[1 + k] if k < 3 else st
+        rows, cols = inside.grid_shape(layer.values.size)
+        active = int(np.count_nonzero(layer.values > 0))
+        column.plotly_chart(
+            activation_figure(inside.as_grid(layer.values, cols), f"{layer.name}: {layer.values.size} neurons"),
+            config=CHART_CONFIG, key=f"mk_layer_{k}",
+        )  # fmt: skip
+        column.caption(f"{active} of {layer.values.size} neurons active (above 0 after ReLU); darker = stronger.")
+    with columns[-1]:
+        probs = layers[-1].values
+        guess, confidence = top_k(probs, 1)[0]
+        st.plotly_chart(probability_figure(probs, height=220), config=CHART_CONFIG, key="mk_layer_out")
+        st.caption(f"Output: 10 digits. It answers **{guess}** ({100 * confidence:.1f} %).")
+    if hidden:
+        _strongest(hidden[0].values, weights)
+
+
+def _strongest(values: np.ndarray, weights: np.ndarray) -> None:
+    top = [(i, v) for i, v in inside.strongest(values, TOP_NEURONS) if v > 0]
+    limit = inside.symmetric_limit(weights)  # the same colours as the big picture above
+    if not top:
+        st.caption("No neuron of the first hidden layer fires for this digit.")
+        return
+    st.markdown(f"**The {len(top)} most active neurons of hidden layer 1, and the weights that made them fire:**")
+    pictures = [inside.weight_picture(weights[[i]], cols=1, scale=3, limit=limit) for i, _ in top]
+    st.image(pictures, caption=[f"neuron {i}: {v:.2f}" for i, v in top], width=pictures[0].shape[1],
+             output_format="PNG")

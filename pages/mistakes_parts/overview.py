@@ -1,0 +1,66 @@
+"""The headline, the clickable confusion matrix, per-class accuracy and the most-confused pairs."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from core.mistakes import Predictions, confusion, headline, most_confused_pairs, per_class_accuracy
+from core.mistakes_charts import accuracy_figure, confusion_figure
+from pages.common import table
+from pages.mistakes_parts import keys, paging
+
+CHART_CONFIG = {"displayModeBar": False}
+
+
+def _cell_clicked(chart_key: str) -> None:
+    # A click selects one marker of the matrix's clear overlay: x is the predicted digit, y the true one.
+    event = st.session_state.get(chart_key)
+    points = event["selection"]["points"] if event else []
+    if not points:
+        return  # a deselection (second click or double click) leaves the filters as they are
+    true, predicted = int(points[0]["y"]), int(points[0]["x"])
+    st.session_state[keys.TRUE] = true
+    st.session_state[keys.PREDICTED] = predicted
+    if true == predicted:  # a diagonal cell holds right answers: show them
+        st.session_state[keys.CORRECT] = True
+    paging.restart(keys.PAGE)
+    # A fresh chart key clears plotly's own selection, so clicking that same cell later works again.
+    st.session_state[keys.MATRIX_CLICKS] = st.session_state.get(keys.MATRIX_CLICKS, 0) + 1
+
+
+def show(p: Predictions) -> None:
+    """Headline, confusion matrix (counts or row %), per-class accuracy and the most-confused pairs."""
+    st.subheader(headline(p))
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        view = st.segmented_control(
+            "Confusion matrix", ["counts", "percent"], default="counts", required=True, key=keys.MATRIX_VIEW,
+            format_func={"counts": "Counts", "percent": "% of each true digit"}.get, persist_state="session",
+        )  # fmt: skip
+        chart_key = f"{keys.MATRIX}_{st.session_state.get(keys.MATRIX_CLICKS, 0)}"
+        st.plotly_chart(
+            confusion_figure(p, normalize=view == "percent"),
+            key=chart_key, on_select=partial(_cell_clicked, chart_key), selection_mode="points",
+            config=CHART_CONFIG,
+        )  # fmt: skip
+        st.caption(
+            "Rows: the true digit; columns: what the network answered. Green: right answers, red: mistakes. "
+            "**Click a cell** to show those images in the gallery below."
+        )
+    with right:
+        st.markdown("**Accuracy per digit**")
+        st.plotly_chart(accuracy_figure(per_class_accuracy(p)), config=CHART_CONFIG, key=keys.ACCURACY)
+        pairs = most_confused_pairs(p, k=5)
+        st.markdown("**Most confused pairs**")
+        if pairs:
+            totals = confusion(p).sum(axis=1)
+            table({
+                "True": [pair.true for pair in pairs],
+                "Predicted": [pair.predicted for pair in pairs],
+                "Images": [pair.count for pair in pairs],
+                "Share of the true digit": [f"{100 * pair.count / totals[pair.true]:.1f} %" for pair in pairs],
+            })  # fmt: skip
+        else:
+            st.success("No mistakes at all on the test set.")

@@ -1,0 +1,295 @@
+"""The Mistakes page driven by Streamlit's AppTest: run choice, matrix, gallery controls, the four tabs, bad input.
+
+Two real short runs (a few seconds each) are trained once for the module, on the real MNIST.
+"""
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.config import TrainConfig
+from core.digits import NOT_IMAGE
+from core.mistakes import gallery, headline
+from core.runs import RunStore
+from core.trainer import Trainer
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGE = "pages/mistakes.py"
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory, mnist):
+    """Two finished runs: an older weak one (SGD) and the newest, better one (Adam)."""
+    root = tmp_path_factory.mktemp("mistakes-runs")
+    store = RunStore(root)
+    configs = [
+        ("weak", TrainConfig(epochs=1, train_subset=1000)),
+        ("adam", TrainConfig(epochs=1, train_subset=2000, optimizer="adam", lr=0.002)),
+    ]
+    for label, config in configs:
+        Trainer(config, mnist, listeners=[store.create(config, label=label)]).fit()
+        time.sleep(1.1)  # run ids sort by the second they were made: keep the order certain
+    return root
+
+
+def open_page(monkeypatch, root) -> AppTest:
+    monkeypatch.setenv("MNIST_LAB_RUNS", str(root))
+    st.cache_resource.clear()  # other tests may have cached a fake MNIST
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
+def app(runs_root, monkeypatch):
+    at = open_page(monkeypatch, runs_root)
+    yield at
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def newest(runs_root):
+    return RunStore(runs_root).list()[0]
+
+
+def run_again(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception
+    return at
+
+
+def open_tab(at: AppTest, title: str) -> AppTest:
+    at.session_state["mk_tab"] = title
+    return run_again(at)
+
+
+def gallery_captions(at: AppTest) -> list[str]:
+    return at.image[0].captions
+
+
+def counts_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "showing" in m.value)
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [e.value for e in at.info]
+    return "\n".join(parts + [e.value for e in at.warning] + [s.value for s in at.subheader])
+
+
+def digit_png(image: np.ndarray, side: int = 280) -> bytes:
+    """A real MNIST digit as a student's photo would be: large, black ink on white paper."""
+    picture = Image.fromarray(255 - image).resize((side, side), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- no runs, run choice ------------------------------------------------------------------------------------
+
+
+def test_without_runs_the_page_points_to_train(tmp_path, monkeypatch):
+    at = open_page(monkeypatch, tmp_path / "empty")
+    assert "no trained run" in at.info[0].value
+    link = at.get("page_link")[0]
+    assert "train" in link.proto.page.lower()
+    st.cache_resource.clear()
+
+
+def test_opens_on_the_newest_finished_run_with_its_headline(app, newest):
+    assert app.selectbox(key="mk_run").value == newest.id
+    assert app.subheader[0].value == headline(newest.predictions())
+    assert "adam ·" in app.selectbox(key="mk_run").format_func(newest.id)
+    matrix = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [trace["type"] for trace in matrix["data"]] == ["heatmap", "heatmap", "scatter"]
+
+
+def test_choosing_the_other_run_changes_everything(app, runs_root):
+    older = RunStore(runs_root).list()[1]
+    app.selectbox(key="mk_run").set_value(older.id)
+    run_again(app)
+    assert app.subheader[0].value == headline(older.predictions())
+
+
+def test_a_damaged_predictions_file_is_explained(runs_root, monkeypatch, tmp_path):
+    broken = tmp_path / "runs"
+    source = RunStore(runs_root).list()[0].path
+    shutil.copytree(source, broken / source.name)
+    (broken / source.name / "predictions.npz").write_bytes(b"not a zip file")
+    at = open_page(monkeypatch, broken)
+    assert "cannot be read" in at.error[0].value
+    st.cache_resource.clear()
+
+
+# --- matrix, gallery, closer look --------------------------------------------------------------------------
+
+
+def test_gallery_shows_the_most_confident_mistakes_first(app, newest):
+    p = newest.predictions()
+    expected = gallery(p)[:40]
+    captions = gallery_captions(app)
+    assert len(captions) == 40
+    assert [c.rsplit("#", 1)[1] for c in captions] == [str(i) for i in expected]
+    assert counts_line(app).startswith(f"**{len(gallery(p)):,} mistakes**")
+
+
+def test_filters_by_true_and_predicted_digit(app, newest):
+    p = newest.predictions()
+    pair = max(((t, q) for t in range(10) for q in range(10) if t != q),
+               key=lambda tq: len(gallery(p, tq[0], tq[1])))  # fmt: skip
+    app.pills(key="mk_true").set_value(pair[0])
+    app.pills(key="mk_predicted").set_value(pair[1])
+    run_again(app)
+    assert f"with true digit {pair[0]} and predicted {pair[1]}" in counts_line(app)
+    assert all(c.startswith(f"{pair[0]}\u00a0→\u00a0{pair[1]}") for c in gallery_captions(app))
+
+
+def test_sort_show_correct_pages_and_clear(app, newest):
+    p = newest.predictions()
+    app.segmented_control(key="mk_sort").set_value("least_confident")
+    app.toggle(key="mk_correct").set_value(True)
+    run_again(app)
+    assert counts_line(app).startswith("**10,000 test images**")
+    expected = gallery(p, sort="least_confident", include_correct=True)
+    assert gallery_captions(app)[0].endswith(f"#{expected[0]}")
+    app.pagination[0].set_value(3)
+    run_again(app)
+    assert "showing 81–120 · page 3 of 250" in counts_line(app)
+    assert gallery_captions(app)[0].endswith(f"#{expected[80]}")
+    app.pills(key="mk_true").set_value(0)  # a new filter starts again at page 1
+    run_again(app)
+    assert "page 1 of" in counts_line(app)
+    app.button[0].click()  # Clear filters
+    run_again(app)
+    assert counts_line(app).startswith(f"**{len(gallery(p)):,} mistakes**")
+
+
+def test_a_filter_with_nothing_to_show_says_so(app, newest):
+    p = newest.predictions()
+    empty = next((t, q) for t in range(10) for q in range(10) if t != q and len(gallery(p, t, q)) == 0)
+    app.pills(key="mk_true").set_value(empty[0])
+    app.pills(key="mk_predicted").set_value(empty[1])
+    run_again(app)
+    assert "0 mistakes with" in app.info[0].value
+
+
+def test_percent_view_of_the_matrix(app):
+    app.segmented_control(key="mk_matrix_view").set_value("percent")
+    run_again(app)
+    matrix = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert all("." in text for row in matrix["data"][0]["text"] for text in row)
+
+
+def test_a_closer_look_at_a_chosen_image(app, newest):
+    p = newest.predictions()
+    third = int(gallery(p)[2])
+    app.selectbox(key="mk_pick").set_value(third)
+    run_again(app)
+    summary = next(m.value for m in app.markdown if m.value.startswith("Top three"))
+    assert summary.endswith(f"True digit: **{int(p.labels[third])}**.")
+    assert f"**{int(p.predicted[third])}**" in summary.split("·")[0]
+
+
+# --- compare, try it, inside --------------------------------------------------------------------------------
+
+
+def test_compare_two_runs(app):
+    open_tab(app, "Compare two runs")
+    values = [int(m.value.replace(",", "")) for m in app.metric]
+    assert len(values) == 4 and sum(values) == 10_000
+    assert len(gallery_captions(app)) == min(40, values[0])
+    app.segmented_control(key="mk_compare_kind").set_value("both_wrong")
+    run_again(app)
+    assert len(gallery_captions(app)) == min(40, values[2])
+
+
+def test_compare_needs_a_second_run(runs_root, monkeypatch, tmp_path):
+    single = tmp_path / "runs"
+    source = RunStore(runs_root).list()[0].path
+    shutil.copytree(source, single / source.name)
+    at = open_tab(open_page(monkeypatch, single), "Compare two runs")
+    assert "only one run" in at.info[0].value
+    st.cache_resource.clear()
+
+
+def test_try_it_offers_a_canvas_then_predicts_an_uploaded_digit(app, mnist):
+    open_tab(app, "Try it yourself")
+    assert app.get("bidi_component")  # the drawing canvas (unknown to AppTest)
+    assert "empty" in app.info[0].value
+    app.segmented_control(key="mk_source").set_value("upload")
+    run_again(app)
+    seven = mnist.test_images[0].numpy()  # the first test image is a 7
+    app.file_uploader(key="mk_upload").set_value(("seven.png", digit_png(seven), "image/png"))
+    run_again(app)
+    assert not app.error
+    assert "The network says" in texts(app)
+    assert "inverted" in app.caption[-1].value  # black on white became white on black
+    assert len(app.image) == 2  # the original and the 28x28 input
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.txt", b"this is not a picture", NOT_IMAGE),
+        ("empty.png", b"", "empty (0 bytes)"),
+        ("blank.png", None, "The drawing is empty"),
+    ],
+)
+def test_try_it_explains_a_bad_upload(app, name, content, message):
+    if content is None:  # a valid picture with nothing on it
+        buffer = io.BytesIO()
+        Image.new("L", (200, 200), 255).save(buffer, format="PNG")
+        content = buffer.getvalue()
+    open_tab(app, "Try it yourself")
+    app.segmented_control(key="mk_source").set_value("upload")
+    run_again(app)
+    app.file_uploader(key="mk_upload").set_value((name, content, "application/octet-stream"))
+    run_again(app)
+    assert message in app.error[0].value
+    assert "The network says" not in texts(app)
+
+
+def test_inside_the_network(app, newest):
+    open_tab(app, "Inside the network")
+    assert "128 weight pictures" in texts(app)
+    app.number_input(key="mk_inside_index").set_value(5)
+    run_again(app)
+    label = int(newest.predictions().labels[5])
+    assert f"test image #5 (a {label}) as each layer of 784 → 128 → 64 → 10 sees it" in texts(app)
+    assert any("of 128 neurons active" in c.value for c in app.caption)
+    app.toggle(key="mk_weight_scale").set_value(True)
+    run_again(app)
+    assert any("each neuron's own largest weight" in c.value for c in app.caption)
+
+
+def test_inside_shows_the_students_own_digit(app, mnist):
+    open_tab(app, "Try it yourself")
+    app.segmented_control(key="mk_source").set_value("upload")
+    run_again(app)
+    app.file_uploader(key="mk_upload").set_value(("two.png", digit_png(mnist.test_images[1].numpy()), "image/png"))
+    run_again(app)
+    open_tab(app, "Inside the network")
+    app.segmented_control(key="mk_inside_source").set_value("mine")
+    run_again(app)
+    assert "your digit as each layer" in texts(app)
+
+
+def test_a_run_without_weights_is_explained_on_the_model_tabs(runs_root, monkeypatch, tmp_path):
+    copy = tmp_path / "runs"
+    source = RunStore(runs_root).list()[0].path
+    shutil.copytree(source, copy / source.name)
+    (copy / source.name / "model.pt").unlink()
+    at = open_page(monkeypatch, copy)
+    for title in ("Try it yourself", "Inside the network"):
+        open_tab(at, title)
+        assert "cannot be loaded" in at.error[0].value
+    st.cache_resource.clear()

@@ -1,0 +1,151 @@
+"""core.mistakes_view and core.mistakes_charts: run choice, gallery tiles and captions, comparisons, figures."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from core.mistakes import COLORS, Predictions, compare, confusion
+from core.mistakes_charts import (
+    GREEN,
+    RED,
+    accuracy_figure,
+    activation_figure,
+    confusion_figure,
+    probability_figure,
+)
+from core.mistakes_view import (
+    NBSP,
+    caption,
+    choice_label,
+    compare_caption,
+    comparison_counts,
+    default_run,
+    run_title,
+    tile,
+    viewable,
+)
+
+
+def fake_run(run_id, status="finished", predictions=True, label="", accuracy=97.5):
+    record = {
+        "id": run_id, "label": label, "created": 1_700_000_000, "status": status, "test_accuracy": accuracy,
+        "config": {"optimizer": "adam", "lr": 0.001, "epochs": 1},
+    }  # fmt: skip
+    return SimpleNamespace(id=run_id, status=status, has_predictions=predictions, record=record)
+
+
+@pytest.fixture
+def preds():
+    labels = np.array([3, 3, 5, 8, 1])
+    probs = np.full((5, 10), 0.02, dtype=np.float32)
+    for i, d in enumerate([3, 5, 5, 3, 1]):
+        probs[i, d] = 0.82
+    return Predictions.from_probs(labels, probs)
+
+
+# --- which run --------------------------------------------------------------------------------------------
+
+
+def test_default_run_is_the_newest_finished_one():
+    runs = [fake_run("c", status="stopped"), fake_run("b", predictions=False), fake_run("a"), fake_run("z")]
+    assert default_run(runs).id == "a"
+    assert [r.id for r in viewable(runs)] == ["c", "a", "z"]
+
+
+def test_default_run_falls_back_to_any_run_with_predictions_then_none():
+    assert default_run([fake_run("s", status="stopped"), fake_run("f", status="failed", predictions=False)]).id == "s"
+    assert default_run([fake_run("f", status="failed", predictions=False)]) is None
+    assert default_run([]) is None
+
+
+def test_run_title_names_label_accuracy_settings_and_unusual_status():
+    title = run_title(fake_run("20250101-120000-abcd", label="wide net"))
+    assert title.startswith("wide net · 97.50 % · adam lr 0.001, 1 epoch · ")
+    assert "finished" not in title
+    stopped = run_title(fake_run("20250101-120000-abcd", status="stopped", accuracy=None))
+    assert stopped.startswith("Run 20250101-120000-abcd · no accuracy")
+    assert stopped.endswith(" · stopped")
+
+
+def test_run_title_of_a_real_run(mnist, runs_dir):
+    from core.config import TrainConfig
+    from core.runs import RunStore
+    from core.trainer import Trainer
+
+    store = RunStore(runs_dir)
+    config = TrainConfig(epochs=1, train_subset=256, batch_size=64)
+    Trainer(config, mnist, listeners=[store.create(config, label="tiny")]).fit()
+    run = store.list()[0]
+    assert default_run(store.list()).id == run.id
+    assert run_title(run).startswith("tiny · ")
+    assert "sgd lr 0.01, 1 epoch" in run_title(run)
+
+
+# --- gallery tiles and captions ---------------------------------------------------------------------------
+
+
+def test_tile_is_crisp_and_framed_by_correctness():
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[0, 0] = 255
+    right, wrong = tile(image, True, scale=3), tile(image, False, scale=3)
+    assert right.shape == wrong.shape == (28 * 3 + 6, 28 * 3 + 6, 3)
+    assert tuple(right[0, 0]) == COLORS["green"] and tuple(wrong[0, 0]) == COLORS["red"]
+    assert (right[3:6, 3:6] == 255).all() and (right[6, 6] == 0).all()  # pixel (0, 0) is a solid 3x3 block
+
+
+def test_captions_say_true_predicted_confidence_and_index(preds):
+    assert caption(preds, 1) == f"3{NBSP}→{NBSP}5{NBSP}·{NBSP}82{NBSP}% #1"
+    assert choice_label(preds, 1) == "Test image #1: a 3, predicted 5 with 82.0 % (wrong)"
+    assert choice_label(preds, 0).endswith("(right)")
+
+
+def test_comparison_counts_and_captions(preds):
+    other = Predictions(preds.labels, np.array([3, 3, 1, 8, 1]), preds.probs)
+    split = compare(preds, other)
+    counts = comparison_counts(split)
+    assert counts == {"a_right_b_wrong": 1, "a_wrong_b_right": 2, "both_wrong": 0, "both_right": 2}
+    assert sum(counts.values()) == len(preds)
+    assert compare_caption(preds, other, 2) == f"5:{NBSP}A{NBSP}5,{NBSP}B{NBSP}1 #2"
+
+
+# --- figures ----------------------------------------------------------------------------------------------
+
+
+def test_confusion_figure_cells_are_clickable_markers_with_the_counts(preds):
+    fig = confusion_figure(preds)
+    heat_wrong, heat_right, cells = fig.data
+    assert isinstance(cells, go.Scatter) and len(cells.x) == 100
+    counts = confusion(preds)
+    for x, y, data in zip(cells.x, cells.y, cells.customdata, strict=True):
+        assert (data[0], data[1]) == (y, x)  # y the true digit, x the predicted one
+        assert data[2] == counts[y, x]
+    assert np.isnan(np.asarray(heat_wrong.z, dtype=float)[3, 3]) and np.asarray(heat_right.z, dtype=float)[3, 3] == 1
+
+
+def test_confusion_figure_percent_view(preds):
+    fig = confusion_figure(preds, normalize=True)
+    assert fig.data[0].text[3][5] == "50.0"
+    assert fig.data[0].text[3][3] == "50.0" and fig.data[1].text[1][1] == "100.0"
+
+
+def test_accuracy_figure_marks_the_weakest_digit(preds):
+    accuracy = np.array([np.nan, 100, np.nan, 50, np.nan, 100, np.nan, np.nan, 0, np.nan])
+    bars = accuracy_figure(accuracy).data[0]
+    assert list(bars.marker.color).count(RED) == 1 and bars.marker.color[8] == RED
+    assert bars.text[0] == "–"
+
+
+def test_probability_figure_colours_true_and_wrong_answer():
+    probs = np.array([0.05, 0.8, 0.15] + [0.0] * 7)
+    colors = probability_figure(probs, true=2).data[0].marker.color
+    assert colors[1] == RED and colors[2] == GREEN
+    assert probability_figure(probs, true=1).data[0].marker.color[1] == GREEN
+
+
+def test_activation_figure_numbers_the_neurons_and_leaves_padding_empty():
+    grid = np.array([[1.0, 2.0, 3.0], [4.0, np.nan, np.nan]])
+    heat = activation_figure(grid, "layer").data[0]
+    numbers = np.asarray(heat.customdata, dtype=float)
+    assert numbers[1, 0] == 3 and np.isnan(numbers[1, 1])
