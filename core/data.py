@@ -199,7 +199,8 @@ class MNISTBatches(torch.utils.data.Dataset):
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, normalize: str = "plain"):
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, not {normalize!r}")
-        self.images, self.labels, self.normalize = images, labels, normalize
+        # Flat [N, 784] so a batch is one index_select (cheaper than advanced indexing of [N, 28, 28]).
+        self.images, self.labels, self.normalize = images.reshape(len(images), 784), labels, normalize
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -209,7 +210,8 @@ class MNISTBatches(torch.utils.data.Dataset):
 
     def __getitems__(self, indices) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        return to_inputs(self.images[idx], self.normalize), self.labels[idx], idx
+        images = self.images.index_select(0, idx).view(-1, 28, 28)
+        return to_inputs(images, self.normalize), self.labels.index_select(0, idx), idx
 
 
 def keep_batch(batch):
@@ -217,17 +219,33 @@ def keep_batch(batch):
     return batch
 
 
+class IndexBatches(torch.utils.data.Sampler):
+    """Lists of indices, one per batch, cut from a fresh permutation each epoch (or in order).
+
+    One randperm per epoch instead of RandomSampler + BatchSampler's Python loop over every index; the lists
+    are what Accelerate's BatchSamplerShard deals out to the processes.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int = 0):
+        self.n, self.batch_size, self.shuffle, self.drop_last = n, batch_size, shuffle, False
+        # Same seed in every process, so all of them cut the same permutation and each takes its own batches.
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator).tolist() if self.shuffle else list(range(self.n))
+        for start in range(0, self.n, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+
 def batch_loader(dataset: MNISTBatches, batch_size: int, shuffle: bool, seed: int = 0):
     """A DataLoader of whole batches that Accelerate can prepare and shard across processes."""
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+    from torch.utils.data import DataLoader
 
-    if shuffle:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-    else:
-        sampler = SequentialSampler(dataset)
-    return DataLoader(
-        dataset, batch_sampler=BatchSampler(sampler, batch_size, drop_last=False), collate_fn=keep_batch
-    )
+    sampler = IndexBatches(len(dataset), batch_size, shuffle, seed)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch)
 
 
 def subset_indices(n_total: int, size: int | None, seed: int) -> torch.Tensor | None:

@@ -269,7 +269,9 @@ class Trainer:
             if self._stop_everywhere(acc):
                 return loss_sum, count, paused_for, True
             loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
+            # Same as optimizer.zero_grad() without gradient accumulation, but Accelerate's wrapper of that
+            # inspects its signature on every call (about 60 ms per epoch here).
+            model.zero_grad(set_to_none=True)
             acc.backward(loss)
             optimizer.step()
             value = loss.item()
