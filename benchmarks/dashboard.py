@@ -16,50 +16,19 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium, start_lab_server, stop_lab_server
+
 TIMEOUT_MS = 180_000
 SHORT = {"epochs": 1, "train_subset": 5000}  # Quick's network and optimizer, about half a second of training
 LONG = {"epochs": 30}  # trains for a minute or more: it is stopped when measured
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(runs: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run` on a free port with a private runs folder; returns the process and its URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-               "--global.developmentMode", "false", "--server.fileWatcherType", "none",
-               "--server.address", "127.0.0.1", "--server.port", str(port)]
-    server = subprocess.Popen(command, cwd=REPO, env={**os.environ, "MNIST_LAB_RUNS": runs},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return server, url
-        except OSError:
-            time.sleep(0.25)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 class Tab:
@@ -195,10 +164,10 @@ def main() -> None:
 
     results: dict = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as runs:
-        server, url = start_server(runs)
+        server, url = start_lab_server(Path(runs))
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
                 tab = Tab(browser, url)
                 tab.open("train")
                 time.sleep(8)  # the server's warm-up: MNIST loaded, Accelerate imported, the machine timed
@@ -225,8 +194,7 @@ def main() -> None:
                           f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)", flush=True)
                 browser.close()
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            stop_lab_server(server)
     results["load_average_at_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(results))

@@ -26,10 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.browser.lab_server import REPO, start_lab_server, stop_lab_server
+
 WAIT_MS = 30_000
 GALLERY_COUNTS = '[data-testid="stMarkdownContainer"]:has-text("showing")'
 IMAGES_READY = """(n) => {
@@ -118,32 +118,6 @@ def train_short_run(runs_dir: Path) -> None:
     subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=300)
 
 
-def start_server(runs_dir: Path, port: int) -> subprocess.Popen:
-    """`streamlit run streamlit_app.py` as the browser tests start it; returns once it answers."""
-    env = {**os.environ, "MNIST_LAB_RUNS": str(runs_dir)}
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-               "--global.developmentMode", "false", "--server.fileWatcherType", "none",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.25)
-    server.terminate()
-    raise RuntimeError("the Streamlit server did not start within 90 s")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- the measurements ------------------------------------------------------------------------------------
 
 
@@ -151,9 +125,9 @@ def measure(base_url: str, repeats: int) -> dict[str, list[float]]:
     """Seconds per action, `repeats` times each, after one warm-up visit (MNIST, run and JS loaded)."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM_ARGS, CHROMIUM_CANDIDATES
+    from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium
 
-    chromium = next(p for p in (os.environ.get("MNIST_LAB_CHROMIUM"), *CHROMIUM_CANDIDATES) if p and os.path.exists(p))
+    chromium = find_chromium()
     names = ("first open", "open", "navigate", "filter", "page", "cell", "home")
     times: dict[str, list[float]] = {name: [] for name in names}
     with sync_playwright() as playwright:
@@ -229,13 +203,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             runs_dir = Path(tmp) / "runs"
             train_short_run(runs_dir)
-            port = _free_port()
-            server = start_server(runs_dir, port)
+            server, url = start_lab_server(runs_dir)
             try:
-                times = measure(f"http://127.0.0.1:{port}", args.repeats)
+                times = measure(url, args.repeats)
             finally:
-                server.terminate()
-                server.wait(timeout=30)
+                stop_lab_server(server)
             report(times | script_times(runs_dir, args.repeats))
     print(f"machine: load average {os.getloadavg()[0]:.1f} (1 min) at the end")
 

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw = p.add_argument_group("hardware")
     hw.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
     hw.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default=d.mixed_precision,
-                    help="no, fp16 or bf16 (default no)")
+                    help="no, fp16 or bf16 (default no): faster on GPUs, slower on most CPUs")
     out = p.add_argument_group("files and output")
     out.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_LAB_DATA or data/)")
     out.add_argument("--runs-dir", default=None, help="where runs are saved (default $MNIST_LAB_RUNS or runs/)")

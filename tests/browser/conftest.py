@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SERVER_START_TIMEOUT_S = 90
+from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium, start_lab_server, stop_lab_server
+
 TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
 
 _timings: list[tuple[str, float]] = []
@@ -51,25 +36,10 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Path of Debian's Chromium ($MNIST_LAB_CHROMIUM overrides); skip or fail if there is none."""
-    candidates = [os.environ.get("MNIST_LAB_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")]
-    path = next((p for p in candidates if p and os.access(p, os.X_OK)), None)
+    path = find_chromium()
     if path is None:
         _unavailable("Chromium not found: install it with `sudo apt-get install chromium` (or `make browser`)")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 # Base URL of each server started here -> the runs folder it reads ($MNIST_LAB_RUNS), see `app_runs_dir`.
@@ -79,41 +49,17 @@ SERVER_RUNS: dict[str, Path] = {}
 @contextlib.contextmanager
 def run_app_server(tmp_path_factory):
     """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it by its pid."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     runs_dir = tmp_path_factory.mktemp("runs")
-    env = {
-        **os.environ,
-        "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data")),
-        "MNIST_LAB_RUNS": str(runs_dir),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-        "--server.headless", "true",
-        "--global.developmentMode", "false",
-        "--server.fileWatcherType", "none",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    SERVER_RUNS[url] = runs_dir
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Streamlit did not start; its log:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
+        server, url = start_lab_server(runs_dir, log_path)
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    SERVER_RUNS[url] = runs_dir
+    try:
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_lab_server(server)
 
 
 @pytest.fixture(scope="session")
