@@ -126,7 +126,7 @@ class TrainResult:
 
 
 class Diverged(Exception):
-    """The loss stopped being a finite number."""
+    """The loss became NaN or inf, or exploded past EXPLODED_LOSS."""
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
