@@ -277,7 +277,8 @@ class Trainer:
             value = loss.item()
             result.steps += 1
             if self._diverged_anywhere(acc, value):
-                what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:,.0f}"
+                what = ("became NaN" if math.isnan(value) else "became infinite" if math.isinf(value)
+                        else f"exploded to {value:,.0f}")
                 raise Diverged(f"the loss {what} at step {result.steps} with learning rate {lr:g}: "
                                "lower the learning rate")
             loss_sum += value * len(y)

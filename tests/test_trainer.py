@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from core.config import TrainConfig
+from core.model import build_mlp
 from core.trainer import EndEvent, EpochEvent, PauseEvent, StartEvent, StepEvent, Trainer, predict
 
 
@@ -53,11 +54,25 @@ def test_a_huge_learning_rate_is_reported_as_diverged(mnist):
     assert result.epochs == [] and events[-1].status == "diverged"
 
 
-def test_a_nan_loss_is_reported_as_diverged(mnist):
-    # Standardised inputs and momentum blow up to inf/nan rather than dying quietly.
+def test_a_blown_up_loss_with_momentum_is_reported_as_diverged(mnist):
     result, _ = fit(mnist, lr=5.0, optimizer="momentum", normalize="standard", train_subset=2000)
     assert result.status == "diverged"
-    assert result.message.startswith("the loss ")
+    assert result.message.startswith("the loss ") and "learning rate 5" in result.message
+
+
+def test_a_nan_loss_is_named_in_words(mnist, monkeypatch):
+    import core.trainer
+
+    def poisoned(hidden, seed=None):
+        model = build_mlp(hidden, seed=seed)
+        with torch.no_grad():
+            model[-1].bias.fill_(float("nan"))
+        return model
+
+    monkeypatch.setattr(core.trainer, "build_mlp", poisoned)
+    result, _ = fit(mnist, train_subset=500)
+    assert result.status == "diverged"
+    assert result.message == "the loss became NaN at step 1 with learning rate 0.01: lower the learning rate"
 
 
 def test_stop_from_another_thread_acts_at_once(mnist):
