@@ -24,31 +24,20 @@ from urllib.parse import urlencode
 
 import psutil
 
-from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium, start_lab_server, stop_lab_server
+from tests.browser.lab_server import CHROMIUM_ARGS, StreamlitPage, find_chromium, start_lab_server, stop_lab_server
 
 TIMEOUT_MS = 180_000
 SHORT = {"epochs": 1, "train_subset": 5000}  # Quick's network and optimizer, about half a second of training
 LONG = {"epochs": 30}  # trains for a minute or more: it is stopped when measured
 
 
-class Tab:
-    """One browser tab on the app with the waits Streamlit needs."""
+class Tab(StreamlitPage):
+    """A tab of its own (own cookies, so its own Streamlit session) on the app."""
 
     def __init__(self, browser, url: str):
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
         self.context.set_default_timeout(TIMEOUT_MS)
-        self.page = self.context.new_page()
-        self.url = url
-
-    def open(self, path: str) -> float:
-        began = time.perf_counter()
-        self.page.goto(f"{self.url}/{path}")
-        self.idle()
-        return time.perf_counter() - began
-
-    def idle(self) -> None:
-        self.page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]')
-        self.page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        super().__init__(self.context.new_page(), url)
 
     def click_train(self) -> float:
         """Click Train; the seconds until the first loss point is drawn."""
@@ -70,10 +59,6 @@ class Tab:
         self.page.locator(".st-key-job_stop button").first.click()
         self.ended("Stopped at epoch")
 
-    def no_exception(self) -> None:
-        count = self.page.locator('[data-testid="stException"]').count()
-        assert count == 0, f"{count} exception(s) on {self.page.url}"
-
 
 def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
@@ -93,7 +78,7 @@ def click_to_first_point(tab: Tab, repeats: int) -> list[float]:
         tab.open("train?" + urlencode(SHORT))
         times.append(tab.click_train())
         tab.ended("Finished")
-        tab.no_exception()
+        tab.assert_no_exception()
     return times
 
 
@@ -103,9 +88,9 @@ def new_tab_open(browser, url: str) -> float:
     began = time.perf_counter()
     other.page.goto(f"{url}/autograd")
     other.page.locator("h1", has_text="Autograd").wait_for()
-    other.idle()
+    other.wait_until_idle()
     seconds = time.perf_counter() - began
-    other.no_exception()
+    other.assert_no_exception()
     other.context.close()
     return seconds
 
@@ -120,9 +105,9 @@ def page_open_while_training(browser, url: str, repeats: int) -> tuple[list[floa
         began = time.perf_counter()
         trainer.page.locator('[data-testid="stSidebarNav"] a', has_text="Hyperparameters").first.click()
         trainer.page.locator("h1", has_text="Hyperparameters").wait_for()
-        trainer.idle()
+        trainer.wait_until_idle()
         sidebar.append(time.perf_counter() - began)
-        trainer.no_exception()
+        trainer.assert_no_exception()
         trainer.page.locator('[data-testid="stSidebarNav"] a', has_text="Train").first.click()
         trainer.page.locator(".st-key-job_stop button").first.wait_for()
         new_tab.append(new_tab_open(browser, url))  # another student's tab

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium, start_lab_server, stop_lab_server
+from tests.browser.lab_server import (
+    CHROMIUM_ARGS,
+    StreamlitPage,
+    find_chromium,
+    start_lab_server,
+    stop_lab_server,
+)
 
 TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
 
@@ -103,69 +108,6 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
-
-
-class StreamlitPage:
-    """A Playwright page on the app, with the waits Streamlit needs (see /work/shared/NOTES.md)."""
-
-    def __init__(self, page, base_url: str):
-        self.page = page
-        self.base_url = base_url
-
-    def open(self, path: str = "") -> float:
-        """Load base_url/path and wait until the script has run once; returns the seconds it took."""
-        start = time.perf_counter()
-        self.page.goto(f"{self.base_url}/{path}")
-        self.wait_until_idle()
-        return time.perf_counter() - start
-
-    def wait_until_idle(self) -> None:
-        """Connected and the script not running (do not use while a fragment polls: wait for content)."""
-        self.page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]')
-        self.page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-
-    def go_to(self, title: str, heading: str | None = None) -> float:
-        """Click a page in the sidebar, wait for its heading (default: the title) and the script to end.
-
-        Returns the seconds it took. The heading is waited for because the script state may still read
-        "notRunning" from the previous page for a moment after the click.
-        """
-        start = time.perf_counter()
-        self.page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-        self.page.locator("h1", has_text=heading or title).first.wait_for()
-        self.wait_until_idle()
-        return time.perf_counter() - start
-
-    def nav_titles(self) -> list[str]:
-        """The page titles in the sidebar, top to bottom."""
-        texts = self.page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
-        return [t.strip().splitlines()[-1].strip() for t in texts]  # the icon's ligature name comes first
-
-    def metric_value(self, label: str):
-        """Locator of the value of the st.metric with this label."""
-        box = self.page.locator('[data-testid="stMetric"]').filter(
-            has=self.page.locator('[data-testid="stMetricLabel"]', has_text=label)
-        )
-        return box.locator('[data-testid="stMetricValue"]').first
-
-    def screenshot(self, name: str) -> None:
-        """Save a full-page PNG to $MNIST_LAB_SCREENSHOTS/<name>.png when that variable is set."""
-        folder = os.environ.get("MNIST_LAB_SCREENSHOTS")
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-    def assert_no_exception(self) -> None:
-        """No Streamlit exception box anywhere on the page."""
-        assert_no_exception(self.page)
-
-
-def assert_no_exception(page) -> None:
-    """Fail if the page shows a Streamlit exception (`stException`)."""
-    count = page.locator('[data-testid="stException"]').count()
-    assert count == 0, (
-        f"{count} exception(s) on {page.url}: {page.locator('[data-testid=stException]').all_inner_texts()}"
-    )
 
 
 @pytest.fixture
