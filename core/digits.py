@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.data import to_inputs
+
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
 # Larger pictures are shrunk before processing: a digit needs far fewer pixels, and it keeps the work small.
@@ -25,7 +27,6 @@ SIZE = 28
 CENTRE = 14.0  # row/column index of the centre of mass in MNIST (its test set averages 13.99, 14.01)
 MIN_CONTRAST = 32  # ink must differ from the background by this many grey levels to count as a drawing
 INK_FLOOR = 0.2  # after stretching, fainter than 20 % of full ink is paper grain or JPEG noise
-MEAN, STD = 0.1307, 0.3081  # MNIST training-set pixel mean and std, on the 0-1 scale
 
 EMPTY = "The drawing is empty — draw a digit first."
 NOT_IMAGE = "This file is not an image we can read (PNG or JPEG)."
@@ -62,12 +63,7 @@ def to_model_input(digit: np.ndarray, normalize: str = "plain") -> torch.Tensor:
     digit = np.asarray(digit)
     if digit.shape != (SIZE, SIZE):
         raise ValueError(f"digit must be {SIZE}x{SIZE}, got shape {digit.shape}")
-    x = torch.from_numpy(digit.astype(np.float32).reshape(1, SIZE * SIZE)) / 255.0
-    if normalize == "plain":
-        return x
-    if normalize == "standard":
-        return (x - MEAN) / STD
-    raise ValueError(f"normalize must be 'plain' or 'standard', got {normalize!r}")
+    return to_inputs(torch.from_numpy(digit.astype(np.uint8)).unsqueeze(0), normalize)
 
 
 # --- reading ---------------------------------------------------------------------------------------

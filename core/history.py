@@ -44,11 +44,6 @@ def run_title(record: dict) -> str:
     return f"{record['label']} ({when})" if record.get("label") else when
 
 
-def newest_first(runs) -> list:
-    """Runs by creation time, newest first (run ids only sort to the second)."""
-    return sorted(runs, key=lambda run: run.record.get("created", 0), reverse=True)
-
-
 def history_rows(runs) -> list[dict]:
     """One row per run, in the order given, for a table."""
     rows = []

@@ -166,7 +166,8 @@ class RunStore:
                 runs.append(self.load(run_id))
             except (OSError, ValueError):
                 continue  # a folder being deleted, or not ours
-        return runs
+        # Ids only tell the second; the creation time orders runs started within the same second.
+        return sorted(runs, key=lambda run: (run.record.get("created", 0), run.id), reverse=True)
 
     def load(self, run_id: str) -> Run:
         """One run by id."""

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.charts import loss_figure
 from core.curves import loss_curve
-from core.history import history_rows, newest_first, run_title
+from core.history import history_rows, run_title
 from pages.common import table_rows
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
@@ -32,7 +32,7 @@ def confirm_delete(store, run_id: str, title: str) -> None:
 def history_section(store) -> None:
     """Table of runs, curve overlay, CSV and weights downloads, delete with confirmation."""
     st.header("Run history")
-    runs = newest_first(store.list())
+    runs = store.list()
     if not runs:
         st.info("No runs yet. Every run anyone trains on this server is saved here.")
         return
