@@ -5,13 +5,9 @@ The page titles and their order are part of the interface: the lecture notes ref
 
 import streamlit as st
 
-from pages.common import SHELL_RAN, WANTED_PAGE, job_manager
+from pages.ui.common import SHELL_RAN, WANTED_PAGE, job_manager, owner_id
 
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
-st.session_state[SHELL_RAN] = True
-# The first visit to any page starts the server's job manager, whose warm-up loads MNIST and Accelerate in
-# the background: the first click on Train then does not wait for them.
-job_manager()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -26,8 +22,17 @@ PAGES = [
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/error:", url_path="mistakes"),
 ]
 
+# Until a session has run st.navigation, Streamlit lists the files of pages/ in the sidebar. The config hides
+# that list (client.showSidebarNavigation = false); the lab's own navigation turns the sidebar back on.
+if st.get_option("client.showSidebarNavigation") is False:
+    st.set_option("client.showSidebarNavigation", True)
 page = st.navigation(PAGES)
+st.session_state[SHELL_RAN] = True
+owner_id()  # every page: the browser keeps its owner id, so a refresh keeps control of its runs
 wanted = st.session_state.pop(WANTED_PAGE, None)
-if wanted:  # a deep link that arrived before the shell had ever run: see pages/common.require_shell
+if wanted:  # a deep link that arrived before the shell had ever run: see pages/ui/common.require_shell
     st.switch_page(wanted)
 page.run()
+# After the page is drawn: the first visit starts the server's job manager, whose warm-up loads MNIST and
+# Accelerate in the background, so the first click on Train does not wait for them.
+job_manager()

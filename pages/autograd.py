@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import autograd_demos as demos
 from core.expr import FUNCTIONS, MAX_LENGTH, ExpressionError, parse_expression
-from pages.common import fmt, require_shell, table
+from pages.ui.common import fmt, require_shell, table
 
 require_shell("pages/autograd.py")
 

@@ -13,9 +13,9 @@ from core.estimate import estimate_epoch, format_seconds
 from core.model import build_mlp, count_parameters, summary
 from core.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.urlconfig import hidden_field_text, parse_hidden
-from pages.common import job_manager, owner_id, table
-from pages.settings_state import enter_page, link_params, publish, set_settings, settings
-from pages.sweep_panel import sweep_section
+from pages.ui.common import job_manager, owner_id, table
+from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
+from pages.ui.sweep_panel import sweep_section
 
 enter_page("pages/hyperparameters.py")
 

@@ -9,8 +9,8 @@ import streamlit as st
 
 from core.mistakes_view import default_run, run_title, viewable
 from core.runs import RunStore
-from pages.common import crisp_images, require_shell
 from pages.mistakes_parts import compare, gallery, inside, keys, loaders, overview, paging, try_it
+from pages.ui.common import crisp_images, require_shell
 
 require_shell("pages/mistakes.py")
 

@@ -9,9 +9,9 @@ import streamlit as st
 from core.charts import epoch_figure, loss_figure
 from core.history import settings_text
 from core.job_text import end_text, progress_text, queue_text
-from pages.common import job_manager, owner_id, table_rows
-from pages.run_history import history_section
-from pages.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
+from pages.ui.common import job_manager, owner_id, table_rows
+from pages.ui.run_history import history_section
+from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
 
 enter_page("pages/train.py")
 

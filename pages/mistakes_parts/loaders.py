@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.mistakes import Predictions
 from core.runs import RunStore
-from pages.common import mnist
+from pages.ui.common import mnist
 
 PREDICTIONS, MODEL = "predictions.npz", "model.pt"
 OTHER_RUN = "Pick another run or train a new one."

@@ -8,8 +8,8 @@ import streamlit as st
 
 from core.mistakes import Predictions, confusion, headline, most_confused_pairs, per_class_accuracy
 from core.mistakes_charts import accuracy_figure, confusion_figure
-from pages.common import table
 from pages.mistakes_parts import keys, paging
+from pages.ui.common import table
 
 CHART_CONFIG = {"displayModeBar": False}
 

@@ -28,6 +28,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 90
+# Records the text of every sidebar navigation entry the page ever shows, from before its first script run.
+NAV_WATCH_SCRIPT = """
+window.__labNavSeen = new Set();
+new MutationObserver(() => {
+    document.querySelectorAll('[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavItems"] a')
+        .forEach(a => window.__labNavSeen.add(a.innerText.trim().split('\\n').pop().trim()));
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
 
 
 def find_chromium() -> str | None:
@@ -130,6 +138,14 @@ class StreamlitPage:
         """The page titles in the sidebar, top to bottom."""
         texts = self.page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
         return [t.strip().splitlines()[-1].strip() for t in texts]  # the icon's ligature name comes first
+
+    def watch_nav(self) -> None:
+        """From the next page load on, remember every sidebar entry shown (see `nav_seen`)."""
+        self.page.add_init_script(NAV_WATCH_SCRIPT)
+
+    def nav_seen(self) -> set[str]:
+        """Every sidebar entry shown since `watch_nav`, even for a moment."""
+        return set(self.page.evaluate("Array.from(window.__labNavSeen || [])"))
 
     def metric_value(self, label: str):
         """Locator of the value of the st.metric with this label."""

@@ -90,7 +90,7 @@ def test_autograd_journey(streamlit_app, record_timing):
 
 def test_a_deep_link_as_the_first_visit_still_gets_the_shell(fresh_streamlit_app, record_timing):
     # Until some session has run st.navigation, Streamlit routes /autograd straight to pages/autograd.py
-    # (legacy pages/ folder); pages.common.require_shell sends that visit through streamlit_app.py first.
+    # (legacy pages/ folder); pages.ui.common.require_shell sends that visit through streamlit_app.py first.
     app, page = fresh_streamlit_app, fresh_streamlit_app.page
     record_timing("open /autograd as the server's first visit", app.open("autograd"))
     wait_for_text(app.metric_value("dy/dx from backward()"), "7")

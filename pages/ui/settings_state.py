@@ -12,7 +12,7 @@ import streamlit as st
 from core.config import TrainConfig
 from core.presets import DEFAULT
 from core.urlconfig import FIELDS, config_params, from_query, to_query
-from pages.common import SHELL_RAN, require_shell
+from pages.ui.common import SHELL_RAN, require_shell
 
 CONFIG = "lab_config"
 PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL

@@ -10,7 +10,7 @@ import streamlit as st
 from core.charts import loss_figure
 from core.curves import loss_curve
 from core.history import history_rows, run_title
-from pages.common import table_rows
+from pages.ui.common import table_rows
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
 TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below

@@ -12,8 +12,8 @@ import streamlit as st
 from core.charts import loss_figure
 from core.estimate import format_seconds
 from core.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
-from pages.common import job_manager, table_rows
-from pages.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
+from pages.ui.common import job_manager, table_rows
+from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
 
 SUBSETS = (2000, 5000, 10_000, 20_000, 60_000)
 
