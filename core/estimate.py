@@ -123,6 +123,49 @@ def measure_speed() -> float:
     return min(10.0, max(0.1, math.sqrt(ratios[0] * ratios[1])))
 
 
+# The optimizer's extra copies of the weights: momentum keeps one, Adam two.
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
+BASE_MEMORY_MB = 50  # MNIST's test set in floats, the evaluation's outputs, allocator slack
+
+
+def estimate_memory_mb(config: TrainConfig) -> float:
+    """Peak memory one run adds to the server: weights, gradients, optimizer state and a batch's activations."""
+    w = weights(config.hidden)
+    activations = 2 * config.batch_size * (784 + sum(config.hidden) + 10)  # forward values and their gradients
+    return BASE_MEMORY_MB + 4 * (w * (2 + OPTIMIZER_STATES[config.optimizer]) + activations) / 2**20
+
+
+def estimate_run_seconds(config: TrainConfig, speed: float = 1.0) -> float:
+    """The whole run's estimated time on this machine: every epoch's training and evaluation."""
+    return config.epochs * estimate_epoch(config, speed).seconds
+
+
+@dataclass(frozen=True)
+class RunBudget:
+    """The most one run may cost a shared server, in estimated training time and memory."""
+
+    seconds: float
+    memory_mb: float
+
+    def problem(self, config: TrainConfig, speed: float = 1.0) -> str | None:
+        """Why this run is over budget, in words for the student; None when it fits."""
+        seconds = estimate_run_seconds(config, speed)
+        if seconds > self.seconds:
+            return (f"This run would train for about {format_seconds(seconds)} on this server, and one run may "
+                    f"take at most {format_seconds(self.seconds)}. Choose fewer epochs, fewer training images, "
+                    "a bigger batch or a smaller network.")
+        memory = estimate_memory_mb(config)
+        if memory > self.memory_mb:
+            return (f"This run would need about {memory:,.0f} MB of memory, and one run may use at most "
+                    f"{self.memory_mb:,.0f} MB. Choose a smaller batch size or a smaller network.")
+        return None
+
+
+# The one place a run's limits are set. Ten minutes leaves the lecture's setup (well under a minute) and a
+# 20-epoch run of a wide network room; 1 GB keeps a 2-core, 24 GB server safe with several runs at once.
+RUN_BUDGET = RunBudget(seconds=600, memory_mb=1024)
+
+
 def format_seconds(seconds: float) -> str:
     """A duration for people: "0.4 s", "12 s", "3 min 5 s"."""
     if not math.isfinite(seconds) or seconds < 0:

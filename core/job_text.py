@@ -6,6 +6,11 @@ from core.estimate import format_seconds
 from core.jobs import DIVERGED, FAILED, FINISHED, PAUSED, QUEUED, STOPPED, JobSnapshot
 
 
+def plural(count: int, word: str) -> str:
+    """ "1 run", "2 runs": a count and its noun."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def progress_text(snap: JobSnapshot) -> str:
     """ "Epoch 2 of 4 · step 470 of 940 · 45,000 samples/s · about 3 s left" (what is known so far)."""
     parts = [f"Epoch {max(snap.epoch, 1)} of {snap.epochs}", f"step {snap.step:,} of {snap.total_steps:,}"]
@@ -22,7 +27,7 @@ def queue_text(snap: JobSnapshot, training_now: int) -> str:
     """Where a queued job stands."""
     position = snap.queue_position or 1
     ahead = "next in line" if position == 1 else f"number {position} in the queue"
-    others = f"{training_now} run{'s' if training_now != 1 else ''} training now"
+    others = f"{plural(training_now, 'run')} training now"
     return f"Waiting for a free trainer: {ahead} ({others}). It starts by itself."
 
 

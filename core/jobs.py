@@ -25,7 +25,7 @@ from core import data as mnist_data
 from core.config import TrainConfig
 from core.curves import Curve, loss_curve
 from core.data import MNISTTensors, MNISTUnavailable
-from core.estimate import measure_speed, steps_per_epoch
+from core.estimate import RUN_BUDGET, RunBudget, measure_speed, steps_per_epoch
 from core.runs import RunStore
 from core.sweep import Sweep, sweep_configs
 
@@ -36,11 +36,24 @@ DEFAULT_MAX_CONCURRENT = 1  # a 2-core server: one run trains, the other core se
 TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
 DEFAULT_TRAIN_NICE = 10  # training threads yield the CPU to the threads that serve pages (Linux only)
 KEEP_ENDED = 100  # ended jobs remembered for their owners' pages; older ones live on in the run store
+MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count): nobody can fill the queue
 
 QUEUED, RUNNING, PAUSED = "queued", "running", "paused"
 FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
 ACTIVE = (QUEUED, RUNNING, PAUSED)
 ENDED = (FINISHED, STOPPED, DIVERGED, FAILED)
+
+
+class RunRefused(ValueError):
+    """The server will not queue this run; the message tells the student why and what to change."""
+
+
+def waiting_limit_text(runs: int, would_wait: int) -> str:
+    """Why a browser may not queue more runs now, in words for the student."""
+    what = "this run" if runs == 1 else f"these {runs} runs"
+    return (f"With {what}, {would_wait} of your runs would be waiting, and one browser may have at most "
+            f"{MAX_WAITING_PER_OWNER} waiting at once. Wait until one of your runs starts, or cancel one"
+            + ("." if runs == 1 else ", or choose fewer values."))
 
 
 def max_concurrent_runs(environ=None) -> int:
@@ -348,8 +361,10 @@ class JobManager:
     All methods are thread-safe. `data` defaults to load_mnist(), loaded in a job thread when first needed.
     """
 
-    def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None):
+    def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
+                 budget: RunBudget = RUN_BUDGET):
         self.store = store
+        self.budget = budget
         self.max_concurrent = max_concurrent or max_concurrent_runs()
         self.threads = torch_threads(self.max_concurrent)
         torch.set_num_threads(self.threads)  # process-wide; see torch_threads for why
@@ -364,55 +379,49 @@ class JobManager:
         self.recovered = self.recover()
 
     # --- submitting and controlling -------------------------------------------------------------------
-    def submit(self, config: TrainConfig, owner: str, label: str = "", sweep_id: str | None = None) -> Job:
-        """Queue a run for `owner`; it starts as soon as fewer than max_concurrent runs are training."""
-        job = Job(config, owner, label, sweep_id)
-        with self._lock:
-            self._jobs[job.id] = job
-            self._queue.append(job)
-            self._dispatch()
-        return job
+    def submit(self, config: TrainConfig, owner: str, label: str = "") -> Job:
+        """Queue a run for `owner`; it starts as soon as a slot is free. Raises RunRefused (over a limit)."""
+        return self._enqueue([(config, label)], owner)[0]
 
     def submit_sweep(self, base: TrainConfig, param: str, values: Iterable, owner: str, **short) -> Sweep:
         """Queue one short run per value of one hyperparameter, in order; `short` sets epochs/train_subset."""
         configs = sweep_configs(base, param, list(values), **short)
         sweep = Sweep(secrets.token_urlsafe(6), param, tuple(getattr(c, param) for c in configs), owner)
+        labelled = [(config, sweep.label_for(value)) for config, value in zip(configs, sweep.values, strict=True)]
         with self._lock:
-            self._sweeps[sweep.id] = sweep
-            for config in configs:
-                job = self.submit(config, owner, label=sweep.label_for(getattr(config, param)), sweep_id=sweep.id)
-                sweep = replace(sweep, job_ids=(*sweep.job_ids, job.id))
+            jobs = self._enqueue(labelled, owner, sweep.id)
+            sweep = replace(sweep, job_ids=tuple(job.id for job in jobs))
             self._sweeps[sweep.id] = sweep
         return sweep
 
-    def pause(self, job_id: str) -> bool:
-        """Pause a running job; False if there is no such running job."""
-        job = self.get(job_id)
+    def pause(self, job_id: str, owner: str) -> bool:
+        """Pause the owner's running job; False if it is not theirs or not running."""
+        job = self._owned(job_id, owner)
         return job.pause() if job else False
 
-    def resume(self, job_id: str) -> bool:
-        """Resume a paused job; False if there is no such paused job."""
-        job = self.get(job_id)
+    def resume(self, job_id: str, owner: str) -> bool:
+        """Resume the owner's paused job; False if it is not theirs or not paused."""
+        job = self._owned(job_id, owner)
         return job.resume() if job else False
 
-    def stop(self, job_id: str) -> bool:
-        """Stop a running or paused job after its current step, or take a queued one off the queue."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return False
-            if job in self._queue:
-                self._queue.remove(job)
-                job._cancel_queued()
-                self._renumber()
-                return True
-        return job.request_stop()
+    def stop(self, job_id: str, owner: str) -> bool:
+        """Stop the owner's job after its current step (a queued one leaves the queue); False if not theirs."""
+        job = self._owned(job_id, owner)
+        return self._stop(job) if job else False
 
-    def stop_sweep(self, sweep_id: str) -> None:
-        """Stop every run of a sweep (the queued ones are cancelled)."""
+    def stop_sweep(self, sweep_id: str, owner: str) -> bool:
+        """Stop every run of the owner's sweep (the queued ones are cancelled); False if it is not theirs."""
         sweep = self.get_sweep(sweep_id)
-        for job_id in reversed(sweep.job_ids if sweep else ()):  # the queued ones first, so none starts
-            self.stop(job_id)
+        if sweep is None or sweep.owner != owner:
+            return False
+        for job_id in reversed(sweep.job_ids):  # the queued ones first, so none starts
+            self.stop(job_id, owner)
+        return True
+
+    def waiting_of(self, owner: str) -> int:
+        """How many of this owner's runs wait in the queue."""
+        with self._lock:
+            return sum(job.owner == owner for job in self._queue)
 
     # --- lookups ---------------------------------------------------------------------------------------
     def get(self, job_id: str | None) -> Job | None:
@@ -424,11 +433,6 @@ class JobManager:
         """A job's snapshot by id, or None."""
         job = self.get(job_id)
         return job.snapshot() if job else None
-
-    def jobs_of(self, owner: str) -> list[Job]:
-        """An owner's jobs, newest first."""
-        with self._lock:
-            return [job for job in reversed(self._jobs.values()) if job.owner == owner]
 
     def get_sweep(self, sweep_id: str | None) -> Sweep | None:
         """A sweep by id."""
@@ -475,7 +479,9 @@ class JobManager:
         with self._lock:
             ids = [job.id for job in self._queue] + list(self._running)
         for job_id in ids:
-            self.stop(job_id)
+            job = self.get(job_id)
+            if job is not None:
+                self._stop(job)
         for job_id in ids:
             self.wait(job_id, timeout)
 
@@ -502,14 +508,50 @@ class JobManager:
     def _get_data(self) -> MNISTTensors:
         return self._data if self._data is not None else mnist_data.load_mnist()
 
+    def _owned(self, job_id: str | None, owner: str) -> Job | None:
+        # A link shows anyone a run; only the browser that started it may control it.
+        job = self.get(job_id)
+        return job if job is not None and job.owner == owner else None
+
+    def _stop(self, job: Job) -> bool:
+        with self._lock:
+            if job in self._queue:
+                self._queue.remove(job)
+                job._cancel_queued()
+                self._renumber()
+                return True
+        return job.request_stop()
+
+    def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None) -> list[Job]:
+        """Check the limits, then queue every run or none; raises RunRefused with the reason."""
+        for config, _ in requests:
+            problem = self.budget.problem(config, self.speed or 1.0)
+            if problem:
+                raise RunRefused(problem)
+        with self._lock:
+            free = max(0, self.max_concurrent - len(self._running) - len(self._queue))
+            would_wait = self.waiting_of(owner) + max(0, len(requests) - free)
+            if would_wait > MAX_WAITING_PER_OWNER:
+                raise RunRefused(waiting_limit_text(len(requests), would_wait))
+            jobs = [Job(config, owner, label, sweep_id) for config, label in requests]
+            for job in jobs:
+                self._jobs[job.id] = job
+                self._queue.append(job)
+            self._dispatch()
+        return jobs
+
     def _dispatch(self) -> None:
         with self._lock:
+            starting = []
             while self._queue and len(self._running) < self.max_concurrent and self._compatible(self._queue[0]):
                 job = self._queue.popleft()
                 self._running[job.id] = job
+                starting.append(job)
+            # Positions first: a job seen running must never leave its followers with stale positions.
+            self._renumber()
+            for job in starting:
                 job._thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"train-{job.id}")
                 job._thread.start()
-            self._renumber()
 
     def _compatible(self, job: Job) -> bool:
         # Accelerate keeps one device/precision state per process: runs with another one wait their turn.

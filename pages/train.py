@@ -8,7 +8,8 @@ import streamlit as st
 
 from core.charts import epoch_figure, loss_figure
 from core.history import settings_text
-from core.job_text import end_text, progress_text, queue_text
+from core.job_text import end_text, plural, progress_text, queue_text
+from core.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
@@ -16,24 +17,59 @@ from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_par
 enter_page("pages/train.py")
 
 ENDED_BOX = {"finished": st.success, "stopped": st.warning, "diverged": st.error, "failed": st.error}
+REFUSED = "lab_train_refused"  # why the last click on Train queued nothing, shown once
+SERVER_LOAD_REFRESH_S = 2.0  # the queue caption: current enough, and cheap for a server many tabs poll
 
 
 def start(owner: str) -> None:
     """Callback of Train: queue a run with the session's settings; it trains in its own thread."""
-    job = job_manager().submit(st.session_state[CONFIG], owner)
+    try:
+        job = job_manager().submit(st.session_state[CONFIG], owner)
+    except RunRefused as refusal:
+        st.session_state[REFUSED] = str(refusal)
+        return
     st.session_state[JOB_STATE] = job.id
     if job.status != "queued":
         job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
 
 
-def stop(job_id: str) -> None:
+def stop(job_id: str, owner: str) -> None:
     """Callback of Stop: ask the run to stop, and give it a moment so this very rerun can show the end."""
     manager = job_manager()
-    if manager.stop(job_id):
+    if manager.stop(job_id, owner):
         manager.wait(job_id, timeout=0.7)
 
 
-def live_panel(job_id: str, was_active: bool) -> None:
+def controls(snap, owner: str) -> None:
+    """Pause or Resume, and Stop, for the run's owner; a watcher is told whose run it is."""
+    manager = job_manager()
+    if snap.owner != owner:
+        st.caption("You are watching a run started in another browser: only that browser can pause or stop it.")
+        return
+    if snap.status == "queued":
+        st.button("Cancel", key="job_cancel", icon=":material/close:", on_click=manager.stop, args=(snap.id, owner))
+        return
+    a, b, _ = st.columns([1, 1, 6])
+    if snap.status == "paused":
+        a.button("Resume", key="job_resume", icon=":material/play_arrow:", on_click=manager.resume,
+                 args=(snap.id, owner))
+    else:
+        a.button("Pause", key="job_pause", icon=":material/pause:", on_click=manager.pause, args=(snap.id, owner))
+    b.button("Stop", key="job_stop", icon=":material/stop:", on_click=stop, args=(snap.id, owner))
+
+
+def server_load(owner: str) -> None:
+    """What the server is doing now, and this browser's place in it; a fragment that keeps it current."""
+    manager = job_manager()
+    mine = manager.waiting_of(owner)
+    st.caption(
+        f"This server trains at most {plural(manager.max_concurrent, 'run')} at once; now {manager.training} "
+        f"training and {manager.waiting} waiting"
+        + (f", {mine} of them yours (at most {MAX_WAITING_PER_OWNER} may wait)." if mine else ".")
+    )
+
+
+def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     """Progress, controls, loss and epoch charts of one job; a fragment that polls while it is active."""
     manager = job_manager()
     snap = manager.snapshot(job_id)
@@ -43,17 +79,11 @@ def live_panel(job_id: str, was_active: bool) -> None:
         st.rerun()  # it ended: redraw the page once (history included) and stop polling
     if snap.status == "queued":
         st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")
-        st.button("Cancel", key="job_cancel", icon=":material/close:", on_click=manager.stop, args=(job_id,))
+        controls(snap, owner)
         return
     if snap.active:
         st.progress(snap.progress, text=progress_text(snap))
-        a, b, _ = st.columns([1, 1, 6])
-        if snap.status == "paused":
-            a.button("Resume", key="job_resume", icon=":material/play_arrow:", on_click=manager.resume,
-                     args=(job_id,))
-        else:
-            a.button("Pause", key="job_pause", icon=":material/pause:", on_click=manager.pause, args=(job_id,))
-        b.button("Stop", key="job_stop", icon=":material/stop:", on_click=stop, args=(job_id,))
+        controls(snap, owner)
     else:
         ENDED_BOX.get(snap.status, st.info)(end_text(snap))
     left, right = st.columns([3, 2])
@@ -99,11 +129,11 @@ st.markdown(f"Settings: **{shown}**.")
 st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":material/tune:")
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
           disabled=busy, help="Trains in the background: you can leave this page and come back.")
-st.caption(
-    f"This server trains at most {manager.max_concurrent} run{'s' * (manager.max_concurrent != 1)} at once; "
-    f"now {manager.training} training and {manager.waiting} waiting."
-)
+refused = st.session_state.pop(REFUSED, None)
+if refused:
+    st.error(refused, icon=":material/block:")
+st.fragment(server_load, run_every=SERVER_LOAD_REFRESH_S)(owner)
 if job is not None:
-    st.fragment(live_panel, run_every=1.0 if busy else None)(job.id, busy)
+    st.fragment(live_panel, run_every=1.0 if busy else None)(job.id, busy, owner)
 
 history_section(manager.store)

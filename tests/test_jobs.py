@@ -10,7 +10,7 @@ import textwrap
 import threading
 import time
 import weakref
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
@@ -19,14 +19,24 @@ import torch
 import core.trainer
 from core.config import TrainConfig
 from core.data import MNISTTensors, MNISTUnavailable
+from core.estimate import RUN_BUDGET, RunBudget
 from core.job_text import end_text, progress_text, queue_text
-from core.jobs import JobManager, lower_thread_priority, max_concurrent_runs, torch_threads
+from core.jobs import (
+    MAX_WAITING_PER_OWNER,
+    Job,
+    JobManager,
+    RunRefused,
+    lower_thread_priority,
+    max_concurrent_runs,
+    torch_threads,
+)
+from core.presets import PRESETS
 from core.runs import RunStore
 from core.sweep import best, results
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
-LONG = TrainConfig(epochs=50, batch_size=1)  # about a minute of steps: it is stopped long before
+LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run budget: it is stopped long before
 
 
 def fake_mnist(n_train: int = 2000, n_test: int = 200, seed: int = 0) -> MNISTTensors:
@@ -94,17 +104,17 @@ def test_pause_holds_the_run_and_resume_lets_it_go_on(make_manager):
     manager = make_manager()
     job = manager.submit(LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
-    assert manager.pause(job.id)
+    assert manager.pause(job.id, job.owner)
     assert job.snapshot().status == "paused"
     time.sleep(0.1)  # a step in flight may still land
     held = steps_of(job)
     time.sleep(0.4)
     assert steps_of(job) == held
     assert "paused" in progress_text(job.snapshot())
-    assert manager.resume(job.id)
+    assert manager.resume(job.id, job.owner)
     wait_until(lambda: steps_of(job) > held + 5, what="steps after resume")
     assert job.snapshot().status == "running"
-    assert not manager.resume(job.id)  # not paused any more
+    assert not manager.resume(job.id, job.owner)  # not paused any more
 
 
 def test_stop_acts_within_a_second_and_says_where(make_manager):
@@ -112,21 +122,21 @@ def test_stop_acts_within_a_second_and_says_where(make_manager):
     job = manager.submit(LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
     began = time.monotonic()
-    assert manager.stop(job.id)
+    assert manager.stop(job.id, job.owner)
     snap = manager.wait(job.id, timeout=5)
     assert time.monotonic() - began < 1.0
-    assert snap.status == "stopped" and snap.message.startswith("stopped at epoch 1 of 50")
-    assert end_text(snap).startswith("Stopped at epoch 1 of 50")
+    assert snap.status == "stopped" and snap.message.startswith("stopped at epoch 1 of 5")
+    assert end_text(snap).startswith("Stopped at epoch 1 of 5")
     assert manager.store.load(snap.run_id).status == "stopped"
-    assert not manager.stop(job.id)  # already ended
+    assert not manager.stop(job.id, job.owner)  # already ended
 
 
 def test_a_paused_run_can_be_stopped(make_manager):
     manager = make_manager()
     job = manager.submit(LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 0, what="first step")
-    manager.pause(job.id)
-    manager.stop(job.id)
+    manager.pause(job.id, job.owner)
+    manager.stop(job.id, job.owner)
     assert manager.wait(job.id, timeout=5).status == "stopped"
 
 
@@ -184,7 +194,7 @@ def test_with_one_slot_runs_wait_in_a_fifo_queue_with_positions(make_manager):
     assert third.snapshot().queue_position == 2
     assert "number 2 in the queue" in queue_text(third.snapshot(), manager.training)
     assert (manager.training, manager.waiting) == (1, 2)
-    manager.stop(first.id)
+    manager.stop(first.id, first.owner)
     wait_until(lambda: second.status == "running", what="second starts")
     assert third.snapshot().queue_position == 1 and "next in line" in queue_text(third.snapshot(), 1)
     assert first.snapshot().status == "stopped"
@@ -193,11 +203,11 @@ def test_with_one_slot_runs_wait_in_a_fifo_queue_with_positions(make_manager):
 def test_stop_on_a_queued_run_cancels_it_without_a_trace(make_manager):
     manager = make_manager(max_concurrent=1)
     first, queued, last = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
-    assert manager.stop(queued.id)
+    assert manager.stop(queued.id, queued.owner)
     snap = queued.snapshot()
     assert snap.status == "stopped" and "cancelled" in snap.message and snap.run_id is None
     assert last.snapshot().queue_position == 1
-    manager.stop(first.id)
+    manager.stop(first.id, first.owner)
     wait_until(lambda: last.run_id is not None, what="the next one starts")
     assert queued.status == "stopped"
     assert len(manager.store.list()) == 2  # the cancelled run never made a folder
@@ -216,11 +226,97 @@ def test_one_students_stop_never_stops_anothers_run(make_manager):
     ann = manager.submit(LONG, owner="ann")
     bob = manager.submit(TrainConfig(epochs=1, batch_size=10, train_subset=1000), owner="bob")
     wait_until(lambda: ann.status == "running" and bob.status == "running", what="both running")
-    manager.stop(ann.id)
+    manager.stop(ann.id, ann.owner)
     assert manager.wait(bob.id, timeout=30).status == "finished"
     assert manager.wait(ann.id, timeout=5).status == "stopped"
-    assert [j.id for j in manager.jobs_of("bob")] == [bob.id]
-    assert manager.jobs_of("nobody") == []
+
+
+def test_positions_are_renumbered_before_the_next_run_can_be_seen_running(make_manager, monkeypatch):
+    # The race behind a flaky FIFO test: the next run's thread marked it running while its followers still
+    # had their old queue positions. A slow renumbering makes the old order fail every time.
+    manager = make_manager(max_concurrent=1)
+    first, second, third = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    wait_until(lambda: first.status == "running", what="first running")
+    seen = []
+    original_starting, original_set_position = Job._starting, Job._set_queue_position
+
+    def starting(job):
+        seen.append(third.snapshot().queue_position)
+        return original_starting(job)
+
+    def slow_set_position(job, position):
+        time.sleep(0.05)
+        original_set_position(job, position)
+
+    monkeypatch.setattr(Job, "_starting", starting)
+    monkeypatch.setattr(Job, "_set_queue_position", slow_set_position)
+    manager.stop(first.id, "ann")
+    wait_until(lambda: second.status == "running", what="second starts")
+    assert seen[0] == 1
+
+
+def test_a_link_lets_others_watch_a_run_but_never_control_it(make_manager):
+    manager = make_manager(max_concurrent=1)
+    ann = manager.submit(LONG, owner="ann")
+    queued = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(ann) > 0, what="first step")
+    assert manager.snapshot(ann.id).owner == "ann"  # anyone with the id can watch
+    assert not manager.pause(ann.id, "bob") and ann.status == "running"
+    assert not manager.stop(ann.id, "bob") and not manager.stop(queued.id, "bob")
+    assert manager.pause(ann.id, "ann") and not manager.resume(ann.id, "bob")
+    assert ann.status == "paused" and queued.status == "queued"
+    assert manager.resume(ann.id, "ann") and manager.stop(ann.id, "ann")
+    assert manager.wait(ann.id, timeout=5).status == "stopped"
+
+
+def test_only_the_owner_can_stop_a_sweep(make_manager):
+    manager = make_manager(max_concurrent=1)
+    sweep = manager.submit_sweep(TrainConfig(batch_size=8), "optimizer", ["sgd", "adam"], owner="ann", epochs=3)
+    assert not manager.stop_sweep(sweep.id, "bob")
+    assert [manager.get(i).status for i in sweep.job_ids][1] == "queued"
+    assert manager.stop_sweep(sweep.id, "ann")
+    assert [manager.wait(i, timeout=5).status for i in sweep.job_ids] == ["stopped", "stopped"]
+
+
+def test_one_browser_may_have_at_most_three_runs_waiting(make_manager):
+    manager = make_manager(max_concurrent=1)
+    blocker = manager.submit(LONG, owner="bob")
+    mine = [manager.submit(QUICK, owner="ann") for _ in range(MAX_WAITING_PER_OWNER)]
+    assert manager.waiting_of("ann") == 3
+    with pytest.raises(RunRefused, match="at most 3 waiting"):
+        manager.submit(QUICK, owner="ann")
+    manager.submit(QUICK, owner="cy")  # other browsers are not held back by ann's queue
+    manager.stop(mine[0].id, "ann")
+    manager.submit(QUICK, owner="ann")  # a place came free
+    assert manager.waiting_of("ann") == 3 and manager.waiting == 4
+    manager.stop(blocker.id, "bob")
+
+
+def test_a_sweeps_runs_count_against_the_waiting_limit_and_are_queued_all_or_none(make_manager):
+    manager = make_manager(max_concurrent=1)
+    manager.submit(LONG, owner="bob")
+    manager.submit(QUICK, owner="ann")
+    with pytest.raises(RunRefused, match="choose fewer values"):
+        manager.submit_sweep(TrainConfig(), "lr", [0.01, 0.1, 1.0], owner="ann", train_subset=300)
+    assert manager.waiting_of("ann") == 1 and manager.waiting == 1  # nothing of the refused sweep was queued
+    sweep = manager.submit_sweep(TrainConfig(), "lr", [0.01, 0.1], owner="ann", train_subset=300)
+    assert manager.waiting_of("ann") == 3 and len(sweep.job_ids) == 2
+
+
+def test_a_run_over_the_budget_is_refused_with_the_limit_named(make_manager):
+    manager = make_manager(budget=RunBudget(seconds=60, memory_mb=200))
+    with pytest.raises(RunRefused, match=r"at most 1 min\b.*fewer epochs"):
+        manager.submit(TrainConfig(epochs=100), owner="ann")
+    with pytest.raises(RunRefused, match="at most 200 MB.*smaller batch"):
+        manager.submit(TrainConfig(epochs=1, batch_size=8192, hidden=(1024, 1024), train_subset=8192), owner="ann")
+    assert manager.waiting == manager.training == 0 and manager.store.list() == []
+
+
+def test_the_default_budget_refuses_the_hostile_url_and_takes_every_preset():
+    hostile = TrainConfig(epochs=100, batch_size=8192, hidden=(1024,) * 16)
+    assert "2 h" in RUN_BUDGET.problem(hostile)
+    assert "MB" in RUN_BUDGET.problem(replace(hostile, epochs=1))
+    assert all(RUN_BUDGET.problem(preset) is None for preset in PRESETS.values())
 
 
 def test_two_students_at_once_with_one_slot_both_end_correctly(make_manager):
@@ -307,7 +403,7 @@ def test_stopping_a_sweep_cancels_its_queued_runs(make_manager):
     sweep = manager.submit_sweep(TrainConfig(batch_size=8), "optimizer", ["sgd", "adam", "momentum"],
                                  owner="ann", epochs=3, train_subset=None)
     wait_until(lambda: manager.get(sweep.job_ids[0]).status == "running", what="the sweep starts")
-    manager.stop_sweep(sweep.id)
+    manager.stop_sweep(sweep.id, "ann")
     snaps = [manager.wait(job_id, timeout=5) for job_id in sweep.job_ids]
     assert [s.status for s in snaps] == ["stopped"] * 3
     assert best(results(sweep, snaps)) is None
@@ -327,7 +423,7 @@ KILLED_SERVER = textwrap.dedent("""
                         torch.randint(0, 256, (100, 28, 28), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (100,), generator=g))
     manager = JobManager(RunStore({runs!r}), data=data)
-    manager.submit(TrainConfig(epochs=100, batch_size=1), owner="ann")
+    manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
     time.sleep(600)
 """)
 

@@ -40,14 +40,14 @@ def lab(monkeypatch, runs_dir):
         return at
 
     yield open_page
-    from pages.common import job_manager
+    from pages.ui.common import job_manager
 
     job_manager().shutdown()
     st.cache_resource.clear()
 
 
 def manager():
-    from pages.common import job_manager
+    from pages.ui.common import job_manager
 
     return job_manager()
 
@@ -179,7 +179,7 @@ def test_train_runs_in_the_background_and_the_page_tells_how_it_ended(lab):
 
 
 def test_pause_resume_and_stop_buttons_reach_the_run(lab):
-    at = lab("pages/train.py", epochs="50", batch_size="1")
+    at = lab("pages/train.py", epochs="5", batch_size="1")
     at.button(key="train_start").click().run()
     job_id = at.query_params["job"]
     at.button(key="job_pause").click().run()
@@ -189,7 +189,7 @@ def test_pause_resume_and_stop_buttons_reach_the_run(lab):
     at.button(key="job_stop").click().run()
     assert manager().wait(job_id, timeout=5).status == "stopped"
     at.run()
-    assert texts(at, "warning")[0].startswith("Stopped at epoch 1 of 50")
+    assert texts(at, "warning")[0].startswith("Stopped at epoch 1 of 5")
 
 
 def test_a_refresh_finds_the_run_again_from_the_url(lab):
@@ -212,12 +212,42 @@ def test_an_unknown_run_in_the_url_is_told_not_raised(lab):
 
 def test_a_second_student_waits_in_the_queue_with_a_position(lab):
     at = lab("pages/train.py", **SMALL)
-    blocker = manager().submit(QUICK.__class__(epochs=50, batch_size=1), owner="someone else")
+    blocker = manager().submit(QUICK.__class__(epochs=5, batch_size=1), owner="someone else")
     at.button(key="train_start").click().run()
     assert any("next in line" in i for i in texts(at, "info"))
-    manager().stop(blocker.id)
+    manager().stop(blocker.id, "someone else")
     assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
     assert manager().snapshot(blocker.id).status == "stopped"
+
+
+def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
+    owner = lab("pages/train.py", epochs="5", batch_size="1")
+    owner.button(key="train_start").click().run()
+    job_id = owner.query_params["job"]
+    watcher = lab("pages/train.py", job=job_id)  # another browser opens the owner's link
+    assert watcher.query_params["job"] == job_id and len(watcher.get("progress")) == 1
+    assert not {"job_pause", "job_stop", "job_resume", "job_cancel"} & {b.key for b in watcher.button}
+    assert any("only that browser can pause or stop it" in c for c in texts(watcher, "caption"))
+    assert manager().snapshot(job_id).status == "running"
+    owner.button(key="job_stop").click().run()  # the owner's controls still work
+    assert manager().wait(job_id, timeout=5).status == "stopped"
+
+
+def test_a_run_over_the_budget_is_refused_in_words_and_nothing_is_queued(lab):
+    at = lab("pages/train.py", epochs="100", batch_size="8192", hidden="-".join(["1024"] * 16))
+    at.button(key="train_start").click().run()
+    assert not at.exception and "job" not in at.query_params
+    (error,) = texts(at, "error")
+    assert "one run may take at most 10 min" in error and "fewer epochs" in error
+    assert manager().waiting == manager().training == 0
+
+
+def test_the_queue_caption_counts_this_browsers_waiting_runs(lab):
+    at = lab("pages/train.py", **SMALL)
+    blocker = manager().submit(QUICK.__class__(epochs=5, batch_size=1), owner="someone else")
+    at.button(key="train_start").click().run()
+    assert any("1 training and 1 waiting, 1 of them yours (at most 3 may wait)" in c for c in texts(at, "caption"))
+    manager().stop(blocker.id, "someone else")
 
 
 def test_the_history_overlays_runs_and_offers_downloads(lab):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import secrets
 
 import streamlit as st
 
@@ -77,13 +79,30 @@ def job_manager():
     return _job_manager(str(default_runs_dir().resolve()))
 
 
-def owner_id() -> str:
-    """This browser session's owner id for its jobs (a refresh makes a new one; the URL keeps the job)."""
-    if "lab_owner" not in st.session_state:
-        import secrets
+OWNER = "lab_owner"
+OWNER_COOKIE = "mnist_lab_owner"
+_OWNER_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
-        st.session_state["lab_owner"] = secrets.token_hex(8)
-    return st.session_state["lab_owner"]
+
+def owner_id() -> str:
+    """This browser's id as the owner of its runs, kept in a cookie: a refresh or a new tab keeps control.
+
+    The URL only names a run, so a shared link lets others watch it; the controls go to this id alone.
+    """
+    state = st.session_state
+    cookie = st.context.cookies.get(OWNER_COOKIE)
+    cookie = cookie if isinstance(cookie, str) and _OWNER_TOKEN.match(cookie) else None  # tests have no browser
+    if OWNER not in state:
+        state[OWNER] = cookie or secrets.token_hex(16)
+    if cookie != state[OWNER] and not state.get(OWNER_COOKIE):
+        # Cookies reach the server when a session starts; only the browser can store one, once is enough.
+        state[OWNER_COOKIE] = True
+        st.sidebar.html(
+            f"<script>document.cookie = '{OWNER_COOKIE}={state[OWNER]}; path=/; max-age=31536000; "
+            "SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
+    return state[OWNER]
 
 
 def table_rows(rows: list[dict], columns: list[str] | None = None) -> None:

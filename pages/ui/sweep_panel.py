@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.charts import loss_figure
 from core.estimate import format_seconds
+from core.jobs import RunRefused
 from core.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
 from pages.ui.common import job_manager, table_rows
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
@@ -46,18 +47,22 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
     if st.button("Run sweep", type="primary", icon=":material/play_arrow:", disabled=too_few or running,
                  key="sw_start"):
         ordered = values if param in ("optimizer", "hidden") else sorted(values)
-        sweep = manager.submit_sweep(config, param, ordered, owner, epochs=epochs,
-                                     train_subset=None if subset >= 60_000 else subset)
-        st.session_state[SWEEP_STATE] = sweep.id
-        publish_id(SWEEP, sweep.id)
-        running = True
+        try:
+            sweep = manager.submit_sweep(config, param, ordered, owner, epochs=epochs,
+                                         train_subset=None if subset >= 60_000 else subset)
+        except RunRefused as refusal:
+            st.error(str(refusal), icon=":material/block:")
+        else:
+            st.session_state[SWEEP_STATE] = sweep.id
+            publish_id(SWEEP, sweep.id)
+            running = True
     if too_few:
         st.caption(f"Choose at least {MIN_VALUES} values.")
     if sweep is not None:
-        st.fragment(sweep_results, run_every=1.0 if running else None)(sweep.id, config, apply, running)
+        st.fragment(sweep_results, run_every=1.0 if running else None)(sweep.id, config, apply, running, owner)
 
 
-def sweep_results(sweep_id: str, config, apply, was_running: bool) -> None:
+def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -> None:
     """Curves, table and winner of one sweep; polls while its runs train."""
     manager = job_manager()
     sweep: Sweep | None = manager.get_sweep(sweep_id)
@@ -85,9 +90,12 @@ def sweep_results(sweep_id: str, config, apply, was_running: bool) -> None:
             "training time": format_seconds(row.seconds) if row.seconds else "",
         } for row in rows]
     )
-    if active:
+    if active and sweep.owner == owner:
         st.button("Stop the sweep", icon=":material/stop:", key="sw_stop", on_click=manager.stop_sweep,
-                  args=(sweep.id,))
+                  args=(sweep.id, owner))
+    if active:
+        if sweep.owner != owner:
+            st.caption("You are watching a sweep started in another browser: only that browser can stop it.")
         return
     winner = best(rows)
     if winner is None:

@@ -106,6 +106,26 @@ def test_two_students_train_at_once_and_the_second_waits_its_turn(new_streamlit_
     assert re.search(r"job=([\w-]+)", ann.page.url).group(1) != re.search(r"job=([\w-]+)", bob.page.url).group(1)
 
 
+def test_a_shared_link_lets_a_classmate_watch_but_only_the_owner_controls_the_run(new_streamlit_app):
+    ann, bob = new_streamlit_app(), new_streamlit_app()  # two browsers: their own cookies
+    ann.open(train_page(epochs=20))
+    button(ann.page, "train_start").click()
+    wait_for_points(ann.page, 5)
+    ann.page.reload()  # a refresh keeps the controls: the browser's cookie names the owner
+    button(ann.page, "job_pause").wait_for()
+
+    bob.open(ann.page.url.split("/", 3)[3])  # the link ann shares, as it stands in her address bar
+    bob.page.get_by_text("only that browser can pause or stop it").wait_for()
+    wait_for_points(bob.page, 5)  # bob watches the run live
+    assert button(bob.page, "job_stop").count() == 0 and button(bob.page, "job_pause").count() == 0
+    bob.assert_no_exception()
+
+    button(ann.page, "job_stop").click()
+    assert "of 20" in ended_text(ann.page, "Stopped at epoch", timeout_ms=30_000)
+    ended_text(bob.page, "Stopped at epoch", timeout_ms=30_000)  # the watcher sees how it ended
+    ann.assert_no_exception()
+
+
 def test_a_sweep_of_two_learning_rates_shows_both_curves(streamlit_app, plotly_traces):
     app, page = streamlit_app, streamlit_app.page
     app.open("hyperparameters?epochs=1")
