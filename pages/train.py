@@ -18,7 +18,9 @@ enter_page("pages/train.py")
 
 ENDED_BOX = {"finished": st.success, "stopped": st.warning, "diverged": st.error, "failed": st.error}
 REFUSED = "lab_train_refused"  # why the last click on Train queued nothing, shown once
-SERVER_LOAD_REFRESH_S = 2.0  # the queue caption: current enough, and cheap for a server many tabs poll
+# Seconds between refreshes. Each one is a script run in the server, which also trains: the owner's tab
+# moves the curve smoothly, a watcher's tab (a shared link) and an idle queue caption refresh less often.
+OWNER_REFRESH_S, WATCHER_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2.0, 3.0
 
 
 def start(owner: str) -> None:
@@ -70,13 +72,14 @@ def server_load(owner: str) -> None:
 
 
 def live_panel(job_id: str, was_active: bool, owner: str) -> None:
-    """Progress, controls, loss and epoch charts of one job; a fragment that polls while it is active."""
+    """The server's load, then one job's progress, controls, loss and epoch charts; polls while it is active."""
     manager = job_manager()
     snap = manager.snapshot(job_id)
     if snap is None:
         return
     if was_active and not snap.active:
         st.rerun()  # it ended: redraw the page once (history included) and stop polling
+    server_load(owner)
     if snap.status == "queued":
         st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")
         controls(snap, owner)
@@ -132,8 +135,10 @@ st.button("Train", type="primary", icon=":material/play_arrow:", key="train_star
 refused = st.session_state.pop(REFUSED, None)
 if refused:
     st.error(refused, icon=":material/block:")
-st.fragment(server_load, run_every=SERVER_LOAD_REFRESH_S)(owner)
-if job is not None:
-    st.fragment(live_panel, run_every=1.0 if busy else None)(job.id, busy, owner)
+if job is None:
+    st.fragment(server_load, run_every=CAPTION_REFRESH_S)(owner)
+else:
+    refresh = (OWNER_REFRESH_S if job.owner == owner else WATCHER_REFRESH_S) if busy else None
+    st.fragment(live_panel, run_every=refresh)(job.id, busy, owner)
 
 history_section(manager.store)
