@@ -45,23 +45,22 @@ def run_title(record: dict) -> str:
 
 
 def history_rows(runs) -> list[dict]:
-    """One row per run, in the order given, for a table."""
+    """One row per run, in the order given, for a table; a damaged run shows what could be read."""
     rows = []
     for run in runs:
         record = run.record
         try:
-            settings = settings_text(run.config)
-        except ValueError:
-            settings = "unreadable settings"
+            config = run.config
+        except ValueError:  # damaged settings: the run stays listed, its status says damaged
+            config = None
         accuracy = record.get("test_accuracy")
         rows.append({
             "run": run_title(record),
-            "status": record.get("status", "?"),
-            "settings": settings,
+            "status": run.status,
+            "settings": settings_text(config) if config is not None else "unreadable settings",
             "test accuracy (%)": round(accuracy, 2) if accuracy is not None else None,
             "training time": format_seconds(record.get("train_seconds") or 0.0),
-            "epochs": f"{record.get('epochs_done', 0)} of {record.get('config', {}).get('epochs', '?')}",
-            "id": record["id"],
+            "epochs": f"{record.get('epochs_done', 0)} of {config.epochs if config is not None else '?'}",
+            "id": run.id,
         })
     return rows
-

@@ -35,7 +35,8 @@ def default_run(runs: Sequence):
 def run_title(run) -> str:
     """One line naming a run for a selectbox: label, accuracy, key settings, when, and status if unusual."""
     record = run.record
-    config = record.get("config", {})
+    config = record.get("config")
+    config = config if isinstance(config, dict) else {}  # run.json keeps its settings as written, even damaged
     accuracy = record.get("test_accuracy")
     epochs = config.get("epochs", "?")
     parts = [

@@ -5,34 +5,43 @@ runs/<id>/epochs.json     one entry per finished epoch
 runs/<id>/steps.json      the loss of every step so far
 runs/<id>/model.pt        trained weights (state_dict), at the end
 runs/<id>/predictions.npz every test image's label, prediction and probabilities, at the end
+
+The folder name is the run's id. Files damaged by hand or by a full disk never break a listing: such a run
+reads as "damaged", with what is wrong in plain words, beside the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import math
 import os
 import re
 import secrets
 import shutil
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
 import torch
 
-from core.config import TrainConfig
+from core.config import ConfigError, TrainConfig
 from core.fileio import atomic_write_bytes, atomic_write_json, read_json
 from core.mistakes import Predictions
 from core.model import build_mlp
 from core.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
 
 RUNS_ENV = "MNIST_LAB_RUNS"
-RUNNING, INTERRUPTED = "running", "interrupted"
-STATUSES = (RUNNING, "finished", "stopped", "diverged", "failed", INTERRUPTED)
+RUNNING, INTERRUPTED, DAMAGED = "running", "interrupted", "damaged"
+STATUSES = (RUNNING, "finished", "stopped", "diverged", "failed", INTERRUPTED)  # what a writer saves
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+_LAST_TIME = 32_503_680_000  # year 3000: later "times" are damage, and would overflow time.localtime
+EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds"]
 
 
 def default_runs_dir() -> Path:
@@ -48,40 +57,201 @@ def _process_identity() -> dict:
 def _writer_alive(record: dict) -> bool:
     # The writer is alive if its process still exists on this host and is the same process (pids get reused).
     if record.get("host") != socket.gethostname():
-        return time.time() - record.get("updated", 0) < 600
+        updated = _number(record.get("updated"))
+        return updated is not None and time.time() - updated < 600
+    pid, started = record.get("pid"), _number(record.get("pid_started"))
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0 or started is None:
+        return False
     try:
-        return abs(psutil.Process(record["pid"]).create_time() - record["pid_started"]) < 1.0
-    except (psutil.Error, KeyError, TypeError):
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except (psutil.Error, OverflowError, ValueError):
         return False
 
 
-class Run:
-    """One saved run, read back: its record, config, metrics, and on demand its model and predictions."""
+# --- reading damaged files safely ------------------------------------------------------------------------
 
-    def __init__(self, path: Path, record: dict):
+
+def _float(value: Any) -> float | None:
+    """A JSON number as float, NaN and infinity included (a diverged run writes them); else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+
+
+def _number(value: Any) -> float | None:
+    """A finite number as float, else None."""
+    value = _float(value)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _count(value: Any) -> int | None:
+    """A whole number >= 0, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _timestamp(value: Any) -> float | None:
+    """A Unix time that time.localtime can show, else None."""
+    value = _number(value)
+    return value if value is not None and 0 <= value < _LAST_TIME else None
+
+
+def _time_of_id(run_id: str) -> float:
+    # Ids begin with the local time the run was made: the fallback when run.json's own time is damaged.
+    try:
+        return time.mktime(time.strptime(run_id[:15], "%Y%m%d-%H%M%S"))
+    except (ValueError, OverflowError):
+        return 0.0
+
+
+def _read_json_file(path: Path) -> tuple[Any, str | None]:
+    """A JSON file's value and None, or None and why it could not be read; a missing file raises."""
+    try:
+        return read_json(path), None
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON, absurdly nested
+        return None, f"{path.name} could not be read"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _seconds(value: Any) -> float | None:
+    value = _number(value)
+    return value if value is not None and value >= 0 else None
+
+
+# The summary fields a page shows: how to check each, its value when absent, and what it should be, in words.
+_FIELDS = {
+    "label": (_text, "", "text"),
+    "message": (_text, "", "text"),
+    "created": (_timestamp, None, "a time"),  # absent: the time in the run's id
+    "updated": (_timestamp, None, "a time"),  # absent: the creation time
+    "epochs_done": (_count, 0, "a whole number"),
+    "steps": (_count, 0, "a whole number"),
+    "test_accuracy": (_number, None, "a number"),  # None: not tested yet
+    "train_seconds": (_seconds, 0.0, "a number of seconds"),
+}
+
+
+def _settings(value: Any) -> TrainConfig:
+    """run.json's "config" as a TrainConfig; ConfigError (a ValueError) when it is not valid settings."""
+    if not isinstance(value, dict):
+        raise ConfigError("config", value, "a set of settings")
+    return TrainConfig.from_dict(value)
+
+
+def _checked_record(raw: Any, run_id: str) -> tuple[dict, list[str]]:
+    """run.json's content with well-typed summary fields, and what was wrong with it, in plain words.
+
+    Other fields (the writer's process, "config") are kept as written; Run.config checks the settings.
+    """
+    if not isinstance(raw, dict):
+        return _checked_record({}, run_id)[0], ["run.json is not a JSON object"]
+    problems = [] if "status" in raw else ["run.json has no status"]
+    record = {**raw, "id": run_id}  # the folder names the run: a copied run.json must not hide another run
+    if "status" in raw and raw["status"] not in STATUSES:
+        problems.append("run.json's status is not a run status")
+    record["status"] = raw["status"] if raw.get("status") in STATUSES else DAMAGED
+    for name, (check, default, what) in _FIELDS.items():
+        value = check(raw.get(name))
+        if value is None and raw.get(name) is not None:
+            problems.append(f"run.json's {name} is not {what}")
+        record[name] = default if value is None else value
+    if record["created"] is None:
+        record["created"] = _time_of_id(run_id)
+    if record["updated"] is None:
+        record["updated"] = record["created"]
+    problem = _settings_problem(raw["config"]) if "config" in raw else "run.json has no settings"
+    if problem:
+        problems.append(problem)
+    return record, problems
+
+
+def _settings_problem(config: Any) -> str | None:
+    """Why run.json's config is not usable settings, or None when it is."""
+    try:
+        _settings(config)
+    except ConfigError as error:
+        # Names the field, not its value: a damaged value can be long and means nothing to a student.
+        if error.field == "config":
+            return "run.json's config is not a set of settings"
+        return f"run.json's setting {error.field} is not valid"
+    return None
+
+
+class Run:
+    """One saved run, read back: its record, config, metrics, and on demand its model and predictions.
+
+    `problems` says what is damaged, in plain words. RunStore.load reads epochs.json; steps.json, which can be
+    long, is checked when it is first read, and may add a problem then.
+    """
+
+    def __init__(self, path: Path, record: dict, problems: Sequence[str] = ()):
         self.path, self.record = path, record
+        self.problems: list[str] = []
+        for problem in problems:
+            self._found(problem)
 
     @property
     def id(self) -> str:
-        return self.record["id"]
+        return self.path.name
 
     @property
     def status(self) -> str:
         return self.record["status"]
 
     @property
+    def problem(self) -> str:
+        """What is damaged, for people ("" when nothing is)."""
+        return "; ".join(self.problems)
+
+    @property
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.record["config"])
+        """The run's settings; ConfigError (a ValueError) when run.json's are damaged."""
+        return _settings(self.record.get("config"))
 
     @property
     def epochs(self) -> list[dict]:
-        path = self.path / "epochs.json"
-        return read_json(path) if path.exists() else []
+        """One dict per finished epoch; entries that are not epochs are left out (and the run marked damaged)."""
+        entries = self._read_list("epochs.json", "a list of epochs")
+        good = [entry for entry in entries if _is_epoch(entry)]
+        if len(good) < len(entries):
+            self._found("epochs.json has entries that are not epochs")
+        return good
 
     @property
     def steps(self) -> list[float]:
-        path = self.path / "steps.json"
-        return read_json(path) if path.exists() else []
+        """The loss of every step; a value that is not a number reads as NaN, a gap in the curve."""
+        values = self._read_list("steps.json", "a list of losses")
+        losses = [_float(value) for value in values]
+        if any(loss is None for loss in losses):
+            self._found("steps.json has losses that are not numbers")
+        return [math.nan if loss is None else loss for loss in losses]
+
+    def _read_list(self, name: str, what: str) -> list:
+        try:
+            value, problem = _read_json_file(self.path / name)
+        except FileNotFoundError:
+            return []  # not written yet: no epoch has finished
+        if problem is None and not isinstance(value, list):
+            problem = f"{name} is not {what}"
+        if problem:
+            self._found(problem)
+            return []
+        return value
+
+    def _found(self, problem: str) -> None:
+        # A live writer rewrites its files at the next epoch: its run stays "running" (and undeletable).
+        if problem not in self.problems:
+            self.problems.append(problem)
+        if self.status != RUNNING:
+            self.record["status"] = DAMAGED
+            self.record["message"] = f"damaged: {self.problem}"
 
     @property
     def has_model(self) -> bool:
@@ -109,8 +279,7 @@ class Run:
     def metrics_csv(self) -> str:
         """The per-epoch metrics as CSV text."""
         out = io.StringIO()
-        columns = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds"]
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(out, fieldnames=EPOCH_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(self.epochs)
         return out.getvalue()
@@ -159,31 +328,33 @@ class RunStore:
                       reverse=True)
 
     def list(self) -> list[Run]:
-        """Every readable run, newest first; runs whose writer died read as interrupted."""
+        """Every run, damaged ones included, newest first; runs whose writer died read as interrupted."""
         runs = []
         for run_id in self.ids():
             try:
                 runs.append(self.load(run_id))
-            except (OSError, ValueError):
-                continue  # a folder being deleted, or not ours
+            except FileNotFoundError:
+                continue  # a folder being deleted
         # Ids only tell the second; the creation time orders runs started within the same second.
-        return sorted(runs, key=lambda run: (run.record.get("created", 0), run.id), reverse=True)
+        return sorted(runs, key=lambda run: (run.record["created"], run.id), reverse=True)
 
     def load(self, run_id: str) -> Run:
-        """One run by id."""
+        """One run by id (its folder's name); a damaged run.json gives a run with status damaged."""
         if not _ID.match(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
         path = self.root / run_id
-        record = read_json(path / "run.json")
-        if record["status"] == RUNNING and not _writer_alive(record):
-            done = record.get("epochs_done", 0)
-            record["status"] = INTERRUPTED
-            record["message"] = (
-                f"interrupted: the process training it ended after {done} finished "
-                f"epoch{'s' if done != 1 else ''}"
-            )
-            atomic_write_json(path / "run.json", record)
-        return Run(path, record)
+        raw, unreadable = _read_json_file(path / "run.json")
+        record, problems = _checked_record(raw, run_id)
+        problems = [unreadable] if unreadable else problems
+        # Judged on run.json as written: a damaged "updated" must not pass for a recent one.
+        if record["status"] == RUNNING and not _writer_alive(raw):
+            if problems:  # not rewritten: what is left of a damaged file is evidence, not ours to overwrite
+                record["status"] = DAMAGED
+            else:
+                _mark_interrupted(path, raw, record)
+        run = Run(path, record, problems)
+        _ = run.epochs  # epochs.json is small: read now, so that a damaged one lists the run as damaged
+        return run
 
     def delete(self, run_id: str) -> None:
         """Remove a run's folder; a run still training cannot be deleted."""
@@ -194,6 +365,25 @@ class RunStore:
         doomed = run.path.with_name(f".deleting-{run_id}")
         os.replace(run.path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _is_epoch(entry: Any) -> bool:
+    """An epochs.json entry: a dict with a whole epoch number and numbers (NaN allowed) for its metrics."""
+    if not isinstance(entry, dict) or _count(entry.get("epoch")) is None:
+        return False
+    return all(_float(entry[name]) is not None for name in EPOCH_COLUMNS[1:] if name in entry)
+
+
+def _mark_interrupted(path: Path, raw: dict, record: dict) -> None:
+    """Say that a run's writer died, and save it, so that the run no longer claims to be running."""
+    done = record["epochs_done"]
+    record["status"] = INTERRUPTED
+    record["message"] = (
+        f"interrupted: the process training it ended after {done} finished epoch{'s' if done != 1 else ''}"
+    )
+    # A read-only runs folder only loses the saving: the verdict is made again at the next reading.
+    with contextlib.suppress(OSError):
+        atomic_write_json(path / "run.json", {**raw, "status": record["status"], "message": record["message"]})
 
 
 class RunRecorder:

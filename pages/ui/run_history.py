@@ -44,19 +44,24 @@ def history_section(store) -> None:
     chosen = st.multiselect("Compare the loss curves of", list(by_id), key="history_compare",
                             format_func=lambda run_id: run_title(by_id[run_id].record),
                             placeholder="Choose runs to overlay")
-    lines = [(run_title(by_id[i].record), loss_curve(by_id[i].steps)) for i in chosen if i in by_id]
+    compared = [by_id[i] for i in chosen if i in by_id]
+    lines = [(run_title(run.record), loss_curve(run.steps)) for run in compared]
     if lines:
         st.plotly_chart(loss_figure(lines), key="history_chart", config={"displayModeBar": False})
+    for run in compared:  # reading the steps may have found them damaged
+        if run.problems:
+            st.caption(f"{run_title(run.record)} is damaged: {run.problem}.")
 
     st.subheader("One run")
     run_id = st.selectbox("Run", list(by_id), key="history_run", format_func=lambda i: run_title(by_id[i].record))
     run = by_id.get(run_id)
     if run is None:
         return
+    metrics = run.metrics_csv()  # read before the caption: a damaged epochs.json changes what it says
     message = run.record.get("message") or run.status
     st.caption(message[:1].upper() + message[1:])
     a, b, c, _ = st.columns([1, 1, 1, 3])
-    a.download_button("Metrics (CSV)", run.metrics_csv(), file_name=f"mnist-lab-{run.id}-metrics.csv",
+    a.download_button("Metrics (CSV)", metrics, file_name=f"mnist-lab-{run.id}-metrics.csv",
                       mime="text/csv", icon=":material/download:", on_click="ignore", key="history_csv")
     b.download_button("Weights (.pt)", lambda: (run.path / "model.pt").read_bytes(),
                       file_name=f"mnist-lab-{run.id}-weights.pt", mime="application/octet-stream",
