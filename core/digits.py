@@ -27,6 +27,7 @@ SIZE = 28
 CENTRE = 14.0  # row/column index of the centre of mass in MNIST (its test set averages 13.99, 14.01)
 MIN_CONTRAST = 32  # ink must differ from the background by this many grey levels to count as a drawing
 INK_FLOOR = 0.2  # after stretching, fainter than 20 % of full ink is paper grain or JPEG noise
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # greyscale with more than 8 bits per pixel
 
 EMPTY = "The drawing is empty — draw a digit first."
 NOT_IMAGE = "This file is not an image we can read (PNG or JPEG)."
@@ -124,13 +125,16 @@ def _check_pixels(size: tuple[int, int]) -> None:
 
 
 def _pil_to_array(img: Image.Image) -> np.ndarray:
+    wide = img.mode in WIDE_MODES
     if max(img.size) > WORK_SIDE:
-        img = img.copy()
+        # Pillow cannot shrink 16- and 32-bit integer images at every size, but floats it can, keeping
+        # every grey level.
+        img = img.convert("F") if wide else img.copy()
         # BOX averages whole blocks: a cheap, alias-free shrink.
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if wide:
         return np.asarray(img)  # wide grey levels: scaled in _gray_and_alpha
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     return np.asarray(img.convert("RGBA" if has_alpha else "L"))
 
 

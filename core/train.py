@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from core.config import MIXED_PRECISIONS, NORMALIZATIONS, OPTIMIZERS, ConfigError, TrainConfig
 
-# torch and accelerate take seconds to import: they are imported only once the flags are known to be good,
-# so a typo is answered at once.
+# torch and accelerate take seconds to import: they are imported only once the flags and folders are known
+# to be good, so a typo is answered at once.
+
+EXIT_CODES = """exit codes: 0 finished, 1 diverged or failed, 2 bad flag or unusable folder,
+130 stopped by Ctrl+C, 143 stopped by SIGTERM (what kill sends)
+
+The first Ctrl+C (or SIGTERM) stops after the current step and saves the run as stopped;
+a second one stops at once."""
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -28,7 +37,7 @@ class _OneLineErrors(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's flags; defaults are the lecture's."""
     d = TrainConfig()
-    p = _OneLineErrors(prog="python -m core.train", description=__doc__,
+    p = _OneLineErrors(prog="python -m core.train", description=__doc__, epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     hyper = p.add_argument_group("hyperparameters")
     hyper.add_argument("--epochs", type=int, default=d.epochs,
@@ -110,6 +119,83 @@ class ConsoleReport:
         print(text, file=self.stream, flush=True)
 
 
+def data_dir(args: argparse.Namespace) -> Path:
+    """The MNIST folder: --data-dir, $MNIST_LAB_DATA or data/ (as core.data.default_root, without torch)."""
+    return Path(args.data_dir or os.environ.get("MNIST_LAB_DATA") or "data")
+
+
+def runs_dir(args: argparse.Namespace) -> Path:
+    """The runs folder: --runs-dir, $MNIST_LAB_RUNS or runs/ (as core.runs.default_runs_dir, without torch)."""
+    return Path(args.runs_dir or os.environ.get("MNIST_LAB_RUNS") or "runs")
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why files cannot be written into `path`, or None when they can; a missing folder is created."""
+    if path.exists() and not path.is_dir():
+        return "it is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"the folder cannot be created ({exc.strerror or exc})"
+    try:
+        # Only writing tells: permission bits say nothing for root, nor for a read-only disk.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".mnist-lab-check-"):
+            pass
+    except OSError as exc:
+        return f"nothing can be written there ({exc.strerror or exc})"
+    return None
+
+
+def folders_error(args: argparse.Namespace) -> str | None:
+    """One line saying which folder is unusable and why, or None when both are fine."""
+    data = data_dir(args)
+    # MNIST already built needs only reading (a shared read-only copy is fine); a missing one is built here.
+    if not (data / "MNIST" / "raw").is_dir() and (problem := folder_problem(data)):
+        return f"error: cannot build MNIST in {data}: {problem}"
+    if problem := folder_problem(runs_dir(args)):
+        return f"error: cannot save runs in {runs_dir(args)}: {problem}"
+    return None
+
+
+class StopNow(BaseException):
+    """A second Ctrl+C or SIGTERM: leave training at once, wherever it is (a BaseException, as Ctrl+C is)."""
+
+
+class StopSignals:
+    """Ctrl+C and SIGTERM: the first stops the run after the current step, a second one at once."""
+
+    def __init__(self):
+        self.trainer = None  # set once training is about to start; until then any signal stops at once
+        self.recorder = None  # the run being saved, to mark stopped when stopping at once
+        self.exit_code: int | None = None  # 128 + the first signal's number, the shell's convention
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._received)
+
+    def _received(self, signum, frame) -> None:
+        if self.exit_code is None:
+            self.exit_code = 128 + signum
+            if self.trainer is not None:
+                self.trainer.stop()
+                return
+        # Stopping at once; a third signal ends the process outright, whatever it is doing.
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_DFL)
+        raise StopNow
+
+
+def mark_stopped(recorder) -> None:
+    """Save a run cut short at once as stopped, not leave it "running" (weights are not saved then)."""
+    from core.trainer import STOPPED, EndEvent, TrainResult
+
+    if recorder is None or recorder.record.get("status") != "running":
+        return  # no run yet, or it was already saved with its final status
+    steps = len(recorder.step_losses)
+    message = f"stopped at once after {steps} step{'s' * (steps != 1)}; the weights were not saved"
+    recorder.finish(EndEvent(STOPPED, message, TrainResult(STOPPED, message, steps=steps)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, train, save the run; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -118,8 +204,24 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from core.data import MNISTUnavailable, default_root, load_mnist
-    from core.runs import RunStore, default_runs_dir
+    if error := folders_error(args):
+        print(error, file=sys.stderr)
+        return 2
+    signals = StopSignals()
+    signals.install()
+    try:
+        return train(args, config, signals)
+    except StopNow:
+        mark_stopped(signals.recorder)
+        print("stopped at once; the run is saved as stopped" if signals.recorder
+              else "stopped at once" if signals.trainer else "stopped before training started", file=sys.stderr)
+        return signals.exit_code
+
+
+def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -> int:
+    """Load MNIST, train and save the run, telling `signals` what to stop; returns the exit code."""
+    from core.data import MNISTUnavailable, load_mnist
+    from core.runs import RunStore
     from core.trainer import Trainer, make_accelerator
 
     accelerator = make_accelerator(config)
@@ -127,24 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # The main process builds the IDX files if needed; the others then just read them.
         with accelerator.main_process_first():
-            data = load_mnist(args.data_dir or default_root())
+            data = load_mnist(data_dir(args))
     except MNISTUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. MNIST half there in a read-only folder
+        print(f"error: cannot read or build MNIST in {data_dir(args)}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     listeners = []
     recorder = None
     if main_process:
-        recorder = RunStore(args.runs_dir or default_runs_dir()).create(config, label=args.label)
+        recorder = signals.recorder = RunStore(runs_dir(args)).create(config, label=args.label)
         listeners += [recorder, ConsoleReport(sys.stderr if args.json else sys.stdout,
                                               bar=not args.no_progress and sys.stdout.isatty() and not args.json)]
-    trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator)
-
-    def on_interrupt(signum, frame):
-        # First Ctrl+C stops cleanly (the run is saved as stopped); a second one ends at once.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        trainer.stop()
-
-    signal.signal(signal.SIGINT, on_interrupt)
+    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator)
     result = trainer.fit()
     if args.json and main_process:
         ev = result.evaluation
@@ -159,8 +257,14 @@ def main(argv: list[str] | None = None) -> int:
                 for e in result.epochs
             ],
         }))
-    return {"finished": 0, "stopped": 130}.get(result.status, 1)
+    return {"finished": 0, "stopped": signals.exit_code or 130}.get(result.status, 1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Nothing is left to stop or save: a late Ctrl+C or SIGTERM ends the process at once, with the same code.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: os._exit(code))
+    sys.exit(code)

@@ -38,9 +38,10 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     if cleaned in {"", "none", "-"}:
         return ()
     parts = cleaned.replace(",", " ").replace("-", " ").replace("→", " ").split()
-    if not all(p.isdigit() for p in parts):
+    # isdecimal, not isdigit: isdigit also passes "²", which int() then refuses with a message for programmers.
+    if not all(p.isdecimal() for p in parts):
         raise ValueError("hidden layer sizes must be whole numbers separated by commas, such as 128, 64")
-    return tuple(int(p) for p in parts)
+    return tuple(_whole(p) for p in parts)
 
 
 def format_value(name: str, value) -> str:
@@ -88,7 +89,9 @@ def _whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError("not a whole number") from None
+        # All digits, yet refused: int() reads at most 4,300 of them.
+        raise ValueError("a number with far too many digits" if text.strip().lstrip("+-").isdecimal()
+                         else "not a whole number") from None
 
 
 def to_query(config: TrainConfig) -> dict[str, str]:

@@ -1,14 +1,18 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from core.runs import RunStore
-from core.train import build_parser, config_from_args
+import core.train
+from core.data import default_root
+from core.runs import RunStore, default_runs_dir
+from core.train import StopNow, StopSignals, build_parser, config_from_args, data_dir, folder_problem, runs_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,3 +71,78 @@ def test_two_processes_train_with_ddp_and_count_every_test_image_once(runs_dir):
     assert summary["test_samples"] == 10_000
     assert "2 processes" in done.stderr  # with --json, progress goes to stderr
     assert len(RunStore().list()) == 1  # and only the main process saves a run
+
+
+# Runs main() and fails if torch was imported: bad folders must be answered before that slow import.
+WITHOUT_TORCH = "import sys; from core.train import main; c = main(); assert 'torch' not in sys.modules; sys.exit(c)"
+
+
+@pytest.mark.parametrize(("flag", "where", "words"), [
+    ("--runs-dir", "a-file", "it is a file, not a folder"),
+    ("--runs-dir", "/proc/mnist-lab-x", "the folder cannot be created"),
+    ("--data-dir", "a-file", "it is a file, not a folder"),
+    ("--data-dir", "/proc/mnist-lab-x", "the folder cannot be created"),
+    ("--data-dir", "/proc/self", "nothing can be written there"),  # a folder, but not one for files
+])
+def test_an_unusable_folder_is_named_in_one_line_before_torch_loads(flag, where, words, tmp_path, runs_dir):
+    if where == "a-file":
+        where = tmp_path / "a-file"
+        where.write_text("not a folder")
+    done = run_cli(flag, str(where), runner=(sys.executable, "-c", WITHOUT_TORCH))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith("error: cannot ") and str(where) in done.stderr and words in done.stderr
+
+
+def test_missing_folders_are_created_and_the_defaults_match_the_library(tmp_path, monkeypatch):
+    assert folder_problem(tmp_path / "new" / "runs") is None and (tmp_path / "new" / "runs").is_dir()
+    monkeypatch.setenv("MNIST_LAB_RUNS", str(tmp_path / "r"))
+    args = build_parser().parse_args([])
+    assert (data_dir(args), runs_dir(args)) == (default_root(), default_runs_dir())
+
+
+def start_long_run(runs_dir):
+    """A CLI run far too long to finish during the test, returned once it has printed that it trains."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.train", "--epochs", "50", "--batch-size", "1", "--train-subset", "2000",
+         "--cpu", "--runs-dir", str(runs_dir)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("training"):
+            return proc
+    raise AssertionError(f"the run never started: {proc.communicate()[1][-2000:]}")
+
+
+@pytest.mark.parametrize(("signals", "code"), [
+    ([signal.SIGINT], 130),
+    ([signal.SIGINT, signal.SIGINT], 130),  # the second lands while the first stop is being saved
+    ([signal.SIGTERM], 143),
+])
+def test_signals_stop_the_run_and_save_it_as_stopped(signals, code, runs_dir):
+    proc = start_long_run(runs_dir)
+    time.sleep(0.3)  # a few hundred steps in
+    for sig in signals:
+        proc.send_signal(sig)
+        time.sleep(0.02)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    assert "Traceback" not in err and "terminate called" not in err
+    (run,) = RunStore(runs_dir).list()
+    assert run.status == "stopped" and run.record["steps"] > 0
+
+
+class FakeTrainer:
+    stopped = False
+
+    def stop(self):
+        self.stopped = True
+
+
+def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once(monkeypatch):
+    monkeypatch.setattr(core.train.signal, "signal", lambda *args: None)  # leave this process's handlers be
+    signals = StopSignals()
+    signals.trainer = FakeTrainer()
+    signals._received(signal.SIGTERM, None)
+    assert signals.trainer.stopped and signals.exit_code == 143
+    with pytest.raises(StopNow):
+        signals._received(signal.SIGINT, None)
+    assert signals.exit_code == 143  # the first signal says how the run ended

@@ -105,6 +105,19 @@ def test_big_pictures_are_accepted():
     assert max(digit.original.shape) <= 1024  # shrunk first, to keep the work small
 
 
+@pytest.mark.parametrize("size", [(1500, 1500), (4096, 1024)])
+def test_big_pictures_with_wide_grey_levels_read_like_8_bit_ones(size):
+    # Pillow shrinks 16-bit greyscale ("I;16") only at some sizes (Pillow 13: not 4096 px wide).
+    eight = draw("zero", size=size)
+    sixteen = Image.fromarray(np.asarray(eight).astype(np.uint16) * 257)
+    assert sixteen.mode == "I;16"
+    expected = to_mnist(eight).image.astype(int)
+    for picture in (encode(sixteen, "PNG"), eight.convert("I"), eight.convert("F")):
+        digit = to_mnist(picture)
+        assert_mnist_like(digit)
+        assert np.abs(digit.image - expected).max() <= 1  # rounding apart, the same digit
+
+
 def png_header_only(width, height):
     """A tiny PNG that claims huge dimensions (what a decompression bomb looks like from outside)."""
 

@@ -121,6 +121,12 @@ def test_a_bad_link_warns_and_falls_back_to_the_defaults(lab):
     assert not at.warning  # told once
 
 
+def test_a_repeated_key_in_a_link_takes_the_last_value_and_is_written_once(lab):
+    at = lab("pages/hyperparameters.py", epochs=["2", "3"], lr=["0.05", "0.05"])
+    assert (_by_key(at, "epochs").value, _by_key(at, "lr").value) == (3, 0.05)
+    assert (at.query_params["epochs"], at.query_params["lr"]) == ("3", "0.05")
+
+
 def test_bad_hidden_text_is_explained_and_the_last_valid_settings_stay(lab):
     at = lab("pages/hyperparameters.py")
     _by_key(at, "hidden").input("128, lots").run()

@@ -49,6 +49,11 @@ def test_a_partial_link_changes_only_what_it_names():
     ("overfit_one_batch", "maybe", "true or false"),
     ("train_subset", "70000", "1 to 60,000"),
     ("device", "tpu", "one of auto, cpu"),
+    ("hidden", "²", "whole numbers separated by commas"),  # a digit to str.isdigit, not to int()
+    ("hidden", "128 ⁶⁴", "whole numbers separated by commas"),
+    ("hidden", "9" * 5000, "far too many digits"),  # int() reads at most 4,300
+    ("seed", "+" + "9" * 5000, "far too many digits"),
+    ("lr", "1e999", "not a finite number"),
 ])
 def test_a_bad_value_gives_a_warning_and_keeps_the_default(key, value, reason):
     config, warnings = from_query({key: value, "epochs": "2"} if key != "epochs" else {key: value})
@@ -71,6 +76,14 @@ def test_random_junk_never_raises():
         params = {rng.choice(keys): "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))}
         config, warnings = from_query(params)
         assert isinstance(config, TrainConfig) and len(warnings) <= 1
+
+
+def test_unusual_digits_are_read_or_explained_in_plain_words():
+    assert from_query({"hidden": "１２８", "epochs": "５"})[0].hidden == (128,)  # full-width digits are digits
+    for key in ("hidden", "epochs", "lr", "train_subset"):
+        for text in ("²", "½", "Ⅻ", "9" * 5000, "inf", "nan"):
+            _, (warning,) = from_query({key: text})
+            assert "int()" not in warning and "literal" not in warning and "4300" not in warning, warning
 
 
 def test_hidden_text_forms():

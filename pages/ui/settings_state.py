@@ -60,14 +60,14 @@ def publish(config: TrainConfig) -> None:
         if key not in params and key in st.query_params:
             del st.query_params[key]
     for key, value in params.items():
-        if st.query_params.get(key) != value:
+        if st.query_params.get_all(key) != [value]:  # all values: a repeated key is written back once
             st.query_params[key] = value
     st.session_state[PUBLISHED] = params
 
 
 def publish_id(key: str, value: str | None) -> None:
     """Put a job or sweep id in the URL (or take it out), so a refresh finds it again."""
-    if value and st.query_params.get(key) != value:
+    if value and st.query_params.get_all(key) != [value]:
         st.query_params[key] = value
     elif not value and key in st.query_params:
         del st.query_params[key]
