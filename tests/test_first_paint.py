@@ -2,9 +2,8 @@
 
 import subprocess
 import sys
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BEFORE_FIRST_PAINT = """
