@@ -17,14 +17,12 @@ import json
 import os
 import re
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
 
-from tests.browser.lab_server import CHROMIUM_ARGS, StreamlitPage, find_chromium, start_lab_server, stop_lab_server
+from tests.browser.lab_server import StreamlitPage, lab_in_chromium
 
 TIMEOUT_MS = 180_000
 SHORT = {"epochs": 1, "train_subset": 5000}  # Quick's network and optimizer, about half a second of training
@@ -145,41 +143,32 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.only.split(","))
 
-    from playwright.sync_api import sync_playwright
-
     results: dict = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
-    with tempfile.TemporaryDirectory() as runs:
-        server, url = start_lab_server(Path(runs))
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-                tab = Tab(browser, url)
-                tab.open("train")
-                time.sleep(8)  # the server's warm-up: MNIST loaded, Accelerate imported, the machine timed
-                if "quick" in parts:
-                    results.update(quick_preset(tab))
-                    print(f"Quick preset: {results['quick_test_accuracy']:.2f} % test accuracy after "
-                          f"{results['quick_train_seconds']:.1f} s of training", flush=True)
-                if "first" in parts:
-                    first = click_to_first_point(tab, args.repeats)
-                    results["click_to_first_point_s"] = [round(t, 3) for t in first]
-                    print(f"click Train -> first loss point: {summary(first)}", flush=True)
-                if "pages" in parts:
-                    idle = [new_tab_open(browser, url) for _ in range(args.repeats)]
-                    results["page_open_idle_new_tab_s"] = [round(t, 3) for t in idle]
-                    print(f"no run training, a new tab opens /autograd: {summary(idle)}", flush=True)
-                    sidebar, new_tab = page_open_while_training(browser, url, args.repeats)
-                    results["page_open_while_training_sidebar_s"] = [round(t, 3) for t in sidebar]
-                    results["page_open_while_training_new_tab_s"] = [round(t, 3) for t in new_tab]
-                    print(f"while training, sidebar to Hyperparameters: {summary(sidebar)}", flush=True)
-                    print(f"while training, a new tab opens /autograd: {summary(new_tab)}", flush=True)
-                if "memory" in parts:
-                    results.update(memory_over_runs(tab, server.pid, args.runs))
-                    print(f"server memory over {args.runs} runs: {results['rss_before_mb']:.0f} MB -> "
-                          f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)", flush=True)
-                browser.close()
-        finally:
-            stop_lab_server(server)
+    with lab_in_chromium() as (server, url, browser, _):
+        tab = Tab(browser, url)
+        tab.open("train")
+        time.sleep(8)  # the server's warm-up: MNIST loaded, Accelerate imported, the machine timed
+        if "quick" in parts:
+            results.update(quick_preset(tab))
+            print(f"Quick preset: {results['quick_test_accuracy']:.2f} % test accuracy after "
+                  f"{results['quick_train_seconds']:.1f} s of training", flush=True)
+        if "first" in parts:
+            first = click_to_first_point(tab, args.repeats)
+            results["click_to_first_point_s"] = [round(t, 3) for t in first]
+            print(f"click Train -> first loss point: {summary(first)}", flush=True)
+        if "pages" in parts:
+            idle = [new_tab_open(browser, url) for _ in range(args.repeats)]
+            results["page_open_idle_new_tab_s"] = [round(t, 3) for t in idle]
+            print(f"no run training, a new tab opens /autograd: {summary(idle)}", flush=True)
+            sidebar, new_tab = page_open_while_training(browser, url, args.repeats)
+            results["page_open_while_training_sidebar_s"] = [round(t, 3) for t in sidebar]
+            results["page_open_while_training_new_tab_s"] = [round(t, 3) for t in new_tab]
+            print(f"while training, sidebar to Hyperparameters: {summary(sidebar)}", flush=True)
+            print(f"while training, a new tab opens /autograd: {summary(new_tab)}", flush=True)
+        if "memory" in parts:
+            results.update(memory_over_runs(tab, server.pid, args.runs))
+            print(f"server memory over {args.runs} runs: {results['rss_before_mb']:.0f} MB -> "
+                  f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)", flush=True)
     results["load_average_at_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(results))

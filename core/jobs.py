@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_RUNS"
 DEFAULT_MAX_CONCURRENT = 1  # a 2-core server: one run trains, the other core serves the pages
 TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
-DEFAULT_TRAIN_NICE = 10  # training threads yield the CPU to the threads that serve pages (Linux only)
+# Training threads run at the server's own priority: since the post-script garbage collection is off, a
+# niced training thread only lost its core to the server's polling threads, and pages loaded no faster.
+DEFAULT_TRAIN_NICE = 0
 KEEP_ENDED = 100  # ended jobs remembered for their owners' pages; older ones live on in the run store
 MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count): nobody can fill the queue
 
@@ -83,11 +85,10 @@ def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:
 
 
 def lower_thread_priority(environ=None) -> int | None:
-    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, default 10); the value set, or None.
+    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, default 0); the value set, or None.
 
-    On Linux a thread has its own nice value. A training thread that is niced lets the server's own threads
-    run first when both want a core, so pages stay quick while a run trains; training still gets every
-    cycle nobody else wants.
+    On Linux a thread has its own nice value. An instructor whose server also runs other work can nice the
+    training threads (say 10) so that the threads serving pages run first when both want a core.
     """
     text = (environ if environ is not None else os.environ).get(TRAIN_NICE_ENV, "").strip()
     try:

@@ -6,14 +6,19 @@ Plain code (no pytest), so benchmarks/ measure the same server, and act the same
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -101,6 +106,40 @@ def stop_lab_server(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+class LabInChromium(NamedTuple):
+    """A running lab server, its runs folder and a Chromium to visit it with."""
+
+    server: subprocess.Popen
+    url: str
+    browser: object
+    runs: Path
+
+
+@contextlib.contextmanager
+def lab_in_chromium(browser_nice: int = 0):
+    """A lab server with a runs folder of its own and a headless Chromium; yields a LabInChromium.
+
+    `browser_nice` lowers Chromium's CPU priority (the processes it starts later inherit it): in a class the
+    students' browsers run on their own computers, not on the server's cores.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as runs:
+        server, url = start_lab_server(Path(runs))
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+                if browser_nice:
+                    for process in psutil.Process().children(recursive=True):
+                        with contextlib.suppress(psutil.Error):
+                            if "chrom" in process.name():
+                                process.nice(browser_nice)
+                yield LabInChromium(server, url, browser, Path(runs))
+                browser.close()
+        finally:
+            stop_lab_server(server)
 
 
 class StreamlitPage:
