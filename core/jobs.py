@@ -377,6 +377,7 @@ class JobManager:
         self._running: dict[str, Job] = {}
         self._accelerator_lock = threading.Lock()
         self.speed: float | None = None  # this machine against the lab machine, timed by warm_up()
+        self._warming: threading.Thread | None = None
         self.recovered = self.recover()
 
     # --- submitting and controlling -------------------------------------------------------------------
@@ -476,7 +477,10 @@ class JobManager:
                 time.sleep(0.05)
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel the queue, stop every run and wait for their threads (tests and clean exits)."""
+        """Cancel the queue, stop every run and wait for their threads and the warm-up (tests and clean exits).
+
+        A thread still inside torch when the interpreter exits aborts the whole process (exit code 134).
+        """
         with self._lock:
             ids = [job.id for job in self._queue] + list(self._running)
         for job_id in ids:
@@ -485,6 +489,8 @@ class JobManager:
                 self._stop(job)
         for job_id in ids:
             self.wait(job_id, timeout)
+        if self._warming is not None:
+            self._warming.join(timeout)
 
     def recover(self) -> list[str]:
         """Runs left "running" by a process that died are marked interrupted (their epochs kept); their ids."""
@@ -492,9 +498,9 @@ class JobManager:
 
     def warm_up(self) -> threading.Thread:
         """In the background: import the trainer, load MNIST (so the first Train click is fast), time the machine."""
-        thread = threading.Thread(target=self._warm, daemon=True, name="mnist-lab-warm-up")
-        thread.start()
-        return thread
+        self._warming = threading.Thread(target=self._warm, daemon=True, name="mnist-lab-warm-up")
+        self._warming.start()
+        return self._warming
 
     # --- inside ---------------------------------------------------------------------------------------
     def _warm(self) -> None:

@@ -130,6 +130,9 @@ if config.architecture() not in shown:
     shown += f" ({config.architecture()})"
 st.markdown(f"Settings: **{shown}**.")
 st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":material/tune:")
+over_budget = manager.budget.problem(config, manager.speed or 1.0)
+if over_budget:
+    st.warning(over_budget, icon=":material/block:")
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
           disabled=busy, help="Trains in the background: you can leave this page and come back.")
 refused = st.session_state.pop(REFUSED, None)

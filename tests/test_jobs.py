@@ -319,6 +319,14 @@ def test_the_default_budget_refuses_the_hostile_url_and_takes_every_preset():
     assert all(RUN_BUDGET.problem(preset) is None for preset in PRESETS.values())
 
 
+def test_shutdown_waits_for_the_warm_up_so_the_process_can_exit_cleanly(make_manager):
+    # A daemon thread still timing torch when the interpreter exits aborts pytest with exit code 134.
+    manager = make_manager()
+    warming = manager.warm_up()
+    manager.shutdown()
+    assert not warming.is_alive() and manager.speed is not None
+
+
 def test_two_students_at_once_with_one_slot_both_end_correctly(make_manager):
     manager = make_manager(max_concurrent=1)
     ann, bob = manager.submit(QUICK, owner="ann"), manager.submit(QUICK, owner="bob")

@@ -241,6 +241,7 @@ def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
 
 def test_a_run_over_the_budget_is_refused_in_words_and_nothing_is_queued(lab):
     at = lab("pages/train.py", epochs="100", batch_size="8192", hidden="-".join(["1024"] * 16))
+    assert any("one run may take at most 10 min" in w for w in texts(at, "warning"))  # said before the click
     at.button(key="train_start").click().run()
     assert not at.exception and "job" not in at.query_params
     (error,) = texts(at, "error")
