@@ -221,6 +221,7 @@ def test_a_second_student_waits_in_the_queue_with_a_position(lab):
     blocker = manager().submit(QUICK.__class__(epochs=5, batch_size=1), owner="someone else")
     at.button(key="train_start").click().run()
     assert any("next in line" in i for i in texts(at, "info"))
+    assert any("1 training and 1 waiting, 1 of them yours (at most 3 may wait)" in c for c in texts(at, "caption"))
     manager().stop(blocker.id, "someone else")
     assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
     assert manager().snapshot(blocker.id).status == "stopped"
@@ -247,14 +248,6 @@ def test_a_run_over_the_budget_is_refused_in_words_and_nothing_is_queued(lab):
     (error,) = texts(at, "error")
     assert "one run may take at most 10 min" in error and "fewer epochs" in error
     assert manager().waiting == manager().training == 0
-
-
-def test_the_queue_caption_counts_this_browsers_waiting_runs(lab):
-    at = lab("pages/train.py", **SMALL)
-    blocker = manager().submit(QUICK.__class__(epochs=5, batch_size=1), owner="someone else")
-    at.button(key="train_start").click().run()
-    assert any("1 training and 1 waiting, 1 of them yours (at most 3 may wait)" in c for c in texts(at, "caption"))
-    manager().stop(blocker.id, "someone else")
 
 
 def test_the_history_overlays_runs_and_offers_downloads(lab):
