@@ -1,7 +1,7 @@
 """Hyperparameters: every setting of a run, two presets, a preview of the network, and a sweep.
 
 Thin on purpose: presets, URL handling, estimates and sweeps live in core/; this file lays out widgets.
-The settings chosen here are the ones the Train page trains with (pages/settings_state.py).
+The settings chosen here are the ones the Train page trains with (pages/ui/settings_state.py).
 """
 
 from dataclasses import replace

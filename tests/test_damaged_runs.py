@@ -293,7 +293,7 @@ def damaged_lab(tmp_path, saved_run, monkeypatch):
     monkeypatch.setenv("MNIST_LAB_RUNS", str(root))
     st.cache_resource.clear()
     yield ids
-    from pages.common import job_manager
+    from pages.ui.common import job_manager
 
     job_manager().shutdown()
     st.cache_resource.clear()
