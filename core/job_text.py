@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from core.estimate import format_seconds
-from core.jobs import DIVERGED, FAILED, FINISHED, PAUSED, QUEUED, STOPPED, JobSnapshot
+from core.jobs import JobSnapshot
+from core.status import Status
 
 
 def plural(count: int, word: str) -> str:
@@ -14,7 +15,7 @@ def plural(count: int, word: str) -> str:
 def progress_text(snap: JobSnapshot) -> str:
     """ "Epoch 2 of 4 · step 470 of 940 · 45,000 samples/s · about 3 s left" (what is known so far)."""
     parts = [f"Epoch {max(snap.epoch, 1)} of {snap.epochs}", f"step {snap.step:,} of {snap.total_steps:,}"]
-    if snap.status == PAUSED:
+    if snap.status == Status.PAUSED:
         parts.append("paused")
     if snap.samples_per_second:
         parts.append(f"{snap.samples_per_second:,.0f} samples/s")
@@ -34,17 +35,17 @@ def queue_text(snap: JobSnapshot, training_now: int) -> str:
 def end_text(snap: JobSnapshot) -> str:
     """How the run ended, as one sentence."""
     message = snap.message[:1].upper() + snap.message[1:]
-    if snap.status == FINISHED and snap.test_accuracy is not None:
+    if snap.status == Status.FINISHED and snap.test_accuracy is not None:
         return (f"Finished: test accuracy {snap.test_accuracy:.2f} % after {snap.epochs} "
                 f"epoch{'s' if snap.epochs != 1 else ''} ({format_seconds(snap.train_seconds)} of training).")
-    if snap.status == STOPPED and snap.step:
+    if snap.status == Status.STOPPED and snap.step:
         accuracy = f" Test accuracy of what it learned so far: {snap.test_accuracy:.2f} %." if (
             snap.test_accuracy is not None) else ""
         return f"Stopped at epoch {max(snap.epoch, 1)} of {snap.epochs} (step {snap.step:,}).{accuracy}"
-    if snap.status == DIVERGED:
+    if snap.status == Status.DIVERGED:
         return f"Diverged: {snap.message}."
-    if snap.status in (STOPPED, FAILED):
+    if snap.status in (Status.STOPPED, Status.FAILED):
         return message if message.endswith(".") else message + "."
-    if snap.status == QUEUED:
+    if snap.status == Status.QUEUED:
         return "Waiting for its turn."
     return message

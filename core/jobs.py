@@ -27,6 +27,7 @@ from core.curves import Curve, loss_curve
 from core.data import MNISTTensors, MNISTUnavailable
 from core.estimate import RUN_BUDGET, RunBudget, measure_speed, steps_per_epoch
 from core.runs import RunStore
+from core.status import Status
 from core.sweep import Sweep, sweep_configs
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,6 @@ DEFAULT_TRAIN_NICE = 0
 KEEP_ENDED = 100  # ended jobs remembered for their owners' pages; older ones live on in the run store
 MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count): nobody can fill the queue
 
-QUEUED, RUNNING, PAUSED = "queued", "running", "paused"
-FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
-ACTIVE = (QUEUED, RUNNING, PAUSED)
-ENDED = (FINISHED, STOPPED, DIVERGED, FAILED)
 
 
 class RunRefused(ValueError):
@@ -108,7 +105,7 @@ class JobSnapshot:
     label: str
     sweep_id: str | None
     config: TrainConfig
-    status: str
+    status: Status
     message: str
     run_id: str | None
     queue_position: int | None  # 1 = next to start; None when not queued
@@ -128,7 +125,7 @@ class JobSnapshot:
     @property
     def active(self) -> bool:
         """Queued, running or paused: the page should keep polling."""
-        return self.status in ACTIVE
+        return self.status.active
 
     @property
     def progress(self) -> float:
@@ -149,7 +146,7 @@ class Job:
         self.config, self.owner, self.label, self.sweep_id = config, owner, label, sweep_id
         self.created = time.time()
         self._lock = threading.Lock()
-        self._status, self._message = QUEUED, "waiting for its turn"
+        self._status, self._message = Status.QUEUED, "waiting for its turn"
         self._run_id: str | None = None
         self._trainer = None
         self._thread: threading.Thread | None = None
@@ -176,7 +173,7 @@ class Job:
     def pause(self) -> bool:
         """Hold a running job before its next step; False if it is not running."""
         with self._lock:
-            if self._status != RUNNING:
+            if self._status != Status.RUNNING:
                 return False
             self._pause_requested = True
             if self._trainer is not None:
@@ -187,7 +184,7 @@ class Job:
     def resume(self) -> bool:
         """Let a paused job go on; False if it is not paused."""
         with self._lock:
-            if self._status != PAUSED:
+            if self._status != Status.PAUSED:
                 return False
             self._pause_requested = False
             if self._trainer is not None:
@@ -198,7 +195,7 @@ class Job:
     def request_stop(self) -> bool:
         """Ask a running or paused job to stop after its current step; False if it has ended."""
         with self._lock:
-            if self._status in ENDED:
+            if self._status.ended:
                 return False
             self._stop_requested = True
             if self._trainer is not None:
@@ -242,13 +239,13 @@ class Job:
         with self._lock:
             if self._version == version:
                 self._cached = snap
-                if self._status in ENDED and self._final_curve is None:
+                if self._status.ended and self._final_curve is None:
                     # The drawn curve is all an ended job needs (steps.json has every loss): free the rest.
                     self._final_curve, self._losses = snap.curve, []
         return snap
 
     def _rates(self) -> tuple[float | None, float | None]:
-        if self._status != RUNNING or len(self._window) < 2:
+        if self._status != Status.RUNNING or len(self._window) < 2:
             return None, None
         (t0, step0, samples0), (t1, step1, samples1) = self._window[0], self._window[-1]
         if t1 <= t0 or step1 <= step0:
@@ -268,10 +265,10 @@ class Job:
 
     def _set_paused(self, paused: bool) -> None:
         now = time.time()
-        if paused and self._status == RUNNING:
-            self._status, self._message, self._paused_at = PAUSED, "paused", now
-        elif not paused and self._status == PAUSED:
-            self._status, self._message = RUNNING, "training"
+        if paused and self._status == Status.RUNNING:
+            self._status, self._message, self._paused_at = Status.PAUSED, "paused", now
+        elif not paused and self._status == Status.PAUSED:
+            self._status, self._message = Status.RUNNING, "training"
             if self._paused_at is not None:
                 self._paused_for += now - self._paused_at
             self._paused_at = None
@@ -288,9 +285,9 @@ class Job:
         """Called by the job's thread; False if the job was cancelled while queued."""
         with self._lock:
             if self._stop_requested:
-                self._end(STOPPED, "cancelled before it started")
+                self._end(Status.STOPPED, "cancelled before it started")
                 return False
-            self._status, self._message = RUNNING, "preparing"
+            self._status, self._message = Status.RUNNING, "preparing"
             self._queue_position, self._started_at = None, time.time()
             self._touch()
             return True
@@ -308,7 +305,7 @@ class Job:
         with self._lock:
             self._trainer = None
 
-    def _end(self, status: str, message: str) -> None:
+    def _end(self, status: Status, message: str) -> None:
         # Called with the lock held.
         if self._paused_at is not None:
             self._paused_for += time.time() - self._paused_at
@@ -320,13 +317,13 @@ class Job:
 
     def _fail(self, message: str) -> None:
         with self._lock:
-            if self._status not in ENDED:
-                self._end(FAILED, message)
+            if not self._status.ended:
+                self._end(Status.FAILED, message)
 
     def _cancel_queued(self) -> None:
         with self._lock:
             self._stop_requested = True
-            self._end(STOPPED, "cancelled before it started")
+            self._end(Status.STOPPED, "cancelled before it started")
 
     def __call__(self, event) -> None:
         """The Trainer listener: keep the live metrics (never the model)."""
@@ -346,7 +343,7 @@ class Job:
                 self._window.clear()  # the evaluation pause is not training speed
             elif isinstance(event, StartEvent):
                 self._total_steps, self._n_train = event.total_steps, event.n_train
-                self._status = PAUSED if self._pause_requested else RUNNING
+                self._status = Status.PAUSED if self._pause_requested else Status.RUNNING
                 self._message = "paused" if self._pause_requested else "training"
                 if self._pause_requested:
                     self._paused_at = time.time()
@@ -465,7 +462,7 @@ class JobManager:
         while True:
             job = self.get(job_id)
             thread = job._thread if job else None
-            if job is None or job.status in ENDED:
+            if job is None or job.status.ended:
                 if thread is not None:
                     thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
                 return job.snapshot() if job else None
@@ -494,7 +491,7 @@ class JobManager:
 
     def recover(self) -> list[str]:
         """Runs left "running" by a process that died are marked interrupted (their epochs kept); their ids."""
-        return [run.id for run in self.store.list() if run.status == "interrupted"]
+        return [run.id for run in self.store.list() if run.status == Status.INTERRUPTED]
 
     def warm_up(self) -> threading.Thread:
         """In the background: import the trainer, load MNIST (so the first Train click is fast), time the machine."""
@@ -590,7 +587,7 @@ class JobManager:
             message = str(exc) if isinstance(exc, MNISTUnavailable) else (
                 f"training failed: {type(exc).__name__}: {exc}")
             job._fail(message)
-            if recorder is not None and recorder.record.get("status") == "running":
+            if recorder is not None and recorder.record.get("status") == Status.RUNNING:
                 recorder.fail(message)
         finally:
             job._detach()  # drops the Trainer, and with it the model and the optimizer
@@ -600,7 +597,7 @@ class JobManager:
             self._dispatch()
 
     def _forget_old(self) -> None:
-        ended = [job for job in self._jobs.values() if job.status in ENDED]
+        ended = [job for job in self._jobs.values() if job.status.ended]
         for job in ended[: max(0, len(ended) - KEEP_ENDED)]:
             del self._jobs[job.id]
         live = set(self._jobs)

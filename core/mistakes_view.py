@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.mistakes import Comparison, Predictions, enlarge, with_border
+from core.status import Status
 
-FINISHED = "finished"
 NBSP = "\u00a0"
 TILE_SCALE = 3  # 28 px → 84 px: big enough to read, small enough for 48 on a screen
 
@@ -29,7 +29,7 @@ def default_run(runs: Sequence):
     `runs` must be newest first, as RunStore.list() returns them.
     """
     shown = viewable(runs)
-    return next((run for run in shown if run.status == FINISHED), shown[0] if shown else None)
+    return next((run for run in shown if run.status == Status.FINISHED), shown[0] if shown else None)
 
 
 def run_title(run) -> str:
@@ -45,7 +45,7 @@ def run_title(run) -> str:
         f"{config.get('optimizer', '?')} lr {config.get('lr', '?')}, {epochs} epoch{'' if epochs == 1 else 's'}",
         time.strftime("%d %b %H:%M", time.localtime(record.get("created", 0))),
     ]
-    if run.status != FINISHED:
+    if run.status != Status.FINISHED:
         parts.append(run.status)
     return " · ".join(str(part) for part in parts)
 

@@ -34,11 +34,12 @@ from core.config import ConfigError, TrainConfig
 from core.fileio import atomic_write_bytes, atomic_write_json, read_json
 from core.mistakes import Predictions
 from core.model import build_mlp
+from core.status import Status
 from core.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
 
 RUNS_ENV = "MNIST_LAB_RUNS"
-RUNNING, INTERRUPTED, DAMAGED = "running", "interrupted", "damaged"
-STATUSES = (RUNNING, "finished", "stopped", "diverged", "failed", INTERRUPTED)  # what a writer saves
+# What a writer saves (a tuple: a damaged run.json's status may be unhashable).
+SAVED_STATUSES = tuple(status for status in Status if status.ended) + (Status.RUNNING, Status.INTERRUPTED)
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 _LAST_TIME = 32_503_680_000  # year 3000: later "times" are damage, and would overflow time.localtime
 EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds"]
@@ -154,9 +155,9 @@ def _checked_record(raw: Any, run_id: str) -> tuple[dict, list[str]]:
         return _checked_record({}, run_id)[0], ["run.json is not a JSON object"]
     problems = [] if "status" in raw else ["run.json has no status"]
     record = {**raw, "id": run_id}  # the folder names the run: a copied run.json must not hide another run
-    if "status" in raw and raw["status"] not in STATUSES:
+    if "status" in raw and raw["status"] not in SAVED_STATUSES:
         problems.append("run.json's status is not a run status")
-    record["status"] = raw["status"] if raw.get("status") in STATUSES else DAMAGED
+    record["status"] = Status(raw["status"]) if raw.get("status") in SAVED_STATUSES else Status.DAMAGED
     for name, (check, default, what) in _FIELDS.items():
         value = check(raw.get(name))
         if value is None and raw.get(name) is not None:
@@ -202,7 +203,7 @@ class Run:
         return self.path.name
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         return self.record["status"]
 
     @property
@@ -249,8 +250,8 @@ class Run:
         # A live writer rewrites its files at the next epoch: its run stays "running" (and undeletable).
         if problem not in self.problems:
             self.problems.append(problem)
-        if self.status != RUNNING:
-            self.record["status"] = DAMAGED
+        if self.status != Status.RUNNING:
+            self.record["status"] = Status.DAMAGED
             self.record["message"] = f"damaged: {self.problem}"
 
     @property
@@ -308,7 +309,7 @@ class RunStore:
             "label": label,
             "created": now,
             "updated": now,
-            "status": RUNNING,
+            "status": Status.RUNNING,
             "message": "waiting to start",
             "config": config.to_dict(),
             "epochs_done": 0,
@@ -347,9 +348,9 @@ class RunStore:
         record, problems = _checked_record(raw, run_id)
         problems = [unreadable] if unreadable else problems
         # Judged on run.json as written: a damaged "updated" must not pass for a recent one.
-        if record["status"] == RUNNING and not _writer_alive(raw):
+        if record["status"] == Status.RUNNING and not _writer_alive(raw):
             if problems:  # not rewritten: what is left of a damaged file is evidence, not ours to overwrite
-                record["status"] = DAMAGED
+                record["status"] = Status.DAMAGED
             else:
                 _mark_interrupted(path, raw, record)
         run = Run(path, record, problems)
@@ -359,7 +360,7 @@ class RunStore:
     def delete(self, run_id: str) -> None:
         """Remove a run's folder; a run still training cannot be deleted."""
         run = self.load(run_id)
-        if run.status == RUNNING:
+        if run.status == Status.RUNNING:
             raise ValueError(f"run {run_id} is still training: stop it first")
         # Rename first so that a reader never sees half a folder.
         doomed = run.path.with_name(f".deleting-{run_id}")
@@ -377,7 +378,7 @@ def _is_epoch(entry: Any) -> bool:
 def _mark_interrupted(path: Path, raw: dict, record: dict) -> None:
     """Say that a run's writer died, and save it, so that the run no longer claims to be running."""
     done = record["epochs_done"]
-    record["status"] = INTERRUPTED
+    record["status"] = Status.INTERRUPTED
     record["message"] = (
         f"interrupted: the process training it ended after {done} finished epoch{'s' if done != 1 else ''}"
     )
@@ -426,11 +427,11 @@ class RunRecorder:
         """Save the weights and predictions (when there are any), then the final status."""
         result = event.result
         atomic_write_json(self.path / "steps.json", self.step_losses)
-        if result.model is not None and event.status != "diverged":
+        if result.model is not None and event.status != Status.DIVERGED:
             buffer = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, buffer)
             atomic_write_bytes(self.path / "model.pt", buffer.getvalue())
-        if result.evaluation is not None and event.status != "diverged":
+        if result.evaluation is not None and event.status != Status.DIVERGED:
             ev = result.evaluation
             buffer = io.BytesIO()
             np.savez(buffer, labels=ev.labels.numpy().astype(np.uint8),
@@ -446,4 +447,4 @@ class RunRecorder:
 
     def fail(self, message: str) -> None:
         """Mark the run failed before or outside training (e.g. bad data); the message is for the student."""
-        self._save_record(status="failed", message=message, ended=time.time())
+        self._save_record(status=Status.FAILED, message=message, ended=time.time())

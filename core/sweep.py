@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, replace
 
 from core.config import ConfigError, TrainConfig
+from core.status import Status
 from core.urlconfig import format_hidden
 
 MIN_VALUES, MAX_VALUES = 2, 6
@@ -101,6 +102,6 @@ def results(sweep: Sweep, snapshots) -> list[SweepRow]:
 
 def best(rows: list[SweepRow]) -> SweepRow | None:
     """The finished run with the highest test accuracy (the faster one on a tie); None if none finished."""
-    done = [r for r in rows if r.status == "finished" and r.test_accuracy is not None
+    done = [r for r in rows if r.status == Status.FINISHED and r.test_accuracy is not None
             and math.isfinite(r.test_accuracy)]
     return max(done, key=lambda r: (r.test_accuracy, -r.seconds), default=None)

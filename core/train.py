@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from core.config import MIXED_PRECISIONS, NORMALIZATIONS, OPTIMIZERS, ConfigError, TrainConfig
+from core.status import Status
 
 # torch and accelerate take seconds to import: they are imported only once the flags and folders are known
 # to be good, so a typo is answered at once.
@@ -187,13 +188,13 @@ class StopSignals:
 
 def mark_stopped(recorder) -> None:
     """Save a run cut short at once as stopped, not leave it "running" (weights are not saved then)."""
-    from core.trainer import STOPPED, EndEvent, TrainResult
+    from core.trainer import EndEvent, TrainResult
 
-    if recorder is None or recorder.record.get("status") != "running":
+    if recorder is None or recorder.record.get("status") != Status.RUNNING:
         return  # no run yet, or it was already saved with its final status
     steps = len(recorder.step_losses)
     message = f"stopped at once after {steps} step{'s' * (steps != 1)}; the weights were not saved"
-    recorder.finish(EndEvent(STOPPED, message, TrainResult(STOPPED, message, steps=steps)))
+    recorder.finish(EndEvent(Status.STOPPED, message, TrainResult(Status.STOPPED, message, steps=steps)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +258,7 @@ def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -
                 for e in result.epochs
             ],
         }))
-    return {"finished": 0, "stopped": signals.exit_code or 130}.get(result.status, 1)
+    return {Status.FINISHED: 0, Status.STOPPED: signals.exit_code or 130}.get(result.status, 1)
 
 
 if __name__ == "__main__":

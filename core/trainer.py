@@ -19,8 +19,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from core.config import MOMENTUM, TrainConfig
 from core.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
 from core.model import build_mlp
+from core.status import Status
 
-FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
 # Cross-entropy over 10 classes starts near ln 10 = 2.3. A loss past this has exploded: with ReLU the
 # network usually "dies" right after and the loss sinks back to 2.3, hiding the divergence, so stop here.
 EXPLODED_LOSS = 1000.0
@@ -84,7 +84,7 @@ class PauseEvent:
 class EndEvent:
     """The run ended; status is finished, stopped, diverged or failed."""
 
-    status: str
+    status: Status
     message: str
     result: TrainResult
 
@@ -113,7 +113,7 @@ class Evaluation:
 class TrainResult:
     """What fit() returns: the status, per-epoch metrics, the trained model and its last evaluation."""
 
-    status: str
+    status: Status
     message: str
     epochs: list[EpochEvent] = field(default_factory=list)
     model: torch.nn.Module | None = None
@@ -209,7 +209,7 @@ class Trainer:
         steps_per_epoch = len(train_batches)
         self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
                               acc.num_processes))
-        result = TrainResult(FINISHED, "", model=model)
+        result = TrainResult(Status.FINISHED, "", model=model)
         self._started = time.perf_counter()
         try:
             for epoch in range(1, cfg.epochs + 1):
@@ -217,7 +217,7 @@ class Trainer:
                 loss_sum, count, paused_for, stopped = self._train_epoch(epoch, model, optimizer, train_batches,
                                                                           result)
                 if stopped:
-                    result.status = STOPPED
+                    result.status = Status.STOPPED
                     result.message = f"stopped at epoch {epoch} of {cfg.epochs}, step {result.steps}"
                     break
                 seconds = time.perf_counter() - epoch_start - paused_for
@@ -227,16 +227,16 @@ class Trainer:
                 result.epochs.append(EpochEvent(epoch, (totals[0] / totals[1]).item(), ev.loss, ev.accuracy,
                                                 seconds, eval_seconds))
                 self._emit(result.epochs[-1])
-            if result.status == FINISHED:
+            if result.status == Status.FINISHED:
                 epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
                 result.message = f"finished {epochs}: test accuracy {result.test_accuracy:.2f} %"
             elif result.steps:
                 # A stopped model is still worth browsing: evaluate what it learned so far.
                 result.evaluation, _ = self._timed_evaluate(model, test_loader)
         except Diverged as exc:
-            result.status, result.message = DIVERGED, str(exc)
+            result.status, result.message = Status.DIVERGED, str(exc)
         except Exception as exc:
-            result.status, result.message = FAILED, f"training failed: {type(exc).__name__}: {exc}"
+            result.status, result.message = Status.FAILED, f"training failed: {type(exc).__name__}: {exc}"
             self._emit(EndEvent(result.status, result.message, result))
             raise
         result.model = acc.unwrap_model(model)

@@ -10,13 +10,15 @@ from core.charts import epoch_figure, loss_figure
 from core.history import settings_text
 from core.job_text import end_text, plural, progress_text, queue_text
 from core.jobs import MAX_WAITING_PER_OWNER, RunRefused
+from core.status import Status
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
 
 enter_page("pages/train.py")
 
-ENDED_BOX = {"finished": st.success, "stopped": st.warning, "diverged": st.error, "failed": st.error}
+ENDED_BOX = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
+             Status.FAILED: st.error}
 REFUSED = "lab_train_refused"  # why the last click on Train queued nothing, shown once
 # Seconds between refreshes. Each one is a script run in the server, which also trains: the owner's tab
 # moves the curve smoothly, a watcher's tab (a shared link) and an idle queue caption refresh less often.
@@ -31,7 +33,7 @@ def start(owner: str) -> None:
         st.session_state[REFUSED] = str(refusal)
         return
     st.session_state[JOB_STATE] = job.id
-    if job.status != "queued":
+    if job.status != Status.QUEUED:
         job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
 
 
@@ -48,11 +50,11 @@ def controls(snap, owner: str) -> None:
     if snap.owner != owner:
         st.caption("You are watching a run started in another browser: only that browser can pause or stop it.")
         return
-    if snap.status == "queued":
+    if snap.status == Status.QUEUED:
         st.button("Cancel", key="job_cancel", icon=":material/close:", on_click=manager.stop, args=(snap.id, owner))
         return
     a, b, _ = st.columns([1, 1, 6])
-    if snap.status == "paused":
+    if snap.status == Status.PAUSED:
         a.button("Resume", key="job_resume", icon=":material/play_arrow:", on_click=manager.resume,
                  args=(snap.id, owner))
     else:
@@ -80,7 +82,7 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     if was_active and not snap.active:
         st.rerun()  # it ended: redraw the page once (history included) and stop polling
     server_load(owner)
-    if snap.status == "queued":
+    if snap.status == Status.QUEUED:
         st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")
         controls(snap, owner)
         return

@@ -12,6 +12,7 @@ import streamlit as st
 from core.charts import loss_figure
 from core.estimate import format_seconds
 from core.jobs import RunRefused
+from core.status import Status
 from core.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
 from pages.ui.common import job_manager, table_rows
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
@@ -111,8 +112,8 @@ def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -
 
 
 def _status(snap) -> str:
-    if snap.status == "queued":
+    if snap.status == Status.QUEUED:
         return f"waiting (queue {snap.queue_position})"
-    if snap.status == "running":
+    if snap.status == Status.RUNNING:
         return f"training {snap.progress:.0%}"
     return snap.status
