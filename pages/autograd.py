@@ -1,6 +1,6 @@
 """Autograd: four examples, each result beside the few lines of PyTorch that compute it.
 
-Thin on purpose: every number comes from core.autograd_demos / core.expr; this file only lays out
+Thin on purpose: every number comes from core.lessons.autograd_demos / core.lessons.expr; this file only lays out
 widgets and charts.
 """
 
@@ -9,8 +9,8 @@ import zlib
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import autograd_demos as demos
-from core.expr import FUNCTIONS, MAX_LENGTH, ExpressionError, parse_expression
+from core.lessons import autograd_demos as demos
+from core.lessons.expr import FUNCTIONS, MAX_LENGTH, ExpressionError, parse_expression
 from pages.ui.common import fmt, require_shell, table
 
 require_shell("pages/autograd.py")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
+from core.views.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
 from pages.ui.common import mnist, require_shell, table
 
 require_shell("pages/home.py")
@@ -31,7 +31,7 @@ table(
 st.header("What the network reads")
 data = mnist()  # the first visit of a server loads MNIST here, behind a spinner, after the text above is shown
 if data is not None:
-    from core.samples import one_per_class, strip  # imports torch: only once the page's text is on screen
+    from core.views.samples import one_per_class, strip  # imports torch: only once the page's text is on screen
 
     picks = one_per_class(data.test_labels)
     st.image(strip(data.test_images, picks).numpy(), caption="The first test image of each digit, 0 to 9")

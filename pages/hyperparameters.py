@@ -8,11 +8,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.config import DEVICES, MIXED_PRECISIONS, N_TRAIN, ConfigError, TrainConfig
-from core.estimate import estimate_epoch, format_seconds
-from core.model import build_mlp, count_parameters, summary
-from core.presets import DESCRIPTIONS, PRESETS, preset_name
-from core.urlconfig import hidden_field_text, parse_hidden
+from core.engine.config import DEVICES, MIXED_PRECISIONS, N_TRAIN, ConfigError, TrainConfig
+from core.engine.model import build_mlp, count_parameters, summary
+from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
+from core.lab.estimate import estimate_epoch
+from core.lab.urlconfig import hidden_field_text, parse_hidden
+from core.views.words import format_seconds
 from pages.ui.common import job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section

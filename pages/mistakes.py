@@ -1,14 +1,14 @@
 """Mistakes: what a saved run gets wrong on the 10,000 test digits, your own digits, and the network's insides.
 
-Thin on purpose: the numbers come from core.mistakes, core.mistakes_view, core.inside and core.digits; the
-sections in pages/mistakes_parts only lay out widgets and charts. Tabs run lazily: only the open one is
-computed, which keeps every rerun fast.
+Thin on purpose: the numbers come from core.lessons.mistakes, core.views.mistakes_view, core.lessons.inside
+and core.lessons.digits; the sections in pages/mistakes_parts only lay out widgets and charts. Tabs run
+lazily: only the open one is computed, which keeps every rerun fast.
 """
 
 import streamlit as st
 
-from core.mistakes_view import default_run, run_title, viewable
-from core.runs import RunStore
+from core.engine.runs import RunStore
+from core.views.mistakes_view import default_run, run_title, viewable
 from pages.mistakes_parts import compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell
 

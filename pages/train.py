@@ -1,16 +1,17 @@
 """Train: start a run in the background and watch it live; pause, resume or stop it; browse the history.
 
-Thin on purpose: training happens in core.jobs (a thread per run, never st.*); this page only submits jobs
+Thin on purpose: training happens in core.lab.jobs (a thread per run, never st.*); this page only submits jobs
 and draws their snapshots, about once a second, from a polling fragment.
 """
 
 import streamlit as st
 
-from core.charts import epoch_figure, loss_figure
-from core.history import settings_text
-from core.job_text import end_text, plural, progress_text, queue_text
-from core.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.status import Status
+from core.engine.status import Status
+from core.lab.job_text import end_text, progress_text, queue_text
+from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
+from core.views.charts import epoch_figure, loss_figure
+from core.views.history import settings_text
+from core.views.words import plural
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.data import load_mnist
+from core.engine.data import load_mnist
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-import core.data
+import core.engine.data
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
@@ -19,14 +19,14 @@ def fake_mnist(root=None):
     """Twenty tiny digits, two of each class: enough for the Home page, instant to build."""
     labels = torch.arange(20) % 10
     images = (torch.arange(20 * 28 * 28) % 255).to(torch.uint8).reshape(20, 28, 28)
-    return core.data.MNISTTensors(images, labels, images.clone(), labels.clone())
+    return core.engine.data.MNISTTensors(images, labels, images.clone(), labels.clone())
 
 
 @pytest.fixture
 def app(monkeypatch, tmp_path):
     """The app with a fake MNIST, a scratch runs folder, fresh caches, run once on its default page (Home)."""
     monkeypatch.setenv("MNIST_LAB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(core.data, "load_mnist", fake_mnist)
+    monkeypatch.setattr(core.engine.data, "load_mnist", fake_mnist)
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
@@ -60,7 +60,7 @@ def test_navigation_lists_the_pages_in_lecture_order(monkeypatch):
         return real(pages, **kwargs)
 
     monkeypatch.setattr(st, "navigation", recording)
-    monkeypatch.setattr(core.data, "load_mnist", fake_mnist)
+    monkeypatch.setattr(core.engine.data, "load_mnist", fake_mnist)
     AppTest.from_file(APP, default_timeout=30).run()
     assert [title for title, _ in seen[0]] == PAGE_TITLES
     assert [path for _, path in seen[0][1:]] == ["autograd", "hyperparameters", "train", "mistakes"]
@@ -85,9 +85,9 @@ def test_home_shows_the_network_samples_and_where_to_go(app):
 
 def test_home_explains_when_mnist_is_missing(monkeypatch):
     def missing(root=None):
-        raise core.data.MNISTUnavailable("MNIST is not in data/MNIST/raw. Run: make data")
+        raise core.engine.data.MNISTUnavailable("MNIST is not in data/MNIST/raw. Run: make data")
 
-    monkeypatch.setattr(core.data, "load_mnist", missing)
+    monkeypatch.setattr(core.engine.data, "load_mnist", missing)
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from core import autograd_demos as demos
-from core.autograd_graph import autograd_graph
-from core.expr import parse_expression
-from core.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
-from core.samples import one_per_class, strip
+from core.lessons import autograd_demos as demos
+from core.lessons.expr import parse_expression
+from core.views.autograd_graph import autograd_graph
+from core.views.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
+from core.views.samples import one_per_class, strip
 
 # --- 1. y = x² + 3x + 1 --------------------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import core.train
-from core.data import default_root
-from core.runs import RunStore, default_runs_dir
-from core.train import StopNow, StopSignals, build_parser, config_from_args, data_dir, folder_problem, runs_dir
+import core.engine.cli
+from core.engine.cli import StopNow, StopSignals, build_parser, config_from_args, data_dir, folder_problem, runs_dir
+from core.engine.data import default_root
+from core.engine.runs import RunStore, default_runs_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,8 @@ def test_two_processes_train_with_ddp_and_count_every_test_image_once(runs_dir):
 
 
 # Runs main() and fails if torch was imported: bad folders must be answered before that slow import.
-WITHOUT_TORCH = "import sys; from core.train import main; c = main(); assert 'torch' not in sys.modules; sys.exit(c)"
+WITHOUT_TORCH = ("import sys; from core.engine.cli import main; c = main(); "
+                 "assert 'torch' not in sys.modules; sys.exit(c)")
 
 
 @pytest.mark.parametrize(("flag", "where", "words"), [
@@ -138,7 +139,7 @@ class FakeTrainer:
 
 
 def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once(monkeypatch):
-    monkeypatch.setattr(core.train.signal, "signal", lambda *args: None)  # leave this process's handlers be
+    monkeypatch.setattr(core.engine.cli.signal, "signal", lambda *args: None)  # leave this process's handlers be
     signals = StopSignals()
     signals.trainer = FakeTrainer()
     signals._received(signal.SIGTERM, None)

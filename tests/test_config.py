@@ -1,6 +1,6 @@
 import pytest
 
-from core.config import ConfigError, TrainConfig
+from core.engine.config import ConfigError, TrainConfig
 
 
 def test_defaults_are_the_lectures_setup():

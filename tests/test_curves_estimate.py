@@ -1,15 +1,16 @@
-"""core.curves (smoothing, downsampling), core.estimate (epoch time) and core.charts (figures)."""
+"""core.views.curves (smoothing, downsampling), core.lab.estimate (epoch time) and core.views.charts (figures)."""
 
 import math
 
 import pytest
 
-from core.charts import epoch_figure, loss_figure
-from core.config import TrainConfig
-from core.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
-from core.estimate import estimate_epoch, format_seconds, measure_speed, steps_per_epoch, weights
-from core.model import build_mlp, count_parameters
-from core.presets import QUICK
+from core.engine.config import TrainConfig
+from core.engine.model import build_mlp, count_parameters
+from core.engine.presets import QUICK
+from core.lab.estimate import estimate_epoch, measure_speed, steps_per_epoch, weights
+from core.views.charts import epoch_figure, loss_figure
+from core.views.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
+from core.views.words import format_seconds
 
 
 def test_ema_starts_at_the_first_value_and_follows_a_constant():

@@ -14,13 +14,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import mistakes_view
-from core.config import TrainConfig
-from core.curves import loss_curve
-from core.history import history_rows, run_title
-from core.jobs import JobManager
-from core.runs import RunStore
-from core.trainer import Trainer
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.engine.trainer import Trainer
+from core.lab.jobs import JobManager
+from core.views import mistakes_view
+from core.views.curves import loss_curve
+from core.views.history import history_rows, run_title
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 GOOD, BAD = "20250101-120000-0001", "20250102-120000-0002"  # the damaged run is the newer one

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import core.data as data
-from core.data import IDX_MD5, MNISTBatches, MNISTUnavailable, batch_loader, ensure_mnist, md5sum, raw_folder
+import core.engine.data as data
+from core.engine.data import IDX_MD5, MNISTBatches, MNISTUnavailable, batch_loader, ensure_mnist, md5sum, raw_folder
 
 
 def test_idx_files_are_built_offline_with_the_published_md5s(tmp_path):

@@ -1,4 +1,4 @@
-"""core.digits: drawings and uploads of every common kind become centred 28x28 MNIST-style digits."""
+"""core.lessons.digits: drawings and uploads of every common kind become centred 28x28 MNIST-style digits."""
 
 import io
 import struct
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from core.digits import EMPTY, NOT_IMAGE, DigitError, to_mnist, to_model_input
+from core.lessons.digits import EMPTY, NOT_IMAGE, DigitError, to_mnist, to_model_input
 
 MNIST_TEST_IMAGES = Path(__file__).resolve().parents[1] / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import expr as expr_module
-from core.expr import (
+from core.lessons import expr as expr_module
+from core.lessons.expr import (
     MAX_DEPTH,
     MAX_LENGTH,
     ExpressionError,

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BEFORE_FIRST_PAINT = """
 import sys
-import pages.ui.common, core.network_diagram  # what streamlit_app.py and Home import before their text
+import pages.ui.common, core.views.network_diagram  # what streamlit_app.py and Home import before their text
 heavy = sorted({"torch", "torchvision", "accelerate"} & set(sys.modules))
 assert not heavy, heavy
 """
@@ -19,7 +19,7 @@ def test_the_shell_and_home_import_nothing_heavy_before_their_text():
     assert done.returncode == 0, done.stderr[-2000:]
     home = (REPO / "pages/home.py").read_text()
     top = home[: home.index("st.title(")]
-    assert "core.samples" not in top and "torch" not in top
+    assert "core.views.samples" not in top and "torch" not in top
 
 
 def test_the_shell_runs_navigation_before_starting_the_job_manager():

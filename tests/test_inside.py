@@ -1,11 +1,13 @@
-"""core.inside: layer activations, first-layer weight pictures, grids and colours, on small known networks."""
+"""core.lessons.inside: layer activations, first-layer weight pictures, grids and colours, on small known networks."""
 
 import numpy as np
 import pytest
 import torch
 
-from core.data import to_inputs
-from core.inside import (
+from core.engine.data import to_inputs
+from core.engine.model import build_mlp
+from core.engine.trainer import predict
+from core.lessons.inside import (
     NEGATIVE,
     POSITIVE,
     activations,
@@ -18,8 +20,6 @@ from core.inside import (
     tile,
     weight_picture,
 )
-from core.model import build_mlp
-from core.trainer import predict
 
 
 @pytest.fixture

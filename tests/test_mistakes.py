@@ -1,11 +1,11 @@
-"""core.mistakes: hand-built cases with known answers, and a random 10,000-image run for consistency."""
+"""core.lessons.mistakes: hand-built cases with known answers, and a random 10,000-image run for consistency."""
 
 import time
 
 import numpy as np
 import pytest
 
-from core.mistakes import (
+from core.lessons.mistakes import (
     ConfusedPair,
     Predictions,
     compare,

@@ -15,11 +15,11 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.config import TrainConfig
-from core.digits import NOT_IMAGE
-from core.mistakes import gallery, headline
-from core.runs import RunStore
-from core.trainer import Trainer
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.engine.trainer import Trainer
+from core.lessons.digits import NOT_IMAGE
+from core.lessons.mistakes import gallery, headline
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/mistakes.py"

@@ -1,4 +1,4 @@
-"""core.mistakes_view and core.mistakes_charts: run choice, gallery tiles and captions, comparisons, figures."""
+"""core.views.mistakes_view and core.views.mistakes_charts: run choice, gallery tiles, captions, comparisons."""
 
 from types import SimpleNamespace
 
@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from core.mistakes import COLORS, Predictions, compare, confusion
-from core.mistakes_charts import (
+from core.lessons.mistakes import COLORS, Predictions, compare, confusion
+from core.views.mistakes_charts import (
     GREEN,
     RED,
     accuracy_figure,
@@ -15,7 +15,7 @@ from core.mistakes_charts import (
     confusion_figure,
     probability_figure,
 )
-from core.mistakes_view import (
+from core.views.mistakes_view import (
     NBSP,
     caption,
     choice_label,
@@ -70,9 +70,9 @@ def test_run_title_names_label_accuracy_settings_and_unusual_status():
 
 
 def test_run_title_of_a_real_run(mnist, runs_dir):
-    from core.config import TrainConfig
-    from core.runs import RunStore
-    from core.trainer import Trainer
+    from core.engine.config import TrainConfig
+    from core.engine.runs import RunStore
+    from core.engine.trainer import Trainer
 
     store = RunStore(runs_dir)
     config = TrainConfig(epochs=1, train_subset=256, batch_size=64)

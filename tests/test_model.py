@@ -1,6 +1,6 @@
 import torch
 
-from core.model import build_mlp, count_parameters, summary
+from core.engine.model import build_mlp, count_parameters, summary
 
 
 def test_lecture_network_shape_and_parameter_count():

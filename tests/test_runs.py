@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import TrainConfig
-from core.runs import RunStore
-from core.trainer import Trainer, predict
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.engine.trainer import Trainer, predict
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,10 +1,10 @@
-"""One status vocabulary: core.status.Status, never the bare words, wherever a status is compared or written."""
+"""One status vocabulary: core.engine.status.Status, never the bare words, wherever a status is compared or written."""
 
 import ast
 import json
 from pathlib import Path
 
-from core.status import Status
+from core.engine.status import Status
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = {status.value for status in Status}

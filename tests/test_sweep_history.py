@@ -1,12 +1,12 @@
-"""core.sweep (configs, results, best) and core.history (the run table)."""
+"""core.lab.sweep (configs, results, best) and core.views.history (the run table)."""
 
 import pytest
 
-from core.config import TrainConfig
-from core.history import history_rows, run_title, settings_text
-from core.presets import QUICK
-from core.runs import RunStore
-from core.sweep import SWEEPABLE, Sweep, SweepRow, best, format_param_value, sweep_configs
+from core.engine.config import TrainConfig
+from core.engine.presets import QUICK
+from core.engine.runs import RunStore
+from core.lab.sweep import SWEEPABLE, Sweep, SweepRow, best, format_param_value, sweep_configs
+from core.views.history import history_rows, run_title, settings_text
 
 
 def test_sweep_configs_change_one_setting_and_shorten_the_run():

@@ -4,9 +4,9 @@ import time
 import pytest
 import torch
 
-from core.config import TrainConfig
-from core.model import build_mlp
-from core.trainer import EndEvent, EpochEvent, PauseEvent, StartEvent, StepEvent, Trainer, predict
+from core.engine.config import TrainConfig
+from core.engine.model import build_mlp
+from core.engine.trainer import EndEvent, EpochEvent, PauseEvent, StartEvent, StepEvent, Trainer, predict
 
 
 def fit(mnist, **settings):
@@ -61,7 +61,7 @@ def test_a_blown_up_loss_with_momentum_is_reported_as_diverged(mnist):
 
 
 def test_a_nan_loss_is_named_in_words(mnist, monkeypatch):
-    import core.trainer
+    import core.engine.trainer
 
     def poisoned(hidden, seed=None):
         model = build_mlp(hidden, seed=seed)
@@ -69,7 +69,7 @@ def test_a_nan_loss_is_named_in_words(mnist, monkeypatch):
             model[-1].bias.fill_(float("nan"))
         return model
 
-    monkeypatch.setattr(core.trainer, "build_mlp", poisoned)
+    monkeypatch.setattr(core.engine.trainer, "build_mlp", poisoned)
     result, _ = fit(mnist, train_subset=500)
     assert result.status == "diverged"
     assert result.message == "the loss became NaN at step 1 with learning rate 0.01: lower the learning rate"

@@ -1,12 +1,13 @@
-"""core.urlconfig and core.presets: settings to URL text and back; a bad link never raises."""
+"""core.lab.urlconfig and core.engine.presets: settings to URL text and back; a bad link never raises."""
 
 import random
 
 import pytest
 
-from core.config import TrainConfig
-from core.presets import DEFAULT, LECTURE, PRESETS, QUICK, preset_name
-from core.urlconfig import config_params, format_hidden, from_query, parse_hidden, to_query
+from core.engine.config import TrainConfig
+from core.engine.presets import DEFAULT, LECTURE, PRESETS, QUICK, preset_name
+from core.lab.urlconfig import config_params, from_query, parse_hidden, to_query
+from core.views.words import format_hidden
 
 
 @pytest.mark.parametrize("config", [QUICK, LECTURE, TrainConfig(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.mistakes import Predictions, compare, page_slice
-from core.mistakes_view import COMPARE_KINDS, compare_caption, comparison_counts, run_title, tile
+from core.lessons.mistakes import Predictions, compare, page_slice
+from core.views.mistakes_view import COMPARE_KINDS, compare_caption, comparison_counts, run_title, tile
 from pages.mistakes_parts import keys, loaders, paging
 
 PAGE_SIZE = 40

@@ -7,9 +7,9 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from core.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice, top_k
-from core.mistakes_charts import probability_figure
-from core.mistakes_view import caption, choice_label, tile
+from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice, top_k
+from core.views.mistakes_charts import probability_figure
+from core.views.mistakes_view import caption, choice_label, tile
 from pages.mistakes_parts import keys, paging
 
 PAGE_SIZE = 40

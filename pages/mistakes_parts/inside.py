@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import inside
-from core.mistakes import enlarge, top_k
-from core.mistakes_charts import activation_figure, probability_figure
+from core.lessons import inside
+from core.lessons.mistakes import enlarge, top_k
+from core.views.mistakes_charts import activation_figure, probability_figure
 from pages.mistakes_parts import keys
 
 CHART_CONFIG = {"displayModeBar": False}

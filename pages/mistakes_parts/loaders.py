@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.mistakes import Predictions
-from core.runs import RunStore
+from core.engine.runs import RunStore
+from core.lessons.mistakes import Predictions
 from pages.ui.common import mnist
 
 PREDICTIONS, MODEL = "predictions.npz", "model.pt"

@@ -6,8 +6,8 @@ from functools import partial
 
 import streamlit as st
 
-from core.mistakes import Predictions, confusion, headline, most_confused_pairs, per_class_accuracy
-from core.mistakes_charts import accuracy_figure, confusion_figure
+from core.lessons.mistakes import Predictions, confusion, headline, most_confused_pairs, per_class_accuracy
+from core.views.mistakes_charts import accuracy_figure, confusion_figure
 from pages.mistakes_parts import keys, paging
 from pages.ui.common import table
 

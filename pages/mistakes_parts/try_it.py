@@ -6,10 +6,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.digits import MAX_BYTES, DigitError, DigitInput, to_mnist
-from core.mistakes import enlarge, top_k
-from core.mistakes_charts import probability_figure
-from core.trainer import predict
+from core.engine.trainer import predict
+from core.lessons.digits import MAX_BYTES, DigitError, DigitInput, to_mnist
+from core.lessons.mistakes import enlarge, top_k
+from core.views.mistakes_charts import probability_figure
 from pages.mistakes_parts import keys
 
 CANVAS_SIDE = 280  # 10 canvas pixels per MNIST pixel

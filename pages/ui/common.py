@@ -27,14 +27,14 @@ def require_shell(page: str) -> None:
 @st.cache_resource(show_spinner="Loading MNIST (first time only)…")
 def _mnist_tensors():
     # Imported here so pages that never need MNIST (Autograd) do not pay for torchvision.
-    from core.data import load_mnist
+    from core.engine.data import load_mnist
 
     return load_mnist()
 
 
 def mnist():
     """MNIST tensors, loaded once per server process and shared; None (after a message) if unavailable."""
-    from core.data import MNISTUnavailable
+    from core.engine.data import MNISTUnavailable
 
     try:
         return _mnist_tensors()
@@ -64,8 +64,8 @@ def table(columns: dict[str, list]) -> None:
 # --- Training jobs (Hyperparameters and Train pages) ---------------------------------------------------
 @st.cache_resource(show_spinner=False)
 def _job_manager(runs_dir: str):
-    from core.jobs import JobManager
-    from core.runs import RunStore
+    from core.engine.runs import RunStore
+    from core.lab.jobs import JobManager
 
     manager = JobManager(RunStore(runs_dir))  # also marks runs left "running" by a dead server interrupted
     manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
@@ -74,7 +74,7 @@ def _job_manager(runs_dir: str):
 
 def job_manager():
     """The server's one JobManager for its runs folder, shared by every session (it is thread-safe)."""
-    from core.runs import default_runs_dir
+    from core.engine.runs import default_runs_dir
 
     return _job_manager(str(default_runs_dir().resolve()))
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.charts import loss_figure
-from core.curves import loss_curve
-from core.history import history_rows, run_title
-from core.status import Status
+from core.engine.status import Status
+from core.views.charts import loss_figure
+from core.views.curves import loss_curve
+from core.views.history import history_rows, run_title
 from pages.ui.common import table_rows
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
@@ -67,7 +67,7 @@ def history_section(store) -> None:
     b.download_button("Weights (.pt)", lambda: (run.path / "model.pt").read_bytes(),
                       file_name=f"mnist-lab-{run.id}-weights.pt", mime="application/octet-stream",
                       icon=":material/download:", on_click="ignore", disabled=not run.has_model,
-                      key="history_weights", help="PyTorch state_dict: load it into core.model.build_mlp")
+                      key="history_weights", help="PyTorch state_dict: load it into core.engine.model.build_mlp")
     if c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == Status.RUNNING,
                 help="A run that is still training cannot be deleted: stop it first."):
         confirm_delete(store, run.id, run_title(run.record))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import TrainConfig
-from core.presets import DEFAULT
-from core.urlconfig import FIELDS, config_params, from_query, to_query
+from core.engine.config import TrainConfig
+from core.engine.presets import DEFAULT
+from core.lab.urlconfig import FIELDS, config_params, from_query, to_query
 from pages.ui.common import SHELL_RAN, require_shell
 
 CONFIG = "lab_config"

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.charts import loss_figure
-from core.estimate import format_seconds
-from core.jobs import RunRefused
-from core.status import Status
-from core.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
+from core.engine.status import Status
+from core.lab.jobs import RunRefused
+from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
+from core.views.charts import loss_figure
+from core.views.words import format_seconds
 from pages.ui.common import job_manager, table_rows
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
 

@@ -24,10 +24,10 @@ from benchmarks.mistakes_page import (
     next_page,
     open_mistakes,
 )
-from core.digits import NOT_IMAGE, to_mnist
-from core.mistakes import gallery, headline, most_confused_pairs
-from core.runs import RunStore
-from core.trainer import predict
+from core.engine.runs import RunStore
+from core.engine.trainer import predict
+from core.lessons.digits import NOT_IMAGE, to_mnist
+from core.lessons.mistakes import gallery, headline, most_confused_pairs
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]

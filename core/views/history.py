@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from core.config import TrainConfig
-from core.estimate import format_seconds
+from core.engine.config import TrainConfig
+from core.views.words import format_seconds
 
 _NAMES = {
     "lr": "lr {}",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from core.config import ConfigError, TrainConfig
-from core.status import Status
-from core.urlconfig import format_hidden
+from core.engine.config import ConfigError, TrainConfig
+from core.engine.status import Status
+from core.views.words import format_hidden
 
 MIN_VALUES, MAX_VALUES = 2, 6
 SHORT_EPOCHS = 1

@@ -10,8 +10,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import fields, replace
 
-from core.config import ConfigError, TrainConfig
-from core.presets import DEFAULT
+from core.engine.config import ConfigError, TrainConfig
+from core.engine.presets import DEFAULT
+from core.views.words import format_hidden
 
 # Always written, so a link keeps meaning the same setup even if the default preset changes later.
 MAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "optimizer", "normalize", "seed")
@@ -20,11 +21,6 @@ _FLOATS = {"lr", "weight_decay"}
 _INTS = {"batch_size", "epochs", "seed", "overfit_steps"}
 _BOOLS = {"overfit_one_batch"}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-
-
-def format_hidden(hidden: tuple[int, ...]) -> str:
-    """Hidden layer sizes as text: (256, 128) → "256-128"; no hidden layer → "none"."""
-    return "-".join(str(n) for n in hidden) or "none"
 
 
 def hidden_field_text(hidden: tuple[int, ...]) -> str:

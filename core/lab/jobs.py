@@ -21,14 +21,14 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from core import data as mnist_data
-from core.config import TrainConfig
-from core.curves import Curve, loss_curve
-from core.data import MNISTTensors, MNISTUnavailable
-from core.estimate import RUN_BUDGET, RunBudget, measure_speed, steps_per_epoch
-from core.runs import RunStore
-from core.status import Status
-from core.sweep import Sweep, sweep_configs
+from core.engine import data as mnist_data
+from core.engine.config import TrainConfig
+from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.runs import RunStore
+from core.engine.status import Status
+from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed, steps_per_epoch
+from core.lab.sweep import Sweep, sweep_configs
+from core.views.curves import Curve, loss_curve
 
 log = logging.getLogger(__name__)
 
@@ -502,7 +502,7 @@ class JobManager:
     # --- inside ---------------------------------------------------------------------------------------
     def _warm(self) -> None:
         try:
-            import core.trainer  # noqa: F401  (Accelerate takes seconds to import)
+            import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import)
 
             self._get_data()
             self.speed = measure_speed()
@@ -573,7 +573,7 @@ class JobManager:
             lower_thread_priority()
             if not job._starting():
                 return
-            from core.trainer import Trainer, make_accelerator
+            from core.engine.trainer import Trainer, make_accelerator
 
             data = self._get_data()
             recorder = self.store.create(job.config, label=job.label)
@@ -609,6 +609,6 @@ class JobManager:
 @functools.cache
 def _events():
     # Imported on first use: Accelerate takes seconds to import, and pages import this module.
-    from core import trainer
+    from core.engine import trainer
 
     return trainer.StepEvent, trainer.EpochEvent, trainer.StartEvent, trainer.EndEvent

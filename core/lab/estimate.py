@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import N_TRAIN, TrainConfig
-from core.data import to_inputs
-from core.model import build_mlp
+from core.engine.config import N_TRAIN, TrainConfig
+from core.engine.data import to_inputs
+from core.engine.model import build_mlp
+from core.views.words import format_seconds
 
 N_TEST = 10_000
 # The Trainer's own cost per step beyond the bare maths (Accelerate's wrappers, events, the data loader);
@@ -90,7 +91,7 @@ def estimate_epoch(config: TrainConfig, speed: float = 1.0, cost: StepCost = LAB
 
 def measure_step_seconds(config: TrainConfig, budget_s: float = 0.15, max_steps: int = 20) -> float:
     """Seconds per Trainer step of this network, batch size and optimizer, from a few steps on random images."""
-    from core.trainer import make_optimizer  # Accelerate is slow to import; only needed here
+    from core.engine.trainer import make_optimizer  # Accelerate is slow to import; only needed here
 
     model = build_mlp(config.hidden, seed=0)
     optimizer = make_optimizer(config, model.parameters())
@@ -166,16 +167,3 @@ class RunBudget:
 RUN_BUDGET = RunBudget(seconds=600, memory_mb=1024)
 
 
-def format_seconds(seconds: float) -> str:
-    """A duration for people: "0.4 s", "12 s", "3 min 5 s"."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "unknown"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.curves import Curve
+from core.views.curves import Curve
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25

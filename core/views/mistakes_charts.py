@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.mistakes import N_CLASSES, Predictions, confusion
+from core.lessons.mistakes import N_CLASSES, Predictions, confusion
 
 DIGITS = list(range(N_CLASSES))
 GREEN, RED, GREY, BLUE = "#2ea043", "#da3633", "#adb5bd", "#3b5bdb"

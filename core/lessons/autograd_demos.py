@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from core.autograd_graph import autograd_graph
-from core.expr import Expression, derivative, finite_difference
+from core.lessons.expr import Expression, derivative, finite_difference
+from core.views.autograd_graph import autograd_graph
 
 # --- 1. y = x² + 3x + 1 --------------------------------------------------------------------------------
 

@@ -1,0 +1,271 @@
+"""Command line: train the lecture's network and save the run.
+
+    python -m core.train                                  # the lecture: SGD, lr 0.01, batch 64, 3 epochs
+    python -m core.train --optimizer adam --lr 0.001 --json
+    torchrun --nproc_per_node 2 -m core.train --cpu       # two processes on CPUs (DDP over gloo)
+    accelerate launch --multi_gpu -m core.train           # several GPUs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from core.engine.config import MIXED_PRECISIONS, NORMALIZATIONS, OPTIMIZERS, ConfigError, TrainConfig
+from core.engine.status import Status
+
+# torch and accelerate take seconds to import: they are imported only once the flags and folders are known
+# to be good, so a typo is answered at once.
+
+EXIT_CODES = """exit codes: 0 finished, 1 diverged or failed, 2 bad flag or unusable folder,
+130 stopped by Ctrl+C, 143 stopped by SIGTERM (what kill sends)
+
+The first Ctrl+C (or SIGTERM) stops after the current step and saves the run as stopped;
+a second one stops at once."""
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's flags; defaults are the lecture's."""
+    d = TrainConfig()
+    p = _OneLineErrors(prog="python -m core.train", description=__doc__, epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    hyper = p.add_argument_group("hyperparameters")
+    hyper.add_argument("--epochs", type=int, default=d.epochs,
+                       help=f"passes over the training set (default {d.epochs})")
+    hyper.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    hyper.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per step (default {d.batch_size})")
+    hyper.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
+                       help="sgd, momentum (SGD with momentum 0.9) or adam (default sgd)")
+    hyper.add_argument("--hidden", type=int, nargs="*", default=list(d.hidden), metavar="UNITS",
+                       help="hidden layer sizes, 1-1024 each (default: 128 64)")
+    hyper.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty (default 0)")
+    hyper.add_argument("--seed", type=int, default=d.seed, help="random seed: same seed, same run (default 0)")
+    hyper.add_argument("--normalize", nargs="?", choices=NORMALIZATIONS, const="standard", default=d.normalize,
+                       help="pixel scaling: plain 0..1 (default) or standard (mean 0.1307, std 0.3081); "
+                       "--normalize alone means standard")
+    hyper.add_argument("--train-subset", type=int, default=None, metavar="N",
+                       help="train on a fixed random N of the 60,000 images (to see overfitting)")
+    hyper.add_argument("--overfit-one-batch", action="store_true",
+                       help="train on one fixed batch only; its loss should fall near zero")
+    hyper.add_argument("--overfit-steps", type=int, default=d.overfit_steps,
+                       help=f"steps per epoch with --overfit-one-batch (default {d.overfit_steps})")
+    hw = p.add_argument_group("hardware")
+    hw.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    hw.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default=d.mixed_precision,
+                    help="no, fp16 or bf16 (default no): faster on GPUs, slower on most CPUs")
+    out = p.add_argument_group("files and output")
+    out.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_LAB_DATA or data/)")
+    out.add_argument("--runs-dir", default=None, help="where runs are saved (default $MNIST_LAB_RUNS or runs/)")
+    out.add_argument("--label", default="", help="a name for this run in the run history")
+    out.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    out.add_argument("--no-progress", action="store_true", help="plain lines even on a terminal")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the flags describe (raises ConfigError on a bad value)."""
+    return TrainConfig(
+        lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, hidden=tuple(args.hidden),
+        optimizer=args.optimizer, weight_decay=args.weight_decay, seed=args.seed, normalize=args.normalize,
+        train_subset=args.train_subset, overfit_one_batch=args.overfit_one_batch,
+        overfit_steps=args.overfit_steps, mixed_precision=args.mixed_precision,
+        device="cpu" if args.cpu else "auto",
+    )
+
+
+class ConsoleReport:
+    """Progress for people: a redrawn bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream, bar: bool):
+        self.stream, self.bar, self.total, self.last_draw = stream, bar, 0, 0.0
+
+    def __call__(self, event) -> None:
+        from core.engine.trainer import EndEvent, EpochEvent, StartEvent, StepEvent
+
+        if isinstance(event, StartEvent):
+            cfg = event.config
+            self._line(f"training {cfg.architecture()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
+                       f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)} on {event.n_train:,} images ({event.device}, "
+                       f"{event.num_processes} process{'es' if event.num_processes > 1 else ''})")
+            self.total = event.total_steps
+        elif isinstance(event, StepEvent) and self.bar:
+            now = time.monotonic()
+            if now - self.last_draw > 0.1 or event.batch == event.steps_per_epoch:
+                self.last_draw = now
+                filled = int(30 * event.step / max(self.total, 1))
+                self.stream.write(f"\repoch {event.epoch} "
+                                  f"[{'#' * filled}{'.' * (30 - filled)}] step {event.step}/{self.total} "
+                                  f"loss {event.loss:.4f}")
+                self.stream.flush()
+        elif isinstance(event, EpochEvent):
+            self._line(f"epoch {event.epoch}: train loss {event.train_loss:.4f}, test loss {event.test_loss:.4f}, "
+                       f"test accuracy {event.test_accuracy:.2f} %, {event.seconds:.2f} s")
+        elif isinstance(event, EndEvent):
+            self._line(event.message)
+
+    def _line(self, text: str) -> None:
+        if self.bar:
+            self.stream.write("\r\033[K")
+        print(text, file=self.stream, flush=True)
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    """The MNIST folder: --data-dir, $MNIST_LAB_DATA or data/ (as core.engine.data.default_root, without torch)."""
+    return Path(args.data_dir or os.environ.get("MNIST_LAB_DATA") or "data")
+
+
+def runs_dir(args: argparse.Namespace) -> Path:
+    """The runs folder: --runs-dir, $MNIST_LAB_RUNS or runs/ (as core.engine.runs.default_runs_dir, without torch)."""
+    return Path(args.runs_dir or os.environ.get("MNIST_LAB_RUNS") or "runs")
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why files cannot be written into `path`, or None when they can; a missing folder is created."""
+    if path.exists() and not path.is_dir():
+        return "it is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"the folder cannot be created ({exc.strerror or exc})"
+    try:
+        # Only writing tells: permission bits say nothing for root, nor for a read-only disk.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".mnist-lab-check-"):
+            pass
+    except OSError as exc:
+        return f"nothing can be written there ({exc.strerror or exc})"
+    return None
+
+
+def folders_error(args: argparse.Namespace) -> str | None:
+    """One line saying which folder is unusable and why, or None when both are fine."""
+    data = data_dir(args)
+    # MNIST already built needs only reading (a shared read-only copy is fine); a missing one is built here.
+    if not (data / "MNIST" / "raw").is_dir() and (problem := folder_problem(data)):
+        return f"error: cannot build MNIST in {data}: {problem}"
+    if problem := folder_problem(runs_dir(args)):
+        return f"error: cannot save runs in {runs_dir(args)}: {problem}"
+    return None
+
+
+class StopNow(BaseException):
+    """A second Ctrl+C or SIGTERM: leave training at once, wherever it is (a BaseException, as Ctrl+C is)."""
+
+
+class StopSignals:
+    """Ctrl+C and SIGTERM: the first stops the run after the current step, a second one at once."""
+
+    def __init__(self):
+        self.trainer = None  # set once training is about to start; until then any signal stops at once
+        self.recorder = None  # the run being saved, to mark stopped when stopping at once
+        self.exit_code: int | None = None  # 128 + the first signal's number, the shell's convention
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._received)
+
+    def _received(self, signum, frame) -> None:
+        if self.exit_code is None:
+            self.exit_code = 128 + signum
+            if self.trainer is not None:
+                self.trainer.stop()
+                return
+        # Stopping at once; a third signal ends the process outright, whatever it is doing.
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_DFL)
+        raise StopNow
+
+
+def mark_stopped(recorder) -> None:
+    """Save a run cut short at once as stopped, not leave it "running" (weights are not saved then)."""
+    from core.engine.trainer import EndEvent, TrainResult
+
+    if recorder is None or recorder.record.get("status") != Status.RUNNING:
+        return  # no run yet, or it was already saved with its final status
+    steps = len(recorder.step_losses)
+    message = f"stopped at once after {steps} step{'s' * (steps != 1)}; the weights were not saved"
+    recorder.finish(EndEvent(Status.STOPPED, message, TrainResult(Status.STOPPED, message, steps=steps)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, train, save the run; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if error := folders_error(args):
+        print(error, file=sys.stderr)
+        return 2
+    signals = StopSignals()
+    signals.install()
+    try:
+        return train(args, config, signals)
+    except StopNow:
+        mark_stopped(signals.recorder)
+        print("stopped at once; the run is saved as stopped" if signals.recorder
+              else "stopped at once" if signals.trainer else "stopped before training started", file=sys.stderr)
+        return signals.exit_code
+
+
+def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -> int:
+    """Load MNIST, train and save the run, telling `signals` what to stop; returns the exit code."""
+    from core.engine.data import MNISTUnavailable, load_mnist
+    from core.engine.runs import RunStore
+    from core.engine.trainer import Trainer, make_accelerator
+
+    accelerator = make_accelerator(config)
+    main_process = accelerator.is_main_process
+    try:
+        # The main process builds the IDX files if needed; the others then just read them.
+        with accelerator.main_process_first():
+            data = load_mnist(data_dir(args))
+    except MNISTUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. MNIST half there in a read-only folder
+        print(f"error: cannot read or build MNIST in {data_dir(args)}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    listeners = []
+    recorder = None
+    if main_process:
+        recorder = signals.recorder = RunStore(runs_dir(args)).create(config, label=args.label)
+        listeners += [recorder, ConsoleReport(sys.stderr if args.json else sys.stdout,
+                                              bar=not args.no_progress and sys.stdout.isatty() and not args.json)]
+    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator)
+    result = trainer.fit()
+    if args.json and main_process:
+        ev = result.evaluation
+        print(json.dumps({
+            "status": result.status,
+            "message": result.message,
+            "run_dir": str(recorder.path),
+            "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
+            "test_samples": ev.n_samples if ev is not None else 0,
+            "epochs": [
+                {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
+                for e in result.epochs
+            ],
+        }))
+    return {Status.FINISHED: 0, Status.STOPPED: signals.exit_code or 130}.get(result.status, 1)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Nothing is left to stop or save: a late Ctrl+C or SIGTERM ends the process at once, with the same code.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: os._exit(code))
+    sys.exit(code)

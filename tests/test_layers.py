@@ -1,0 +1,57 @@
+"""The layers of core/ as the folders show them, checked on every module's imports (function-level ones too).
+
+engine: settings, data, network, trainer, run store, CLI; imports nothing else of core.
+lessons and views: may use the engine and each other, never the lab (the server's services).
+lab: may use all three. Nothing in core/ imports streamlit: the CLI, tests and torchrun use it without one.
+"""
+
+import ast
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "core"
+ALLOWED = {
+    "engine": {"engine"},
+    "lessons": {"engine", "lessons", "views"},
+    "views": {"engine", "lessons", "views"},
+    "lab": {"engine", "lab", "lessons", "views"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "core":
+                found |= {f"core.{alias.name}" for alias in node.names}
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "core" and len(parts) > 1 else None
+
+
+def test_every_module_of_core_sits_in_a_layer():
+    loose = sorted(p.name for p in CORE.glob("*.py") if p.name not in {"__init__.py", "train.py"})
+    assert loose == []  # core/train.py is only `python -m core.train`, the documented command
+
+
+def test_imports_go_down_the_layers_only():
+    wrong = []
+    for path in CORE.rglob("*.py"):
+        here = path.relative_to(CORE).parts[0] if len(path.relative_to(CORE).parts) > 1 else "engine"
+        for module in imported_modules(path):
+            there = layer_of(module)
+            if there is not None and there not in ALLOWED[here]:
+                wrong.append(f"{path.relative_to(CORE)} imports {module}")
+    assert wrong == []
+
+
+def test_core_never_imports_streamlit():
+    users = [str(p.relative_to(CORE)) for p in CORE.rglob("*.py")
+             if any(m.split(".")[0] == "streamlit" for m in imported_modules(p))]
+    assert users == []
