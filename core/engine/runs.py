@@ -411,8 +411,9 @@ class RunRecorder:
                               n_train=event.n_train, total_steps=event.total_steps)
         elif isinstance(event, EpochEvent):
             self.epochs.append(event.to_dict())
-            atomic_write_json(self.path / "epochs.json", self.epochs)
+            # Steps first: a reader (or a crash) between the two writes never sees an epoch without its steps.
             atomic_write_json(self.path / "steps.json", self.step_losses)
+            atomic_write_json(self.path / "epochs.json", self.epochs)
             self._save_record(
                 epochs_done=event.epoch,
                 steps=len(self.step_losses),
