@@ -130,28 +130,11 @@ class Job:
     # --- students' controls (any thread) -------------------------------------------------------------------
     def pause(self) -> bool:
         """Hold a running job before its next step; False if it is not running."""
-        with self._lock:
-            if self._status != Status.RUNNING:
-                return False
-            self._pause_requested = True
-            if self._trainer is not None:
-                self._trainer.pause()
-            self._status, self._message = Status.PAUSED, "paused"
-            self._touch()
-            return True
+        return self._hold(True)
 
     def resume(self) -> bool:
         """Let a paused job go on; False if it is not paused."""
-        with self._lock:
-            if self._status != Status.PAUSED:
-                return False
-            self._pause_requested = False
-            if self._trainer is not None:
-                self._trainer.resume()
-            self._status, self._message = Status.RUNNING, "training"
-            self._metrics.forget_speed()  # a pause is not slow training
-            self._touch()
-            return True
+        return self._hold(False)
 
     def request_stop(self) -> bool:
         """Ask a running or paused job to stop after its current step; False if it has ended."""
@@ -233,8 +216,7 @@ class Job:
                 self._metrics.add_epoch(event)
             elif isinstance(event, StartEvent):
                 self._metrics.total_steps = event.total_steps
-                self._status = Status.PAUSED if self._pause_requested else Status.RUNNING
-                self._message = "paused" if self._pause_requested else "training"
+                self._status, self._message = _training_state(self._pause_requested)
             elif isinstance(event, EndEvent):
                 self._test_accuracy = event.result.test_accuracy
                 self._end(event.status, event.message)
@@ -266,7 +248,24 @@ class Job:
                     self._final_curve, self._metrics.losses = snap.curve, []
         return snap
 
-    # --- inside (the lock is held) --------------------------------------------------------------------------
+    # --- inside --------------------------------------------------------------------------------------------
+    def _hold(self, paused: bool) -> bool:
+        """Pause a running job or resume a paused one (as `paused` says); False if it is in the other state."""
+        with self._lock:
+            if self._status != (Status.RUNNING if paused else Status.PAUSED):
+                return False
+            self._pause_requested = paused
+            if self._trainer is not None and paused:
+                self._trainer.pause()
+            elif self._trainer is not None:
+                self._trainer.resume()
+            self._status, self._message = _training_state(paused)
+            if not paused:
+                self._metrics.forget_speed()  # a pause is not slow training
+            self._touch()
+            return True
+
+    # The lock is held for these.
     def _touch(self) -> None:
         self._version += 1
 
@@ -274,6 +273,11 @@ class Job:
         self._status, self._message, self._queue_position = status, message, None
         self._first_step.set()
         self._touch()
+
+
+def _training_state(paused: bool) -> tuple[Status, str]:
+    """The status and message of a job that has started training, paused or not."""
+    return (Status.PAUSED, "paused") if paused else (Status.RUNNING, "training")
 
 
 @functools.cache
