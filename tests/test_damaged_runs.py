@@ -161,7 +161,7 @@ def test_a_damaged_run_can_be_deleted(runs):
 def test_recovering_the_jobs_of_a_server_passes_over_damaged_runs(runs):
     write(runs, "run.json", None)
     write(runs, "run.json", {**record(runs, GOOD), "status": "running", "pid": "x"}, run_id=GOOD)
-    assert JobManager(RunStore(runs)).recovered == [GOOD]
+    assert JobManager(RunStore(runs)).recover() == [GOOD]
 
 
 # --- epochs.json and steps.json -------------------------------------------------------------------------

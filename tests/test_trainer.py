@@ -1,9 +1,11 @@
 import threading
 import time
 
+import accelerate.optimizer
 import pytest
 import torch
 
+from core.engine.accelerate_fixes import speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import TrainConfig
 from core.engine.model import build_mlp
 from core.engine.trainer import EndEvent, EpochEvent, PauseEvent, StartEvent, StepEvent, Trainer, predict
@@ -133,3 +135,14 @@ def test_every_optimizer_learns(mnist, optimizer):
     lr = {"sgd": 0.1, "momentum": 0.02, "adam": 0.001}[optimizer]
     result, _ = fit(mnist, optimizer=optimizer, lr=lr, train_subset=3000, weight_decay=1e-4)
     assert result.status == "finished" and result.test_accuracy > 75
+
+
+def test_the_accelerate_workarounds_are_in_place_once_and_clear_the_same_gradients():
+    speed_up_accelerate_optimizer()  # the trainer's import already did: a second call must not wrap again
+    check = accelerate.optimizer.is_lomo_available
+    assert hasattr(check, "cache_info") and not hasattr(check.__wrapped__, "cache_info")
+    model = build_mlp((8,), seed=0)
+    model(torch.zeros(2, 784)).sum().backward()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    zero_grad(model)
+    assert all(p.grad is None for group in optimizer.param_groups for p in group["params"])

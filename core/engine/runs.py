@@ -7,7 +7,7 @@ runs/<id>/model.pt        trained weights (state_dict), at the end
 runs/<id>/predictions.npz every test image's label, prediction and probabilities, at the end
 
 The folder name is the run's id. Files damaged by hand or by a full disk never break a listing: such a run
-reads as "damaged", with what is wrong in plain words, beside the others.
+reads as "damaged", with what is wrong in plain words, beside the others (core.engine.run_record checks them).
 """
 
 from __future__ import annotations
@@ -24,25 +24,29 @@ import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psutil
 import torch
 
-from core.engine.config import ConfigError, TrainConfig
-from core.engine.fileio import atomic_write_bytes, atomic_write_json, read_json
+from core.engine.config import TrainConfig
+from core.engine.fileio import atomic_write_bytes, atomic_write_json
 from core.engine.model import build_mlp
 from core.engine.predictions import Predictions
+from core.engine.run_record import (
+    EPOCH_COLUMNS,
+    checked_record,
+    finite_number,
+    is_epoch,
+    json_float,
+    read_json_file,
+    run_settings,
+)
 from core.engine.status import Status
 from core.engine.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
 
 RUNS_ENV = "MNIST_LAB_RUNS"
-# What a writer saves (a tuple: a damaged run.json's status may be unhashable).
-SAVED_STATUSES = tuple(status for status in Status if status.ended) + (Status.RUNNING, Status.INTERRUPTED)
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
-_LAST_TIME = 32_503_680_000  # year 3000: later "times" are damage, and would overflow time.localtime
-EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds"]
 
 
 def default_runs_dir() -> Path:
@@ -58,131 +62,15 @@ def _process_identity() -> dict:
 def _writer_alive(record: dict) -> bool:
     # The writer is alive if its process still exists on this host and is the same process (pids get reused).
     if record.get("host") != socket.gethostname():
-        updated = _number(record.get("updated"))
+        updated = finite_number(record.get("updated"))
         return updated is not None and time.time() - updated < 600
-    pid, started = record.get("pid"), _number(record.get("pid_started"))
+    pid, started = record.get("pid"), finite_number(record.get("pid_started"))
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0 or started is None:
         return False
     try:
         return abs(psutil.Process(pid).create_time() - started) < 1.0
     except (psutil.Error, OverflowError, ValueError):
         return False
-
-
-# --- reading damaged files safely ------------------------------------------------------------------------
-
-
-def _float(value: Any) -> float | None:
-    """A JSON number as float, NaN and infinity included (a diverged run writes them); else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:  # an integer too large for a float
-        return None
-
-
-def _number(value: Any) -> float | None:
-    """A finite number as float, else None."""
-    value = _float(value)
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _count(value: Any) -> int | None:
-    """A whole number >= 0, else None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _timestamp(value: Any) -> float | None:
-    """A Unix time that time.localtime can show, else None."""
-    value = _number(value)
-    return value if value is not None and 0 <= value < _LAST_TIME else None
-
-
-def _time_of_id(run_id: str) -> float:
-    # Ids begin with the local time the run was made: the fallback when run.json's own time is damaged.
-    try:
-        return time.mktime(time.strptime(run_id[:15], "%Y%m%d-%H%M%S"))
-    except (ValueError, OverflowError):
-        return 0.0
-
-
-def _read_json_file(path: Path) -> tuple[Any, str | None]:
-    """A JSON file's value and None, or None and why it could not be read; a missing file raises."""
-    try:
-        return read_json(path), None
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON, absurdly nested
-        return None, f"{path.name} could not be read"
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _seconds(value: Any) -> float | None:
-    value = _number(value)
-    return value if value is not None and value >= 0 else None
-
-
-# The summary fields a page shows: how to check each, its value when absent, and what it should be, in words.
-_FIELDS = {
-    "label": (_text, "", "text"),
-    "message": (_text, "", "text"),
-    "created": (_timestamp, None, "a time"),  # absent: the time in the run's id
-    "updated": (_timestamp, None, "a time"),  # absent: the creation time
-    "epochs_done": (_count, 0, "a whole number"),
-    "steps": (_count, 0, "a whole number"),
-    "test_accuracy": (_number, None, "a number"),  # None: not tested yet
-    "train_seconds": (_seconds, 0.0, "a number of seconds"),
-}
-
-
-def _settings(value: Any) -> TrainConfig:
-    """run.json's "config" as a TrainConfig; ConfigError (a ValueError) when it is not valid settings."""
-    if not isinstance(value, dict):
-        raise ConfigError("config", value, "a set of settings")
-    return TrainConfig.from_dict(value)
-
-
-def _checked_record(raw: Any, run_id: str) -> tuple[dict, list[str]]:
-    """run.json's content with well-typed summary fields, and what was wrong with it, in plain words.
-
-    Other fields (the writer's process, "config") are kept as written; Run.config checks the settings.
-    """
-    if not isinstance(raw, dict):
-        return _checked_record({}, run_id)[0], ["run.json is not a JSON object"]
-    problems = [] if "status" in raw else ["run.json has no status"]
-    record = {**raw, "id": run_id}  # the folder names the run: a copied run.json must not hide another run
-    if "status" in raw and raw["status"] not in SAVED_STATUSES:
-        problems.append("run.json's status is not a run status")
-    record["status"] = Status(raw["status"]) if raw.get("status") in SAVED_STATUSES else Status.DAMAGED
-    for name, (check, default, what) in _FIELDS.items():
-        value = check(raw.get(name))
-        if value is None and raw.get(name) is not None:
-            problems.append(f"run.json's {name} is not {what}")
-        record[name] = default if value is None else value
-    if record["created"] is None:
-        record["created"] = _time_of_id(run_id)
-    if record["updated"] is None:
-        record["updated"] = record["created"]
-    problem = _settings_problem(raw["config"]) if "config" in raw else "run.json has no settings"
-    if problem:
-        problems.append(problem)
-    return record, problems
-
-
-def _settings_problem(config: Any) -> str | None:
-    """Why run.json's config is not usable settings, or None when it is."""
-    try:
-        _settings(config)
-    except ConfigError as error:
-        # Names the field, not its value: a damaged value can be long and means nothing to a student.
-        if error.field == "config":
-            return "run.json's config is not a set of settings"
-        return f"run.json's setting {error.field} is not valid"
-    return None
 
 
 class Run:
@@ -214,13 +102,13 @@ class Run:
     @property
     def config(self) -> TrainConfig:
         """The run's settings; ConfigError (a ValueError) when run.json's are damaged."""
-        return _settings(self.record.get("config"))
+        return run_settings(self.record.get("config"))
 
     @property
     def epochs(self) -> list[dict]:
         """One dict per finished epoch; entries that are not epochs are left out (and the run marked damaged)."""
         entries = self._read_list("epochs.json", "a list of epochs")
-        good = [entry for entry in entries if _is_epoch(entry)]
+        good = [entry for entry in entries if is_epoch(entry)]
         if len(good) < len(entries):
             self._found("epochs.json has entries that are not epochs")
         return good
@@ -229,14 +117,14 @@ class Run:
     def steps(self) -> list[float]:
         """The loss of every step; a value that is not a number reads as NaN, a gap in the curve."""
         values = self._read_list("steps.json", "a list of losses")
-        losses = [_float(value) for value in values]
+        losses = [json_float(value) for value in values]
         if any(loss is None for loss in losses):
             self._found("steps.json has losses that are not numbers")
         return [math.nan if loss is None else loss for loss in losses]
 
     def _read_list(self, name: str, what: str) -> list:
         try:
-            value, problem = _read_json_file(self.path / name)
+            value, problem = read_json_file(self.path / name)
         except FileNotFoundError:
             return []  # not written yet: no epoch has finished
         if problem is None and not isinstance(value, list):
@@ -344,8 +232,8 @@ class RunStore:
         if not _ID.match(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
         path = self.root / run_id
-        raw, unreadable = _read_json_file(path / "run.json")
-        record, problems = _checked_record(raw, run_id)
+        raw, unreadable = read_json_file(path / "run.json")
+        record, problems = checked_record(raw, run_id)
         problems = [unreadable] if unreadable else problems
         # Judged on run.json as written: a damaged "updated" must not pass for a recent one.
         if record["status"] == Status.RUNNING and not _writer_alive(raw):
@@ -366,13 +254,6 @@ class RunStore:
         doomed = run.path.with_name(f".deleting-{run_id}")
         os.replace(run.path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _is_epoch(entry: Any) -> bool:
-    """An epochs.json entry: a dict with a whole epoch number and numbers (NaN allowed) for its metrics."""
-    if not isinstance(entry, dict) or _count(entry.get("epoch")) is None:
-        return False
-    return all(_float(entry[name]) is not None for name in EPOCH_COLUMNS[1:] if name in entry)
 
 
 def _mark_interrupted(path: Path, raw: dict, record: dict) -> None:

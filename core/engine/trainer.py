@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import accelerate.optimizer
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from core.engine.accelerate_fixes import reset_accelerator_state, speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import MOMENTUM, TrainConfig
 from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
 from core.engine.model import build_mlp
@@ -25,9 +24,7 @@ from core.engine.status import Status
 # network usually "dies" right after and the loss sinks back to 2.3, hiding the divergence, so stop here.
 EXPLODED_LOSS = 1000.0
 
-# AcceleratedOptimizer.step asks importlib twice per step whether lomo_optim is installed: about a third
-# of a second per MNIST epoch here. The answer cannot change while the process runs, so ask once.
-accelerate.optimizer.is_lomo_available = functools.cache(accelerate.optimizer.is_lomo_available)
+speed_up_accelerate_optimizer()  # for every Trainer, whoever made its Accelerator
 
 
 # --- Events: every listener (UI, CLI, run store, tests) gets the same objects. -------------------------
@@ -141,7 +138,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     except ValueError as exc:
         if "already been initialized" not in str(exc) or AcceleratorState().num_processes > 1:
             raise
-        AcceleratorState._reset_state(reset_partial_state=True)
+        reset_accelerator_state()
         return Accelerator(**kwargs)
 
 
@@ -191,10 +188,6 @@ class Trainer:
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
@@ -269,9 +262,7 @@ class Trainer:
             if self._stop_everywhere(acc):
                 return loss_sum, count, paused_for, True
             loss = F.cross_entropy(model(x), y)
-            # Same as optimizer.zero_grad() without gradient accumulation, but Accelerate's wrapper of that
-            # inspects its signature on every call (about 60 ms per epoch here).
-            model.zero_grad(set_to_none=True)
+            zero_grad(model)  # the optimizer's zero_grad, without Accelerate's cost per step
             acc.backward(loss)
             optimizer.step()
             value = loss.item()

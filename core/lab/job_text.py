@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.engine.status import Status
-from core.lab.jobs import JobSnapshot
+from core.lab.job import JobSnapshot
 from core.views.words import format_seconds, plural
 
 

@@ -1,23 +1,21 @@
-"""Training jobs for a shared lab server: background threads, a FIFO queue and a cap on runs at once.
+"""Training jobs for a shared lab server: a FIFO queue, a cap on runs at once, and one daemon thread per run.
 
 Plain Python: never imports streamlit. The dashboard keeps one JobManager per server (per runs folder); each
 browser session submits jobs under its own owner id and reads them back through immutable snapshots.
 A job's thread runs a core Trainer with two listeners: the run store's recorder (files on disk) and the job
-itself (live metrics under a lock). The manager keeps no model: the Trainer and its result are dropped as
-soon as the recorder has saved them.
+itself (core.lab.job). The manager keeps no model: the Trainer and its result are dropped as soon as the
+recorder has saved them.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import torch
 
@@ -26,21 +24,15 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed, steps_per_epoch
+from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
+from core.lab.job import Job, JobSnapshot
 from core.lab.sweep import Sweep, sweep_configs
-from core.views.curves import Curve, loss_curve
+from core.lab.tuning import lower_thread_priority, max_concurrent_runs, torch_threads
 
 log = logging.getLogger(__name__)
 
-MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_RUNS"
-DEFAULT_MAX_CONCURRENT = 1  # a 2-core server: one run trains, the other core serves the pages
-TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
-# Training threads run at the server's own priority: since the post-script garbage collection is off, a
-# niced training thread only lost its core to the server's polling threads, and pages loaded no faster.
-DEFAULT_TRAIN_NICE = 0
 KEEP_ENDED = 100  # ended jobs remembered for their owners' pages; older ones live on in the run store
 MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count): nobody can fill the queue
-
 
 
 class RunRefused(ValueError):
@@ -53,304 +45,6 @@ def waiting_limit_text(runs: int, would_wait: int) -> str:
     return (f"With {what}, {would_wait} of your runs would be waiting, and one browser may have at most "
             f"{MAX_WAITING_PER_OWNER} waiting at once. Wait until one of your runs starts, or cancel one"
             + ("." if runs == 1 else ", or choose fewer values."))
-
-
-def max_concurrent_runs(environ=None) -> int:
-    """How many runs may train at once: ${MNIST_LAB_MAX_CONCURRENT_RUNS}, else 1. The one place N is set."""
-    text = (environ if environ is not None else os.environ).get(MAX_CONCURRENT_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_CONCURRENT
-    try:
-        value = int(text)
-        if value < 1:
-            raise ValueError
-        return value
-    except ValueError:
-        log.warning("%s=%r is not a whole number of at least 1; using %d", MAX_CONCURRENT_ENV, text,
-                    DEFAULT_MAX_CONCURRENT)
-        return DEFAULT_MAX_CONCURRENT
-
-
-def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:
-    """Torch threads per run: one core is left to the web server, the others are shared by the runs.
-
-    On the 2-core lab machine that is 1. Measured there with another process busy: 2 threads took
-    8-11 s for an epoch that 1 thread trains in 0.4-0.6 s (OpenMP threads spin while they wait for a core).
-    """
-    cpus = cpus or os.cpu_count() or 1
-    return max(1, (cpus - 1) // max(1, max_concurrent))
-
-
-def lower_thread_priority(environ=None) -> int | None:
-    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, default 0); the value set, or None.
-
-    On Linux a thread has its own nice value. An instructor whose server also runs other work can nice the
-    training threads (say 10) so that the threads serving pages run first when both want a core.
-    """
-    text = (environ if environ is not None else os.environ).get(TRAIN_NICE_ENV, "").strip()
-    try:
-        nice = int(text) if text else DEFAULT_TRAIN_NICE
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        return nice
-    except (ValueError, AttributeError, OSError):
-        return None
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """An immutable copy of a job's state, safe to read from any thread."""
-
-    id: str
-    owner: str
-    label: str
-    sweep_id: str | None
-    config: TrainConfig
-    status: Status
-    message: str
-    run_id: str | None
-    queue_position: int | None  # 1 = next to start; None when not queued
-    epoch: int
-    epochs: int
-    step: int
-    total_steps: int
-    samples_per_second: float | None
-    eta_seconds: float | None
-    elapsed_seconds: float
-    curve: Curve
-    epoch_metrics: tuple[dict, ...]
-    test_accuracy: float | None
-    version: int
-    created: float = field(default=0.0)
-
-    @property
-    def active(self) -> bool:
-        """Queued, running or paused: the page should keep polling."""
-        return self.status.active
-
-    @property
-    def progress(self) -> float:
-        """Fraction of the training steps done, 0..1."""
-        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
-
-    @property
-    def train_seconds(self) -> float:
-        """Training time of the finished epochs (evaluation and pauses not counted)."""
-        return sum(e["seconds"] for e in self.epoch_metrics)
-
-
-class Job:
-    """One training run requested by one owner: queued, then trained in its own daemon thread."""
-
-    def __init__(self, config: TrainConfig, owner: str, label: str = "", sweep_id: str | None = None):
-        self.id = secrets.token_urlsafe(9)  # unguessable: it appears in the owner's URL
-        self.config, self.owner, self.label, self.sweep_id = config, owner, label, sweep_id
-        self.created = time.time()
-        self._lock = threading.Lock()
-        self._status, self._message = Status.QUEUED, "waiting for its turn"
-        self._run_id: str | None = None
-        self._trainer = None
-        self._thread: threading.Thread | None = None
-        self._stop_requested = self._pause_requested = False
-        self._queue_position: int | None = None
-        self._losses: list[float] = []
-        self._epochs: list[dict] = []
-        self._epoch = self._step = 0
-        self._total_steps = steps_per_epoch(config) * config.epochs
-        self._n_train = 0
-        self._epoch_samples = self._samples = 0
-        self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (time, step, samples)
-        self._started_at: float | None = None
-        self._ended_at: float | None = None
-        self._paused_at: float | None = None
-        self._paused_for = 0.0
-        self._test_accuracy: float | None = None
-        self._version = 0
-        self._cached: JobSnapshot | None = None
-        self._final_curve: Curve | None = None
-        self._first_step = threading.Event()  # set at the first step, or at the end if there is none
-
-    # --- controls (any thread) -------------------------------------------------------------------------
-    def pause(self) -> bool:
-        """Hold a running job before its next step; False if it is not running."""
-        with self._lock:
-            if self._status != Status.RUNNING:
-                return False
-            self._pause_requested = True
-            if self._trainer is not None:
-                self._trainer.pause()
-            self._set_paused(True)
-            return True
-
-    def resume(self) -> bool:
-        """Let a paused job go on; False if it is not paused."""
-        with self._lock:
-            if self._status != Status.PAUSED:
-                return False
-            self._pause_requested = False
-            if self._trainer is not None:
-                self._trainer.resume()
-            self._set_paused(False)
-            return True
-
-    def request_stop(self) -> bool:
-        """Ask a running or paused job to stop after its current step; False if it has ended."""
-        with self._lock:
-            if self._status.ended:
-                return False
-            self._stop_requested = True
-            if self._trainer is not None:
-                self._trainer.stop()
-            self._message = "stopping…"
-            self._touch()
-            return True
-
-    def wait_first_step(self, timeout: float) -> bool:
-        """Block up to `timeout` seconds until the first step is done (or the job ended); True if so."""
-        return self._first_step.wait(timeout)
-
-    @property
-    def status(self) -> str:
-        return self._status
-
-    @property
-    def run_id(self) -> str | None:
-        return self._run_id
-
-    # --- reading -------------------------------------------------------------------------------------
-    def snapshot(self) -> JobSnapshot:
-        """The job's state now, as an immutable copy (recomputed only when something changed)."""
-        with self._lock:
-            if self._cached is not None and self._cached.version == self._version:
-                return self._cached
-            version, curve = self._version, self._final_curve
-            losses = list(self._losses) if curve is None else []
-            now = self._ended_at or time.time()
-            elapsed = 0.0 if self._started_at is None else now - self._started_at - self._paused_time(now)
-            rate, eta = self._rates()
-            state = dict(
-                id=self.id, owner=self.owner, label=self.label, sweep_id=self.sweep_id, config=self.config,
-                status=self._status, message=self._message, run_id=self._run_id,
-                queue_position=self._queue_position, epoch=self._epoch, epochs=self.config.epochs,
-                step=self._step, total_steps=self._total_steps, samples_per_second=rate, eta_seconds=eta,
-                elapsed_seconds=elapsed, epoch_metrics=tuple(dict(e) for e in self._epochs),
-                test_accuracy=self._test_accuracy, version=version, created=self.created,
-            )
-        snap = JobSnapshot(curve=curve or loss_curve(losses), **state)  # built outside the lock
-        with self._lock:
-            if self._version == version:
-                self._cached = snap
-                if self._status.ended and self._final_curve is None:
-                    # The drawn curve is all an ended job needs (steps.json has every loss): free the rest.
-                    self._final_curve, self._losses = snap.curve, []
-        return snap
-
-    def _rates(self) -> tuple[float | None, float | None]:
-        if self._status != Status.RUNNING or len(self._window) < 2:
-            return None, None
-        (t0, step0, samples0), (t1, step1, samples1) = self._window[0], self._window[-1]
-        if t1 <= t0 or step1 <= step0:
-            return None, None
-        rate = (samples1 - samples0) / (t1 - t0)
-        per_step = (t1 - t0) / (step1 - step0)
-        eval_seconds = self._epochs[-1]["eval_seconds"] if self._epochs else 0.0
-        remaining_epochs = self.config.epochs - len(self._epochs)
-        return rate, max(0.0, (self._total_steps - self._step) * per_step + remaining_epochs * eval_seconds)
-
-    def _paused_time(self, now: float) -> float:
-        return self._paused_for + (now - self._paused_at if self._paused_at is not None else 0.0)
-
-    # --- updates from the manager and the trainer (the trainer calls these in the job's thread) -------------
-    def _touch(self) -> None:
-        self._version += 1
-
-    def _set_paused(self, paused: bool) -> None:
-        now = time.time()
-        if paused and self._status == Status.RUNNING:
-            self._status, self._message, self._paused_at = Status.PAUSED, "paused", now
-        elif not paused and self._status == Status.PAUSED:
-            self._status, self._message = Status.RUNNING, "training"
-            if self._paused_at is not None:
-                self._paused_for += now - self._paused_at
-            self._paused_at = None
-            self._window.clear()  # a pause is not slow training
-        self._touch()
-
-    def _set_queue_position(self, position: int | None) -> None:
-        with self._lock:
-            if position != self._queue_position:
-                self._queue_position = position
-                self._touch()
-
-    def _starting(self) -> bool:
-        """Called by the job's thread; False if the job was cancelled while queued."""
-        with self._lock:
-            if self._stop_requested:
-                self._end(Status.STOPPED, "cancelled before it started")
-                return False
-            self._status, self._message = Status.RUNNING, "preparing"
-            self._queue_position, self._started_at = None, time.time()
-            self._touch()
-            return True
-
-    def _attach(self, trainer, run_id: str) -> None:
-        with self._lock:
-            self._trainer, self._run_id = trainer, run_id
-            if self._stop_requested:
-                trainer.stop()
-            elif self._pause_requested:
-                trainer.pause()
-            self._touch()
-
-    def _detach(self) -> None:
-        with self._lock:
-            self._trainer = None
-
-    def _end(self, status: Status, message: str) -> None:
-        # Called with the lock held.
-        if self._paused_at is not None:
-            self._paused_for += time.time() - self._paused_at
-            self._paused_at = None
-        self._status, self._message, self._ended_at = status, message, time.time()
-        self._queue_position = None
-        self._first_step.set()
-        self._touch()
-
-    def _fail(self, message: str) -> None:
-        with self._lock:
-            if not self._status.ended:
-                self._end(Status.FAILED, message)
-
-    def _cancel_queued(self) -> None:
-        with self._lock:
-            self._stop_requested = True
-            self._end(Status.STOPPED, "cancelled before it started")
-
-    def __call__(self, event) -> None:
-        """The Trainer listener: keep the live metrics (never the model)."""
-        StepEvent, EpochEvent, StartEvent, EndEvent = _events()  # noqa: N806
-        with self._lock:
-            if isinstance(event, StepEvent):
-                self._losses.append(event.loss)
-                if event.epoch != self._epoch:
-                    self._epoch, self._epoch_samples = event.epoch, 0
-                self._samples += event.samples - self._epoch_samples
-                self._epoch_samples = event.samples
-                self._step = event.step
-                self._window.append((time.perf_counter(), event.step, self._samples))
-                self._first_step.set()
-            elif isinstance(event, EpochEvent):
-                self._epochs.append(event.to_dict())
-                self._window.clear()  # the evaluation pause is not training speed
-            elif isinstance(event, StartEvent):
-                self._total_steps, self._n_train = event.total_steps, event.n_train
-                self._status = Status.PAUSED if self._pause_requested else Status.RUNNING
-                self._message = "paused" if self._pause_requested else "training"
-                if self._pause_requested:
-                    self._paused_at = time.time()
-            elif isinstance(event, EndEvent):
-                self._test_accuracy = event.result.test_accuracy
-                self._end(event.status, event.message)
-            self._touch()
 
 
 class JobManager:
@@ -375,7 +69,7 @@ class JobManager:
         self._accelerator_lock = threading.Lock()
         self.speed: float | None = None  # this machine against the lab machine, timed by warm_up()
         self._warming: threading.Thread | None = None
-        self.recovered = self.recover()
+        self.recover()  # marks the runs of a server that died interrupted, on disk
 
     # --- submitting and controlling -------------------------------------------------------------------
     def submit(self, config: TrainConfig, owner: str, label: str = "") -> Job:
@@ -461,7 +155,7 @@ class JobManager:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.get(job_id)
-            thread = job._thread if job else None
+            thread = job.thread if job else None
             if job is None or job.status.ended:
                 if thread is not None:
                     thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -521,7 +215,7 @@ class JobManager:
         with self._lock:
             if job in self._queue:
                 self._queue.remove(job)
-                job._cancel_queued()
+                job.cancel()
                 self._renumber()
                 return True
         return job.request_stop()
@@ -554,8 +248,8 @@ class JobManager:
             # Positions first: a job seen running must never leave its followers with stale positions.
             self._renumber()
             for job in starting:
-                job._thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"train-{job.id}")
-                job._thread.start()
+                job.thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"train-{job.id}")
+                job.thread.start()
 
     def _compatible(self, job: Job) -> bool:
         # Accelerate keeps one device/precision state per process: runs with another one wait their turn.
@@ -564,14 +258,14 @@ class JobManager:
 
     def _renumber(self) -> None:
         for position, job in enumerate(self._queue, start=1):
-            job._set_queue_position(position)
+            job.set_queue_position(position)
 
     def _run(self, job: Job) -> None:
         recorder = None
         try:
             torch.set_num_threads(self.threads)
             lower_thread_priority()
-            if not job._starting():
+            if not job.mark_running():
                 return
             from core.engine.trainer import Trainer, make_accelerator
 
@@ -580,17 +274,17 @@ class JobManager:
             with self._accelerator_lock:
                 accelerator = make_accelerator(job.config)
             trainer = Trainer(job.config, data, listeners=[recorder, job], accelerator=accelerator)
-            job._attach(trainer, recorder.id)
+            job.attach_trainer(trainer, recorder.id)
             trainer.fit()
         except Exception as exc:
             log.exception("job %s failed", job.id)
             message = str(exc) if isinstance(exc, MNISTUnavailable) else (
                 f"training failed: {type(exc).__name__}: {exc}")
-            job._fail(message)
+            job.fail(message)
             if recorder is not None and recorder.record.get("status") == Status.RUNNING:
                 recorder.fail(message)
         finally:
-            job._detach()  # drops the Trainer, and with it the model and the optimizer
+            job.detach_trainer()  # drops the Trainer, and with it the model and the optimizer
             with self._lock:
                 self._running.pop(job.id, None)
                 self._forget_old()
@@ -604,11 +298,3 @@ class JobManager:
         for sweep_id, sweep in list(self._sweeps.items()):
             if not live.intersection(sweep.job_ids):
                 del self._sweeps[sweep_id]
-
-
-@functools.cache
-def _events():
-    # Imported on first use: Accelerate takes seconds to import, and pages import this module.
-    from core.engine import trainer
-
-    return trainer.StepEvent, trainer.EpochEvent, trainer.StartEvent, trainer.EndEvent

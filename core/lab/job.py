@@ -1,0 +1,288 @@
+"""One training job: its state under a lock, its live metrics, and the immutable snapshots pages read.
+
+A job's thread runs a core Trainer with the job itself as a listener. The JobManager drives a job through the
+public methods of the "lifecycle" section below; students' controls go through pause, resume and request_stop.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from core.engine.config import TrainConfig
+from core.engine.status import Status
+from core.lab.estimate import steps_per_epoch
+from core.views.curves import Curve, loss_curve
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """An immutable copy of a job's state, safe to read from any thread."""
+
+    id: str
+    owner: str
+    label: str
+    sweep_id: str | None
+    config: TrainConfig
+    status: Status
+    message: str
+    run_id: str | None
+    queue_position: int | None  # 1 = next to start; None when not queued
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    samples_per_second: float | None
+    eta_seconds: float | None
+    curve: Curve
+    epoch_metrics: tuple[dict, ...]
+    test_accuracy: float | None
+    version: int
+
+    @property
+    def active(self) -> bool:
+        """Queued, running or paused: the page should keep polling."""
+        return self.status.active
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the training steps done, 0..1."""
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def train_seconds(self) -> float:
+        """Training time of the finished epochs (evaluation and pauses not counted)."""
+        return sum(e["seconds"] for e in self.epoch_metrics)
+
+
+class LiveMetrics:
+    """What a job's trainer has reported so far: every loss, the epochs, the step, and the recent speed.
+
+    Not locked by itself: the Job that owns it holds its lock around every call.
+    """
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.losses: list[float] = []
+        self.epochs: list[dict] = []
+        self.epoch = self.step = 0
+        self.total_steps = steps_per_epoch(config) * config.epochs
+        self._epoch_samples = self._samples = 0
+        self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (time, step, samples)
+
+    def add_step(self, event) -> None:
+        """Count one optimizer step (a StepEvent)."""
+        self.losses.append(event.loss)
+        if event.epoch != self.epoch:
+            self.epoch, self._epoch_samples = event.epoch, 0
+        self._samples += event.samples - self._epoch_samples
+        self._epoch_samples = event.samples
+        self.step = event.step
+        self._window.append((time.perf_counter(), event.step, self._samples))
+
+    def add_epoch(self, event) -> None:
+        """Keep one evaluated epoch (an EpochEvent)."""
+        self.epochs.append(event.to_dict())
+        self.forget_speed()  # the evaluation pause is not training speed
+
+    def forget_speed(self) -> None:
+        """Start the speed window again, after a gap that is not training (an evaluation, a pause)."""
+        self._window.clear()
+
+    def speed(self) -> tuple[float | None, float | None]:
+        """Samples per second and seconds left, from the recent steps; None while there are too few."""
+        if len(self._window) < 2:
+            return None, None
+        (t0, step0, samples0), (t1, step1, samples1) = self._window[0], self._window[-1]
+        if t1 <= t0 or step1 <= step0:
+            return None, None
+        rate = (samples1 - samples0) / (t1 - t0)
+        per_step = (t1 - t0) / (step1 - step0)
+        eval_seconds = self.epochs[-1]["eval_seconds"] if self.epochs else 0.0
+        remaining_epochs = self.config.epochs - len(self.epochs)
+        return rate, max(0.0, (self.total_steps - self.step) * per_step + remaining_epochs * eval_seconds)
+
+
+class Job:
+    """One training run requested by one owner: queued, then trained in its own daemon thread."""
+
+    def __init__(self, config: TrainConfig, owner: str, label: str = "", sweep_id: str | None = None):
+        self.id = secrets.token_urlsafe(9)  # unguessable: it appears in the owner's URL
+        self.config, self.owner, self.label, self.sweep_id = config, owner, label, sweep_id
+        self.thread: threading.Thread | None = None  # set by the manager when the job leaves the queue
+        self._lock = threading.Lock()
+        self._status, self._message = Status.QUEUED, "waiting for its turn"
+        self._run_id: str | None = None
+        self._trainer = None
+        self._stop_requested = self._pause_requested = False
+        self._queue_position: int | None = None
+        self._metrics = LiveMetrics(config)
+        self._test_accuracy: float | None = None
+        self._version = 0
+        self._cached: JobSnapshot | None = None
+        self._final_curve: Curve | None = None
+        self._first_step = threading.Event()  # set at the first step, or at the end if there is none
+
+    # --- students' controls (any thread) -------------------------------------------------------------------
+    def pause(self) -> bool:
+        """Hold a running job before its next step; False if it is not running."""
+        return self._hold(True)
+
+    def resume(self) -> bool:
+        """Let a paused job go on; False if it is not paused."""
+        return self._hold(False)
+
+    def request_stop(self) -> bool:
+        """Ask a running or paused job to stop after its current step; False if it has ended."""
+        with self._lock:
+            if self._status.ended:
+                return False
+            self._stop_requested = True
+            if self._trainer is not None:
+                self._trainer.stop()
+            self._message = "stopping…"
+            self._touch()
+            return True
+
+    def wait_first_step(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds until the first step is done (or the job ended); True if so."""
+        return self._first_step.wait(timeout)
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    # --- lifecycle, driven by the manager and the job's thread ----------------------------------------------
+    def set_queue_position(self, position: int | None) -> None:
+        """Its place in the queue (1 = next), or None once it has left the queue."""
+        with self._lock:
+            if position != self._queue_position:
+                self._queue_position = position
+                self._touch()
+
+    def cancel(self) -> None:
+        """End a job the manager took off the queue before it started."""
+        with self._lock:
+            self._stop_requested = True
+            self._end(Status.STOPPED, "cancelled before it started")
+
+    def mark_running(self) -> bool:
+        """The job's thread begins: running from now on; False if the job was cancelled while queued."""
+        with self._lock:
+            if self._stop_requested:
+                self._end(Status.STOPPED, "cancelled before it started")
+                return False
+            self._status, self._message, self._queue_position = Status.RUNNING, "preparing", None
+            self._touch()
+            return True
+
+    def attach_trainer(self, trainer, run_id: str) -> None:
+        """The Trainer that will train this job, and its run's id; a pause or stop asked meanwhile is passed on."""
+        with self._lock:
+            self._trainer, self._run_id = trainer, run_id
+            if self._stop_requested:
+                trainer.stop()
+            elif self._pause_requested:
+                trainer.pause()
+            self._touch()
+
+    def detach_trainer(self) -> None:
+        """Drop the Trainer, and with it the model and the optimizer."""
+        with self._lock:
+            self._trainer = None
+
+    def fail(self, message: str) -> None:
+        """End the job as failed, unless it has already ended; the message is for the student."""
+        with self._lock:
+            if not self._status.ended:
+                self._end(Status.FAILED, message)
+
+    def __call__(self, event) -> None:
+        """The Trainer listener (in the job's thread): keep the live metrics, never the model."""
+        StepEvent, EpochEvent, StartEvent, EndEvent = _events()  # noqa: N806
+        with self._lock:
+            if isinstance(event, StepEvent):
+                self._metrics.add_step(event)
+                self._first_step.set()
+            elif isinstance(event, EpochEvent):
+                self._metrics.add_epoch(event)
+            elif isinstance(event, StartEvent):
+                self._metrics.total_steps = event.total_steps
+                self._status, self._message = _training_state(self._pause_requested)
+            elif isinstance(event, EndEvent):
+                self._test_accuracy = event.result.test_accuracy
+                self._end(event.status, event.message)
+            self._touch()
+
+    # --- reading -------------------------------------------------------------------------------------------
+    def snapshot(self) -> JobSnapshot:
+        """The job's state now, as an immutable copy (recomputed only when something changed)."""
+        with self._lock:
+            if self._cached is not None and self._cached.version == self._version:
+                return self._cached
+            version, curve, metrics = self._version, self._final_curve, self._metrics
+            losses = list(metrics.losses) if curve is None else []
+            rate, eta = metrics.speed() if self._status == Status.RUNNING else (None, None)
+            state = dict(
+                id=self.id, owner=self.owner, label=self.label, sweep_id=self.sweep_id, config=self.config,
+                status=self._status, message=self._message, run_id=self._run_id,
+                queue_position=self._queue_position, epoch=metrics.epoch, epochs=self.config.epochs,
+                step=metrics.step, total_steps=metrics.total_steps, samples_per_second=rate, eta_seconds=eta,
+                epoch_metrics=tuple(dict(e) for e in metrics.epochs), test_accuracy=self._test_accuracy,
+                version=version,
+            )
+        snap = JobSnapshot(curve=curve or loss_curve(losses), **state)  # built outside the lock
+        with self._lock:
+            if self._version == version:
+                self._cached = snap
+                if self._status.ended and self._final_curve is None:
+                    # The drawn curve is all an ended job needs (steps.json has every loss): free the rest.
+                    self._final_curve, self._metrics.losses = snap.curve, []
+        return snap
+
+    # --- inside --------------------------------------------------------------------------------------------
+    def _hold(self, paused: bool) -> bool:
+        """Pause a running job or resume a paused one (as `paused` says); False if it is in the other state."""
+        with self._lock:
+            if self._status != (Status.RUNNING if paused else Status.PAUSED):
+                return False
+            self._pause_requested = paused
+            if self._trainer is not None and paused:
+                self._trainer.pause()
+            elif self._trainer is not None:
+                self._trainer.resume()
+            self._status, self._message = _training_state(paused)
+            if not paused:
+                self._metrics.forget_speed()  # a pause is not slow training
+            self._touch()
+            return True
+
+    # The lock is held for these.
+    def _touch(self) -> None:
+        self._version += 1
+
+    def _end(self, status: Status, message: str) -> None:
+        self._status, self._message, self._queue_position = status, message, None
+        self._first_step.set()
+        self._touch()
+
+
+def _training_state(paused: bool) -> tuple[Status, str]:
+    """The status and message of a job that has started training, paused or not."""
+    return (Status.PAUSED, "paused") if paused else (Status.RUNNING, "training")
+
+
+@functools.cache
+def _events():
+    # Imported on first use: Accelerate takes seconds to import, and pages import this module.
+    from core.engine import trainer
+
+    return trainer.StepEvent, trainer.EpochEvent, trainer.StartEvent, trainer.EndEvent

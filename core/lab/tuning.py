@@ -1,0 +1,59 @@
+"""How a lab server shares its CPUs between training and pages: runs at once, torch threads, thread priority.
+
+Each value comes from one environment variable, read here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_RUNS"
+DEFAULT_MAX_CONCURRENT = 1  # a 2-core server: one run trains, the other core serves the pages
+TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
+# Training threads run at the server's own priority: since the post-script garbage collection is off, a
+# niced training thread only lost its core to the server's polling threads, and pages loaded no faster.
+DEFAULT_TRAIN_NICE = 0
+
+
+def max_concurrent_runs(environ=None) -> int:
+    """How many runs may train at once: ${MNIST_LAB_MAX_CONCURRENT_RUNS}, else 1. The one place N is set."""
+    text = (environ if environ is not None else os.environ).get(MAX_CONCURRENT_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_CONCURRENT
+    try:
+        value = int(text)
+        if value < 1:
+            raise ValueError
+        return value
+    except ValueError:
+        log.warning("%s=%r is not a whole number of at least 1; using %d", MAX_CONCURRENT_ENV, text,
+                    DEFAULT_MAX_CONCURRENT)
+        return DEFAULT_MAX_CONCURRENT
+
+
+def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:
+    """Torch threads per run: one core is left to the web server, the others are shared by the runs.
+
+    More threads than free cores is far slower, not faster: OpenMP threads spin while they wait for a core.
+    """
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, (cpus - 1) // max(1, max_concurrent))
+
+
+def lower_thread_priority(environ=None) -> int | None:
+    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, default 0); the value set, or None.
+
+    On Linux a thread has its own nice value. An instructor whose server also runs other work can nice the
+    training threads (say 10) so that the threads serving pages run first when both want a core.
+    """
+    text = (environ if environ is not None else os.environ).get(TRAIN_NICE_ENV, "").strip()
+    try:
+        nice = int(text) if text else DEFAULT_TRAIN_NICE
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        return nice
+    except (ValueError, AttributeError, OSError):
+        return None
