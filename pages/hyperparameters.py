@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.engine.config import DEVICES, MIXED_PRECISIONS, N_TRAIN, ConfigError, TrainConfig
+from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.model import build_mlp, count_parameters, summary
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.lab.estimate import estimate_epoch
@@ -20,58 +20,32 @@ from pages.ui.sweep_panel import sweep_section
 
 enter_page("pages/hyperparameters.py")
 
-LR_LADDER = (0.00001, 0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-BATCH_LADDER = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
-DECAY_LADDER = (0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)
-OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
-NORMALIZE_NAMES = {"plain": "0 to 1 (plain)", "standard": "standardised (mean 0, std 1)"}
 WIDGETS_FOR = "hp_widgets_for"  # the config the widgets were last filled from
-
-HELP = {
-    "lr": "How far each step moves the weights along the gradient. **Too high** and the steps overshoot: "
-    "the loss jumps around or shoots up to NaN (try 3 with SGD). **Too low** and every step is tiny: the "
-    "loss creeps down and the run ends long before the network has learned (try 0.0001 with SGD). "
-    "Adam wants smaller rates (around 0.001) than plain SGD (around 0.01-0.1).",
-    "optimizer": "**SGD** takes the plain gradient step. **Momentum** keeps a running direction (90 % of "
-    "the last one), so it rolls through small bumps and speeds up along consistent slopes. **Adam** also "
-    "scales each weight's step by how large its gradients usually are: fast and forgiving, the usual "
-    "first choice.",
-    "batch_size": "Images averaged into one gradient step. Small batches give noisy steps but many of them "
-    "per epoch; large batches give smooth, accurate steps but few of them, and each costs more. With a "
-    "larger batch you can usually raise the learning rate.",
-    "epochs": "Passes over the training set. More epochs keep lowering the training loss; watch the test "
-    "loss: when it starts rising while the training loss falls, the network is memorising (overfitting).",
-    "hidden": "Sizes of the hidden layers, separated by commas: `128, 64` is the lecture's "
-    "784 → 128 → 64 → 10. Wider or more layers can learn more, cost more time per step and overfit "
-    "sooner. `none` trains a linear classifier (about 92 %).",
-    "normalize": "**Plain** scales pixels to 0..1 as ToTensor does. **Standardised** shifts and scales them "
-    "to mean 0, standard deviation 1 (MNIST's mean 0.1307, std 0.3081): the first layer's inputs are then "
-    "centred, its gradients better balanced, and training usually converges faster at the same learning "
-    "rate.",
-    "seed": "Fixes the random start: the initial weights and the order of the batches. The same seed and "
-    "settings give the same run; another seed shows how much of a result is luck.",
-    "weight_decay": "Pulls every weight a little towards 0 at each step (L2 regularisation). A little "
-    "(0.0001) can reduce overfitting; too much keeps the network from learning at all.",
-    "train_subset": "Train on a fixed random part of the 60,000 training images (0 = all of them). A few "
-    "thousand images train fast and show overfitting clearly: training loss falls, test loss rises.",
-    "overfit_one_batch": "A debugging classic: train on one fixed batch only. A correct network and "
-    "training loop drive its loss near 0; if it does not, something is wrong in the code, not the data.",
-    "overfit_steps": "Steps per epoch on that one batch.",
-    "mixed_precision": "Compute in 16-bit floats where it is safe (fp16 or bf16): faster on GPUs with "
-    "tensor cores, usually no gain on a CPU. `no` keeps full 32-bit precision.",
-    "device": "`auto` trains on a GPU when the server has one, else on the CPU; `cpu` forces the CPU.",
-}
-KEYS = {name: f"hp_{name}" for name in HELP}
+KEYS = {name: f"hp_{name}" for name in SETTINGS}
+# Where the widgets sit; every other setting goes into the left column of "More settings".
+MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "normalize", "seed"))
+MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device")
+MORE_LEFT = tuple(name for name in SETTINGS if name not in {*MAIN_COLUMNS[0], *MAIN_COLUMNS[1], *MORE_RIGHT})
 
 
 def widget_value(name: str, config: TrainConfig):
     """What the widget for `name` shows for this config."""
-    value = getattr(config, name)
-    if name == "hidden":
+    value, kind = getattr(config, name), SETTINGS[name].kind
+    if kind == "hidden":
         return hidden_field_text(value)
-    if name == "train_subset":
+    if kind == "subset":
         return value or 0
     return value
+
+
+def config_value(name: str, shown):
+    """The setting a widget's value means (raises ValueError on hidden sizes that do not parse)."""
+    kind = SETTINGS[name].kind
+    if kind == "hidden":
+        return parse_hidden(shown)
+    if kind == "subset":
+        return shown or None
+    return shown
 
 
 def fill_widgets(config: TrainConfig) -> None:
@@ -94,14 +68,43 @@ def ladder(values: tuple, current) -> list:
 
 def read_widgets(config: TrainConfig) -> tuple[TrainConfig, str | None]:
     """The config the widgets describe, or the old one and an error message."""
-    s = st.session_state
     try:
-        hidden = parse_hidden(s[KEYS["hidden"]])
-        values = {name: s[key] for name, key in KEYS.items() if name != "hidden"}
-        values["train_subset"] = values["train_subset"] or None
-        return replace(config, hidden=hidden, **values), None
+        values = {name: config_value(name, st.session_state[key]) for name, key in KEYS.items()}
+        return replace(config, **values), None
     except (ValueError, ConfigError) as error:
         return config, str(error)
+
+
+def draw_widget(name: str, config: TrainConfig) -> None:
+    """The widget of one setting, as its Setting describes it, keyed hp_<name>."""
+    described = SETTINGS[name]
+    widget, current = described.widget, getattr(config, name)
+    words = {"key": KEYS[name], "help": described.help}
+    if widget.kind == "select_slider":
+        st.select_slider(described.label, ladder(widget.ladder, current), format_func=shown_as(described), **words)
+    elif widget.kind == "slider":
+        st.slider(described.label, described.low, max(widget.high, current), **words)
+    elif widget.kind == "radio":
+        st.radio(described.label, described.choices, format_func=shown_as(described), horizontal=True, **words)
+    elif widget.kind == "selectbox":
+        st.selectbox(described.label, described.choices, **words)
+    elif widget.kind == "text_input":
+        st.text_input(described.label, placeholder=widget.placeholder, **words)
+    elif widget.kind == "number_input":
+        low = 0 if described.kind == "subset" else described.low  # 0 stands for all the images
+        off = bool(widget.enabled_by) and not st.session_state[KEYS[widget.enabled_by]]
+        st.number_input(described.label, low, described.high, step=widget.step, disabled=off, **words)
+    elif widget.kind == "checkbox":
+        st.checkbox(described.label, **words)
+    else:
+        raise ValueError(f"{name}: no such widget {widget.kind!r}")
+
+
+def shown_as(described):
+    """How a widget writes a setting's values: the choice's label, a float without trailing zeros, or as is."""
+    if described.choice_labels:
+        return described.choice_labels.get
+    return (lambda v: f"{v:g}") if described.kind == "float" else str
 
 
 st.title("Hyperparameters")
@@ -126,34 +129,15 @@ for column, (name, preset) in zip(columns, PRESETS.items(), strict=True):
 st.caption(f"Now: **{current_preset or 'your own settings'}**.")
 
 st.subheader("Settings")
-left, right = st.columns(2)
-with left:
-    st.select_slider("Learning rate", ladder(LR_LADDER, config.lr), key=KEYS["lr"], help=HELP["lr"],
-                     format_func=lambda v: f"{v:g}")
-    st.radio("Optimizer", list(OPTIMIZER_NAMES), key=KEYS["optimizer"], format_func=OPTIMIZER_NAMES.get,
-             horizontal=True, help=HELP["optimizer"])
-    st.select_slider("Batch size", ladder(BATCH_LADDER, config.batch_size), key=KEYS["batch_size"],
-                     help=HELP["batch_size"])
-    st.slider("Epochs", 1, max(20, config.epochs), key=KEYS["epochs"], help=HELP["epochs"])
-with right:
-    st.text_input("Hidden layers", key=KEYS["hidden"], help=HELP["hidden"], placeholder="128, 64")
-    st.radio("Pixel scaling", list(NORMALIZE_NAMES), key=KEYS["normalize"], format_func=NORMALIZE_NAMES.get,
-             horizontal=True, help=HELP["normalize"])
-    st.number_input("Random seed", 0, 2**31 - 1, step=1, key=KEYS["seed"], help=HELP["seed"])
+for column, names in zip(st.columns(2), MAIN_COLUMNS, strict=True):
+    with column:
+        for name in names:
+            draw_widget(name, config)
 with st.expander("More settings: regularisation, less data, debugging, hardware"):
-    a, b = st.columns(2)
-    with a:
-        st.select_slider("Weight decay", ladder(DECAY_LADDER, config.weight_decay), key=KEYS["weight_decay"],
-                         format_func=lambda v: f"{v:g}", help=HELP["weight_decay"])
-        st.number_input("Training images (0 = all 60,000)", 0, N_TRAIN, step=1000, key=KEYS["train_subset"],
-                        help=HELP["train_subset"])
-        st.selectbox("Mixed precision", MIXED_PRECISIONS, key=KEYS["mixed_precision"],
-                     help=HELP["mixed_precision"])
-    with b:
-        st.checkbox("Overfit one batch", key=KEYS["overfit_one_batch"], help=HELP["overfit_one_batch"])
-        st.number_input("Steps on that batch per epoch", 1, 10_000, step=10, key=KEYS["overfit_steps"],
-                        help=HELP["overfit_steps"], disabled=not st.session_state[KEYS["overfit_one_batch"]])
-        st.selectbox("Device", DEVICES, key=KEYS["device"], help=HELP["device"])
+    for column, names in zip(st.columns(2), (MORE_LEFT, MORE_RIGHT), strict=True):
+        with column:
+            for name in names:
+                draw_widget(name, config)
 
 new_config, error = read_widgets(config)
 if error:

@@ -15,9 +15,10 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from core.engine.config import MIXED_PRECISIONS, NORMALIZATIONS, OPTIMIZERS, ConfigError, TrainConfig
+from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
 from core.engine.status import Status
 
 # torch and accelerate take seconds to import: they are imported only once the flags and folders are known
@@ -35,35 +36,15 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The CLI's flags; defaults are the lecture's."""
-    d = TrainConfig()
+def build_parser(settings: Mapping[str, Setting] = SETTINGS) -> argparse.ArgumentParser:
+    """The CLI's flags: one per setting, then files and output; defaults are the lecture's."""
     p = _OneLineErrors(prog="python -m core.train", description=__doc__, epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    hyper = p.add_argument_group("hyperparameters")
-    hyper.add_argument("--epochs", type=int, default=d.epochs,
-                       help=f"passes over the training set (default {d.epochs})")
-    hyper.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
-    hyper.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per step (default {d.batch_size})")
-    hyper.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
-                       help="sgd, momentum (SGD with momentum 0.9) or adam (default sgd)")
-    hyper.add_argument("--hidden", type=int, nargs="*", default=list(d.hidden), metavar="UNITS",
-                       help="hidden layer sizes, 1-1024 each (default: 128 64)")
-    hyper.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty (default 0)")
-    hyper.add_argument("--seed", type=int, default=d.seed, help="random seed: same seed, same run (default 0)")
-    hyper.add_argument("--normalize", nargs="?", choices=NORMALIZATIONS, const="standard", default=d.normalize,
-                       help="pixel scaling: plain 0..1 (default) or standard (mean 0.1307, std 0.3081); "
-                       "--normalize alone means standard")
-    hyper.add_argument("--train-subset", type=int, default=None, metavar="N",
-                       help="train on a fixed random N of the 60,000 images (to see overfitting)")
-    hyper.add_argument("--overfit-one-batch", action="store_true",
-                       help="train on one fixed batch only; its loss should fall near zero")
-    hyper.add_argument("--overfit-steps", type=int, default=d.overfit_steps,
-                       help=f"steps per epoch with --overfit-one-batch (default {d.overfit_steps})")
-    hw = p.add_argument_group("hardware")
-    hw.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
-    hw.add_argument("--mixed-precision", choices=MIXED_PRECISIONS, default=d.mixed_precision,
-                    help="no, fp16 or bf16 (default no): faster on GPUs, slower on most CPUs")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for described in settings.values():
+        if described.cli.group not in groups:
+            groups[described.cli.group] = p.add_argument_group(described.cli.group)
+        add_flag(groups[described.cli.group], described)
     out = p.add_argument_group("files and output")
     out.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_LAB_DATA or data/)")
     out.add_argument("--runs-dir", default=None, help="where runs are saved (default $MNIST_LAB_RUNS or runs/)")
@@ -73,15 +54,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_flag(group, described: Setting) -> None:
+    """The flag of one setting, its value stored under the setting's name."""
+    cli = described.cli
+    words = {"dest": described.name, "help": cli.help.format(
+        default=default_text(described.default), low=described.low, high=described.high)}
+    if cli.switch is not None:
+        group.add_argument(described.flag, action="store_const", const=cli.switch, default=described.default, **words)
+    elif described.kind == "bool":
+        group.add_argument(described.flag, action="store_true", **words)
+    else:
+        group.add_argument(described.flag, default=described.default, metavar=cli.metavar, **value_words(described),
+                           **words)
+
+
+def value_words(described: Setting) -> dict:
+    """add_argument's words for a flag that takes a value: its type, or its choices, and how many."""
+    if described.kind == "hidden":
+        return {"type": int, "nargs": "*"}
+    words = {"choices": described.choices} if described.kind == "choice" else {
+        "type": float if described.kind == "float" else int}
+    if described.cli.alone is not None:
+        words.update(nargs="?", const=described.cli.alone)
+    return words
+
+
+def default_text(value) -> str:
+    """A default as --help shows it: 0.01, 0, 128 64."""
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig the flags describe (raises ConfigError on a bad value)."""
-    return TrainConfig(
-        lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, hidden=tuple(args.hidden),
-        optimizer=args.optimizer, weight_decay=args.weight_decay, seed=args.seed, normalize=args.normalize,
-        train_subset=args.train_subset, overfit_one_batch=args.overfit_one_batch,
-        overfit_steps=args.overfit_steps, mixed_precision=args.mixed_precision,
-        device="cpu" if args.cpu else "auto",
-    )
+    return TrainConfig(**{name: getattr(args, name) for name in SETTINGS})
 
 
 class ConsoleReport:

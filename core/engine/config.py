@@ -1,9 +1,14 @@
-"""TrainConfig: every hyperparameter of a run in one place, checked when it is made."""
+"""TrainConfig: every hyperparameter of a run in one place, each described once and checked when it is made.
+
+Each field carries its Setting (core.engine.schema): range, words for people, CLI flag, run-history text and
+widget. The CLI, links, the run history and the Hyperparameters page derive theirs from SETTINGS.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
+
+from core.engine.schema import Cli, ConfigError, Setting, Widget, setting, settings_of
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 NORMALIZATIONS = ("plain", "standard")
@@ -14,53 +19,103 @@ MAX_HIDDEN_LAYERS = 16
 N_TRAIN = 60_000
 
 
-class ConfigError(ValueError):
-    """A hyperparameter is out of range; the message names the field, the value and what is allowed."""
-
-    def __init__(self, name: str, value, allowed: str):
-        self.field, self.value, self.allowed = name, value, allowed
-        super().__init__(f"{name} = {value!r} is not allowed: {allowed}")
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyperparameters of one training run. The defaults are the lecture's setup."""
 
-    lr: float = 0.01
-    batch_size: int = 64
-    epochs: int = 3
-    hidden: tuple[int, ...] = (128, 64)
-    optimizer: str = "sgd"
-    weight_decay: float = 0.0
-    seed: int = 0
-    normalize: str = "plain"
-    train_subset: int | None = None
-    overfit_one_batch: bool = False
-    overfit_steps: int = 100
-    mixed_precision: str = "no"
-    device: str = "auto"
+    lr: float = setting(
+        0.01, kind="float", low=1e-6, high=100.0, in_link=True, label="Learning rate",
+        help="How far each step moves the weights along the gradient. **Too high** and the steps overshoot: "
+        "the loss jumps around or shoots up to NaN (try 3 with SGD). **Too low** and every step is tiny: the "
+        "loss creeps down and the run ends long before the network has learned (try 0.0001 with SGD). "
+        "Adam wants smaller rates (around 0.001) than plain SGD (around 0.01-0.1).",
+        cli=Cli("learning rate (default {default})"), history="lr {}",
+        widget=Widget("select_slider", ladder=(0.00001, 0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3,
+                                               1.0, 3.0, 10.0)))
+    batch_size: int = setting(
+        64, kind="int", low=1, high=8192, in_link=True, label="Batch size",
+        help="Images averaged into one gradient step. Small batches give noisy steps but many of them "
+        "per epoch; large batches give smooth, accurate steps but few of them, and each costs more. With a "
+        "larger batch you can usually raise the learning rate.",
+        cli=Cli("images per step (default {default})"), history="batch {}",
+        widget=Widget("select_slider", ladder=(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)))
+    epochs: int = setting(
+        3, kind="int", low=1, high=100, in_link=True, label="Epochs",
+        help="Passes over the training set. More epochs keep lowering the training loss; watch the test "
+        "loss: when it starts rising while the training loss falls, the network is memorising (overfitting).",
+        cli=Cli("passes over the training set (default {default})"), history="{} epoch{s}",
+        widget=Widget("slider", high=20))
+    hidden: tuple[int, ...] = setting(
+        (128, 64), kind="hidden", low=1, high=1024, longest=MAX_HIDDEN_LAYERS, in_link=True, label="Hidden layers",
+        help="Sizes of the hidden layers, separated by commas: `128, 64` is the lecture's "
+        "784 → 128 → 64 → 10. Wider or more layers can learn more, cost more time per step and overfit "
+        "sooner. `none` trains a linear classifier (about 92 %).",
+        cli=Cli("hidden layer sizes, {low}-{high} each (default: {default})", metavar="UNITS"),
+        history="{}", widget=Widget("text_input", placeholder="128, 64"))
+    optimizer: str = setting(
+        "sgd", kind="choice", choices=OPTIMIZERS, in_link=True, label="Optimizer",
+        choice_labels={"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"},
+        help="**SGD** takes the plain gradient step. **Momentum** keeps a running direction (90 % of "
+        "the last one), so it rolls through small bumps and speeds up along consistent slopes. **Adam** also "
+        "scales each weight's step by how large its gradients usually are: fast and forgiving, the usual "
+        "first choice.",
+        cli=Cli(f"sgd, momentum (SGD with momentum {MOMENTUM}) or adam (default {{default}})"), history="{}",
+        widget=Widget("radio"))
+    weight_decay: float = setting(
+        0.0, kind="float", low=0.0, high=1.0, label="Weight decay",
+        help="Pulls every weight a little towards 0 at each step (L2 regularisation). A little "
+        "(0.0001) can reduce overfitting; too much keeps the network from learning at all.",
+        cli=Cli("L2 penalty (default {default})"), history="weight decay {}",
+        widget=Widget("select_slider", ladder=(0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)))
+    seed: int = setting(
+        0, kind="int", low=0, high=2**31 - 1, in_link=True, label="Random seed",
+        help="Fixes the random start: the initial weights and the order of the batches. The same seed and "
+        "settings give the same run; another seed shows how much of a result is luck.",
+        cli=Cli("random seed: same seed, same run (default {default})"), history="seed {}",
+        widget=Widget("number_input"))
+    normalize: str = setting(
+        "plain", kind="choice", choices=NORMALIZATIONS, in_link=True, label="Pixel scaling",
+        choice_labels={"plain": "0 to 1 (plain)", "standard": "standardised (mean 0, std 1)"},
+        help="**Plain** scales pixels to 0..1 as ToTensor does. **Standardised** shifts and scales them "
+        "to mean 0, standard deviation 1 (MNIST's mean 0.1307, std 0.3081): the first layer's inputs are then "
+        "centred, its gradients better balanced, and training usually converges faster at the same learning "
+        "rate.",
+        cli=Cli("pixel scaling: plain 0..1 (default) or standard (mean 0.1307, std 0.3081); "
+                "--normalize alone means standard", alone="standard"),
+        history="{} pixels", widget=Widget("radio"))
+    train_subset: int | None = setting(
+        None, kind="subset", low=1, high=N_TRAIN, label=f"Training images (0 = all {N_TRAIN:,})",
+        help=f"Train on a fixed random part of the {N_TRAIN:,} training images (0 = all of them). A few "
+        "thousand images train fast and show overfitting clearly: training loss falls, test loss rises.",
+        cli=Cli("train on a fixed random N of the {high:,} images (to see overfitting)", metavar="N"),
+        history="{} images", widget=Widget("number_input", step=1000))
+    overfit_one_batch: bool = setting(
+        False, kind="bool", label="Overfit one batch",
+        help="A debugging classic: train on one fixed batch only. A correct network and "
+        "training loop drive its loss near 0; if it does not, something is wrong in the code, not the data.",
+        cli=Cli("train on one fixed batch only; its loss should fall near zero"), history="one batch only",
+        widget=Widget("checkbox"))
+    overfit_steps: int = setting(
+        100, kind="int", low=1, high=10_000, label="Steps on that batch per epoch",
+        help="Steps per epoch on that one batch.",
+        cli=Cli("steps per epoch with --overfit-one-batch (default {default})"), history="{} overfit steps",
+        widget=Widget("number_input", step=10, enabled_by="overfit_one_batch"))
+    mixed_precision: str = setting(
+        "no", kind="choice", choices=MIXED_PRECISIONS, label="Mixed precision",
+        help="Compute in 16-bit floats where it is safe (fp16 or bf16): faster on GPUs with "
+        "tensor cores, usually no gain on a CPU. `no` keeps full 32-bit precision.",
+        cli=Cli("no, fp16 or bf16 (default {default}): faster on GPUs, slower on most CPUs", group="hardware"),
+        history="{} precision", widget=Widget("selectbox"))
+    device: str = setting(
+        "auto", kind="choice", choices=DEVICES, label="Device",
+        help="`auto` trains on a GPU when the server has one, else on the CPU; `cpu` forces the CPU.",
+        cli=Cli("train on the CPU even if a GPU is present", flag="--cpu", switch="cpu", group="hardware"),
+        history="device {}", widget=Widget("selectbox"))
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden) if isinstance(self.hidden, list) else self.hidden)
-        _check_number("lr", self.lr, 1e-6, 100.0, "a number from 0.000001 to 100")
-        _check_int("batch_size", self.batch_size, 1, 8192)
-        _check_int("epochs", self.epochs, 1, 100)
-        if not isinstance(self.hidden, tuple) or len(self.hidden) > MAX_HIDDEN_LAYERS:
-            raise ConfigError("hidden", self.hidden, f"a list of at most {MAX_HIDDEN_LAYERS} layer sizes")
-        for units in self.hidden:
-            if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 1024:
-                raise ConfigError("hidden", self.hidden, "each hidden layer must have 1 to 1024 units")
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_number("weight_decay", self.weight_decay, 0.0, 1.0, "a number from 0 to 1")
-        _check_int("seed", self.seed, 0, 2**31 - 1)
-        _check_choice("normalize", self.normalize, NORMALIZATIONS)
-        if self.train_subset is not None:
-            _check_int("train_subset", self.train_subset, 1, N_TRAIN)
-        if not isinstance(self.overfit_one_batch, bool):
-            raise ConfigError("overfit_one_batch", self.overfit_one_batch, "true or false")
-        _check_int("overfit_steps", self.overfit_steps, 1, 10_000)
-        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISIONS)
-        _check_choice("device", self.device, DEVICES)
+        for name, described in SETTINGS.items():
+            described.check(getattr(self, name))
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values."""
@@ -90,17 +145,4 @@ class TrainConfig:
         return " → ".join(str(n) for n in (784, *self.hidden, 10))
 
 
-def _check_number(name, value, low, high, allowed):
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not low <= value <= high:
-        raise ConfigError(name, value, allowed)
-
-
-def _check_int(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(name, value, f"a whole number from {low:,} to {high:,}")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ConfigError(name, value, f"one of {', '.join(choices)}")
+SETTINGS: dict[str, Setting] = settings_of(TrainConfig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from core.engine.config import ConfigError, TrainConfig
+from core.engine.config import OPTIMIZERS, SETTINGS, ConfigError, TrainConfig
 from core.engine.status import Status
 from core.views.words import format_hidden
 
@@ -16,21 +16,25 @@ SHORT_SUBSET = 10_000  # a sixth of MNIST: enough to rank settings, short enough
 
 @dataclass(frozen=True)
 class Sweepable:
-    """A setting a sweep can vary: its name for people, the values offered and those picked by default."""
+    """A setting a sweep can vary: the values offered and those picked by default."""
 
-    title: str
+    param: str
     options: tuple
     default: tuple
 
+    @property
+    def title(self) -> str:
+        """The setting's name for people, as a sentence writes it: "learning rate"."""
+        return SETTINGS[self.param].label.lower()
 
-SWEEPABLE: dict[str, Sweepable] = {
-    "lr": Sweepable("learning rate", (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
-                    (0.001, 0.01, 0.1)),
-    "batch_size": Sweepable("batch size", (8, 16, 32, 64, 128, 256, 512, 1024), (32, 128, 512)),
-    "hidden": Sweepable("hidden layers", ((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
-                        ((32,), (128, 64), (512, 256))),
-    "optimizer": Sweepable("optimizer", ("sgd", "momentum", "adam"), ("sgd", "momentum", "adam")),
-}
+
+SWEEPABLE: dict[str, Sweepable] = {sweepable.param: sweepable for sweepable in (
+    Sweepable("lr", (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), (0.001, 0.01, 0.1)),
+    Sweepable("batch_size", (8, 16, 32, 64, 128, 256, 512, 1024), (32, 128, 512)),
+    Sweepable("hidden", ((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
+              ((32,), (128, 64), (512, 256))),
+    Sweepable("optimizer", OPTIMIZERS, OPTIMIZERS),
+)}
 
 
 def format_param_value(param: str, value) -> str:

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 
-from core.engine.config import ConfigError, TrainConfig
+from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.presets import DEFAULT
 from core.views.words import format_hidden
 
-# Always written, so a link keeps meaning the same setup even if the default preset changes later.
-MAIN_FIELDS = ("lr", "batch_size", "epochs", "hidden", "optimizer", "normalize", "seed")
-FIELDS = tuple(f.name for f in fields(TrainConfig))
-_FLOATS = {"lr", "weight_decay"}
-_INTS = {"batch_size", "epochs", "seed", "overfit_steps"}
-_BOOLS = {"overfit_one_batch"}
+FIELDS = tuple(described.url_key for described in SETTINGS.values())  # the URL keys: the settings' names
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
@@ -42,9 +37,10 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 def format_value(name: str, value) -> str:
     """One setting as URL text."""
-    if name == "hidden":
+    kind = SETTINGS[name].kind
+    if kind == "hidden":
         return format_hidden(value)
-    if name == "train_subset":
+    if kind == "subset":
         return "all" if value is None else str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -55,16 +51,16 @@ def format_value(name: str, value) -> str:
 
 def parse_value(name: str, text: str):
     """One setting from URL text (not yet range-checked); raises ValueError when it does not parse."""
-    text = text.strip()
-    if name == "hidden":
+    text, kind = text.strip(), SETTINGS[name].kind
+    if kind == "hidden":
         return parse_hidden(text)
-    if name in _FLOATS:
+    if kind == "float":
         return _number(text)
-    if name in _INTS:
+    if kind == "int":
         return _whole(text)
-    if name == "train_subset":
+    if kind == "subset":
         return None if text.lower() in {"all", "none", ""} else _whole(text)
-    if name in _BOOLS:
+    if kind == "bool":
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
         raise ValueError("true or false")
@@ -95,19 +91,20 @@ def to_query(config: TrainConfig) -> dict[str, str]:
     values = config.to_dict()
     defaults = DEFAULT.to_dict()
     return {
-        name: format_value(name, getattr(config, name))
-        for name in FIELDS
-        if name in MAIN_FIELDS or values[name] != defaults[name]
+        described.url_key: format_value(name, getattr(config, name))
+        for name, described in SETTINGS.items()
+        if described.in_link or values[name] != defaults[name]
     }
 
 
 def from_query(params: Mapping[str, str | list[str]], base: TrainConfig = DEFAULT) -> tuple[TrainConfig, list[str]]:
     """The config a URL describes (other parameters are ignored) and a warning for each value left out."""
     config, warnings = base, []
-    for name in FIELDS:
-        if name not in params:
+    for name, described in SETTINGS.items():
+        key = described.url_key
+        if key not in params:
             continue
-        raw = params[name]
+        raw = params[key]
         text = raw[-1] if isinstance(raw, list | tuple) else str(raw)
         try:
             config = replace(config, **{name: parse_value(name, text)})
@@ -115,7 +112,7 @@ def from_query(params: Mapping[str, str | list[str]], base: TrainConfig = DEFAUL
             allowed = error.allowed if isinstance(error, ConfigError) else str(error)
             default = format_value(name, getattr(base, name))
             shown = text if len(text) <= 40 else text[:40] + "…"
-            warnings.append(f"The link's {name}={shown!r} was ignored ({allowed}); using {default} instead.")
+            warnings.append(f"The link's {key}={shown!r} was ignored ({allowed}); using {default} instead.")
     return config, warnings
 
 

@@ -4,38 +4,28 @@ from __future__ import annotations
 
 import time
 
-from core.engine.config import TrainConfig
+from core.engine.config import SETTINGS, TrainConfig
 from core.views.words import format_seconds
-
-_NAMES = {
-    "lr": "lr {}",
-    "batch_size": "batch {}",
-    "optimizer": "{}",
-    "weight_decay": "weight decay {}",
-    "seed": "seed {}",
-    "normalize": "{} pixels",
-    "train_subset": "{} images",
-    "overfit_steps": "{} overfit steps",
-    "mixed_precision": "{} precision",
-    "device": "device {}",
-}
 
 
 def settings_text(config: TrainConfig) -> str:
     """The settings that differ from the lecture's, compactly: "adam · lr 0.002 · 784 → 256 → 128 → 10"."""
-    parts = []
-    for name, value in config.differences().items():
-        if name == "hidden":
-            parts.append(config.architecture())
-        elif name == "overfit_one_batch":
-            parts.append("one batch only" if value else "")
-        elif name == "epochs":
-            parts.append(f"{value} epoch{'s' if value != 1 else ''}")
-        elif name == "train_subset":
-            parts.append(f"{value:,} images" if value else "all images")
-        else:
-            parts.append(_NAMES[name].format(f"{value:g}" if isinstance(value, float) else value))
+    parts = [setting_text(config, name, value) for name, value in config.differences().items()]
     return " · ".join(p for p in parts if p) or "the lecture's setup"
+
+
+def setting_text(config: TrainConfig, name: str, value) -> str:
+    """One setting as the history writes it: "lr 0.002", "5 epochs", "one batch only" (or "" when off)."""
+    described = SETTINGS[name]
+    if described.kind == "bool":
+        return described.history if value else ""
+    if described.kind == "hidden":
+        shown = config.architecture()
+    elif described.kind == "subset":
+        shown = f"{value:,}" if value else "all"
+    else:
+        shown = f"{value:g}" if isinstance(value, float) else value
+    return described.history.format(shown, s="" if value == 1 else "s")
 
 
 def run_title(record: dict) -> str:
