@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core.views.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
+from core.engine.model import count_parameters
+from core.views.network_diagram import LECTURE_LAYERS, network_dot
 from pages.ui.common import mnist, require_shell, table
 
 require_shell("pages/home.py")
@@ -17,7 +18,7 @@ st.markdown(
 st.header("The network from the lecture")
 st.graphviz_chart(network_dot(), width="stretch")
 st.caption(
-    f"784 → 128 → 64 → 10, with ReLU between the layers: {sum(parameter_count()):,} weights and biases "
+    f"784 → 128 → 64 → 10, with ReLU between the layers: {count_parameters():,} weights and biases "
     "to learn. Each layer only sees the one before it:"
 )
 table(

@@ -176,7 +176,7 @@ speed = job_manager().speed
 epoch = estimate_epoch(config, speed or 1.0)
 st.markdown(f"**{config.architecture()}**, with ReLU after every hidden layer.")
 m1, m2, m3 = st.columns(3)
-m1.metric("Parameters to learn", f"{count_parameters(model):,}")
+m1.metric("Parameters to learn", f"{count_parameters(config.hidden):,}")
 m2.metric("Time per epoch (estimate)", format_seconds(epoch.seconds))
 m3.metric(f"Time for {config.epochs} epoch{'s' * (config.epochs != 1)}", format_seconds(epoch.seconds * config.epochs))
 st.caption(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.engine.model import parameter_counts
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -18,11 +20,6 @@ LECTURE_LAYERS = (
     Layer("Hidden 2", 64, "combinations of those strokes: loops, bars, corners, parts of digits"),
     Layer("Output", 10, "one score (logit) per digit 0–9; softmax turns the scores into probabilities"),
 )
-
-
-def parameter_count(layers: tuple[Layer, ...] = LECTURE_LAYERS) -> list[int]:
-    """Weights plus biases between consecutive layers (784·128 + 128 = 100,480, …)."""
-    return [a.units * b.units + b.units for a, b in zip(layers[:-1], layers[1:], strict=True)]
 
 
 def network_dot(layers: tuple[Layer, ...] = LECTURE_LAYERS, shown: int = 4) -> str:
@@ -43,7 +40,7 @@ def network_dot(layers: tuple[Layer, ...] = LECTURE_LAYERS, shown: int = 4) -> s
             lines.append(f'    l{i}n{j} [fillcolor="{colours[i % len(colours)]}"];')
         lines.append(f'    l{i}more [shape=plaintext, style="", label="⋮ {layer.units - shown} more"];')
         lines.append("  }")
-    for i, params in enumerate(parameter_count(layers)):
+    for i, params in enumerate(parameter_counts([layer.units for layer in layers])):
         for a in range(shown):
             for b in range(shown):
                 # One labelled edge per layer pair carries the count of weights it stands for.
