@@ -15,7 +15,6 @@ from core.lessons.inside import (
     diverging_rgb,
     first_layer_weights,
     grid_shape,
-    strongest,
     symmetric_limit,
     tile,
     weight_picture,
@@ -142,8 +141,3 @@ def test_as_grid_pads_with_nan():
     grid = as_grid(np.arange(5), cols=3)
     assert grid.shape == (2, 3)
     assert grid[1, 1] == 4 and np.isnan(grid[1, 2])
-
-
-def test_strongest_largest_first_ties_by_position():
-    assert strongest(np.array([0.5, 2.0, 0.5, 1.0]), k=3) == [(1, 2.0), (3, 1.0), (0, 0.5)]
-    assert strongest(np.array([1.0]), k=0) == []

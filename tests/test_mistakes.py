@@ -152,6 +152,8 @@ def test_top_k():
     assert [d for d, _ in got] == [1, 3, 8]
     assert [pr for _, pr in got] == pytest.approx([0.6, 0.2, 0.15])
     assert [d for d, _ in top_k(np.full(10, 0.1), k=2)] == [0, 1]  # ties: smaller digit first
+    assert top_k(np.array([0.5, 2.0, 0.5, 1.0]), k=3) == [(1, 2.0), (3, 1.0), (0, 0.5)]  # any values, e.g. neurons
+    assert top_k(np.array([1.0]), k=0) == []
 
 
 def test_compare(small):

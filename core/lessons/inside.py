@@ -139,10 +139,3 @@ def as_grid(values: np.ndarray, cols: int) -> np.ndarray:
     out = np.full(rows * cols, np.nan)
     out[: values.size] = values
     return out.reshape(rows, cols)
-
-
-def strongest(values: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
-    """The k largest values as (position, value), largest first; ties by position."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    order = np.lexsort((np.arange(values.size), -values))[: max(k, 0)]
-    return [(int(i), float(values[i])) for i in order]

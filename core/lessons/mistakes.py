@@ -149,11 +149,11 @@ def page_slice(indices: np.ndarray, page: int, page_size: int) -> tuple[np.ndarr
     return indices[start : start + page_size], n_pages
 
 
-def top_k(probs_row: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
-    """The k most probable digits as (digit, probability), most probable first; ties by digit."""
-    if k < 1:
-        raise ValueError(f"k must be 1 or more, got {k}")
-    row = np.asarray(probs_row, dtype=np.float64).ravel()
+def top_k(values: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    """The k largest values as (position, value), largest first, ties by position: e.g. the most probable digits."""
+    if k < 0:
+        raise ValueError(f"k must be 0 or more, got {k}")
+    row = np.asarray(values, dtype=np.float64).ravel()
     order = np.lexsort((np.arange(row.size), -row))[:k]
     return [(int(d), float(row[d])) for d in order]
 
