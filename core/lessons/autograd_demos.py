@@ -14,6 +14,7 @@ import torch
 
 from core.lessons.expr import Expression, derivative, finite_difference
 from core.views.autograd_graph import autograd_graph
+from core.views.curves import finite_or_none
 
 # --- 1. y = x² + 3x + 1 --------------------------------------------------------------------------------
 
@@ -210,7 +211,7 @@ def custom_curve(expr: Expression, x_min: float, x_max: float, y: float = 1.0, p
     xs = torch.linspace(float(x_min), float(x_max), points, dtype=torch.float64)
     values, grads = derivative(expr, "x", x=xs, y=float(y))
     grads = torch.where(values.isfinite(), grads, math.nan)  # no slope where f itself is undefined
-    return Curve(xs.tolist(), _finite_or_none(values), _finite_or_none(grads))
+    return Curve(xs.tolist(), finite_or_none(values.tolist()), finite_or_none(grads.tolist()))
 
 
 def custom_point(expr: Expression, x: float, y: float = 1.0, h: float = 1e-5) -> PointResult:
@@ -236,7 +237,3 @@ def custom_code(expr: Expression, x: float, y: float = 1.0) -> str:
         inputs.append(f"y = torch.tensor({float(y)!r}, dtype=torch.float64,\n                 requires_grad=True)")
     grads = "x.grad, y.grad    # ∂f/∂x, ∂f/∂y" if uses_y else "x.grad    # df/dx"
     return CUSTOM_CODE.format(inputs="\n".join(inputs), source=expr.torch_source(), grads=grads)
-
-
-def _finite_or_none(t: torch.Tensor) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in t.tolist()]
