@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.engine.predictions import N_CLASSES, Predictions
+from core.views.words import plural
 
 SORTS = ("confidence", "least_confident", "index")
 
@@ -54,9 +55,8 @@ def headline(p: Predictions) -> str:
     s = summary(p)
     if s.n_total == 0:
         return "No test predictions to look at yet."
-    noun = "mistake" if s.n_wrong == 1 else "mistakes"
     percent = _percent(s.accuracy, s.n_wrong, s.n_total)
-    return f"{s.n_wrong:,} {noun} out of {s.n_total:,} ({percent} % accuracy)"
+    return f"{plural(s.n_wrong, 'mistake')} out of {s.n_total:,} ({percent} % accuracy)"
 
 
 def _percent(accuracy: float, n_wrong: int, n_total: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from core.engine.config import TrainConfig
-from core.views.words import format_seconds
+from core.views.words import format_seconds, plural
 
 _NAMES = {
     "lr": "lr {}",
@@ -30,7 +30,7 @@ def settings_text(config: TrainConfig) -> str:
         elif name == "overfit_one_batch":
             parts.append("one batch only" if value else "")
         elif name == "epochs":
-            parts.append(f"{value} epoch{'s' if value != 1 else ''}")
+            parts.append(plural(value, "epoch"))
         elif name == "train_subset":
             parts.append(f"{value:,} images" if value else "all images")
         else:
