@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from core.engine.config import DEVICES, MIXED_PRECISIONS, N_TRAIN, ConfigError, TrainConfig
-from core.engine.model import build_mlp, count_parameters, summary
+from core.engine.model import build_mlp, count_parameters, describe_layers
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.lab.estimate import estimate_epoch
 from core.lab.urlconfig import hidden_field_text, parse_hidden
@@ -166,7 +166,7 @@ if new_config != config:
 
 st.subheader("Preview of the network")
 model = build_mlp(config.hidden)
-rows = [row for row in summary(model) if row.kind != "Flatten"]
+rows = [row for row in describe_layers(model) if row.kind != "Flatten"]
 table({
     "Layer": [f"{row.name}: {row.kind}" for row in rows],
     "Output per image": [" × ".join(str(n) for n in row.output_shape) for row in rows],

@@ -10,13 +10,13 @@ from core.lessons.mistakes import (
     Predictions,
     compare,
     confusion,
+    count_mistakes,
     enlarge,
     gallery,
     headline,
     most_confused_pairs,
     page_slice,
     per_class_accuracy,
-    summary,
     top_k,
     with_border,
 )
@@ -52,7 +52,7 @@ def big():
 
 
 def test_summary_and_headline(small):
-    s = summary(small)
+    s = count_mistakes(small)
     assert (s.n_total, s.n_wrong) == (8, 4)
     assert s.accuracy == pytest.approx(50.0)
     assert headline(small) == "4 mistakes out of 8 (50.00 % accuracy)"
@@ -204,7 +204,7 @@ def test_enlarge_and_border():
 
 
 def test_random_run_is_consistent(big):
-    s = summary(big)
+    s = count_mistakes(big)
     wrong = big.labels != big.predicted
     assert s.n_total == 10_000 and s.n_wrong == wrong.sum()
     assert (

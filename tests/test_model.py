@@ -1,14 +1,14 @@
 import pytest
 import torch
 
-from core.engine.model import build_mlp, count_parameters, parameter_counts, summary
+from core.engine.model import build_mlp, count_parameters, describe_layers, parameter_counts
 
 
 def test_lecture_network_shape_and_parameter_count():
     model = build_mlp()
     assert count_parameters() == 109_386 == sum(p.numel() for p in model.parameters())
     assert parameter_counts((784, 128, 64, 10)) == [100_480, 8_256, 650]
-    rows = [(r.kind, r.output_shape, r.parameters) for r in summary(model)]
+    rows = [(r.kind, r.output_shape, r.parameters) for r in describe_layers(model)]
     assert rows == [
         ("Flatten", (784,), 0),
         ("Linear", (128,), 100_480),
@@ -23,7 +23,7 @@ def test_lecture_network_shape_and_parameter_count():
 def test_any_number_of_hidden_layers():
     assert count_parameters(()) == 784 * 10 + 10
     deep = build_mlp((1, 1024, 3))
-    assert [r.output_shape for r in summary(deep) if r.kind == "Linear"] == [(1,), (1024,), (3,), (10,)]
+    assert [r.output_shape for r in describe_layers(deep) if r.kind == "Linear"] == [(1,), (1024,), (3,), (10,)]
 
 
 def test_seeded_init_is_private_and_repeatable():

@@ -55,7 +55,7 @@ class LayerInfo:
     parameters: int
 
 
-def summary(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
+def describe_layers(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
     """Each layer's kind, output shape (per image) and parameter count."""
     rows, width = [], n_inputs
     for name, layer in model.named_children():

@@ -21,7 +21,7 @@ POSITIVE = np.array([178, 24, 43], dtype=np.float32)
 
 
 @dataclass(frozen=True)
-class Layer:
+class LayerValues:
     """One layer's values for one input image."""
 
     name: str  # e.g. "Hidden layer 1"
@@ -35,7 +35,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 
 @torch.no_grad()
-def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[Layer]:
+def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[LayerValues]:
     """The input, each hidden layer after its ReLU, the output logits and probabilities for one 28x28 digit.
 
     For the lecture's network that is 784 → 128 → 64 → 10 (→ 10 probabilities).
@@ -44,16 +44,17 @@ def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: s
     if tuple(image.shape) != (SIDE, SIDE):
         raise ValueError(f"image must be {SIDE}x{SIDE}, got shape {tuple(image.shape)}")
     x = to_inputs(image.to(torch.uint8).unsqueeze(0), normalize)
-    layers = [Layer("Input", f"{x.shape[1]} pixel values, as the network reads them", x[0].numpy().copy())]
+    layers = [LayerValues("Input", f"{x.shape[1]} pixel values, as the network reads them", x[0].numpy().copy())]
     hidden = 0
     for module in model.children():
         x = module(x)
         if isinstance(module, nn.ReLU):
             hidden += 1
-            layers.append(Layer(f"Hidden layer {hidden}", f"{x.shape[1]} neurons after ReLU", x[0].numpy().copy()))
+            description = f"{x.shape[1]} neurons after ReLU"
+            layers.append(LayerValues(f"Hidden layer {hidden}", description, x[0].numpy().copy()))
     logits = x[0]
-    layers.append(Layer("Output", "10 scores (logits), one per digit", logits.numpy().copy()))
-    layers.append(Layer("Probabilities", "softmax of the scores", logits.softmax(dim=0).numpy().copy()))
+    layers.append(LayerValues("Output", "10 scores (logits), one per digit", logits.numpy().copy()))
+    layers.append(LayerValues("Probabilities", "softmax of the scores", logits.softmax(dim=0).numpy().copy()))
     return layers
 
 

@@ -42,7 +42,7 @@ class Comparison:
     both_right: np.ndarray
 
 
-def summary(p: Predictions) -> MistakeSummary:
+def count_mistakes(p: Predictions) -> MistakeSummary:
     """Count the mistakes and the accuracy in percent."""
     n = len(p)
     n_wrong = int(np.count_nonzero(~p.correct))
@@ -52,7 +52,7 @@ def summary(p: Predictions) -> MistakeSummary:
 
 def headline(p: Predictions) -> str:
     """One sentence for the page, e.g. "312 mistakes out of 10,000 (96.88 % accuracy)"."""
-    s = summary(p)
+    s = count_mistakes(p)
     if s.n_total == 0:
         return "No test predictions to look at yet."
     percent = _percent(s.accuracy, s.n_wrong, s.n_total)

@@ -8,21 +8,21 @@ from core.engine.model import parameter_counts
 
 
 @dataclass(frozen=True)
-class Layer:
+class DiagramLayer:
     name: str
     units: int
     sees: str  # what one neuron of this layer responds to, in the lecture's words
 
 
 LECTURE_LAYERS = (
-    Layer("Input", 784, "one pixel each: the 28×28 image, flattened into 784 brightness values"),
-    Layer("Hidden 1", 128, "a weighted look at all 784 pixels: simple strokes and edges in some place"),
-    Layer("Hidden 2", 64, "combinations of those strokes: loops, bars, corners, parts of digits"),
-    Layer("Output", 10, "one score (logit) per digit 0–9; softmax turns the scores into probabilities"),
+    DiagramLayer("Input", 784, "one pixel each: the 28×28 image, flattened into 784 brightness values"),
+    DiagramLayer("Hidden 1", 128, "a weighted look at all 784 pixels: simple strokes and edges in some place"),
+    DiagramLayer("Hidden 2", 64, "combinations of those strokes: loops, bars, corners, parts of digits"),
+    DiagramLayer("Output", 10, "one score (logit) per digit 0–9; softmax turns the scores into probabilities"),
 )
 
 
-def network_dot(layers: tuple[Layer, ...] = LECTURE_LAYERS, shown: int = 4) -> str:
+def network_dot(layers: tuple[DiagramLayer, ...] = LECTURE_LAYERS, shown: int = 4) -> str:
     """DOT text: each layer a column of a few neurons and a "⋮", fully connected to the next one."""
     lines = [
         "digraph network {",
