@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-import torch
 from streamlit.testing.v1 import AppTest
 
 import core.engine.data
@@ -15,18 +14,10 @@ PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
 PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py"]
 
 
-def fake_mnist(root=None):
-    """Twenty tiny digits, two of each class: enough for the Home page, instant to build."""
-    labels = torch.arange(20) % 10
-    images = (torch.arange(20 * 28 * 28) % 255).to(torch.uint8).reshape(20, 28, 28)
-    return core.engine.data.MNISTTensors(images, labels, images.clone(), labels.clone())
-
-
 @pytest.fixture
-def app(monkeypatch, tmp_path):
+def app(monkeypatch, tmp_path, fake_mnist):
     """The app with a fake MNIST, a scratch runs folder, fresh caches, run once on its default page (Home)."""
     monkeypatch.setenv("MNIST_LAB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(core.engine.data, "load_mnist", fake_mnist)
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
@@ -51,7 +42,7 @@ def markdown_containing(at, text):
 # --- shell ----------------------------------------------------------------------------------------------
 
 
-def test_navigation_lists_the_pages_in_lecture_order(monkeypatch):
+def test_navigation_lists_the_pages_in_lecture_order(monkeypatch, fake_mnist):
     seen = []
     real = st.navigation
 
@@ -60,7 +51,6 @@ def test_navigation_lists_the_pages_in_lecture_order(monkeypatch):
         return real(pages, **kwargs)
 
     monkeypatch.setattr(st, "navigation", recording)
-    monkeypatch.setattr(core.engine.data, "load_mnist", fake_mnist)
     AppTest.from_file(APP, default_timeout=30).run()
     assert [title for title, _ in seen[0]] == PAGE_TITLES
     assert [path for _, path in seen[0][1:]] == ["autograd", "hyperparameters", "train", "mistakes"]
