@@ -42,7 +42,7 @@ def preds():
     probs = np.full((5, 10), 0.02, dtype=np.float32)
     for i, d in enumerate([3, 5, 5, 3, 1]):
         probs[i, d] = 0.82
-    return Predictions.from_probs(labels, probs)
+    return Predictions(labels, probs.argmax(axis=1), probs)
 
 
 # --- which run --------------------------------------------------------------------------------------------
