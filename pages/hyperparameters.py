@@ -9,7 +9,8 @@ from dataclasses import replace
 import streamlit as st
 
 from core.engine.config import DEVICES, MIXED_PRECISIONS, N_TRAIN, ConfigError, TrainConfig
-from core.engine.model import build_mlp, count_parameters, describe_layers
+from core.engine.model import build_mlp, describe_layers
+from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.lab.estimate import estimate_epoch
 from core.lab.urlconfig import hidden_field_text, parse_hidden

@@ -1,12 +1,13 @@
 import pytest
 import torch
 
-from core.engine.model import build_mlp, count_parameters, describe_layers, parameter_counts
+from core.engine.model import LECTURE_HIDDEN, build_mlp, describe_layers
+from core.engine.network_size import count_parameters, parameter_counts
 
 
 def test_lecture_network_shape_and_parameter_count():
     model = build_mlp()
-    assert count_parameters() == 109_386 == sum(p.numel() for p in model.parameters())
+    assert count_parameters(LECTURE_HIDDEN) == 109_386 == sum(p.numel() for p in model.parameters())
     assert parameter_counts((784, 128, 64, 10)) == [100_480, 8_256, 650]
     rows = [(r.kind, r.output_shape, r.parameters) for r in describe_layers(model)]
     assert rows == [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -63,13 +62,3 @@ def describe_layers(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
             width = layer.out_features
         rows.append(LayerInfo(name, type(layer).__name__, (width,), sum(p.numel() for p in layer.parameters())))
     return rows
-
-
-def parameter_counts(widths: Sequence[int]) -> list[int]:
-    """Weights plus biases of each fully connected layer from one width to the next (784·128 + 128 = 100,480, …)."""
-    return [(a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True)]
-
-
-def count_parameters(hidden: Sequence[int] = LECTURE_HIDDEN, n_inputs: int = 784, n_classes: int = 10) -> int:
-    """Numbers build_mlp(hidden) learns: 109,386 for the lecture's network."""
-    return sum(parameter_counts((n_inputs, *hidden, n_classes)))

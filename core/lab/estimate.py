@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import to_inputs
-from core.engine.model import build_mlp, count_parameters
+from core.engine.model import build_mlp
+from core.engine.network_size import count_parameters
 from core.views.words import format_seconds
 
 N_TEST = 10_000

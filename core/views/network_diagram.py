@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.engine.model import parameter_counts
+from core.engine.network_size import parameter_counts
 
 
 @dataclass(frozen=True)
