@@ -1,6 +1,7 @@
 """Analysis of a run's test-set predictions: counts, confusion matrix, galleries and run comparisons.
 
-Plain numpy, no Streamlit. Every function is vectorised so it stays fast on the 10,000 MNIST test digits.
+numpy, and torchmetrics for the confusion matrix and per-class accuracy (the metrics the trainer reports);
+no Streamlit. Every function is vectorised so it stays fast on the 10,000 MNIST test digits.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from core.engine.predictions import N_CLASSES, Predictions
 from core.views.words import plural
@@ -71,8 +74,8 @@ def _percent(accuracy: float, n_wrong: int, n_total: int) -> str:
 
 def confusion(p: Predictions, normalize: bool = False) -> np.ndarray:
     """[10, 10] matrix, rows the true digit, columns the predicted one; optionally each row sums to 1."""
-    counts = np.bincount(p.labels * N_CLASSES + p.predicted, minlength=N_CLASSES * N_CLASSES)
-    counts = counts.reshape(N_CLASSES, N_CLASSES).astype(np.int64)
+    predicted, labels = torch.from_numpy(p.predicted), torch.from_numpy(p.labels)
+    counts = MulticlassConfusionMatrix(num_classes=N_CLASSES)(predicted, labels).numpy().astype(np.int64)
     if not normalize:
         return counts
     totals = counts.sum(axis=1, keepdims=True)
@@ -82,11 +85,13 @@ def confusion(p: Predictions, normalize: bool = False) -> np.ndarray:
 
 def per_class_accuracy(p: Predictions) -> np.ndarray:
     """Accuracy in percent for each true digit 0-9; NaN for digits with no test images."""
-    counts = confusion(p)
-    totals = counts.sum(axis=1)
-    out = np.full(N_CLASSES, np.nan)
-    np.divide(100.0 * np.diag(counts), totals, out=out, where=totals > 0)
-    return out
+    if not len(p):
+        return np.full(N_CLASSES, np.nan)  # torchmetrics cannot score an empty set
+    predicted, labels = torch.from_numpy(p.predicted), torch.from_numpy(p.labels)
+    accuracy = MulticlassAccuracy(num_classes=N_CLASSES, average=None)(predicted, labels).numpy().astype(np.float64)
+    # torchmetrics scores a digit with no test images 0; the page shows it as missing instead.
+    totals = np.bincount(p.labels, minlength=N_CLASSES)
+    return np.where(totals > 0, 100.0 * accuracy, np.nan)
 
 
 def most_confused_pairs(p: Predictions, k: int = 5) -> list[ConfusedPair]:
