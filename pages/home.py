@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from core.views.network_diagram import LECTURE_LAYERS, network_dot, parameter_count
+from core.engine.network_size import parameter_counts
+from core.views.network_diagram import LECTURE_LAYERS, network_dot
 from pages.ui.common import mnist, require_shell, table
 
 require_shell("pages/home.py")
@@ -16,8 +17,9 @@ st.markdown(
 
 st.header("The network from the lecture")
 st.graphviz_chart(network_dot(), width="stretch")
+n_parameters = sum(parameter_counts([layer.units for layer in LECTURE_LAYERS]))
 st.caption(
-    f"784 → 128 → 64 → 10, with ReLU between the layers: {sum(parameter_count()):,} weights and biases "
+    f"784 → 128 → 64 → 10, with ReLU between the layers: {n_parameters:,} weights and biases "
     "to learn. Each layer only sees the one before it:"
 )
 table(

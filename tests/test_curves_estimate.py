@@ -5,9 +5,8 @@ import math
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.model import build_mlp, count_parameters
 from core.engine.presets import QUICK
-from core.lab.estimate import estimate_epoch, measure_speed, steps_per_epoch, weights
+from core.lab.estimate import estimate_epoch, measure_speed, steps_per_epoch
 from core.views.charts import epoch_figure, loss_figure
 from core.views.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
 from core.views.words import format_seconds
@@ -51,11 +50,6 @@ def test_steps_per_epoch_follow_the_settings():
     assert steps_per_epoch(TrainConfig()) == 938
     assert steps_per_epoch(TrainConfig(batch_size=256, train_subset=1000)) == 4
     assert steps_per_epoch(TrainConfig(overfit_one_batch=True, overfit_steps=30)) == 30
-
-
-@pytest.mark.parametrize("hidden", [(), (32,), (128, 64), (256, 128), (1024, 512, 10)])
-def test_weights_match_the_real_network(hidden):
-    assert weights(hidden) == count_parameters(build_mlp(hidden))
 
 
 def test_estimates_grow_with_the_work_and_scale_with_the_machine():

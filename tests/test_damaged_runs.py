@@ -65,7 +65,7 @@ def record(root: Path, run_id: str = BAD) -> dict:
 
 def views_of(run) -> tuple:
     """Everything the pages show of one run; each must work on any run."""
-    return (history_rows([run])[0], run_title(run.record), mistakes_view.run_title(run),
+    return (history_rows([run])[0], run_title(run.record), mistakes_view.run_option_line(run),
             loss_curve(run.steps), run.metrics_csv())
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
-from core.lessons.digits import EMPTY, NOT_IMAGE, DigitError, to_mnist, to_model_input
+from core.lessons.digits import EMPTY, NOT_IMAGE, DigitError, to_mnist
 
 MNIST_TEST_IMAGES = Path(__file__).resolve().parents[1] / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
 
@@ -168,21 +167,6 @@ def test_blank_drawings():
     with pytest.raises(DigitError, match=EMPTY):
         to_mnist(Image.new("L", (400, 300), 255))
     assert issubclass(DigitError, ValueError)
-
-
-def test_to_model_input():
-    digit = np.zeros((28, 28), dtype=np.uint8)
-    digit[5, 7] = 255
-    plain = to_model_input(digit)
-    assert plain.shape == (1, 784) and plain.dtype == torch.float32
-    assert plain[0, 5 * 28 + 7] == 1.0 and plain.sum() == 1.0
-    standard = to_model_input(digit, normalize="standard")
-    assert standard[0, 0].item() == pytest.approx(-0.1307 / 0.3081)
-    assert standard[0, 5 * 28 + 7].item() == pytest.approx((1 - 0.1307) / 0.3081)
-    with pytest.raises(ValueError, match="normalize"):
-        to_model_input(digit, normalize="zscore")
-    with pytest.raises(ValueError, match="28x28"):
-        to_model_input(np.zeros((20, 20)))
 
 
 @pytest.mark.skipif(not MNIST_TEST_IMAGES.exists(), reason="MNIST IDX files not built (make data)")

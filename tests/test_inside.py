@@ -15,9 +15,8 @@ from core.lessons.inside import (
     diverging_rgb,
     first_layer_weights,
     grid_shape,
-    strongest,
+    image_grid,
     symmetric_limit,
-    tile,
     weight_picture,
 )
 
@@ -95,15 +94,15 @@ def test_symmetric_limit_ignores_a_few_extreme_values():
     assert symmetric_limit(np.zeros(10)) == 1.0
 
 
-def test_tile_places_images_in_rows_with_gaps():
+def test_image_grid_places_images_in_rows_with_gaps():
     images = np.arange(5, dtype=np.uint8).reshape(5, 1, 1).repeat(2, 1).repeat(2, 2) + 1
-    out = tile(images, cols=3, gap=1, fill=0)
+    out = image_grid(images, cols=3, gap=1, fill=0)
     assert out.shape == (2 * 2 + 1, 3 * 2 + 2)
     assert out[0, 0] == 1 and out[0, 3] == 2 and out[0, 6] == 3 and out[3, 0] == 4 and out[3, 3] == 5
     assert out[2].max() == 0 and out[:, 2].max() == 0  # the gaps
     assert out[3:, 6:].max() == 0  # the empty sixth place
     with pytest.raises(ValueError):
-        tile(images, cols=0)
+        image_grid(images, cols=0)
 
 
 def test_weight_picture_is_a_crisp_grid_of_every_neuron():
@@ -142,8 +141,3 @@ def test_as_grid_pads_with_nan():
     grid = as_grid(np.arange(5), cols=3)
     assert grid.shape == (2, 3)
     assert grid[1, 1] == 4 and np.isnan(grid[1, 2])
-
-
-def test_strongest_largest_first_ties_by_position():
-    assert strongest(np.array([0.5, 2.0, 0.5, 1.0]), k=3) == [(1, 2.0), (3, 1.0), (0, 0.5)]
-    assert strongest(np.array([1.0]), k=0) == []

@@ -14,7 +14,6 @@ from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
-import torch
 
 import core.engine.trainer
 from core.engine.config import TrainConfig
@@ -33,17 +32,6 @@ QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run budget: it is stopped long before
 
 
-def fake_mnist(n_train: int = 2000, n_test: int = 200, seed: int = 0) -> MNISTTensors:
-    """Random digits: training works on them exactly as on MNIST, only nothing is learned."""
-    g = torch.Generator().manual_seed(seed)
-    return MNISTTensors(
-        torch.randint(0, 256, (n_train, 28, 28), dtype=torch.uint8, generator=g),
-        torch.randint(0, 10, (n_train,), generator=g),
-        torch.randint(0, 256, (n_test, 28, 28), dtype=torch.uint8, generator=g),
-        torch.randint(0, 10, (n_test,), generator=g),
-    )
-
-
 def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -53,8 +41,8 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
 
 
 @pytest.fixture(scope="module")
-def data():
-    return fake_mnist()
+def data(make_random_mnist):
+    return make_random_mnist(2000, 200)
 
 
 @pytest.fixture
@@ -330,13 +318,13 @@ def test_two_students_at_once_with_one_slot_both_end_correctly(make_manager):
 
 
 # --- configuration, memory, forgetting ----------------------------------------------------------------------
-def test_the_limit_comes_from_one_environment_variable(monkeypatch):
+def test_the_limit_comes_from_one_environment_variable(monkeypatch, make_random_mnist):
     assert max_concurrent_runs({}) == 1
     assert max_concurrent_runs({"MNIST_LAB_MAX_CONCURRENT_RUNS": "3"}) == 3
     for bad in ("0", "-1", "two", "1.5"):
         assert max_concurrent_runs({"MNIST_LAB_MAX_CONCURRENT_RUNS": bad}) == 1
     monkeypatch.setenv("MNIST_LAB_MAX_CONCURRENT_RUNS", "2")
-    assert JobManager(RunStore("unused"), data=fake_mnist(10, 10)).max_concurrent == 2
+    assert JobManager(RunStore("unused"), data=make_random_mnist(10, 10)).max_concurrent == 2
 
 
 def test_training_threads_can_be_niced_by_one_environment_variable():
@@ -413,26 +401,22 @@ def test_stopping_a_sweep_cancels_its_queued_runs(make_manager):
 
 # --- recovery after a crash -------------------------------------------------------------------------------
 KILLED_SERVER = textwrap.dedent("""
-    import sys, time, torch
-    sys.path.insert(0, {repo!r})
+    import sys, time
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    from conftest import random_mnist
     from core.engine.config import TrainConfig
-    from core.engine.data import MNISTTensors
     from core.lab.jobs import JobManager
     from core.engine.runs import RunStore
-    g = torch.Generator().manual_seed(0)
-    data = MNISTTensors(torch.randint(0, 256, (500, 28, 28), dtype=torch.uint8, generator=g),
-                        torch.randint(0, 10, (500,), generator=g),
-                        torch.randint(0, 256, (100, 28, 28), dtype=torch.uint8, generator=g),
-                        torch.randint(0, 10, (100,), generator=g))
+    data = random_mnist(500, 100)
     manager = JobManager(RunStore({runs!r}), data=data)
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
     time.sleep(600)
 """)
 
 
-def test_a_run_of_a_killed_server_reads_as_interrupted_with_its_epochs(tmp_path):
+def test_a_run_of_a_killed_server_reads_as_interrupted_with_its_epochs(tmp_path, make_random_mnist):
     runs = tmp_path / "runs"
-    script = KILLED_SERVER.format(repo=str(REPO), runs=str(runs))
+    script = KILLED_SERVER.format(repo=str(REPO), tests=str(REPO / "tests"), runs=str(runs))
     server = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         def one_epoch_saved():
@@ -448,7 +432,7 @@ def test_a_run_of_a_killed_server_reads_as_interrupted_with_its_epochs(tmp_path)
     (run_dir,) = runs.iterdir()
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # as the dead server left it
 
-    manager = JobManager(RunStore(runs), data=fake_mnist(10, 10))  # the server starting again
+    manager = JobManager(RunStore(runs), data=make_random_mnist(10, 10))  # the server starting again
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"  # saved at start-up
     assert manager.recover() == [run_dir.name]
     run = manager.store.load(run_dir.name)

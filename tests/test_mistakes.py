@@ -10,13 +10,13 @@ from core.lessons.mistakes import (
     Predictions,
     compare,
     confusion,
+    count_mistakes,
     enlarge,
     gallery,
     headline,
     most_confused_pairs,
     page_slice,
     per_class_accuracy,
-    summary,
     top_k,
     with_border,
 )
@@ -48,11 +48,11 @@ def big():
     logits[np.arange(n), labels] += 2.5
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
-    return Predictions.from_probs(labels, probs)
+    return Predictions(labels, probs.argmax(axis=1), probs)
 
 
 def test_summary_and_headline(small):
-    s = summary(small)
+    s = count_mistakes(small)
     assert (s.n_total, s.n_wrong) == (8, 4)
     assert s.accuracy == pytest.approx(50.0)
     assert headline(small) == "4 mistakes out of 8 (50.00 % accuracy)"
@@ -152,6 +152,8 @@ def test_top_k():
     assert [d for d, _ in got] == [1, 3, 8]
     assert [pr for _, pr in got] == pytest.approx([0.6, 0.2, 0.15])
     assert [d for d, _ in top_k(np.full(10, 0.1), k=2)] == [0, 1]  # ties: smaller digit first
+    assert top_k(np.array([0.5, 2.0, 0.5, 1.0]), k=3) == [(1, 2.0), (3, 1.0), (0, 0.5)]  # any values, e.g. neurons
+    assert top_k(np.array([1.0]), k=0) == []
 
 
 def test_compare(small):
@@ -202,7 +204,7 @@ def test_enlarge_and_border():
 
 
 def test_random_run_is_consistent(big):
-    s = summary(big)
+    s = count_mistakes(big)
     wrong = big.labels != big.predicted
     assert s.n_total == 10_000 and s.n_wrong == wrong.sum()
     assert (

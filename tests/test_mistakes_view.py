@@ -22,8 +22,8 @@ from core.views.mistakes_view import (
     compare_caption,
     comparison_counts,
     default_run,
-    run_title,
-    tile,
+    gallery_tile,
+    run_option_line,
     viewable,
 )
 
@@ -42,7 +42,7 @@ def preds():
     probs = np.full((5, 10), 0.02, dtype=np.float32)
     for i, d in enumerate([3, 5, 5, 3, 1]):
         probs[i, d] = 0.82
-    return Predictions.from_probs(labels, probs)
+    return Predictions(labels, probs.argmax(axis=1), probs)
 
 
 # --- which run --------------------------------------------------------------------------------------------
@@ -60,16 +60,16 @@ def test_default_run_falls_back_to_any_run_with_predictions_then_none():
     assert default_run([]) is None
 
 
-def test_run_title_names_label_accuracy_settings_and_unusual_status():
-    title = run_title(fake_run("20250101-120000-abcd", label="wide net"))
+def test_run_option_line_names_label_accuracy_settings_and_unusual_status():
+    title = run_option_line(fake_run("20250101-120000-abcd", label="wide net"))
     assert title.startswith("wide net · 97.50 % · adam lr 0.001, 1 epoch · ")
     assert "finished" not in title
-    stopped = run_title(fake_run("20250101-120000-abcd", status="stopped", accuracy=None))
+    stopped = run_option_line(fake_run("20250101-120000-abcd", status="stopped", accuracy=None))
     assert stopped.startswith("Run 20250101-120000-abcd · no accuracy")
     assert stopped.endswith(" · stopped")
 
 
-def test_run_title_of_a_real_run(mnist, runs_dir):
+def test_run_option_line_of_a_real_run(mnist, runs_dir):
     from core.engine.config import TrainConfig
     from core.engine.runs import RunStore
     from core.engine.trainer import Trainer
@@ -79,8 +79,8 @@ def test_run_title_of_a_real_run(mnist, runs_dir):
     Trainer(config, mnist, listeners=[store.create(config, label="tiny")]).fit()
     run = store.list()[0]
     assert default_run(store.list()).id == run.id
-    assert run_title(run).startswith("tiny · ")
-    assert "sgd lr 0.01, 1 epoch" in run_title(run)
+    assert run_option_line(run).startswith("tiny · ")
+    assert "sgd lr 0.01, 1 epoch" in run_option_line(run)
 
 
 # --- gallery tiles and captions ---------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_run_title_of_a_real_run(mnist, runs_dir):
 def test_tile_is_crisp_and_framed_by_correctness():
     image = np.zeros((28, 28), dtype=np.uint8)
     image[0, 0] = 255
-    right, wrong = tile(image, True, scale=3), tile(image, False, scale=3)
+    right, wrong = gallery_tile(image, True, scale=3), gallery_tile(image, False, scale=3)
     assert right.shape == wrong.shape == (28 * 3 + 6, 28 * 3 + 6, 3)
     assert tuple(right[0, 0]) == COLORS["green"] and tuple(wrong[0, 0]) == COLORS["red"]
     assert (right[3:6, 3:6] == 255).all() and (right[6, 6] == 0).all()  # pixel (0, 0) is a solid 3x3 block

@@ -1,12 +1,15 @@
+import pytest
 import torch
 
-from core.engine.model import build_mlp, count_parameters, summary
+from core.engine.model import LECTURE_HIDDEN, build_mlp, describe_layers
+from core.engine.network_size import count_parameters, parameter_counts
 
 
 def test_lecture_network_shape_and_parameter_count():
     model = build_mlp()
-    assert count_parameters(model) == 109_386
-    rows = [(r.kind, r.output_shape, r.parameters) for r in summary(model)]
+    assert count_parameters(LECTURE_HIDDEN) == 109_386 == sum(p.numel() for p in model.parameters())
+    assert parameter_counts((784, 128, 64, 10)) == [100_480, 8_256, 650]
+    rows = [(r.kind, r.output_shape, r.parameters) for r in describe_layers(model)]
     assert rows == [
         ("Flatten", (784,), 0),
         ("Linear", (128,), 100_480),
@@ -19,9 +22,9 @@ def test_lecture_network_shape_and_parameter_count():
 
 
 def test_any_number_of_hidden_layers():
-    assert count_parameters(build_mlp(())) == 784 * 10 + 10
+    assert count_parameters(()) == 784 * 10 + 10
     deep = build_mlp((1, 1024, 3))
-    assert [r.output_shape for r in summary(deep) if r.kind == "Linear"] == [(1,), (1024,), (3,), (10,)]
+    assert [r.output_shape for r in describe_layers(deep) if r.kind == "Linear"] == [(1,), (1024,), (3,), (10,)]
 
 
 def test_seeded_init_is_private_and_repeatable():
@@ -33,3 +36,8 @@ def test_seeded_init_is_private_and_repeatable():
         assert torch.equal(pa, pb)
     c = build_mlp(seed=8)
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
+@pytest.mark.parametrize("hidden", [(), (32,), (128, 64), (256, 128), (1024, 512, 10)])
+def test_count_parameters_matches_the_real_network(hidden):
+    assert count_parameters(hidden) == sum(p.numel() for p in build_mlp(hidden).parameters())

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.engine.config import NORMALIZATIONS
 from core.engine.fileio import atomic_write_bytes
 
 DATA_ENV = "MNIST_LAB_DATA"
@@ -27,7 +28,6 @@ IDX_MD5 = {
 }
 # The mean and std of the training pixels (scaled to 0..1), as used by pytorch/examples.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-NORMALIZATIONS = ("plain", "standard")
 
 
 class MNISTUnavailable(RuntimeError):

@@ -54,7 +54,7 @@ class LayerInfo:
     parameters: int
 
 
-def summary(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
+def describe_layers(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
     """Each layer's kind, output shape (per image) and parameter count."""
     rows, width = [], n_inputs
     for name, layer in model.named_children():
@@ -62,8 +62,3 @@ def summary(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
             width = layer.out_features
         rows.append(LayerInfo(name, type(layer).__name__, (width,), sum(p.numel() for p in layer.parameters())))
     return rows
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable numbers in the model (109,386 for the lecture's network)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -36,12 +36,6 @@ class Predictions:
         object.__setattr__(self, "predicted", predicted)
         object.__setattr__(self, "probs", probs)
 
-    @classmethod
-    def from_probs(cls, labels: np.ndarray, probs: np.ndarray) -> Predictions:
-        """Build from labels and probabilities, taking the most probable digit as the prediction."""
-        probs = np.asarray(probs, dtype=np.float32)
-        return cls(labels=labels, predicted=probs.argmax(axis=1), probs=probs)
-
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+from torchmetrics.classification import MulticlassAccuracy
 
 from core.engine.accelerate_fixes import reset_accelerator_state, speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import MOMENTUM, TrainConfig
@@ -99,7 +99,6 @@ class Evaluation:
     labels: torch.Tensor  # int64 [N]
     predicted: torch.Tensor  # int64 [N]
     probs: torch.Tensor  # float32 [N, 10]
-    confusion: torch.Tensor  # int64 [10, 10], rows true, columns predicted
 
     @property
     def n_samples(self) -> int:
@@ -335,8 +334,7 @@ def evaluate(model: torch.nn.Module, loader, accelerator: Accelerator) -> Evalua
     labels, probs = labels[order], probs[order]
     predicted = probs.argmax(dim=1)
     accuracy = MulticlassAccuracy(num_classes=10, average="micro")(predicted, labels).item() * 100
-    confusion = MulticlassConfusionMatrix(num_classes=10)(predicted, labels)
-    return Evaluation(losses.mean().item(), accuracy, labels, predicted, probs, confusion)
+    return Evaluation(losses.mean().item(), accuracy, labels, predicted, probs)
 
 
 def predict(model: torch.nn.Module, images: torch.Tensor, normalize: str = "plain") -> torch.Tensor:

@@ -1,8 +1,8 @@
 """How long an epoch will take here: a cost model of one training step, scaled to this machine's speed.
 
 Timing the chosen network inside the page would be simpler, but a server that is training someone's run
-(or loading MNIST) makes such timings 2-6 times too slow. So the page uses a model fitted once on the lab
-machine and a speed factor timed once, when the server warms up.
+(or loading MNIST) makes such timings far too slow (README.md, "Measured"). So the page uses a model fitted
+once on the lab machine and a speed factor timed once, when the server warms up.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import to_inputs
 from core.engine.model import build_mlp
+from core.engine.network_size import count_parameters
 from core.views.words import format_seconds
 
 N_TEST = 10_000
@@ -70,22 +71,16 @@ def steps_per_epoch(config: TrainConfig) -> int:
     return math.ceil((config.train_subset or N_TRAIN) / config.batch_size)
 
 
-def weights(hidden: tuple[int, ...]) -> int:
-    """Number of weights and biases of the network with these hidden layers."""
-    widths = (784, *hidden, 10)
-    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-
-
 def model_step_seconds(config: TrainConfig, cost: StepCost = LAB_MACHINE) -> float:
     """The cost model's seconds per training step on the lab machine."""
-    b, w = config.batch_size, weights(config.hidden)
+    b, w = config.batch_size, count_parameters(config.hidden)
     adam = cost.per_weight_adam * w if config.optimizer == "adam" else 0.0
     return cost.base + cost.per_image * b + cost.per_image_weight * b * w + cost.per_weight * w + adam
 
 
 def estimate_epoch(config: TrainConfig, speed: float = 1.0, cost: StepCost = LAB_MACHINE) -> EpochEstimate:
     """One epoch of this config; `speed` is how many times slower this machine is than the lab machine."""
-    eval_seconds = cost.eval_base + cost.eval_per_image_weight * N_TEST * weights(config.hidden)
+    eval_seconds = cost.eval_base + cost.eval_per_image_weight * N_TEST * count_parameters(config.hidden)
     return EpochEstimate(steps_per_epoch(config), model_step_seconds(config, cost) * speed, eval_seconds * speed)
 
 
@@ -131,7 +126,7 @@ BASE_MEMORY_MB = 50  # MNIST's test set in floats, the evaluation's outputs, all
 
 def estimate_memory_mb(config: TrainConfig) -> float:
     """Peak memory one run adds to the server: weights, gradients, optimizer state and a batch's activations."""
-    w = weights(config.hidden)
+    w = count_parameters(config.hidden)
     activations = 2 * config.batch_size * (784 + sum(config.hidden) + 10)  # forward values and their gradients
     return BASE_MEMORY_MB + 4 * (w * (2 + OPTIMIZER_STATES[config.optimizer]) + activations) / 2**20
 

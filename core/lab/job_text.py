@@ -31,8 +31,8 @@ def end_text(snap: JobSnapshot) -> str:
     """How the run ended, as one sentence."""
     message = snap.message[:1].upper() + snap.message[1:]
     if snap.status == Status.FINISHED and snap.test_accuracy is not None:
-        return (f"Finished: test accuracy {snap.test_accuracy:.2f} % after {snap.epochs} "
-                f"epoch{'s' if snap.epochs != 1 else ''} ({format_seconds(snap.train_seconds)} of training).")
+        return (f"Finished: test accuracy {snap.test_accuracy:.2f} % after "
+                f"{plural(snap.epochs, 'epoch')} ({format_seconds(snap.train_seconds)} of training).")
     if snap.status == Status.STOPPED and snap.step:
         accuracy = f" Test accuracy of what it learned so far: {snap.test_accuracy:.2f} %." if (
             snap.test_accuracy is not None) else ""

@@ -14,6 +14,7 @@ import torch
 
 from core.lessons.expr import Expression, derivative, finite_difference
 from core.views.autograd_graph import autograd_graph
+from core.views.curves import finite_or_none
 
 # --- 1. y = x² + 3x + 1 --------------------------------------------------------------------------------
 
@@ -35,7 +36,7 @@ class QuadraticResult:
 
 
 @dataclass(frozen=True)
-class Curve:
+class FunctionCurve:
     xs: list[float]
     ys: list[float | None]  # None where the function is undefined (nan or inf): a gap in the plot
     extra: list[float | None]  # a second line: the tangent, or the derivative
@@ -49,12 +50,12 @@ def quadratic(x: float) -> QuadraticResult:
     return QuadraticResult(x=float(x), y=y.item(), dydx=t.grad.item(), hand=2 * float(x) + 3)
 
 
-def quadratic_curve(x: float, half_width: float = 6.0, points: int = 121) -> Curve:
+def quadratic_curve(x: float, half_width: float = 6.0, points: int = 121) -> FunctionCurve:
     """The parabola around 0 (widened to include x) and its tangent line at x."""
     r = quadratic(x)
     xs = torch.linspace(min(-half_width, x - 1), max(half_width, x + 1), points, dtype=torch.float64)
     tangent = r.y + r.dydx * (xs - r.x)
-    return Curve(xs.tolist(), (xs**2 + 3 * xs + 1).tolist(), tangent.tolist())
+    return FunctionCurve(xs.tolist(), (xs**2 + 3 * xs + 1).tolist(), tangent.tolist())
 
 
 # --- 2. y = sum(x²) for a vector --------------------------------------------------------------------------
@@ -205,12 +206,12 @@ class PointResult:
         return self.exact[name] - self.estimate[name]
 
 
-def custom_curve(expr: Expression, x_min: float, x_max: float, y: float = 1.0, points: int = 401) -> Curve:
+def custom_curve(expr: Expression, x_min: float, x_max: float, y: float = 1.0, points: int = 401) -> FunctionCurve:
     """f over [x_min, x_max] (y held fixed) and df/dx from autograd; gaps where either is undefined."""
     xs = torch.linspace(float(x_min), float(x_max), points, dtype=torch.float64)
     values, grads = derivative(expr, "x", x=xs, y=float(y))
     grads = torch.where(values.isfinite(), grads, math.nan)  # no slope where f itself is undefined
-    return Curve(xs.tolist(), _finite_or_none(values), _finite_or_none(grads))
+    return FunctionCurve(xs.tolist(), finite_or_none(values.tolist()), finite_or_none(grads.tolist()))
 
 
 def custom_point(expr: Expression, x: float, y: float = 1.0, h: float = 1e-5) -> PointResult:
@@ -236,7 +237,3 @@ def custom_code(expr: Expression, x: float, y: float = 1.0) -> str:
         inputs.append(f"y = torch.tensor({float(y)!r}, dtype=torch.float64,\n                 requires_grad=True)")
     grads = "x.grad, y.grad    # ∂f/∂x, ∂f/∂y" if uses_y else "x.grad    # df/dx"
     return CUSTOM_CODE.format(inputs="\n".join(inputs), source=expr.torch_source(), grads=grads)
-
-
-def _finite_or_none(t: torch.Tensor) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in t.tolist()]

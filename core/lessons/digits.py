@@ -13,10 +13,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-from core.engine.data import to_inputs
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
@@ -57,14 +54,6 @@ def to_mnist(image: Image.Image | np.ndarray | bytes) -> DigitInput:
     gray, alpha = _gray_and_alpha(arr)
     ink, inverted = _ink(gray, alpha)
     return DigitInput(image=_centre(_fit_box(ink)), original=ink, inverted=inverted)
-
-
-def to_model_input(digit: np.ndarray, normalize: str = "plain") -> torch.Tensor:
-    """float32 tensor [1, 784] as the trainer feeds it: x/255 ("plain") or MNIST-standardised."""
-    digit = np.asarray(digit)
-    if digit.shape != (SIZE, SIZE):
-        raise ValueError(f"digit must be {SIZE}x{SIZE}, got shape {digit.shape}")
-    return to_inputs(torch.from_numpy(digit.astype(np.uint8)).unsqueeze(0), normalize)
 
 
 # --- reading ---------------------------------------------------------------------------------------

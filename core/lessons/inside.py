@@ -21,7 +21,7 @@ POSITIVE = np.array([178, 24, 43], dtype=np.float32)
 
 
 @dataclass(frozen=True)
-class Layer:
+class LayerValues:
     """One layer's values for one input image."""
 
     name: str  # e.g. "Hidden layer 1"
@@ -35,7 +35,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 
 @torch.no_grad()
-def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[Layer]:
+def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[LayerValues]:
     """The input, each hidden layer after its ReLU, the output logits and probabilities for one 28x28 digit.
 
     For the lecture's network that is 784 → 128 → 64 → 10 (→ 10 probabilities).
@@ -44,16 +44,17 @@ def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: s
     if tuple(image.shape) != (SIDE, SIDE):
         raise ValueError(f"image must be {SIDE}x{SIDE}, got shape {tuple(image.shape)}")
     x = to_inputs(image.to(torch.uint8).unsqueeze(0), normalize)
-    layers = [Layer("Input", f"{x.shape[1]} pixel values, as the network reads them", x[0].numpy().copy())]
+    layers = [LayerValues("Input", f"{x.shape[1]} pixel values, as the network reads them", x[0].numpy().copy())]
     hidden = 0
     for module in model.children():
         x = module(x)
         if isinstance(module, nn.ReLU):
             hidden += 1
-            layers.append(Layer(f"Hidden layer {hidden}", f"{x.shape[1]} neurons after ReLU", x[0].numpy().copy()))
+            description = f"{x.shape[1]} neurons after ReLU"
+            layers.append(LayerValues(f"Hidden layer {hidden}", description, x[0].numpy().copy()))
     logits = x[0]
-    layers.append(Layer("Output", "10 scores (logits), one per digit", logits.numpy().copy()))
-    layers.append(Layer("Probabilities", "softmax of the scores", logits.softmax(dim=0).numpy().copy()))
+    layers.append(LayerValues("Output", "10 scores (logits), one per digit", logits.numpy().copy()))
+    layers.append(LayerValues("Probabilities", "softmax of the scores", logits.softmax(dim=0).numpy().copy()))
     return layers
 
 
@@ -85,20 +86,22 @@ def diverging_rgb(values: np.ndarray, limit: float | np.ndarray) -> np.ndarray:
     return np.rint(rgb).astype(np.uint8)
 
 
-def tile(images: np.ndarray, cols: int, gap: int = 1, fill: int = 255) -> np.ndarray:
+def image_grid(images: np.ndarray, cols: int, gap: int = 1, fill: int = 255) -> np.ndarray:
     """Images [n, h, w] or [n, h, w, c] laid out in a grid `cols` wide, `gap` pixels of `fill` between them."""
+    from torchvision.utils import make_grid  # here: torchvision is slow to import, and few pages draw grids
+
     images = np.asarray(images)
     if images.ndim not in (3, 4) or cols < 1 or gap < 0:
         raise ValueError(f"need images [n, h, w(, c)] and cols >= 1, got shape {images.shape} and cols={cols}")
-    n, h, w = images.shape[:3]
-    rows = max(1, -(-n // cols))
-    cols = min(cols, max(n, 1))
-    shape = (rows * (h + gap) - gap, cols * (w + gap) - gap, *images.shape[3:])
-    out = np.full(shape, fill, dtype=images.dtype)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[i]
-    return out
+    if not len(images):
+        return np.full(images.shape[1:], fill, dtype=images.dtype)  # one empty place
+    channels = images.shape[3] if images.ndim == 4 else 1
+    batch = torch.from_numpy(images.reshape(*images.shape[:3], channels)).permute(0, 3, 1, 2)
+    grid = make_grid(batch, nrow=cols, padding=gap, pad_value=fill)
+    if len(images) > 1:  # make_grid also frames the grid with the gap: the gaps belong only between images
+        grid = grid[:, gap : grid.shape[1] - gap, gap : grid.shape[2] - gap]
+    grid = grid[:channels].permute(1, 2, 0).numpy()  # make_grid turns one channel into three
+    return grid if images.ndim == 4 else grid[..., 0]
 
 
 def weight_picture(
@@ -116,7 +119,7 @@ def weight_picture(
     else:
         rgb = diverging_rgb(weights, limit if limit is not None else symmetric_limit(weights))
     rgb = rgb.repeat(scale, axis=1).repeat(scale, axis=2)
-    return tile(rgb, cols=cols, gap=2, fill=255)
+    return image_grid(rgb, cols=cols, gap=2, fill=255)
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -139,10 +142,3 @@ def as_grid(values: np.ndarray, cols: int) -> np.ndarray:
     out = np.full(rows * cols, np.nan)
     out[: values.size] = values
     return out.reshape(rows, cols)
-
-
-def strongest(values: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
-    """The k largest values as (position, value), largest first; ties by position."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    order = np.lexsort((np.arange(values.size), -values))[: max(k, 0)]
-    return [(int(i), float(values[i])) for i in order]

@@ -1,6 +1,7 @@
 """Analysis of a run's test-set predictions: counts, confusion matrix, galleries and run comparisons.
 
-Plain numpy, no Streamlit. Every function is vectorised so it stays fast on the 10,000 MNIST test digits.
+numpy, and torchmetrics for the confusion matrix and per-class accuracy (the metrics the trainer reports);
+no Streamlit. Every function is vectorised so it stays fast on the 10,000 MNIST test digits.
 """
 
 from __future__ import annotations
@@ -8,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from core.engine.predictions import N_CLASSES, Predictions
+from core.views.words import plural
 
 SORTS = ("confidence", "least_confident", "index")
 
@@ -41,7 +45,7 @@ class Comparison:
     both_right: np.ndarray
 
 
-def summary(p: Predictions) -> MistakeSummary:
+def count_mistakes(p: Predictions) -> MistakeSummary:
     """Count the mistakes and the accuracy in percent."""
     n = len(p)
     n_wrong = int(np.count_nonzero(~p.correct))
@@ -51,12 +55,11 @@ def summary(p: Predictions) -> MistakeSummary:
 
 def headline(p: Predictions) -> str:
     """One sentence for the page, e.g. "312 mistakes out of 10,000 (96.88 % accuracy)"."""
-    s = summary(p)
+    s = count_mistakes(p)
     if s.n_total == 0:
         return "No test predictions to look at yet."
-    noun = "mistake" if s.n_wrong == 1 else "mistakes"
     percent = _percent(s.accuracy, s.n_wrong, s.n_total)
-    return f"{s.n_wrong:,} {noun} out of {s.n_total:,} ({percent} % accuracy)"
+    return f"{plural(s.n_wrong, 'mistake')} out of {s.n_total:,} ({percent} % accuracy)"
 
 
 def _percent(accuracy: float, n_wrong: int, n_total: int) -> str:
@@ -71,8 +74,8 @@ def _percent(accuracy: float, n_wrong: int, n_total: int) -> str:
 
 def confusion(p: Predictions, normalize: bool = False) -> np.ndarray:
     """[10, 10] matrix, rows the true digit, columns the predicted one; optionally each row sums to 1."""
-    counts = np.bincount(p.labels * N_CLASSES + p.predicted, minlength=N_CLASSES * N_CLASSES)
-    counts = counts.reshape(N_CLASSES, N_CLASSES).astype(np.int64)
+    predicted, labels = torch.from_numpy(p.predicted), torch.from_numpy(p.labels)
+    counts = MulticlassConfusionMatrix(num_classes=N_CLASSES)(predicted, labels).numpy().astype(np.int64)
     if not normalize:
         return counts
     totals = counts.sum(axis=1, keepdims=True)
@@ -82,11 +85,13 @@ def confusion(p: Predictions, normalize: bool = False) -> np.ndarray:
 
 def per_class_accuracy(p: Predictions) -> np.ndarray:
     """Accuracy in percent for each true digit 0-9; NaN for digits with no test images."""
-    counts = confusion(p)
-    totals = counts.sum(axis=1)
-    out = np.full(N_CLASSES, np.nan)
-    np.divide(100.0 * np.diag(counts), totals, out=out, where=totals > 0)
-    return out
+    if not len(p):
+        return np.full(N_CLASSES, np.nan)  # torchmetrics cannot score an empty set
+    predicted, labels = torch.from_numpy(p.predicted), torch.from_numpy(p.labels)
+    accuracy = MulticlassAccuracy(num_classes=N_CLASSES, average=None)(predicted, labels).numpy().astype(np.float64)
+    # torchmetrics scores a digit with no test images 0; the page shows it as missing instead.
+    totals = np.bincount(p.labels, minlength=N_CLASSES)
+    return np.where(totals > 0, 100.0 * accuracy, np.nan)
 
 
 def most_confused_pairs(p: Predictions, k: int = 5) -> list[ConfusedPair]:
@@ -149,11 +154,11 @@ def page_slice(indices: np.ndarray, page: int, page_size: int) -> tuple[np.ndarr
     return indices[start : start + page_size], n_pages
 
 
-def top_k(probs_row: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
-    """The k most probable digits as (digit, probability), most probable first; ties by digit."""
-    if k < 1:
-        raise ValueError(f"k must be 1 or more, got {k}")
-    row = np.asarray(probs_row, dtype=np.float64).ravel()
+def top_k(values: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    """The k largest values as (position, value), largest first, ties by position: e.g. the most probable digits."""
+    if k < 0:
+        raise ValueError(f"k must be 0 or more, got {k}")
+    row = np.asarray(values, dtype=np.float64).ravel()
     order = np.lexsort((np.arange(row.size), -row))[:k]
     return [(int(d), float(row[d])) for d in order]
 

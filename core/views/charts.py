@@ -8,16 +8,11 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.views.curves import Curve
+from core.views.curves import Curve, finite_or_none
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25
 LOG_SPAN = 100.0  # draw the loss on a log axis once it spans more than this factor (a diverging run)
-
-
-def _finite(values: Sequence[float]) -> list[float | None]:
-    # JSON has no NaN or infinity: plotly leaves a gap for None.
-    return [v if math.isfinite(v) else None for v in values]
 
 
 def _log_axis(curves: Sequence[Curve]) -> bool:
@@ -32,12 +27,13 @@ def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340) -> go.Fig
     for i, (name, curve) in enumerate(lines):
         color = PALETTE[i % len(PALETTE)]
         fig.add_trace(go.Scatter(
-            x=list(curve.steps), y=_finite(curve.raw), mode="lines", name="loss of each step" if single else name,
+            x=list(curve.steps), y=finite_or_none(curve.raw), mode="lines",
+            name="loss of each step" if single else name,
             line=dict(color=color, width=1), opacity=RAW_OPACITY, showlegend=single, hoverinfo="skip",
             legendgroup=name,
         ))
         fig.add_trace(go.Scatter(
-            x=list(curve.steps), y=_finite(curve.smooth), mode="lines", name="smoothed" if single else name,
+            x=list(curve.steps), y=finite_or_none(curve.smooth), mode="lines", name="smoothed" if single else name,
             line=dict(color=color, width=2.5), legendgroup=name,
             hovertemplate="step %{x:.0f}<br>loss %{y:.4f}<extra>" + ("" if single else name) + "</extra>",
         ))
@@ -54,11 +50,11 @@ def epoch_figure(epochs: Sequence[dict], height: int = 300) -> go.Figure:
     """Per epoch: train and test loss on the left axis, test accuracy (%) on the right one."""
     x = [e["epoch"] for e in epochs]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=_finite([e["train_loss"] for e in epochs]), name="train loss",
+    fig.add_trace(go.Scatter(x=x, y=finite_or_none([e["train_loss"] for e in epochs]), name="train loss",
                              mode="lines+markers", line=dict(color=PALETTE[0])))
-    fig.add_trace(go.Scatter(x=x, y=_finite([e["test_loss"] for e in epochs]), name="test loss",
+    fig.add_trace(go.Scatter(x=x, y=finite_or_none([e["test_loss"] for e in epochs]), name="test loss",
                              mode="lines+markers", line=dict(color=PALETTE[1])))
-    fig.add_trace(go.Scatter(x=x, y=_finite([e["test_accuracy"] for e in epochs]), name="test accuracy (%)",
+    fig.add_trace(go.Scatter(x=x, y=finite_or_none([e["test_accuracy"] for e in epochs]), name="test accuracy (%)",
                              mode="lines+markers", line=dict(color=PALETTE[2], dash="dot"), yaxis="y2"))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep-zoom",

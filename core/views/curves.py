@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 MAX_POINTS = 400  # per line: enough for a smooth curve, little enough for a browser redrawn every second
@@ -21,6 +21,11 @@ class Curve:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+
+def finite_or_none(values: Iterable[float]) -> list[float | None]:
+    """The values with None for nan and ±inf: JSON has neither, and plotly leaves a gap for None."""
+    return [v if math.isfinite(v) else None for v in values]
 
 
 def ema(values: Sequence[float], weight: float = SMOOTHING) -> list[float]:

@@ -32,7 +32,7 @@ def default_run(runs: Sequence):
     return next((run for run in shown if run.status == Status.FINISHED), shown[0] if shown else None)
 
 
-def run_title(run) -> str:
+def run_option_line(run) -> str:
     """One line naming a run for a selectbox: label, accuracy, key settings, when, and status if unusual."""
     record = run.record
     config = record.get("config")
@@ -50,7 +50,7 @@ def run_title(run) -> str:
     return " · ".join(str(part) for part in parts)
 
 
-def tile(image: np.ndarray, correct: bool, scale: int = TILE_SCALE) -> np.ndarray:
+def gallery_tile(image: np.ndarray, correct: bool, scale: int = TILE_SCALE) -> np.ndarray:
     """A gallery picture: the 28x28 digit enlarged pixel by pixel (crisp), framed green if right, red if wrong."""
     return with_border(enlarge(image, scale), "green" if correct else "red", width=3)
 

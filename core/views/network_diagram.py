@@ -4,28 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.engine.network_size import parameter_counts
+
 
 @dataclass(frozen=True)
-class Layer:
+class DiagramLayer:
     name: str
     units: int
     sees: str  # what one neuron of this layer responds to, in the lecture's words
 
 
 LECTURE_LAYERS = (
-    Layer("Input", 784, "one pixel each: the 28×28 image, flattened into 784 brightness values"),
-    Layer("Hidden 1", 128, "a weighted look at all 784 pixels: simple strokes and edges in some place"),
-    Layer("Hidden 2", 64, "combinations of those strokes: loops, bars, corners, parts of digits"),
-    Layer("Output", 10, "one score (logit) per digit 0–9; softmax turns the scores into probabilities"),
+    DiagramLayer("Input", 784, "one pixel each: the 28×28 image, flattened into 784 brightness values"),
+    DiagramLayer("Hidden 1", 128, "a weighted look at all 784 pixels: simple strokes and edges in some place"),
+    DiagramLayer("Hidden 2", 64, "combinations of those strokes: loops, bars, corners, parts of digits"),
+    DiagramLayer("Output", 10, "one score (logit) per digit 0–9; softmax turns the scores into probabilities"),
 )
 
 
-def parameter_count(layers: tuple[Layer, ...] = LECTURE_LAYERS) -> list[int]:
-    """Weights plus biases between consecutive layers (784·128 + 128 = 100,480, …)."""
-    return [a.units * b.units + b.units for a, b in zip(layers[:-1], layers[1:], strict=True)]
-
-
-def network_dot(layers: tuple[Layer, ...] = LECTURE_LAYERS, shown: int = 4) -> str:
+def network_dot(layers: tuple[DiagramLayer, ...] = LECTURE_LAYERS, shown: int = 4) -> str:
     """DOT text: each layer a column of a few neurons and a "⋮", fully connected to the next one."""
     lines = [
         "digraph network {",
@@ -43,7 +40,7 @@ def network_dot(layers: tuple[Layer, ...] = LECTURE_LAYERS, shown: int = 4) -> s
             lines.append(f'    l{i}n{j} [fillcolor="{colours[i % len(colours)]}"];')
         lines.append(f'    l{i}more [shape=plaintext, style="", label="⋮ {layer.units - shown} more"];')
         lines.append("  }")
-    for i, params in enumerate(parameter_count(layers)):
+    for i, params in enumerate(parameter_counts([layer.units for layer in layers])):
         for a in range(shown):
             for b in range(shown):
                 # One labelled edge per layer pair carries the count of weights it stands for.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from core.lessons.inside import image_grid
+
 
 def one_per_class(labels: torch.Tensor, classes: int = 10) -> list[int]:
     """Index of the first image of each class 0..classes-1 (classes with no image are left out)."""
@@ -22,12 +24,6 @@ def strip(images: torch.Tensor, indices: list[int], gap: int = 2, scale: int = 3
     """
     if not indices:
         return torch.zeros(images.shape[-2] * scale, 0, dtype=torch.uint8)
-    height = images.shape[-2]
-    spacer = torch.full((height, gap), 255, dtype=torch.uint8)
-    parts = []
-    for k, i in enumerate(indices):
-        if k:
-            parts.append(spacer)
-        parts.append(255 - images[i])  # dark ink on white reads like the paper the digits were written on
-    row = torch.cat(parts, dim=1)
+    inked = 255 - images[indices]  # dark ink on white reads like the paper the digits were written on
+    row = torch.from_numpy(image_grid(inked.numpy(), cols=len(indices), gap=gap, fill=255))
     return row.repeat_interleave(scale, dim=0).repeat_interleave(scale, dim=1)

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core.lessons.mistakes import Predictions, compare, page_slice
-from core.views.mistakes_view import COMPARE_KINDS, compare_caption, comparison_counts, run_title, tile
+from core.views.mistakes_view import COMPARE_KINDS, compare_caption, comparison_counts, gallery_tile, run_option_line
 from pages.mistakes_parts import keys, loaders, paging
 
 PAGE_SIZE = 40
@@ -26,8 +26,8 @@ def show(run, p: Predictions, runs: list, images: np.ndarray) -> None:
         return
     if st.session_state.get(keys.OTHER) not in others:
         st.session_state[keys.OTHER] = next(iter(others))
-    st.markdown(f"**A** is the run chosen above: {run_title(run)}")
-    other_id = st.selectbox("**B**: compare with", list(others), format_func=lambda i: run_title(others[i]),
+    st.markdown(f"**A** is the run chosen above: {run_option_line(run)}")
+    other_id = st.selectbox("**B**: compare with", list(others), format_func=lambda i: run_option_line(others[i]),
                             key=keys.OTHER)
     q = loaders.predictions(others[other_id])
     if q is None:
@@ -50,7 +50,7 @@ def show(run, p: Predictions, runs: list, images: np.ndarray) -> None:
     n_pages = page_slice(indices, 1, PAGE_SIZE)[1]
     page = paging.pagination(keys.COMPARE_PAGE, n_pages)
     shown, _ = page_slice(indices, page, PAGE_SIZE)
-    tiles = [tile(images[i], bool(p.correct[i])) for i in shown]
+    tiles = [gallery_tile(images[i], bool(p.correct[i])) for i in shown]
     st.image(tiles, caption=[compare_caption(p, q, i) for i in shown], width=tiles[0].shape[1], output_format="PNG")
     st.caption("Under each digit: the true digit, then the answers of A and B · test image number. "
                "Frames show run A: green right, red wrong.")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice, top_k
 from core.views.mistakes_charts import probability_figure
-from core.views.mistakes_view import caption, choice_label, tile
+from core.views.mistakes_view import caption, choice_label, gallery_tile
 from pages.mistakes_parts import keys, paging
 
 PAGE_SIZE = 40
@@ -76,7 +76,7 @@ def show(p: Predictions, images: np.ndarray) -> None:
         f"**{_describe(len(indices), true, predicted, correct)}** · showing {first:,}–{first + len(shown) - 1:,} · "
         f"page {page} of {n_pages}"
     )
-    tiles = [tile(images[i], bool(p.correct[i])) for i in shown]
+    tiles = [gallery_tile(images[i], bool(p.correct[i])) for i in shown]
     # A fixed width: in a list, st.image would otherwise stretch each picture to share out the row.
     st.container(key=keys.GALLERY).image(
         tiles, caption=[caption(p, i) for i in shown], width=tiles[0].shape[1], output_format="PNG"

@@ -80,7 +80,7 @@ def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np
 
 
 def _strongest(values: np.ndarray, weights: np.ndarray) -> None:
-    top = [(i, v) for i, v in inside.strongest(values, TOP_NEURONS) if v > 0]
+    top = [(i, v) for i, v in top_k(values, TOP_NEURONS) if v > 0]
     limit = inside.symmetric_limit(weights)  # the same colours as the big picture above
     if not top:
         st.caption("No neuron of the first hidden layer fires for this digit.")

@@ -53,12 +53,12 @@ def fmt(value: float) -> str:
 
 
 def table(columns: dict[str, list]) -> None:
-    """A small static table as Markdown; st.table and st.dataframe need pyarrow, this needs nothing."""
-    headers = list(columns)
-    rows = zip(*columns.values(), strict=True)
-    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
-    st.markdown("\n".join(lines))
+    """A small static table (st.table), no index column; every cell shown as its text, formatted by the caller."""
+    import pandas as pd  # here, not on top: every page imports this module before its first text is painted
+
+    # Text cells: a column that mixes numbers and words ("inf", "none") stays as written, and Arrow accepts it.
+    frame = pd.DataFrame({name: [str(cell) for cell in cells] for name, cells in columns.items()})
+    st.table(frame, hide_index=True)
 
 
 # --- Training jobs (Hyperparameters and Train pages) ---------------------------------------------------

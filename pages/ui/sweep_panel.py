@@ -13,7 +13,7 @@ from core.engine.status import Status
 from core.lab.jobs import RunRefused
 from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
 from core.views.charts import loss_figure
-from core.views.words import format_seconds
+from core.views.words import format_seconds, plural
 from pages.ui.common import job_manager, table_rows
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
 
@@ -75,7 +75,7 @@ def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -
         st.rerun()  # every run ended: redraw the page once, and stop polling
     first = snaps[0].config if snaps else config
     st.subheader(f"Sweep of the {sweep.title}")
-    st.caption(f"{first.epochs} epoch{'s' * (first.epochs != 1)} on "
+    st.caption(f"{plural(first.epochs, 'epoch')} on "
                f"{first.train_subset or 60_000:,} training images per run.")
     lines = [(format_param_value(sweep.param, value), snap.curve)
              for value, snap in zip(sweep.values, snaps, strict=False) if len(snap.curve)]
