@@ -5,13 +5,24 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import core.engine.cli
-from core.engine.cli import StopNow, StopSignals, build_parser, config_from_args, data_dir, folder_problem, runs_dir
+from core.engine.cli import (
+    StopNow,
+    StopSignals,
+    build_parser,
+    config_from_args,
+    data_dir,
+    folder_problem,
+    parse_args,
+    runs_dir,
+)
 from core.engine.data import default_root
+from core.engine.presets import BEST, LECTURE, QUICK
 from core.engine.runs import RunStore, default_runs_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +38,15 @@ def test_defaults_are_the_lectures():
         "sgd", 0.01, 64, 3, (128, 64))
     assert config_from_args(build_parser().parse_args(["--normalize"])).normalize == "standard"
     assert config_from_args(build_parser().parse_args(["--hidden"])).hidden == ()
+
+
+def test_a_preset_is_the_start_and_every_flag_given_changes_it():
+    assert config_from_args(parse_args(["--preset", "best"])) == BEST
+    assert config_from_args(parse_args([])) == config_from_args(parse_args(["--preset", "lecture"])) == LECTURE
+    quick_in_two = replace(QUICK, epochs=2)
+    assert config_from_args(parse_args(["--preset", "quick", "--epochs", "2"])) == quick_in_two
+    assert config_from_args(parse_args(["--epochs", "2", "--preset", "quick"])) == quick_in_two  # order free
+    assert config_from_args(parse_args(["--preset", "best", "--schedule", "constant"])).schedule == "constant"
 
 
 def test_json_summary_is_the_last_line_and_the_run_is_saved(runs_dir):
@@ -49,6 +69,7 @@ def test_json_summary_is_the_last_line_and_the_run_is_saved(runs_dir):
         (["--epochs", "three"], "invalid int value: 'three'"),
         (["--hidden", "128", "5000"], "1 to 1024 units"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--preset", "worst"], "invalid choice: 'worst'"),
     ],
 )
 def test_bad_flags_exit_nonzero_with_a_one_line_reason(args, words, runs_dir):

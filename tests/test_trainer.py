@@ -8,7 +8,18 @@ import torch
 from core.engine.accelerate_fixes import speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import TrainConfig
 from core.engine.model import build_mlp
-from core.engine.trainer import EndEvent, EpochEvent, PauseEvent, StartEvent, StepEvent, Trainer, predict
+from core.engine.presets import BEST
+from core.engine.trainer import (
+    EndEvent,
+    EpochEvent,
+    PauseEvent,
+    StartEvent,
+    StepEvent,
+    Trainer,
+    make_optimizer,
+    make_schedule,
+    predict,
+)
 
 
 def fit(mnist, **settings):
@@ -145,3 +156,30 @@ def test_the_accelerate_workarounds_are_in_place_once_and_clear_the_same_gradien
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     zero_grad(model)
     assert all(p.grad is None for group in optimizer.param_groups for p in group["params"])
+
+
+def test_a_one_cycle_schedule_warms_up_to_the_rate_then_anneals_to_almost_zero():
+    config = TrainConfig(lr=0.1, optimizer="adam", schedule="onecycle")
+    optimizer = make_optimizer(config, build_mlp((8,)).parameters())
+    schedule = make_schedule(config, optimizer, total_steps=100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert max(rates) == pytest.approx(0.1) and 25 <= rates.index(max(rates)) <= 35
+    assert rates[0] < 0.01 and rates[-1] < 1e-4
+    assert make_schedule(TrainConfig(), optimizer, total_steps=100) is None  # constant: no schedule
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(schedule="onecycle", epochs=2, train_subset=500, batch_size=50),
+    TrainConfig(schedule="onecycle", epochs=2, overfit_one_batch=True, overfit_steps=5),
+])
+def test_one_cycle_training_runs_to_its_last_step(mnist, config):
+    # One step past the cycle's total makes torch raise: the schedule must count the steps the loop takes.
+    assert Trainer(config, mnist).fit().status == "finished"
+
+
+def test_the_best_preset_passes_98_percent_on_real_mnist(mnist):
+    assert Trainer(BEST, mnist).fit().test_accuracy >= 98.0

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
+from core.engine.presets import PRESETS
 from core.engine.status import Status
 
 # torch and accelerate take seconds to import: they are imported only once the flags and folders are known
@@ -36,10 +37,20 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser(settings: Mapping[str, Setting] = SETTINGS) -> argparse.ArgumentParser:
-    """The CLI's flags: one per setting, then files and output; defaults are the lecture's."""
+PRESET_FLAGS = {name.lower(): config for name, config in PRESETS.items()}  # --preset lecture, quick, best
+
+
+def build_parser(
+    settings: Mapping[str, Setting] = SETTINGS, base: TrainConfig | None = None
+) -> argparse.ArgumentParser:
+    """The CLI's flags: a preset, one flag per setting, then files and output; defaults are `base`'s.
+
+    Without a base the defaults are each setting's own: the lecture's setup.
+    """
     p = _OneLineErrors(prog="python -m core.train", description=__doc__, epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=PRESET_FLAGS,
+                   help="start from a named setup: lecture (the default), quick or best; the other flags change it")
     groups: dict[str, argparse._ArgumentGroup] = {}
     for described in settings.values():
         if described.cli.group not in groups:
@@ -51,7 +62,17 @@ def build_parser(settings: Mapping[str, Setting] = SETTINGS) -> argparse.Argumen
     out.add_argument("--label", default="", help="a name for this run in the run history")
     out.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     out.add_argument("--no-progress", action="store_true", help="plain lines even on a terminal")
+    if base is not None:
+        p.set_defaults(**{name: value for name, value in base.to_dict().items() if name in settings})
     return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags, on top of the preset named by --preset (if any): a flag given always wins."""
+    first = argparse.ArgumentParser(add_help=False)  # reads --preset alone; the full parser checks it
+    first.add_argument("--preset")
+    known, _ = first.parse_known_args(argv)
+    return build_parser(base=PRESET_FLAGS.get(known.preset)).parse_args(argv)
 
 
 def add_flag(group, described: Setting) -> None:
@@ -206,7 +227,7 @@ def mark_stopped(recorder) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, train, save the run; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         config = config_from_args(args)
     except ConfigError as exc:

@@ -13,6 +13,7 @@ from core.engine.schema import Cli, ConfigError, Setting, Widget, setting, setti
 OPTIMIZERS = ("sgd", "momentum", "adam")
 NORMALIZATIONS = ("plain", "standard")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
+SCHEDULES = ("constant", "onecycle")
 DEVICES = ("auto", "cpu")
 MOMENTUM = 0.9  # the usual value; "momentum" is plain SGD with it
 MAX_HIDDEN_LAYERS = 16
@@ -67,6 +68,14 @@ class TrainConfig:
         "(0.0001) can reduce overfitting; too much keeps the network from learning at all.",
         cli=Cli("L2 penalty (default {default})"), history="weight decay {}",
         widget=Widget("select_slider", ladder=(0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)))
+    schedule: str = setting(
+        "constant", kind="choice", choices=SCHEDULES, label="Learning-rate schedule",
+        choice_labels={"constant": "constant", "onecycle": "one cycle"},
+        help="**Constant** keeps the learning rate the same at every step, as the lecture does. **One cycle** "
+        "starts low, warms up to the learning rate over the first 30 % of the steps, then anneals it to "
+        "almost zero: big steps while the network is far from good, small careful ones at the end.",
+        cli=Cli("constant or onecycle: warm up to --lr, then anneal to almost 0 (default {default})"),
+        history="{} schedule", widget=Widget("radio"))
     seed: int = setting(
         0, kind="int", low=0, high=2**31 - 1, in_link=True, label="Random seed",
         help="Fixes the random start: the initial weights and the order of the batches. The same seed and "

@@ -149,6 +149,16 @@ def make_optimizer(config: TrainConfig, params: Iterable[torch.nn.Parameter]) ->
     return torch.optim.SGD(params, lr=config.lr, momentum=momentum, weight_decay=config.weight_decay)
 
 
+def make_schedule(config: TrainConfig, optimizer, total_steps: int):
+    """The learning-rate schedule the config asks for, stepped once per optimizer step; None for constant."""
+    if config.schedule != "onecycle":
+        return None
+    # Built on the optimizer Accelerate wraps, from each process's own step count: not prepared by Accelerate,
+    # whose scheduler wrapper steps once per process and would run a sharded cycle too fast.
+    inner = getattr(optimizer, "optimizer", optimizer)
+    return torch.optim.lr_scheduler.OneCycleLR(inner, max_lr=config.lr, total_steps=max(1, total_steps))
+
+
 class Trainer:
     """Trains the lecture's network with Accelerate and reports through listeners.
 
@@ -169,6 +179,7 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._schedule = None  # the learning-rate schedule, made by fit()
 
     # Controls, safe from other threads.
     def stop(self) -> None:
@@ -199,6 +210,7 @@ class Trainer:
         acc = self.accelerator = self.accelerator or make_accelerator(cfg)
         model, optimizer, train_batches, test_loader, n_train = self._prepare(acc)
         steps_per_epoch = len(train_batches)
+        self._schedule = make_schedule(cfg, optimizer, steps_per_epoch * cfg.epochs)
         self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
                               acc.num_processes))
         result = TrainResult(Status.FINISHED, "", model=model)
@@ -264,6 +276,8 @@ class Trainer:
             zero_grad(model)  # the optimizer's zero_grad, without Accelerate's cost per step
             acc.backward(loss)
             optimizer.step()
+            if self._schedule is not None:
+                self._schedule.step()
             value = loss.item()
             result.steps += 1
             if self._diverged_anywhere(acc, value):
