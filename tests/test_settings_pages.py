@@ -136,6 +136,12 @@ def test_the_settings_are_the_ones_the_train_page_uses(lab):
     assert _by_key(at, "lr").value == 0.03  # and back again
 
 
+def test_a_sweep_offers_no_more_values_than_one_browser_may_have_running_and_waiting(lab):
+    at = lab("pages/hyperparameters.py")
+    values = at.multiselect(key="sw_values_lr")
+    assert values.proto.max_selections == 4 and "(2 to 4)" in values.label  # 1 training + 3 waiting
+
+
 def test_a_sweep_needs_two_values(lab):
     at = lab("pages/hyperparameters.py")
     at.multiselect(key="sw_values_lr").set_value([0.01]).run()

@@ -10,7 +10,7 @@ from dataclasses import replace
 import streamlit as st
 
 from core.engine.status import Status
-from core.lab.jobs import RunRefused
+from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
 from core.views.charts import loss_figure
 from core.views.words import format_seconds, plural
@@ -36,9 +36,11 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
     param = st.selectbox("Setting to vary", list(SWEEPABLE), format_func=lambda p: SWEEPABLE[p].title,
                          key="sw_param")
     spec = SWEEPABLE[param]
+    # Beyond the runs that can train at once, a browser may have only so many waiting: offer no more values.
+    most = min(MAX_VALUES, manager.max_concurrent + MAX_WAITING_PER_OWNER)
     values = st.multiselect(
-        f"Values to compare ({MIN_VALUES} to {MAX_VALUES})", spec.options, default=list(spec.default),
-        key=f"sw_values_{param}", max_selections=MAX_VALUES, format_func=lambda v: format_param_value(param, v),
+        f"Values to compare ({MIN_VALUES} to {most})", spec.options, default=list(spec.default),
+        key=f"sw_values_{param}", max_selections=most, format_func=lambda v: format_param_value(param, v),
     )
     a, b = st.columns(2)
     epochs = a.slider("Epochs per run", 1, 3, 1, key="sw_epochs")
