@@ -79,8 +79,9 @@ def job_manager():
     return _job_manager(str(default_runs_dir().resolve()))
 
 
-OWNER = "lab_owner"
-OWNER_COOKIE = "mnist_lab_owner"
+OWNER = "lab_owner"  # session state: this browser's owner id
+OWNER_SENT = "lab_owner_sent"  # session state: the cookie script was sent in this session
+OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie
 _OWNER_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -94,9 +95,9 @@ def owner_id() -> str:
     cookie = cookie if isinstance(cookie, str) and _OWNER_TOKEN.match(cookie) else None  # tests have no browser
     if OWNER not in state:
         state[OWNER] = cookie or secrets.token_hex(16)
-    if cookie != state[OWNER] and not state.get(OWNER_COOKIE):
+    if cookie != state[OWNER] and not state.get(OWNER_SENT):
         # Cookies reach the server when a session starts; only the browser can store one, once is enough.
-        state[OWNER_COOKIE] = True
+        state[OWNER_SENT] = True
         st.sidebar.html(
             f"<script>document.cookie = '{OWNER_COOKIE}={state[OWNER]}; path=/; max-age=31536000; "
             "SameSite=Strict';</script>",
