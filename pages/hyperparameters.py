@@ -170,7 +170,7 @@ st.caption(
     + ("Scaled to this server's speed, timed when it started; " if speed else "Not yet timed on this server; ")
     + "a server busy with other runs is slower."
 )
-over_budget = job_manager().budget.problem(config, speed or 1.0)
+over_budget = job_manager().over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")
 st.page_link("pages/train.py", label="Train with these settings", icon=":material/model_training:")

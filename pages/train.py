@@ -133,7 +133,7 @@ if config.architecture() not in shown:
     shown += f" ({config.architecture()})"
 st.markdown(f"Settings: **{shown}**.")
 st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":material/tune:")
-over_budget = manager.budget.problem(config, manager.speed or 1.0)
+over_budget = manager.over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),

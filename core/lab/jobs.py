@@ -111,6 +111,10 @@ class JobManager:
             self.stop(job_id, owner)
         return True
 
+    def over_budget(self, config: TrainConfig) -> str | None:
+        """Why this run is over the budget of one run on this server, for the student; None when it fits."""
+        return self.budget.problem(config, self.speed or 1.0)
+
     def waiting_of(self, owner: str) -> int:
         """How many of this owner's runs wait in the queue."""
         with self._lock:
@@ -223,7 +227,7 @@ class JobManager:
     def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None) -> list[Job]:
         """Check the limits, then queue every run or none; raises RunRefused with the reason."""
         for config, _ in requests:
-            problem = self.budget.problem(config, self.speed or 1.0)
+            problem = self.over_budget(config)
             if problem:
                 raise RunRefused(problem)
         with self._lock:
