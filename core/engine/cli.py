@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
+from core.engine.folders import default_root, default_runs_dir
 from core.engine.presets import PRESETS
 from core.engine.status import Status
 
@@ -149,13 +150,13 @@ class ConsoleReport:
 
 
 def data_dir(args: argparse.Namespace) -> Path:
-    """The MNIST folder: --data-dir, $MNIST_LAB_DATA or data/ (as core.engine.data.default_root, without torch)."""
-    return Path(args.data_dir or os.environ.get("MNIST_LAB_DATA") or "data")
+    """The MNIST folder: --data-dir, else the default (folders.default_root)."""
+    return Path(args.data_dir) if args.data_dir else default_root()
 
 
 def runs_dir(args: argparse.Namespace) -> Path:
-    """The runs folder: --runs-dir, $MNIST_LAB_RUNS or runs/ (as core.engine.runs.default_runs_dir, without torch)."""
-    return Path(args.runs_dir or os.environ.get("MNIST_LAB_RUNS") or "runs")
+    """The runs folder: --runs-dir, else the default (folders.default_runs_dir)."""
+    return Path(args.runs_dir) if args.runs_dir else default_runs_dir()
 
 
 def folder_problem(path: Path) -> str | None:

