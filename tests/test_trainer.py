@@ -12,6 +12,7 @@ from core.engine.presets import BEST
 from core.engine.trainer import (
     EndEvent,
     EpochEvent,
+    LearningRateEvent,
     PauseEvent,
     StartEvent,
     StepEvent,
@@ -127,6 +128,32 @@ def test_pause_holds_the_loop_and_resume_lets_it_go_on(mnist):
     assert events[-1].status == "finished"
     (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
     assert epoch.seconds < 30  # the paused time is not counted as training time
+
+
+def test_a_new_learning_rate_applies_from_the_next_step(mnist):
+    events = []
+    trainer = Trainer(TrainConfig(epochs=1, train_subset=640), mnist, listeners=[events.append])
+
+    def at_step(event):
+        if isinstance(event, StepEvent) and event.step == 3:
+            trainer.set_lr(0.2)
+    trainer.listeners.append(at_step)
+    result = trainer.fit()
+    (change,) = [e for e in events if isinstance(e, LearningRateEvent)]
+    assert change == LearningRateEvent(3, 0.2)
+    assert [group["lr"] for group in trainer.optimizer.param_groups] == [0.2]
+    assert result.status == "finished"
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), "fast"])
+def test_a_bad_learning_rate_is_refused(bad):
+    with pytest.raises(ValueError, match="above 0"):
+        Trainer(TrainConfig(), data=object()).set_lr(bad)
+
+
+def test_a_scheduled_run_keeps_its_schedule():
+    with pytest.raises(ValueError, match="one-cycle"):
+        Trainer(TrainConfig(schedule="onecycle"), data=object()).set_lr(0.1)
 
 
 def test_overfit_one_batch_drives_its_loss_near_zero(mnist):

@@ -78,6 +78,14 @@ class PauseEvent:
 
 
 @dataclass(frozen=True)
+class LearningRateEvent:
+    """The learning rate was changed by hand while training; it applies from step `step` + 1."""
+
+    step: int
+    lr: float
+
+
+@dataclass(frozen=True)
 class EndEvent:
     """The run ended; status is finished, stopped, diverged or failed."""
 
@@ -86,7 +94,7 @@ class EndEvent:
     result: TrainResult
 
 
-Event = StartEvent | StepEvent | EpochEvent | PauseEvent | EndEvent
+Event = StartEvent | StepEvent | EpochEvent | PauseEvent | LearningRateEvent | EndEvent
 Listener = Callable[[Event], None]
 
 
@@ -180,6 +188,7 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._schedule = None  # the learning-rate schedule, made by fit()
+        self._new_lr: float | None = None  # set by set_lr(), applied before the next step
 
     # Controls, safe from other threads.
     def stop(self) -> None:
@@ -195,6 +204,14 @@ class Trainer:
         """Let a paused run go on."""
         self._running.set()
 
+    def set_lr(self, lr: float) -> None:
+        """Use learning rate `lr` from the next step on. Raises ValueError for a bad rate or a scheduled run."""
+        if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"a learning rate must be a number above 0, not {lr!r}")
+        if self.config.schedule != "constant":
+            raise ValueError("this run follows a one-cycle schedule, which sets the learning rate at every step")
+        self._new_lr = float(lr)  # one attribute write: safe from any thread
+
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
@@ -209,6 +226,7 @@ class Trainer:
         cfg = self.config
         acc = self.accelerator = self.accelerator or make_accelerator(cfg)
         model, optimizer, train_batches, test_loader, n_train = self._prepare(acc)
+        self.optimizer = optimizer
         steps_per_epoch = len(train_batches)
         self._schedule = make_schedule(cfg, optimizer, steps_per_epoch * cfg.epochs)
         self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
@@ -272,6 +290,11 @@ class Trainer:
             paused_for += self._wait_while_paused(result.steps)
             if self._stop_everywhere(acc):
                 return loss_sum, count, paused_for, True
+            if self._new_lr is not None:
+                lr, self._new_lr = self._new_lr, None
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                self._emit(LearningRateEvent(result.steps, lr))
             loss = F.cross_entropy(model(x), y)
             zero_grad(model)  # the optimizer's zero_grad, without Accelerate's cost per step
             acc.backward(loss)
