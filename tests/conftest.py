@@ -2,11 +2,18 @@
 runs folder per test.
 """
 
+import os
+
 import pytest
 import torch
 
 import core.engine.data
 from core.engine.data import MNISTTensors, load_mnist
+
+# Job managers made by tests train in threads of the test process, so that monkeypatches reach the training
+# and no test waits for workers to import torch. The executors' own tests (tests/test_executors.py) and the
+# browser journeys' servers use worker processes and Ray.
+os.environ["MNIST_LAB_EXECUTOR"] = "threads"
 
 
 def random_mnist(n_train: int = 1000, n_test: int = 200, seed: int = 0) -> MNISTTensors:

@@ -167,6 +167,14 @@ def make_schedule(config: TrainConfig, optimizer, total_steps: int):
     return torch.optim.lr_scheduler.OneCycleLR(inner, max_lr=config.lr, total_steps=max(1, total_steps))
 
 
+def check_new_lr(config: TrainConfig, lr) -> None:
+    """Raise ValueError, in words for the student, when a run may not switch to learning rate `lr`."""
+    if isinstance(lr, bool) or not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"a learning rate must be a number above 0, not {lr!r}")
+    if config.schedule != "constant":
+        raise ValueError("this run follows a one-cycle schedule, which sets the learning rate at every step")
+
+
 class Trainer:
     """Trains the lecture's network with Accelerate and reports through listeners.
 
@@ -206,10 +214,7 @@ class Trainer:
 
     def set_lr(self, lr: float) -> None:
         """Use learning rate `lr` from the next step on. Raises ValueError for a bad rate or a scheduled run."""
-        if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"a learning rate must be a number above 0, not {lr!r}")
-        if self.config.schedule != "constant":
-            raise ValueError("this run follows a one-cycle schedule, which sets the learning rate at every step")
+        check_new_lr(self.config, lr)
         self._new_lr = float(lr)  # one attribute write: safe from any thread
 
     @property

@@ -1,10 +1,11 @@
-"""Training jobs for a shared lab server: a FIFO queue, a cap on runs at once, and one daemon thread per run.
+"""Training jobs for a shared lab server: a FIFO queue, a cap on runs at once, and an executor that trains them.
 
 Plain Python: never imports streamlit. The dashboard keeps one JobManager per server (per runs folder); each
 browser session submits jobs under its own owner id and reads them back through immutable snapshots.
-A job's thread runs a core Trainer with two listeners: the run store's recorder (files on disk) and the job
-itself (core.lab.job). The manager keeps no model: the Trainer and its result are dropped as soon as the
-recorder has saved them.
+Each running job has a light thread in the server that hands the run to the executor (worker processes or Ray
+actors, core.lab.executors) and passes the Trainer's events, as they come back, to two listeners: the run
+store's recorder (files on disk) and the job itself (core.lab.job). The manager keeps no model: the result is
+dropped as soon as the recorder has saved it.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import torch
 
 from core.engine import data as mnist_data
 from core.engine.config import TrainConfig
-from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.data import MNISTTensors
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
+from core.lab.executors import make_executor
+from core.lab.executors.base import Capacity, Executor, RunRefusedByWorker, WorkerLost
 from core.lab.job import Job, JobSnapshot
 from core.lab.sweep import Sweep, sweep_configs
-from core.lab.tuning import lower_thread_priority, max_concurrent_runs, torch_threads
+from core.lab.tuning import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +50,50 @@ def waiting_limit_text(runs: int, would_wait: int) -> str:
             + ("." if runs == 1 else ", or choose fewer values."))
 
 
-class JobManager:
-    """Queues training jobs and trains at most max_concurrent at a time, each in a daemon thread.
+class _JobSink:
+    """Where the executor reports one job's run: the run store's recorder, created once the worker has it, and
+    the job itself."""
 
-    All methods are thread-safe. `data` defaults to load_mnist(), loaded in a job thread when first needed.
+    def __init__(self, store: RunStore, job: Job):
+        self.store, self.job = store, job
+        self.recorder = None
+
+    def started(self, control) -> None:
+        self.recorder = self.store.create(self.job.config, label=self.job.label)
+        self.job.attach_trainer(control, self.recorder.id)
+
+    def __call__(self, event) -> None:
+        self.recorder(event)
+        self.job(event)
+
+    def fail(self, message: str) -> None:
+        self.job.fail(message)
+        if self.recorder is not None and self.recorder.record.get("status") == Status.RUNNING:
+            self.recorder.fail(message)
+
+
+class JobManager:
+    """Queues training jobs and has the executor train at most max_concurrent at a time.
+
+    All methods are thread-safe. Without an executor, the environment chooses one (core.lab.executors) and
+    the manager closes it at shutdown; `data` (default: MNIST, loaded by each worker) goes to that executor.
     """
 
     def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
-                 budget: RunBudget = RUN_BUDGET):
+                 budget: RunBudget = RUN_BUDGET, executor: Executor | None = None):
         self.store = store
         self.budget = budget
-        self.max_concurrent = max_concurrent or max_concurrent_runs()
-        self.threads = torch_threads(self.max_concurrent)
-        torch.set_num_threads(self.threads)  # process-wide; see torch_threads for why
+        self._owns_executor = executor is None
+        self.executor = executor or make_executor(data, max_concurrent)
+        self._max_concurrent = max_concurrent
+        # Torch threads of the server's own work (predictions for the pages): see torch_threads for why.
+        torch.set_num_threads(torch_threads(self.capacity.slots))
         self._data = data
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._sweeps: dict[str, Sweep] = {}
         self._queue: deque[Job] = deque()
         self._running: dict[str, Job] = {}
-        self._accelerator_lock = threading.Lock()
         self.speed: float | None = None  # this machine against the lab machine, timed by warm_up()
         self._warming: threading.Thread | None = None
         self.recover()  # marks the runs of a server that died interrupted, on disk
@@ -143,6 +170,16 @@ class JobManager:
         return [job.snapshot() for job in jobs if job is not None]
 
     @property
+    def capacity(self) -> Capacity:
+        """What the executor can train at once, and on how many machines."""
+        return self.executor.capacity()
+
+    @property
+    def max_concurrent(self) -> int:
+        """How many runs train at once: as asked, else one per slot of the executor."""
+        return self._max_concurrent or self.capacity.slots
+
+    @property
     def training(self) -> int:
         """How many runs are training (or paused) now."""
         with self._lock:
@@ -172,7 +209,7 @@ class JobManager:
                 time.sleep(0.05)
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Cancel the queue, stop every run and wait for their threads and the warm-up (tests and clean exits).
+        """Cancel the queue, stop every run and wait for them and the warm-up; close an executor of our own.
 
         A thread still inside torch when the interpreter exits aborts the whole process (exit code 134).
         """
@@ -186,13 +223,15 @@ class JobManager:
             self.wait(job_id, timeout)
         if self._warming is not None:
             self._warming.join(timeout)
+        if self._owns_executor:
+            self.executor.close()
 
     def recover(self) -> list[str]:
         """Runs left "running" by a process that died are marked interrupted (their epochs kept); their ids."""
         return [run.id for run in self.store.list() if run.status == Status.INTERRUPTED]
 
     def warm_up(self) -> threading.Thread:
-        """In the background: import the trainer, load MNIST (so the first Train click is fast), time the machine."""
+        """In the background: start the executor's workers (so the first Train click is fast), time the machine."""
         self._warming = threading.Thread(target=self._warm, daemon=True, name="mnist-lab-warm-up")
         self._warming.start()
         return self._warming
@@ -200,12 +239,11 @@ class JobManager:
     # --- inside ---------------------------------------------------------------------------------------
     def _warm(self) -> None:
         try:
-            import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import)
-
-            self._get_data()
             self.speed = measure_speed()
+            self.executor.ensure_started()
         except Exception:  # a failed warm-up shows up again, with its message, when a job starts
             log.exception("warm-up failed")
+
 
     def _get_data(self) -> MNISTTensors:
         return self._data if self._data is not None else mnist_data.load_mnist()
@@ -256,7 +294,9 @@ class JobManager:
                 job.thread.start()
 
     def _compatible(self, job: Job) -> bool:
-        # Accelerate keeps one device/precision state per process: runs with another one wait their turn.
+        # Accelerate keeps one device/precision state per process: in one process, runs with another one wait.
+        if not getattr(self.executor, "shares_process", False):
+            return True
         key = (job.config.device, job.config.mixed_precision)
         return all((j.config.device, j.config.mixed_precision) == key for j in self._running.values())
 
@@ -265,30 +305,19 @@ class JobManager:
             job.set_queue_position(position)
 
     def _run(self, job: Job) -> None:
-        recorder = None
+        sink = _JobSink(self.store, job)
         try:
-            torch.set_num_threads(self.threads)
-            lower_thread_priority()
             if not job.mark_running():
                 return
-            from core.engine.trainer import Trainer, make_accelerator
-
-            data = self._get_data()
-            recorder = self.store.create(job.config, label=job.label)
-            with self._accelerator_lock:
-                accelerator = make_accelerator(job.config)
-            trainer = Trainer(job.config, data, listeners=[recorder, job], accelerator=accelerator)
-            job.attach_trainer(trainer, recorder.id)
-            trainer.fit()
+            self.executor.ensure_started()
+            self.executor.train(job.config, sink)
+        except (RunRefusedByWorker, WorkerLost) as exc:
+            sink.fail(str(exc))
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            message = str(exc) if isinstance(exc, MNISTUnavailable) else (
-                f"training failed: {type(exc).__name__}: {exc}")
-            job.fail(message)
-            if recorder is not None and recorder.record.get("status") == Status.RUNNING:
-                recorder.fail(message)
+            sink.fail(f"training failed: {type(exc).__name__}: {exc}")
         finally:
-            job.detach_trainer()  # drops the Trainer, and with it the model and the optimizer
+            job.detach_trainer()  # drops the run's controls (and in-process, the Trainer with its model)
             with self._lock:
                 self._running.pop(job.id, None)
                 self._forget_old()

@@ -65,8 +65,9 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_lab_server(runs_dir: Path, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run streamlit_app.py` on a free port with its own runs folder; returns (process, base URL).
+def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str = "local",
+                     extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run streamlit_app.py` on a free port with its own runs folder and executor; (process, base URL).
 
     Raises RuntimeError, with the end of the server's log, if it does not answer within 90 s.
     """
@@ -75,6 +76,8 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None) -> tuple[subp
         **os.environ,
         "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data")),
         "MNIST_LAB_RUNS": str(runs_dir),
+        "MNIST_LAB_EXECUTOR": executor,  # the tests' own process trains in threads (tests/conftest.py): not a server
+        **(extra_env or {}),
     }
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
@@ -118,7 +121,7 @@ class LabInChromium(NamedTuple):
 
 
 @contextlib.contextmanager
-def lab_in_chromium(browser_nice: int = 0):
+def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: dict | None = None):
     """A lab server with a runs folder of its own and a headless Chromium; yields a LabInChromium.
 
     `browser_nice` lowers Chromium's CPU priority (the processes it starts later inherit it): in a class the
@@ -127,7 +130,7 @@ def lab_in_chromium(browser_nice: int = 0):
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as runs:
-        server, url = start_lab_server(Path(runs))
+        server, url = start_lab_server(Path(runs), executor=executor, extra_env=extra_env)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)

@@ -1,0 +1,44 @@
+"""Where runs train: worker processes on this machine (local, the default), Ray actors (ray), or threads (tests).
+
+Chosen by one setting, MNIST_LAB_EXECUTOR; Ray's own RAY_ADDRESS joins an existing cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from core.engine.data import MNISTTensors
+from core.lab.executors.base import Executor
+from core.lab.tuning import max_concurrent_runs
+
+log = logging.getLogger(__name__)
+
+EXECUTOR_ENV = "MNIST_LAB_EXECUTOR"
+EXECUTORS = ("local", "ray", "threads")
+DEFAULT_EXECUTOR = "local"
+
+
+def executor_kind(environ=None) -> str:
+    """${MNIST_LAB_EXECUTOR} when it names an executor, else local (an unknown name is logged)."""
+    text = (environ if environ is not None else os.environ).get(EXECUTOR_ENV, "").strip().lower()
+    if text and text not in EXECUTORS:
+        log.warning("%s=%r is not one of %s; using %s", EXECUTOR_ENV, text, ", ".join(EXECUTORS), DEFAULT_EXECUTOR)
+    return text if text in EXECUTORS else DEFAULT_EXECUTOR
+
+
+def make_executor(data: MNISTTensors | None = None, slots: int | None = None, environ=None) -> Executor:
+    """The executor the environment asks for; `slots` (else the environment's limit) sizes the local pool."""
+    from core.lab.executors.local import LocalExecutor
+
+    kind = executor_kind(environ)
+    slots = slots or max_concurrent_runs(environ)
+    if kind == "threads":
+        from core.lab.executors.threads import ThreadExecutor
+
+        return ThreadExecutor(data, slots)
+    if kind == "ray":
+        from core.lab.executors.ray_actors import RayExecutor
+
+        return RayExecutor(data, fallback=lambda: LocalExecutor(data, slots))
+    return LocalExecutor(data, slots)

@@ -1,0 +1,70 @@
+"""Training in threads of the calling process: how the lab trained before it had workers.
+
+Kept for fast unit tests of the job manager and as the classroom benchmark's baseline. A web server should not
+use it: each run shares the interpreter lock with the pages (MNIST_LAB_EXECUTOR=threads asks for it anyway).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from core.engine import data as mnist_data
+from core.engine.config import TrainConfig
+from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.lab.executors.base import Capacity, Executor, RunRefusedByWorker, RunSink, failed_end
+from core.lab.tuning import lower_thread_priority, torch_threads
+
+
+class ThreadExecutor(Executor):
+    """Each run trains in the thread that calls train(); `slots` runs at once share one process."""
+
+    kind = "threads"
+    shares_process = True  # Accelerate keeps one device state per process: the job manager must know
+
+    def __init__(self, data: MNISTTensors | None = None, slots: int = 1):
+        super().__init__()
+        self.data, self.slots = data, slots
+        self.threads = torch_threads(slots)
+        self._accelerator_lock = threading.Lock()
+
+    def start(self) -> None:
+        import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import)
+
+        self._get_data()
+
+    def capacity(self) -> Capacity:
+        return Capacity(self.kind, self.slots, 1)
+
+    def train(self, config: TrainConfig, sink: RunSink) -> None:
+        from core.engine.trainer import EndEvent, Trainer, make_accelerator
+
+        torch.set_num_threads(self.threads)
+        lower_thread_priority()
+        try:
+            data = self._get_data()
+        except MNISTUnavailable as exc:
+            raise RunRefusedByWorker(str(exc)) from exc
+        ended = []
+
+        def relay(event) -> None:
+            if isinstance(event, EndEvent):
+                ended.append(event)
+            sink(event)
+
+        try:
+            with self._accelerator_lock:
+                accelerator = make_accelerator(config)
+            trainer = Trainer(config, data, listeners=[relay], accelerator=accelerator)
+            sink.started(trainer)
+            trainer.fit()
+        except Exception as exc:  # inside its loop the Trainer has reported the failure itself
+            if not ended:
+                sink(failed_end(exc))
+
+    def close(self) -> None:
+        pass  # nothing of its own to stop: the runs' threads belong to the job manager
+
+    def _get_data(self) -> MNISTTensors:
+        return self.data if self.data is not None else mnist_data.load_mnist()

@@ -1,0 +1,129 @@
+"""One training worker of the local pool: `python -m core.lab.executors.worker --fd N --threads T`.
+
+Started by the web server (core.lab.executors.local) as a module of its own, never by multiprocessing: Streamlit
+runs a page as __main__, so a spawned child would re-run the page, and forking a threaded server that has
+imported torch can deadlock. The server hands over one end of a socket pair (fd N): nobody else can connect,
+so no port and no auth key are needed. Messages are pickled tuples:
+  server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig), ("pause",), ("resume",), ("stop",),
+                    ("set_lr", lr), ("quit",)
+  worker -> server: ("ready", pid), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed)
+The worker trains one run at a time and exits when the server's end of the socket closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import pickle
+import threading
+from multiprocessing.connection import Connection
+
+# Step events are sent in batches: a few a second is smooth for a chart, and costs the server little.
+FLUSH_S = 0.25
+
+
+class WorkerLink:
+    """The worker's end of the socket: whole pickled messages, sent from any thread one at a time."""
+
+    def __init__(self, fd: int):
+        self.conn = Connection(fd)
+        self._send_lock = threading.Lock()
+
+    def send(self, message: tuple) -> None:
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._send_lock:
+            self.conn.send_bytes(payload)
+
+    def recv(self) -> tuple:
+        return pickle.loads(self.conn.recv_bytes())
+
+
+def relay(link: WorkerLink, run) -> None:
+    """Send a run's events in batches, then its end, and return."""
+    from core.lab.executors.base import pack_end
+
+    while True:
+        run.wake.wait(FLUSH_S)
+        events, end = run.take()
+        if events:
+            link.send(("events", events))
+        if end is not None:
+            link.send(("end", end))
+            return
+        if run.ended and not run.wake.is_set():  # the thread is gone and left nothing more: say so
+            events, end = run.take()
+            if events:
+                link.send(("events", events))
+            link.send(("end", end or pack_end(_lost_thread())))
+            return
+
+
+def _lost_thread():
+    from core.lab.executors.base import failed_end
+
+    return failed_end(RuntimeError("the training thread ended without a result"))
+
+
+def serve(link: WorkerLink, threads: int) -> None:
+    """Warm up (torch, Accelerate, MNIST), say ready, then train what the server sends, one run at a time."""
+    from core.engine import data as mnist_data
+    from core.engine.data import MNISTUnavailable
+    from core.lab.executors.base import RunInWorker
+    from core.lab.tuning import lower_thread_priority
+
+    lower_thread_priority()  # the threads started from here (the run's) inherit it
+    kind, data = link.recv()
+    assert kind == "data"
+    import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import: before "ready", not per run)
+
+    unavailable = None
+    if data is None:
+        try:
+            data = mnist_data.load_mnist()
+        except MNISTUnavailable as exc:  # every run is refused with the advice, the worker stays up
+            unavailable = str(exc)
+    link.send(("ready", os.getpid()))
+    run = None
+    while True:
+        message = link.recv()
+        command = message[0]
+        if command == "train":
+            if unavailable:
+                link.send(("refused", unavailable))
+                continue
+            run = RunInWorker(message[1], data, threads)
+            link.send(("started",))
+            run.start()
+            threading.Thread(target=relay, args=(link, run), daemon=True, name="relay").start()
+        elif command == "quit":
+            return
+        elif run is not None:
+            control(run.trainer, command, message[1:])
+
+
+def control(trainer, command: str, args: tuple) -> None:
+    """Apply one of the server's controls to the run's Trainer."""
+    if command == "set_lr":
+        with contextlib.suppress(ValueError):  # the server checked the rate before sending it
+            trainer.set_lr(*args)
+    elif command in ("pause", "resume", "stop"):
+        getattr(trainer, command)()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="A training worker of MNIST Lab's local pool (started by the lab).")
+    parser.add_argument("--fd", type=int, required=True, help="the file descriptor of the worker's socket end")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    link = WorkerLink(args.fd)
+    with contextlib.suppress(EOFError, OSError):  # the server is gone: so is the reason to train
+        serve(link, args.threads)
+    os._exit(0)  # at once, even with a run's thread inside torch
+
+
+if __name__ == "__main__":
+    main()

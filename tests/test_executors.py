@@ -1,0 +1,224 @@
+"""The job manager's contract, against every executor: worker processes (local), Ray actors, threads.
+
+Each executor is started once per module and shared by its tests (workers import torch once: seconds each);
+each test has a JobManager of its own, whose shutdown stops its runs. Ray runs as a local Ray with 2 CPUs and
+no dashboard.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core.engine.config import TrainConfig
+from core.engine.data import MNISTTensors
+from core.engine.runs import RunStore
+from core.lab.executors import executor_kind, make_executor
+from core.lab.executors.base import WORKER_LOST
+from core.lab.executors.local import LocalExecutor
+from core.lab.executors.threads import ThreadExecutor
+from core.lab.jobs import JobManager
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
+LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def data(make_random_mnist):
+    return make_random_mnist(2000, 200)
+
+
+@pytest.fixture(scope="module", params=["local", "ray", "threads"])
+def executor(request, data):
+    if request.param == "ray":
+        from core.lab.executors.ray_actors import RayExecutor
+
+        made = RayExecutor(data, num_cpus=2)
+    else:
+        made = {"local": LocalExecutor, "threads": ThreadExecutor}[request.param](data, slots=2)
+    made.ensure_started()
+    assert made.capacity().kind == request.param  # Ray did start: no silent fallback to local workers
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def manager(executor, tmp_path):
+    made = JobManager(RunStore(tmp_path / "runs"), executor=executor, max_concurrent=2)
+    yield made
+    made.shutdown()
+
+
+def steps_of(job) -> int:
+    return job.snapshot().step
+
+
+def test_a_run_trains_and_is_saved_by_the_server(manager):
+    job = manager.submit(QUICK, owner="ann", label="first")
+    snap = manager.wait(job.id, timeout=60)
+    assert snap.status == "finished" and snap.step == snap.total_steps == 20
+    assert [e["epoch"] for e in snap.epoch_metrics] == [1, 2] and len(snap.curve) == 20
+    run = manager.store.load(snap.run_id)
+    assert run.status == "finished" and run.has_model and run.has_predictions and len(run.steps) == 20
+    assert run.record["pid"] == os.getpid()  # the server wrote it: workers need no shared folder
+    assert run.predictions().labels.shape == (200,) and run.model() is not None
+
+
+def test_pause_resume_and_stop_reach_the_worker(manager):
+    job = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(job) > 5, what="first steps")
+    assert manager.pause(job.id, "ann")
+    time.sleep(1.2)  # a batch of steps already sent may still arrive
+    held = steps_of(job)
+    time.sleep(0.8)
+    assert steps_of(job) == held and job.status == "paused"
+    assert manager.resume(job.id, "ann")
+    wait_until(lambda: steps_of(job) > held + 5, what="steps after resume")
+    began = time.monotonic()
+    assert manager.stop(job.id, "ann")
+    snap = manager.wait(job.id, timeout=10)
+    assert snap.status == "stopped" and snap.message.startswith("stopped at epoch 1 of 5")
+    assert time.monotonic() - began < 3.0  # a second to reach it, then the evaluation and the next poll
+    assert manager.store.load(snap.run_id).status == "stopped"
+
+
+def test_a_new_learning_rate_reaches_the_worker(manager):
+    job = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(job) > 5, what="first steps")
+    job._trainer.set_lr(0.5)  # the run's control, as Job.set_lr will use it
+    with pytest.raises(ValueError, match="above 0"):
+        job._trainer.set_lr(-1)
+    manager.stop(job.id, "ann")
+    assert manager.wait(job.id, timeout=10).status == "stopped"
+
+
+def test_runs_wait_in_order_and_one_students_stop_never_stops_anothers(manager):
+    ann, bob, cy = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    wait_until(lambda: ann.status == bob.status == "running", what="two running")
+    assert cy.snapshot().queue_position == 1 and manager.training == 2
+    assert not manager.stop(bob.id, "ann") and bob.status == "running"
+    assert manager.stop(ann.id, "ann")
+    wait_until(lambda: cy.status == "running", what="the third starts")
+    assert bob.status == "running" and manager.wait(ann.id, 10).status == "stopped"
+    for job, owner in ((bob, "bob"), (cy, "cy")):
+        manager.stop(job.id, owner)
+        assert manager.wait(job.id, 10).status == "stopped"
+
+
+def test_failure_and_divergence_are_reported_in_words(manager):
+    diverged = manager.wait(manager.submit(TrainConfig(lr=100.0, epochs=1, train_subset=500), "ann").id, 60)
+    assert diverged.status == "diverged" and "lower the learning rate" in diverged.message
+    assert manager.store.load(diverged.run_id).status == "diverged"
+
+
+def test_a_failing_run_is_failed_and_the_worker_goes_on(executor, data, tmp_path):
+    broken = MNISTTensors(data.train_images, data.train_labels + 20, data.test_images, data.test_labels)
+    kind = type(executor)
+    if kind.__name__ == "RayExecutor":
+        pytest.skip("a second Ray executor would ask the same 2 CPUs again; the broken data case is the same code")
+    own = kind(broken, slots=1)
+    manager = JobManager(RunStore(tmp_path / "runs"), executor=own)
+    try:
+        snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=60)
+        assert snap.status == "failed" and snap.message.startswith("training failed")
+        assert manager.store.load(snap.run_id).status == "failed"
+        assert manager.wait(manager.submit(QUICK, owner="ann").id, timeout=60).status == "failed"  # still serving
+    finally:
+        manager.shutdown()
+        own.close()
+
+
+def test_a_killed_worker_fails_only_its_own_run(executor, manager):
+    if executor.kind == "threads":
+        pytest.skip("threads have no worker process to kill")
+    ann = manager.submit(LONG, owner="ann")
+    wait_until(lambda: steps_of(ann) > 5, what="ann's run trains")
+    assert manager.wait(manager.submit(QUICK, owner="bob").id, timeout=60).status == "finished"  # on the other
+    os.kill(ann._trainer.pid, signal.SIGKILL)  # the process that trains ann's run
+    snap = manager.wait(ann.id, timeout=30)
+    assert snap.status == "failed" and snap.message.startswith(WORKER_LOST)
+    assert manager.store.load(snap.run_id).status == "failed"
+    # A fresh worker takes the lost one's place: the pool trains two runs at once again.
+    later = [manager.submit(QUICK, owner=o) for o in ("cy", "dee")]
+    assert [manager.wait(job.id, timeout=120).status for job in later] == ["finished", "finished"]
+    wait_until(lambda: len(executor.pids) == 2, timeout=120, what="the pool is full again")
+
+
+# --- choosing, and the server restarting ---------------------------------------------------------------------
+def test_the_executor_is_chosen_by_one_setting(data):
+    assert executor_kind({}) == "local" and executor_kind({"MNIST_LAB_EXECUTOR": "Ray"}) == "ray"
+    assert executor_kind({"MNIST_LAB_EXECUTOR": "cloud"}) == "local"
+    assert isinstance(make_executor(data, 3, {"MNIST_LAB_EXECUTOR": "threads"}), ThreadExecutor)
+    local = make_executor(data, 3, {})
+    assert isinstance(local, LocalExecutor) and local.capacity().slots == 3
+
+
+def test_an_unreachable_ray_falls_back_to_local_workers_with_one_message(data, monkeypatch):
+    from core.lab.executors.ray_actors import RayExecutor
+
+    def unreachable(self):
+        raise ConnectionError("no Ray cluster at 10.0.0.9:6379")
+
+    monkeypatch.setattr(RayExecutor, "_init_ray", unreachable)
+    made = make_executor(data, 1, {"MNIST_LAB_EXECUTOR": "ray"})
+    made.ensure_started()
+    try:
+        assert made.capacity().kind == "local" and "could not be reached" in made.notice
+        assert "10.0.0.9:6379" in made.notice
+    finally:
+        made.close()
+
+
+KILLED_SERVER = textwrap.dedent("""
+    import sys, time
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    from conftest import random_mnist
+    import os
+    os.environ["MNIST_LAB_EXECUTOR"] = "local"  # as a web server has it (conftest sets threads for tests)
+    from core.engine.config import TrainConfig
+    from core.lab.jobs import JobManager
+    from core.engine.runs import RunStore
+    manager = JobManager(RunStore({runs!r}), data=random_mnist(500, 100))
+    manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
+    time.sleep(600)
+""")
+
+
+def test_a_killed_server_leaves_its_run_interrupted_and_no_worker_behind(tmp_path):
+    import psutil
+
+    runs = tmp_path / "runs"
+    script = KILLED_SERVER.format(repo=str(REPO), tests=str(REPO / "tests"), runs=str(runs))
+    server = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        wait_until(lambda: list(runs.glob("*/epochs.json")), timeout=120, what="the first epoch on disk")
+        workers = psutil.Process(server.pid).children()
+        assert workers  # the run trains in a worker process, not in the server
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    # The workers see their socket close and exit: nothing keeps training for a server that is gone.
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive
+    (run_dir,) = runs.iterdir()
+    store = RunStore(runs)
+    run = store.load(run_dir.name)
+    assert run.status == "interrupted" and len(run.epochs) >= 1
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
