@@ -7,11 +7,10 @@ and draws their snapshots, about once a second, from a polling fragment.
 import streamlit as st
 
 from core.engine.status import Status
-from core.lab.job_text import end_text, progress_text, queue_text
+from core.lab.job_text import capacity_text, end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.views.charts import epoch_figure, loss_figure
 from core.views.history import settings_text
-from core.views.words import plural
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
@@ -66,12 +65,10 @@ def controls(snap, owner: str) -> None:
 def server_load(owner: str) -> None:
     """What the server is doing now, and this browser's place in it; a fragment that keeps it current."""
     manager = job_manager()
-    mine = manager.waiting_of(owner)
-    st.caption(
-        f"This server trains at most {plural(manager.max_concurrent, 'run')} at once; now {manager.training} "
-        f"training and {manager.waiting} waiting"
-        + (f", {mine} of them yours (at most {MAX_WAITING_PER_OWNER} may wait)." if mine else ".")
-    )
+    st.caption(capacity_text(manager.capacity, manager.training, manager.waiting, manager.waiting_of(owner),
+                             MAX_WAITING_PER_OWNER))
+    if manager.notice:
+        st.caption(manager.notice)
 
 
 def live_panel(job_id: str, was_active: bool, owner: str) -> None:

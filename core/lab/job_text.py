@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.engine.status import Status
+from core.lab.executors.base import Capacity
 from core.lab.job import JobSnapshot
 from core.views.words import format_seconds, plural
 
@@ -44,3 +45,13 @@ def end_text(snap: JobSnapshot) -> str:
     if snap.status == Status.QUEUED:
         return "Waiting for its turn."
     return message
+
+
+def capacity_text(capacity: Capacity, training: int, waiting: int, mine: int, max_waiting: int) -> str:
+    """ "This lab trains 14 runs at once on 4 machines; now 12 training and 3 waiting, 1 of them yours." """
+    if capacity.slots == 0:
+        lab = "This lab is starting its trainers (the first run waits for them)"
+    else:
+        lab = f"This lab trains {plural(capacity.slots, 'run')} at once on {plural(capacity.machines, 'machine')}"
+    return (f"{lab}; now {training} training and {waiting} waiting"
+            + (f", {mine} of them yours (at most {max_waiting} may wait)." if mine else "."))

@@ -243,6 +243,12 @@ class JobManager:
             self.executor.ensure_started()
         except Exception:  # a failed warm-up shows up again, with its message, when a job starts
             log.exception("warm-up failed")
+        self._dispatch()  # a Ray cluster's slots are known only now: runs queued meanwhile start
+
+    @property
+    def notice(self) -> str:
+        """Why the lab trains otherwise than it was asked to (Ray not reachable, say); "" when it does not."""
+        return getattr(self.executor, "notice", "")
 
 
     def _get_data(self) -> MNISTTensors:
@@ -282,6 +288,8 @@ class JobManager:
 
     def _dispatch(self) -> None:
         with self._lock:
+            if self.max_concurrent == 0 and self._warming is None:
+                self.warm_up()  # slots are counted once the executor has started (a Ray cluster's, say)
             starting = []
             while self._queue and len(self._running) < self.max_concurrent and self._compatible(self._queue[0]):
                 job = self._queue.popleft()

@@ -13,8 +13,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
-import torch
-
 from core.engine.config import TrainConfig
 
 # Said of a run whose worker process or actor died under it; the run's other work is kept as far as it got.
@@ -176,6 +174,8 @@ class RunInWorker:
             self.wake.set()
 
     def _fit(self) -> None:
+        import torch
+
         torch.set_num_threads(self.threads)
         try:
             self.trainer.fit()
