@@ -127,6 +127,17 @@ def unpack_end(packed: dict, config: TrainConfig):
     return EndEvent(packed["status"], packed["message"], result)
 
 
+def warm_up_training(data) -> None:
+    """Train a few steps on a few images, untimed: a worker's first real run then starts without the one-off
+    costs (Accelerate's state, torch's first kernels, the evaluation path)."""
+    from core.engine.data import MNISTTensors
+    from core.engine.trainer import Trainer
+
+    few = MNISTTensors(data.train_images[:128], data.train_labels[:128], data.test_images[:256],
+                       data.test_labels[:256])
+    Trainer(TrainConfig(epochs=1, batch_size=64), few).fit()
+
+
 # --- one run inside a worker -----------------------------------------------------------------------------------
 class RunInWorker:
     """One run inside a worker: a Trainer in its own thread, whose events wait in a buffer until collected.

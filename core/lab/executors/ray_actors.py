@@ -29,11 +29,13 @@ from core.lab.executors.base import (
     RunSink,
     WorkerLost,
     unpack_end,
+    warm_up_training,
 )
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # the server collects a run's new events twice a second: a smooth curve at little cost
+FIRST_POLL_S = 0.05  # until the first events: the student waits for the first loss point
 CPUS_PER_RUN_ENV = "MNIST_LAB_RAY_CPUS_PER_RUN"
 DASHBOARD_ENV = "MNIST_LAB_RAY_DASHBOARD"
 INIT_TIMEOUT_S = 120  # a local ray.init() took 26 s on a busy 2-core machine
@@ -67,6 +69,8 @@ class TrainerActorBody:
                 self.data = mnist_data.load_mnist()
             except MNISTUnavailable as exc:
                 self.unavailable = str(exc)
+        if not self.unavailable:
+            warm_up_training(self.data)
 
     def ready(self) -> tuple[int, str]:
         import socket
@@ -185,14 +189,16 @@ class RayExecutor(Executor):
         import ray
 
         resources = ray.cluster_resources()
-        self._slots = max(1, int(resources.get("CPU", 1) // self.cpus_per_run))
-        self._machines = sum(1 for node in ray.nodes() if node.get("Alive"))
+        slots = max(1, int(resources.get("CPU", 1) // self.cpus_per_run))
         self._data_ref = ray.put(self.data) if self.data is not None else None  # once per server, never per run
         self._actor_class = ray.remote(TrainerActorBody).options(
             num_cpus=self.cpus_per_run, max_concurrency=4, max_restarts=0)
-        actors = [self._new_actor() for _ in range(self._slots)]
+        actors = [self._new_actor() for _ in range(slots)]
         for actor in actors:
             self._admit(actor)
+        # Counted once they are warm: until then the lab says it is starting, and runs wait for it.
+        self._slots = len(self.pids)
+        self._machines = sum(1 for node in ray.nodes() if node.get("Alive"))
 
     def _new_actor(self):
         threads = max(1, int(self.cpus_per_run))
@@ -237,6 +243,7 @@ class RayExecutor(Executor):
             with self._lock:
                 pid = self._actors.get(actor, (None,))[0]
             sink.started(ActorControl(actor, config, pid))
+            heard = False
             while True:
                 events, end = ray.get(actor.take.remote())
                 for event in events:
@@ -244,7 +251,8 @@ class RayExecutor(Executor):
                 if end is not None:
                     sink(unpack_end(end, config))
                     break
-                time.sleep(POLL_S)
+                heard = heard or bool(events)
+                time.sleep(POLL_S if heard else FIRST_POLL_S)
         except RayActorError as exc:
             self._replace(actor)
             raise WorkerLost("its Ray actor died") from exc

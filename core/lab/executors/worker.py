@@ -69,7 +69,7 @@ def serve(link: WorkerLink, threads: int) -> None:
     """Warm up (torch, Accelerate, MNIST), say ready, then train what the server sends, one run at a time."""
     from core.engine import data as mnist_data
     from core.engine.data import MNISTUnavailable
-    from core.lab.executors.base import RunInWorker
+    from core.lab.executors.base import RunInWorker, warm_up_training
     from core.lab.tuning import lower_thread_priority
 
     lower_thread_priority()  # the threads started from here (the run's) inherit it
@@ -83,6 +83,8 @@ def serve(link: WorkerLink, threads: int) -> None:
             data = mnist_data.load_mnist()
         except MNISTUnavailable as exc:  # every run is refused with the advice, the worker stays up
             unavailable = str(exc)
+    if not unavailable:
+        warm_up_training(data)
     link.send(("ready", os.getpid()))
     run = None
     while True:
