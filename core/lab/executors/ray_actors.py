@@ -35,7 +35,7 @@ from core.lab.executors.base import (
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # the server collects a run's new events twice a second: a smooth curve at little cost
-FIRST_POLL_S = 0.05  # until the first events: the student waits for the first loss point
+FIRST_POLL_S = 0.05  # until the first step: the student waits for the first loss point
 CPUS_PER_RUN_ENV = "MNIST_LAB_RAY_CPUS_PER_RUN"
 DASHBOARD_ENV = "MNIST_LAB_RAY_DASHBOARD"
 INIT_TIMEOUT_S = 120  # a local ray.init() took 26 s on a busy 2-core machine
@@ -234,6 +234,8 @@ class RayExecutor(Executor):
         import ray
         from ray.exceptions import RayActorError
 
+        from core.engine.trainer import StepEvent
+
         actor = self._idle.get()
         try:
             why_not = ray.get(actor.start.remote(config))
@@ -251,7 +253,7 @@ class RayExecutor(Executor):
                 if end is not None:
                     sink(unpack_end(end, config))
                     break
-                heard = heard or bool(events)
+                heard = heard or any(isinstance(event, StepEvent) for event in events)
                 time.sleep(POLL_S if heard else FIRST_POLL_S)
         except RayActorError as exc:
             self._replace(actor)
