@@ -246,6 +246,11 @@ class JobManager:
         self._dispatch()  # a Ray cluster's slots are known only now: runs queued meanwhile start
 
     @property
+    def ready(self) -> bool:
+        """True once the executor's workers are warm: a Train click then draws its first point at once."""
+        return self.executor.started
+
+    @property
     def notice(self) -> str:
         """Why the lab trains otherwise than it was asked to (Ray not reachable, say); "" when it does not."""
         return getattr(self.executor, "notice", "")

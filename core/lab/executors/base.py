@@ -71,6 +71,11 @@ class Executor(ABC):
                 self.start()
                 self._started = True
 
+    @property
+    def started(self) -> bool:
+        """True once start() has ended: the workers are warm."""
+        return self._started
+
     @abstractmethod
     def start(self) -> None:
         """Start the workers and warm them (torch imported, MNIST loaded); blocks, so call it in the background."""

@@ -1,0 +1,307 @@
+"""A class clicks Train at once: how fast does each executor drain it, and do the pages stay quick?
+
+    python -m benchmarks.classroom                           # threads (the baseline), local, ray: ~10 minutes
+    python -m benchmarks.classroom --executors local,ray     # only these
+    python -m benchmarks.classroom --students 10 --json      # a smaller class; one JSON line at the end too
+
+For each executor, a fresh lab server (this script, in a child process, loopback only) with its own runs
+folder. Once its workers are warm, --browsers students click Train on the Train page in real Chromium tabs
+(the Quick preset), and at the same moment the other students each submit one Quick run through the server's
+job manager. Printed for each executor: the time until every run has finished, the wait before runs start
+(p50 and p95), the first loss point in the browsers, and, while the class trains, a sidebar page switch and a
+fresh tab opening /autograd. Also the server's own CPU seconds (its workers' not counted).
+
+The baseline is how the lab trained before it had executors: threads in the web server, one per core. The
+local pool has as many workers as the machine has cores too (MNIST_LAB_MAX_CONCURRENT_RUNS); Ray, a local Ray
+that uses every core. Chromium runs at the lowest CPU priority: in a class the browsers are the students'
+own computers. Bounded: at most --max-students students and --timeout seconds per executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_STUDENTS = 300
+NAV_PAGES = ("Autograd", "Hyperparameters", "Home")  # switched to in turn; Home's heading is the lab's name
+HEADINGS = {"Home": "MNIST Lab"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# --- the child: one server, one executor ----------------------------------------------------------------------
+def serve_and_measure(args) -> None:
+    """Run a lab server in this process (Streamlit in the main thread) and the class in another thread."""
+    from streamlit.web import bootstrap
+
+    port = _free_port()
+    flags = {"server.headless": True, "global.developmentMode": False, "server.fileWatcherType": "none",
+             "server.address": "127.0.0.1", "server.port": port, "browser.gatherUsageStats": False}
+    result: dict = {"executor": args.one}
+
+    def measure() -> None:
+        try:
+            result.update(run_class(f"http://127.0.0.1:{port}", args))
+        except Exception as exc:  # the parent prints it; the server must still stop
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        Path(args.out).write_text(json.dumps(result))
+        os._exit(0)  # the server, its workers' sockets and Ray's owner thread end with the process
+
+    threading.Thread(target=measure, daemon=True, name="classroom").start()
+    bootstrap.load_config_options(flags)  # as `streamlit run --server.port ...` does before running
+    bootstrap.run(str(REPO / "streamlit_app.py"), False, [], flags)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def run_class(url: str, args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.dashboard import Tab
+    from core.engine.presets import QUICK
+    from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium
+
+    deadline = time.monotonic() + 120
+    while not _healthy(url):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.2)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        for process in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "chrom" in process.name():
+                    process.nice(19)
+        visitor = Tab(browser, url)
+        visitor.open()  # the first session creates the server's job manager, which starts its workers
+        manager = _server_job_manager()
+        warm_began = time.monotonic()
+        while not manager.ready:
+            if time.monotonic() - warm_began > args.timeout:
+                raise RuntimeError("the executor's workers did not get ready")
+            time.sleep(0.2)
+        warm_seconds = time.monotonic() - warm_began
+        capacity = manager.capacity
+        tabs = [Tab(browser, url) for _ in range(args.browsers)]
+        for tab in tabs:
+            tab.open("train")  # the Quick preset
+        server = psutil.Process()
+        cpu_before = _own_cpu(server)
+
+        # The class clicks Train at the same moment: the browsers first, then everyone else.
+        began = time.perf_counter()
+        clicked = []
+        for tab in tabs:
+            tab.page.locator(".st-key-train_start button").first.click(no_wait_after=True)
+            clicked.append(time.perf_counter())
+        jobs = [manager.submit(QUICK, owner=f"student-{i:03d}") for i in range(args.students - args.browsers)]
+        watch = RunWatch(jobs, began, args.timeout)
+        first_points = _first_points(tabs, clicked, args.timeout)
+        watch.add([manager.get(_job_id(tab)) for tab in tabs])
+
+        # While the class trains: a sidebar page switch, and a fresh tab opening /autograd.
+        switches, fresh = [], []
+        while watch.active() and len(switches) < 3 * len(NAV_PAGES):
+            for title in NAV_PAGES:
+                switches.append(visitor.go_to(title, HEADINGS.get(title, title)))
+            fresh.append(_fresh_tab(browser, url))
+        visitor.assert_no_exception()
+        for tab in tabs:
+            tab.assert_no_exception()
+
+        started, ended, statuses = watch.result()
+        cpu_server = _own_cpu(server) - cpu_before
+        browser.close()
+    return {
+        "students": args.students, "browsers": args.browsers, "slots": capacity.slots,
+        "machines": capacity.machines, "cores": os.cpu_count(), "warm_seconds": warm_seconds,
+        "drain_seconds": max(ended) if ended else None,
+        "wait_p50": percentile(started, 0.5), "wait_p95": percentile(started, 0.95),
+        "first_point_seconds": first_points, "page_switch_seconds": switches, "fresh_tab_seconds": fresh,
+        "server_cpu_seconds": cpu_server, "finished": statuses.count("finished"), "runs": len(statuses),
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def _server_job_manager():
+    # The job manager the pages use: this process is the server, so the cached one is at hand.
+    from pages.ui.common import job_manager
+
+    return job_manager()
+
+
+def _own_cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system  # this process's threads only: workers are processes of their own
+
+
+def _job_id(tab) -> str:
+    from urllib.parse import parse_qs, urlparse
+
+    tab.page.wait_for_url("**job=*")
+    return parse_qs(urlparse(tab.page.url).query)["job"][0]
+
+
+def _first_points(tabs, clicked: list[float], timeout: float) -> list[float]:
+    """Seconds from each tab's click to its first loss point, checking the tabs in turn."""
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    script = """() => {
+        const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+        return !!(plot && plot.data && plot.data.length && (plot.data[0].x || []).length > 0);
+    }"""
+    while len(seen) < len(tabs) and time.monotonic() < deadline:
+        for i, tab in enumerate(tabs):
+            if i not in seen and tab.page.evaluate(script):
+                seen[i] = time.perf_counter() - clicked[i]
+        time.sleep(0.02)
+    return [seen.get(i) for i in range(len(tabs))]
+
+
+def _fresh_tab(browser, url: str) -> float:
+    from benchmarks.dashboard import new_tab_open
+
+    return new_tab_open(browser, url)
+
+
+class RunWatch:
+    """Polls the class's runs every 20 ms in a thread: seconds from the click to each run's start and end."""
+
+    def __init__(self, jobs: list, began: float, timeout: float):
+        self.jobs, self.began, self.deadline = list(jobs), began, time.monotonic() + timeout
+        self.started: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._poll, daemon=True, name="run-watch")
+        self.thread.start()
+
+    def add(self, jobs: list) -> None:
+        with self._lock:
+            self.jobs += jobs
+
+    def active(self) -> bool:
+        with self._lock:
+            return len(self.ended) < len(self.jobs)
+
+    def result(self) -> tuple[list[float], list[float], list[str]]:
+        self.thread.join()
+        return (list(self.started.values()), list(self.ended.values()),
+                [str(job.status) for job in self.jobs])
+
+    def _poll(self) -> None:
+        while self.active() and time.monotonic() < self.deadline:
+            now = time.perf_counter() - self.began
+            with self._lock:
+                jobs = list(self.jobs)
+            for job in jobs:
+                status = job.snapshot().status
+                if status != "queued":
+                    self.started.setdefault(job.id, now)
+                if status.ended:
+                    with self._lock:
+                        self.ended.setdefault(job.id, now)
+            time.sleep(0.02)
+
+
+# --- the parent: one child per executor, then the table ------------------------------------------------------
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=30, help="students in the class (default 30)")
+    parser.add_argument("--browsers", type=int, default=3, help="of them, how many use real Chromium tabs")
+    parser.add_argument("--executors", default="threads,local,ray", help="comma-separated, in this order")
+    parser.add_argument("--slots", type=int, default=os.cpu_count(),
+                        help="runs at once for threads and local (default: this machine's cores)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per executor")
+    parser.add_argument("--json", action="store_true", help="print one JSON line at the end as well")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # the child: one executor
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not 1 <= args.students <= MAX_STUDENTS or not 0 <= args.browsers <= min(args.students, 10):
+        parser.error(f"--students must be 1..{MAX_STUDENTS} and --browsers 0..10 (and at most --students)")
+    if args.one:
+        return serve_and_measure(args)
+
+    results = []
+    for kind in args.executors.split(","):
+        with tempfile.TemporaryDirectory() as runs, tempfile.NamedTemporaryFile(suffix=".json") as out:
+            env = {**os.environ, "MNIST_LAB_EXECUTOR": kind, "MNIST_LAB_RUNS": runs,
+                   "MNIST_LAB_MAX_CONCURRENT_RUNS": str(args.slots),
+                   "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data"))}
+            command = [sys.executable, "-m", "benchmarks.classroom", "--one", kind, "--out", out.name,
+                       "--students", str(args.students), "--browsers", str(args.browsers),
+                       "--timeout", str(args.timeout)]
+            print(f"{kind}: a class of {args.students} clicks Train…", flush=True)
+            try:
+                subprocess.run(command, cwd=REPO, env=env, timeout=args.timeout + 300,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                result = json.loads(Path(out.name).read_text() or "{}")
+            except (subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+                result = {"executor": kind, "error": f"{type(exc).__name__}: {exc}"}
+        results.append(result)
+        print_result(result)
+    print_comparison(results)
+    if args.json:
+        print(json.dumps(results))
+
+
+def print_result(r: dict) -> None:
+    if "error" in r:
+        print(f"  {r['executor']}: failed: {r['error']}")
+        return
+    points = [p for p in r["first_point_seconds"] if p is not None]
+    print(f"  {r['executor']}: {r['slots']} runs at once on {r['machines']} machine(s), {r['cores']} cores; "
+          f"warm after {r['warm_seconds']:.1f} s")
+    print(f"    every run finished after {r['drain_seconds']:.1f} s ({r['finished']} of {r['runs']} finished)")
+    print(f"    wait before a run starts: p50 {r['wait_p50']:.1f} s, p95 {r['wait_p95']:.1f} s")
+    print(f"    first loss point in the browsers: {', '.join(f'{p:.2f} s' for p in points) or 'none'}")
+    if r["page_switch_seconds"]:
+        print(f"    sidebar page switch: median {statistics.median(r['page_switch_seconds']):.2f} s, "
+              f"max {max(r['page_switch_seconds']):.2f} s ({len(r['page_switch_seconds'])} switches)")
+    if r["fresh_tab_seconds"]:
+        print(f"    fresh tab /autograd: {', '.join(f'{s:.2f} s' for s in r['fresh_tab_seconds'])}")
+    print(f"    the server's own CPU: {r['server_cpu_seconds']:.1f} s; load average at the end "
+          f"{r['load_average']:.1f}")
+
+
+def print_comparison(results: list[dict]) -> None:
+    drained = {r["executor"]: r["drain_seconds"] for r in results if r.get("drain_seconds")}
+    if "threads" in drained:
+        for kind, seconds in drained.items():
+            if kind != "threads":
+                print(f"{kind} drains the class in {seconds / drained['threads']:.2f} times the baseline's time")
+    if "ray" in drained and "local" in drained:
+        print(f"ray / local: {drained['ray'] / drained['local']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
