@@ -18,7 +18,10 @@ from core.engine.data import MNISTBatches
 SPEED_BATCH = 1000  # "images per second" is measured in batches of this size
 ONE_IMAGE_REPEATS = 50  # single-image timings, of which the median is kept (a few are disturbed by others)
 BATCH_REPEATS = 5
-EVAL_BATCH = 10_000  # training images per forward pass when measuring train accuracy
+# Train accuracy is measured on at most this many of the training images, a fixed random pick: as many as
+# the test set, so both accuracies are as precise (about ±0.1 points near 99 %), and five times cheaper on
+# all 60,000 (Best's card: 0.8 s with every image, measured on one thread).
+TRAIN_SAMPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,9 @@ def measure_report_card(model: torch.nn.Module, train_set: MNISTBatches, test_se
     was_training = model.training
     model.eval()
     try:
-        correct = 0
-        for start in range(0, len(train_set), EVAL_BATCH):
-            x, y, _ = train_set.__getitems__(range(start, min(start + EVAL_BATCH, len(train_set))))
-            correct += (model(x.to(device)).argmax(dim=1).cpu() == y).sum().item()
-        train_accuracy = 100.0 * correct / max(1, len(train_set))
+        pick = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(0))[:TRAIN_SAMPLE]
+        x, y, _ = train_set.__getitems__(pick)
+        train_accuracy = 100.0 * (model(x.to(device)).argmax(dim=1).cpu() == y).float().mean().item()
         test_inputs = test_set.__getitems__(range(min(SPEED_BATCH, len(test_set))))[0].to(device)
         ms_per_image = 1000 * _median_seconds(model, test_inputs[:1], ONE_IMAGE_REPEATS)
         images_per_second = len(test_inputs) / _median_seconds(model, test_inputs, BATCH_REPEATS)
