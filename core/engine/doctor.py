@@ -21,7 +21,7 @@ CODES = ("diverged", "lr_too_high", "lr_too_low", "overfitting", "still_learning
 CHANCE_LOSS = math.log(10)  # cross-entropy of a network that guesses among 10 digits: every run starts here
 LOSS_SMOOTHING = 0.98  # the step losses, averaged over about the last 50 steps: minibatch noise cancels out
 START_STEPS = 20  # "the loss at the start": the mean of the first steps (one batch alone is noisy)
-MIN_STEPS = 100  # fewer steps than this tell nothing about the learning rate: no learning-rate verdict
+MIN_STEPS = 100  # fewer steps tell nothing about the learning rate: no verdict on it, nor "healthy" on them alone
 # A raw step loss above 3x the chance loss (6.9) is a leap no healthy run makes. Measured: SGD lr 2 leaps
 # to 9.5 and Adam lr 0.1 to 27.7, while SGD lr 1 (which learns, to 92 %) peaks at 4.2 and every preset at 2.3.
 SPIKE_FACTOR = 3.0
@@ -75,16 +75,19 @@ def diagnose(
     train_accuracy: float | None = None,
 ) -> list[Diagnosis]:
     """What this run's numbers say, most serious first; [] when it did not train long enough to tell."""
+    if status not in (Status.FINISHED, Status.STOPPED, Status.DIVERGED):
+        return []  # failed, interrupted or damaged: its numbers stop where something else went wrong
     if status == Status.DIVERGED or any(not math.isfinite(loss) for loss in steps):
         return [diverged(steps, config)]
-    if status not in (Status.FINISHED, Status.STOPPED) or len(steps) < MIN_STEPS:
+    if not steps:
         return []
-    if found := lr_too_high(steps, config):
-        return [found]
-    if found := lr_too_low(steps, config):
+    enough_steps = len(steps) >= MIN_STEPS
+    if enough_steps and (found := lr_too_high(steps, config) or lr_too_low(steps, config)):
         return [found]
     found = [d for d in (overfitting(epochs, config, train_accuracy), still_learning(steps, epochs, config)) if d]
-    return found or [healthy(epochs, train_accuracy)]
+    if found or not (enough_steps or len(epochs) >= 2):
+        return found
+    return [healthy(epochs, train_accuracy)]
 
 
 def diverged(steps: Sequence[float], config: TrainConfig) -> Diagnosis:
@@ -92,7 +95,8 @@ def diverged(steps: Sequence[float], config: TrainConfig) -> Diagnosis:
     finite = [loss for loss in steps if math.isfinite(loss)]
     bad = next((i for i, loss in enumerate(steps) if not math.isfinite(loss)), len(steps))
     climb = (f"the loss went from {finite[0]:.1f} to {max(finite[:bad]):,.0f} in {bad:,} steps, then blew up"
-             if bad and max(finite[:bad]) > 2 * CHANCE_LOSS else f"the loss blew up after {bad:,} steps")
+             if bad and max(finite[:bad]) > 2 * CHANCE_LOSS
+             else f"the loss blew up after {bad:,} steps" if bad else "the loss blew up at the very first step")
     return Diagnosis(
         "diverged",
         f"{climb}: with learning rate {config.lr:g} each step overshoots the minimum and lands further away, "

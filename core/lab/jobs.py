@@ -22,6 +22,7 @@ import torch
 from core.engine import data as mnist_data
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.lr_finder import LrFinderResult, find_lr
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
@@ -114,6 +115,10 @@ class JobManager:
     def over_budget(self, config: TrainConfig) -> str | None:
         """Why this run is over the budget of one run on this server, for the student; None when it fits."""
         return self.budget.problem(config, self.speed or 1.0)
+
+    def find_lr(self, config: TrainConfig) -> LrFinderResult:
+        """The learning-rate range test for these settings, on the server's MNIST (a few seconds; nothing saved)."""
+        return find_lr(config, self._get_data())
 
     def waiting_of(self, owner: str) -> int:
         """How many of this owner's runs wait in the queue."""
