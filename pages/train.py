@@ -4,6 +4,8 @@ Thin on purpose: training happens in core.lab.jobs (a thread per run, never st.*
 and draws their snapshots, about once a second, from a polling fragment.
 """
 
+import contextlib
+
 import streamlit as st
 
 from core.engine.status import Status
@@ -13,6 +15,7 @@ from core.views.charts import epoch_figure, loss_figure
 from core.views.history import settings_text
 from core.views.words import plural
 from pages.ui.common import job_manager, owner_id, table_rows
+from pages.ui.doctor_panel import doctor_panel
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
 
@@ -146,5 +149,8 @@ if job is None:
 else:
     refresh = (OWNER_REFRESH_S if job.owner == owner else WATCHER_REFRESH_S) if busy else None
     st.fragment(live_panel, run_every=refresh)(job.id, busy, owner)
+    if snapshot.status.ended and snapshot.run_id:  # the fragment reruns the page once when the run ends
+        with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
+            doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")
 
 history_section(manager.store)

@@ -12,12 +12,24 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.smoothing import ema
 from core.engine.status import Status
 
-CODES = ("diverged", "lr_too_high", "lr_too_low", "overfitting", "still_learning", "healthy")
+
+class Code(StrEnum):
+    """The doctor's stable codes (as they appear in the CLI's JSON)."""
+
+    DIVERGED = "diverged"
+    LR_TOO_HIGH = "lr_too_high"
+    LR_TOO_LOW = "lr_too_low"
+    OVERFITTING = "overfitting"
+    STILL_LEARNING = "still_learning"
+    HEALTHY = "healthy"
+
+
 CHANCE_LOSS = math.log(10)  # cross-entropy of a network that guesses among 10 digits: every run starts here
 LOSS_SMOOTHING = 0.98  # the step losses, averaged over about the last 50 steps: minibatch noise cancels out
 START_STEPS = 20  # "the loss at the start": the mean of the first steps (one batch alone is noisy)
@@ -58,13 +70,13 @@ MAX_EPOCHS_TRIED = 30
 class Diagnosis:
     """One finding: a stable code, the evidence in plain words, and the settings to try (maybe none)."""
 
-    code: str
+    code: Code
     message: str
     try_settings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready: {"code", "message", "try"}."""
-        return {"code": self.code, "message": self.message, "try": dict(self.try_settings)}
+        return {"code": str(self.code), "message": self.message, "try": dict(self.try_settings)}
 
 
 def diagnose(
@@ -98,7 +110,7 @@ def diverged(steps: Sequence[float], config: TrainConfig) -> Diagnosis:
              if bad and max(finite[:bad]) > 2 * CHANCE_LOSS
              else f"the loss blew up after {bad:,} steps" if bad else "the loss blew up at the very first step")
     return Diagnosis(
-        "diverged",
+        Code.DIVERGED,
         f"{climb}: with learning rate {config.lr:g} each step overshoots the minimum and lands further away, "
         "until the numbers explode",
         {"lr": lower_lr(config)})
@@ -116,7 +128,7 @@ def lr_too_high(steps: Sequence[float], config: TrainConfig) -> Diagnosis | None
         evidence = f"the loss fell to {lowest:.2f}, then climbed back to {end:.2f}"
     else:
         return None
-    return Diagnosis("lr_too_high", f"{evidence}: learning rate {config.lr:g} is too high, the steps jump over "
+    return Diagnosis(Code.LR_TOO_HIGH, f"{evidence}: learning rate {config.lr:g} is too high, the steps jump over "
                      "the valley instead of going down into it", {"lr": lower_lr(config)})
 
 
@@ -127,7 +139,7 @@ def lr_too_low(steps: Sequence[float], config: TrainConfig) -> Diagnosis | None:
     if start - end >= CREEP_FRACTION * start:
         return None
     return Diagnosis(
-        "lr_too_low",
+        Code.LR_TOO_LOW,
         f"the loss was still {end:.2f} after {len(steps):,} steps: it fell only {start - end:.2f} from "
         f"{start:.2f}. With learning rate {config.lr:g} every step is tiny",
         {"lr": higher_lr(config)})
@@ -150,7 +162,7 @@ def overfitting(epochs: Sequence[dict], config: TrainConfig, train_accuracy: flo
                         f"{test_accuracy:.1f} % of new ones, a gap of {train_accuracy - test_accuracy:.1f} points")
     if not evidence:
         return None
-    return Diagnosis("overfitting", "; ".join(evidence) + ": the network memorises its training images instead "
+    return Diagnosis(Code.OVERFITTING, "; ".join(evidence) + ": the network memorises its training images instead "
                      "of learning what makes a digit", overfitting_cure(config, best))
 
 
@@ -186,7 +198,7 @@ def still_learning(steps: Sequence[float], epochs: Sequence[dict], config: Train
     else:
         more = min(config.epochs * 2, MAX_EPOCHS_TRIED)
         advice, change = f"{more} epochs give it time to finish", {"epochs": more}
-    return Diagnosis("still_learning", f"{evidence}: it stopped before it had finished learning; {advice}", change)
+    return Diagnosis(Code.STILL_LEARNING, f"{evidence}: it stopped before it had finished learning; {advice}", change)
 
 
 def healthy(epochs: Sequence[dict], train_accuracy: float | None) -> Diagnosis:
@@ -200,7 +212,7 @@ def healthy(epochs: Sequence[dict], train_accuracy: float | None) -> Diagnosis:
     if train_accuracy is not None and epochs:
         parts.append(f"train accuracy {train_accuracy:.1f} %, close to the test accuracy")
     evidence = ", ".join(parts) if parts else "the loss went steadily down"
-    return Diagnosis("healthy", f"{evidence}: the learning rate suits this setup and the network is not "
+    return Diagnosis(Code.HEALTHY, f"{evidence}: the learning rate suits this setup and the network is not "
                      "memorising", {})
 
 

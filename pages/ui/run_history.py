@@ -12,6 +12,7 @@ from core.views.charts import loss_figure
 from core.views.curves import loss_curve
 from core.views.history import history_rows, run_title
 from pages.ui.common import table_rows
+from pages.ui.doctor_panel import doctor_panel
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
 TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below
@@ -71,3 +72,4 @@ def history_section(store) -> None:
     if c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == Status.RUNNING,
                 help="A run that is still training cannot be deleted: stop it first."):
         confirm_delete(store, run.id, run_title(run.record))
+    doctor_panel(run, key="history_doctor")
