@@ -16,7 +16,7 @@ def doctor_panel(run, key: str) -> None:
     found = run.diagnosis()
     if card is None and not found:
         return
-    st.markdown("**Report card and run doctor**")
+    st.markdown("**Report card and run doctor**" if card is not None else "**Run doctor**")
     if card is not None:
         for column, (label, value, explanation) in zip(st.columns(4), report_card_metrics(card), strict=True):
             column.metric(label, value, help=explanation)
