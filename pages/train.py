@@ -129,6 +129,7 @@ if params.get(JOB) and params[JOB] != job_id:
     st.info("The run in this link is no longer live on the server; the run history below has it.")
 job = manager.get(job_id)
 snapshot = job.snapshot() if job else None
+doctor_shown = None  # the run whose doctor the page shows above the history
 busy = snapshot is not None and snapshot.active
 
 shown = settings_text(config)
@@ -152,5 +153,6 @@ else:
     if snapshot.status.ended and snapshot.run_id:  # the fragment reruns the page once when the run ends
         with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
             doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")
+            doctor_shown = snapshot.run_id
 
-history_section(manager.store)
+history_section(manager.store, doctor_shown)
