@@ -13,7 +13,10 @@ from core.engine.model import build_mlp, describe_layers
 from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.lab.estimate import estimate_epoch
+from core.lab.jobs import RunRefused
 from core.lab.urlconfig import hidden_field_text, parse_hidden
+from core.views.charts import lr_finder_figure
+from core.views.doctor_view import use_lr_label
 from core.views.words import format_seconds, plural
 from pages.ui.common import job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
@@ -22,6 +25,7 @@ from pages.ui.sweep_panel import sweep_section
 enter_page("pages/hyperparameters.py")
 
 WIDGETS_FOR = "hp_widgets_for"  # the config the widgets were last filled from
+LR_FOUND = "hp_lr_found"  # (settings it was run for, LrFinderResult) of the last learning-rate finder run
 KEYS = {name: f"hp_{name}" for name in SETTINGS}
 # Where the widgets sit; every other setting goes into the left column of "More settings".
 MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "normalize", "seed"))
@@ -174,5 +178,37 @@ over_budget = job_manager().over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")
 st.page_link("pages/train.py", label="Train with these settings", icon=":material/model_training:")
+
+
+def lr_finder_section(config: TrainConfig) -> None:
+    """The learning-rate finder: a button, its curve with the pick, why, and a button to use the pick."""
+    st.subheader("Learning-rate finder")
+    st.markdown(
+        "Trains a fresh network for a few hundred steps while the learning rate grows from 0.00001 to 10, "
+        "and watches the loss: it falls faster and faster, then blows up. A good rate sits well before the "
+        "blow-up. Nothing is trained for keeps, and your settings change only if you press **Use**."
+    )
+    if st.button("Find a learning rate for these settings", key="lr_find", icon=":material/search:"):
+        with st.spinner("Trying learning rates from 0.00001 to 10 with three seeds…"):
+            try:
+                st.session_state[LR_FOUND] = (config, job_manager().find_lr(config))
+            except RunRefused as refusal:
+                st.error(str(refusal), icon=":material/block:")
+    found = st.session_state.get(LR_FOUND)
+    if found is None:
+        return
+    tested, result = found
+    if replace(tested, lr=config.lr) != config:
+        st.caption("Found for other settings than these: run it again.")
+    st.plotly_chart(lr_finder_figure(result.points, result.suggested_lr), key="lr_curve",
+                    config={"displayModeBar": False})
+    st.markdown(f"{result.reason} ({format_seconds(result.seconds)})")
+    chosen = replace(config, lr=result.suggested_lr)
+    st.button(use_lr_label(result.suggested_lr), key="lr_use", icon=":material/check:", on_click=apply,
+              args=(chosen,), disabled=config.lr == result.suggested_lr,
+              help="Sets the learning rate to the finder's suggestion; it is never changed without this click.")
+
+
+lr_finder_section(config)
 
 sweep_section(config, owner_id(), params, apply)

@@ -11,6 +11,7 @@ from core.engine.runs import RunStore
 from core.views.mistakes_view import default_run, run_option_line, viewable
 from pages.mistakes_parts import compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell
+from pages.ui.doctor_panel import doctor_panel
 
 require_shell("pages/mistakes.py")
 
@@ -41,6 +42,7 @@ run_id = st.selectbox(
     help="Every saved run with test predictions, newest first. The newest finished one is chosen at first.",
 )  # fmt: skip
 run = by_id[run_id]
+doctor_panel(run, key="mistakes_doctor")
 predictions = loaders.predictions(run)
 images = loaders.test_images()
 if predictions is None or images is None:

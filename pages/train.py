@@ -4,6 +4,8 @@ Thin on purpose: training happens in core.lab.jobs (a thread per run, never st.*
 and draws their snapshots, about once a second, from a polling fragment.
 """
 
+import contextlib
+
 import streamlit as st
 
 from core.engine.status import Status
@@ -12,6 +14,7 @@ from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.views.charts import epoch_figure, loss_figure
 from core.views.history import settings_text
 from pages.ui.common import job_manager, owner_id, table_rows
+from pages.ui.doctor_panel import doctor_panel
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
 
@@ -123,6 +126,7 @@ if params.get(JOB) and params[JOB] != job_id:
     st.info("The run in this link is no longer live on the server; the run history below has it.")
 job = manager.get(job_id)
 snapshot = job.snapshot() if job else None
+doctor_shown = None  # the run whose doctor the page shows above the history
 busy = snapshot is not None and snapshot.active
 
 shown = settings_text(config)
@@ -143,5 +147,9 @@ if job is None:
 else:
     refresh = (OWNER_REFRESH_S if job.owner == owner else WATCHER_REFRESH_S) if busy else None
     st.fragment(live_panel, run_every=refresh)(job.id, busy, owner)
+    if snapshot.status.ended and snapshot.run_id:  # the fragment reruns the page once when the run ends
+        with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
+            doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")
+            doctor_shown = snapshot.run_id
 
-history_section(manager.store)
+history_section(manager.store, doctor_shown)

@@ -59,6 +59,21 @@ def test_json_summary_is_the_last_line_and_the_run_is_saved(runs_dir):
     assert set(summary["epochs"][0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
     run = RunStore().load(Path(summary["run_dir"]).name)
     assert run.status == "finished" and run.record["test_accuracy"] == pytest.approx(summary["test_accuracy"])
+    # The report card and the doctor's diagnosis, as the run store has them.
+    assert summary["report_card"] == run.report_card
+    assert summary["report_card"]["test_accuracy"] == pytest.approx(summary["test_accuracy"])
+    assert summary["diagnosis"] == [d.to_dict() for d in run.diagnosis()]
+    assert all(set(d) == {"code", "message", "try"} for d in summary["diagnosis"]) and summary["diagnosis"]
+
+
+def test_find_lr_trains_nothing_and_prints_its_suggestion_last(runs_dir):
+    done = run_cli("--find-lr", "--json", "--epochs", "1")  # other flags are the settings it tests
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(found) == {"suggested_lr", "reason", "points", "seconds"}
+    assert 0.01 <= found["suggested_lr"] <= 1 and f"{found['suggested_lr']:g}" in found["reason"]
+    assert len(found["points"]) > 100 and all(len(point) == 2 for point in found["points"])
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())  # no run was made
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
     python -m core.train                                  # the lecture: SGD, lr 0.01, batch 64, 3 epochs
     python -m core.train --optimizer adam --lr 0.001 --json
+    python -m core.train --find-lr --json                 # suggest a learning rate; trains nothing
     torchrun --nproc_per_node 2 -m core.train --cpu       # two processes on CPUs (DDP over gloo)
     accelerate launch --multi_gpu -m core.train           # several GPUs
 """
@@ -62,6 +63,8 @@ def build_parser(
     out.add_argument("--runs-dir", default=None, help="where runs are saved (default $MNIST_LAB_RUNS or runs/)")
     out.add_argument("--label", default="", help="a name for this run in the run history")
     out.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    out.add_argument("--find-lr", action="store_true",
+                     help="train nothing: run the learning-rate range test for these settings and suggest a rate")
     out.add_argument("--no-progress", action="store_true", help="plain lines even on a terminal")
     if base is not None:
         p.set_defaults(**{name: value for name, value in base.to_dict().items() if name in settings})
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     if error := folders_error(args):
         print(error, file=sys.stderr)
         return 2
+    if args.find_lr:
+        return find_learning_rate(args, config)
     signals = StopSignals()
     signals.install()
     try:
@@ -248,23 +253,68 @@ def main(argv: list[str] | None = None) -> int:
         return signals.exit_code
 
 
+def load_data(args: argparse.Namespace):
+    """MNIST from --data-dir, or None after an error message."""
+    from core.engine.data import MNISTUnavailable, load_mnist
+
+    try:
+        return load_mnist(data_dir(args))
+    except MNISTUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:  # e.g. MNIST half there in a read-only folder
+        print(f"error: cannot read or build MNIST in {data_dir(args)}: {exc.strerror or exc}", file=sys.stderr)
+    return None
+
+
+def find_learning_rate(args: argparse.Namespace, config: TrainConfig) -> int:
+    """--find-lr: the range test for these settings; its suggestion in words, or as JSON on the last line."""
+    from core.engine.lr_finder import find_lr
+
+    data = load_data(args)
+    if data is None:
+        return 1
+    result = find_lr(config, data)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(f"suggested learning rate: {result.suggested_lr:g} ({result.seconds:.1f} s)\n{result.reason}")
+    return 0
+
+
+def summary(result, recorder, config: TrainConfig) -> dict:
+    """The --json summary of a run: how it ended, each epoch, the report card and the doctor's diagnosis."""
+    from core.engine.doctor import diagnose
+
+    ev = result.evaluation
+    card = recorder.record.get("report_card")
+    diagnosis = diagnose(recorder.step_losses, recorder.epochs, config, result.status,
+                         card["train_accuracy"] if card else None)
+    return {
+        "status": result.status,
+        "message": result.message,
+        "run_dir": str(recorder.path),
+        "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
+        "test_samples": ev.n_samples if ev is not None else 0,
+        "epochs": [
+            {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
+            for e in result.epochs
+        ],
+        "report_card": card,
+        "diagnosis": [d.to_dict() for d in diagnosis],
+    }
+
+
 def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -> int:
     """Load MNIST, train and save the run, telling `signals` what to stop; returns the exit code."""
-    from core.engine.data import MNISTUnavailable, load_mnist
     from core.engine.runs import RunStore
     from core.engine.trainer import Trainer, make_accelerator
 
     accelerator = make_accelerator(config)
     main_process = accelerator.is_main_process
-    try:
-        # The main process builds the IDX files if needed; the others then just read them.
-        with accelerator.main_process_first():
-            data = load_mnist(data_dir(args))
-    except MNISTUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # e.g. MNIST half there in a read-only folder
-        print(f"error: cannot read or build MNIST in {data_dir(args)}: {exc.strerror or exc}", file=sys.stderr)
+    # The main process builds the IDX files if needed; the others then just read them.
+    with accelerator.main_process_first():
+        data = load_data(args)
+    if data is None:
         return 1
     listeners = []
     recorder = None
@@ -275,18 +325,7 @@ def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -
     trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator)
     result = trainer.fit()
     if args.json and main_process:
-        ev = result.evaluation
-        print(json.dumps({
-            "status": result.status,
-            "message": result.message,
-            "run_dir": str(recorder.path),
-            "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
-            "test_samples": ev.n_samples if ev is not None else 0,
-            "epochs": [
-                {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
-                for e in result.epochs
-            ],
-        }))
+        print(json.dumps(summary(result, recorder, config)))
     return {Status.FINISHED: 0, Status.STOPPED: signals.exit_code or 130}.get(result.status, 1)
 
 

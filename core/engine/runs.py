@@ -29,11 +29,13 @@ import numpy as np
 import psutil
 import torch
 
-from core.engine.config import TrainConfig
+from core.engine.config import ConfigError, TrainConfig
+from core.engine.doctor import Diagnosis, diagnose
 from core.engine.fileio import atomic_write_bytes, atomic_write_json
 from core.engine.folders import default_runs_dir
 from core.engine.model import build_mlp
 from core.engine.predictions import Predictions
+from core.engine.report_card import ReportCardEvent
 from core.engine.run_record import (
     EPOCH_COLUMNS,
     checked_record,
@@ -117,6 +119,31 @@ class Run:
         if any(loss is None for loss in losses):
             self._found("steps.json has losses that are not numbers")
         return [math.nan if loss is None else loss for loss in losses]
+
+    @property
+    def report_card(self) -> dict | None:
+        """The report card measured when the run finished (None for older or unfinished runs)."""
+        card = self.record.get("report_card")
+        if card is None:
+            return None
+        names = ReportCardEvent.__dataclass_fields__
+        if not isinstance(card, dict) or set(card) != set(names) or any(
+                finite_number(card[name]) is None for name in names):
+            self._found("run.json's report card is not a set of numbers")
+            return None
+        return {name: float(card[name]) for name in names}
+
+    def diagnosis(self) -> list[Diagnosis]:
+        """The run doctor's findings from the saved numbers ([] for runs it cannot judge, damaged ones too)."""
+        card = self.report_card
+        try:
+            config = self.config
+        except ConfigError:
+            return []
+        steps, epochs = self.steps, self.epochs
+        if self.status == Status.DAMAGED:
+            return []
+        return diagnose(steps, epochs, config, self.status, card["train_accuracy"] if card else None)
 
     def _read_list(self, name: str, what: str) -> list:
         try:
@@ -298,6 +325,8 @@ class RunRecorder:
                 train_seconds=sum(e["seconds"] for e in self.epochs),
                 message=f"epoch {event.epoch} done",
             )
+        elif isinstance(event, ReportCardEvent):
+            self._save_record(report_card=event.to_dict())
         elif isinstance(event, EndEvent):
             self.finish(event)
 

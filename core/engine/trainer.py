@@ -18,6 +18,7 @@ from core.engine.accelerate_fixes import reset_accelerator_state, speed_up_accel
 from core.engine.config import MOMENTUM, TrainConfig
 from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
 from core.engine.model import build_mlp
+from core.engine.report_card import ReportCardEvent, measure_report_card
 from core.engine.status import Status
 
 # Cross-entropy over 10 classes starts near ln 10 = 2.3. A loss past this has exploded: with ReLU the
@@ -94,7 +95,7 @@ class EndEvent:
     result: TrainResult
 
 
-Event = StartEvent | StepEvent | EpochEvent | PauseEvent | LearningRateEvent | EndEvent
+Event = StartEvent | StepEvent | EpochEvent | PauseEvent | LearningRateEvent | ReportCardEvent | EndEvent
 Listener = Callable[[Event], None]
 
 
@@ -123,6 +124,7 @@ class TrainResult:
     model: torch.nn.Module | None = None
     evaluation: Evaluation | None = None
     steps: int = 0
+    report_card: ReportCardEvent | None = None  # measured when the run finished
 
     @property
     def test_accuracy(self) -> float | None:
@@ -257,6 +259,8 @@ class Trainer:
             if result.status == Status.FINISHED:
                 epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
                 result.message = f"finished {epochs}: test accuracy {result.test_accuracy:.2f} %"
+                result.report_card = self._report_card(acc.unwrap_model(model), result.evaluation)
+                self._emit(result.report_card)
             elif result.steps:
                 # A stopped model is still worth browsing: evaluate what it learned so far.
                 result.evaluation, _ = self._timed_evaluate(model, test_loader)
@@ -275,8 +279,8 @@ class Trainer:
         cfg = self.config
         model = build_mlp(cfg.hidden, seed=cfg.seed)
         optimizer = make_optimizer(cfg, model.parameters())
-        train_set = self._train_set()
-        test_set = MNISTBatches(self.data.test_images, self.data.test_labels, cfg.normalize)
+        train_set = self._train_images = self._train_set()
+        test_set = self._test_images = MNISTBatches(self.data.test_images, self.data.test_labels, cfg.normalize)
         test_loader = batch_loader(test_set, 1000, shuffle=False)
         if cfg.overfit_one_batch:
             model, optimizer, test_loader = acc.prepare(model, optimizer, test_loader)
@@ -318,6 +322,11 @@ class Trainer:
             self._emit(StepEvent(epoch, result.steps, batch_no, len(batches), value, count,
                                  time.perf_counter() - self._started))
         return loss_sum, count, paused_for, False
+
+    def _report_card(self, model, evaluation: Evaluation) -> ReportCardEvent:
+        """The report card of the trained model, measured in this process (every process measures its own)."""
+        return measure_report_card(model, self._train_images, self._test_images, evaluation.accuracy,
+                                   evaluation.loss, self.accelerator.device)
 
     def _train_set(self) -> MNISTBatches:
         images, labels = self.data.train_images, self.data.train_labels

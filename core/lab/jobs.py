@@ -142,6 +142,15 @@ class JobManager:
         """Why this run is over the budget of one run on this server, for the student; None when it fits."""
         return self.budget.problem(config, self.speed or 1.0)
 
+    def find_lr(self, config: TrainConfig):
+        """The learning-rate range test for these settings (an LrFinderResult), run by the executor's helper
+        worker, never in the web server; a few seconds, nothing saved. Raises RunRefused with the reason."""
+        try:
+            self.executor.ensure_started()
+            return self.executor.find_lr(config)
+        except (RunRefusedByWorker, WorkerLost) as exc:
+            raise RunRefused(str(exc)) from exc
+
     def waiting_of(self, owner: str) -> int:
         """How many of this owner's runs wait in the queue."""
         with self._lock:

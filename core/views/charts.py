@@ -63,3 +63,22 @@ def epoch_figure(epochs: Sequence[dict], height: int = 300) -> go.Figure:
         yaxis2=dict(title="test accuracy (%)", overlaying="y", side="right", showgrid=False),
     )
     return fig
+
+
+def lr_finder_figure(points: Sequence[Sequence[float]], suggested_lr: float, height: int = 320) -> go.Figure:
+    """The range test's smoothed loss against the learning rate (log scale), with the suggested rate marked."""
+    rates, losses = [p[0] for p in points], [p[1] for p in points]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=rates, y=losses, mode="lines", name="smoothed loss", line=dict(color=PALETTE[0]),
+                             hovertemplate="learning rate %{x:.2g}<br>loss %{y:.3f}<extra></extra>"))
+    at = min(range(len(rates)), key=lambda i: abs(math.log(rates[i] / suggested_lr))) if rates else None
+    if at is not None:
+        fig.add_trace(go.Scatter(x=[suggested_lr], y=[losses[at]], mode="markers+text", name="suggested",
+                                 marker=dict(color=PALETTE[1], size=12, symbol="star"),
+                                 text=[f"{suggested_lr:g}"], textposition="top center",
+                                 hovertemplate="suggested %{x:g}<extra></extra>"))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False,
+        xaxis=dict(title="learning rate", type="log", exponentformat="power"), yaxis=dict(title="loss"),
+    )
+    return fig

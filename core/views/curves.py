@@ -6,9 +6,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.engine.smoothing import SMOOTHING, ema
+
 MAX_POINTS = 400  # per line: enough for a smooth curve, little enough for a browser redrawn every second
 RECENT = 150  # the newest steps are always drawn one by one, so the live end of the curve is exact
-SMOOTHING = 0.9
 
 
 @dataclass(frozen=True)
@@ -26,22 +27,6 @@ class Curve:
 def finite_or_none(values: Iterable[float]) -> list[float | None]:
     """The values with None for nan and ±inf: JSON has neither, and plotly leaves a gap for None."""
     return [v if math.isfinite(v) else None for v in values]
-
-
-def ema(values: Sequence[float], weight: float = SMOOTHING) -> list[float]:
-    """Exponential moving average with TensorBoard's bias correction (the start is not pulled toward 0).
-
-    Non-finite values (a diverging run) are passed through and do not poison the average.
-    """
-    out, last, n = [], 0.0, 0
-    for value in values:
-        if not math.isfinite(value):
-            out.append(value)
-            continue
-        n += 1
-        last = last * weight + (1 - weight) * value
-        out.append(last / (1 - weight**n))
-    return out
 
 
 def downsample(

@@ -12,6 +12,7 @@ from core.views.charts import loss_figure
 from core.views.curves import loss_curve
 from core.views.history import history_rows, run_title
 from pages.ui.common import table_rows
+from pages.ui.doctor_panel import doctor_panel
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
 TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below
@@ -30,8 +31,11 @@ def confirm_delete(store, run_id: str, title: str) -> None:
         st.rerun()
 
 
-def history_section(store) -> None:
-    """Table of runs, curve overlay, CSV and weights downloads, delete with confirmation."""
+def history_section(store, doctor_shown: str | None = None) -> None:
+    """Table of runs, curve overlay, downloads, delete with confirmation, and the chosen run's doctor.
+
+    `doctor_shown`: a run whose doctor the page already shows above (the run that just ended), not repeated.
+    """
     st.header("Run history")
     runs = store.list()
     if not runs:
@@ -71,3 +75,7 @@ def history_section(store) -> None:
     if c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == Status.RUNNING,
                 help="A run that is still training cannot be deleted: stop it first."):
         confirm_delete(store, run.id, run_title(run.record))
+    if run.id != doctor_shown:
+        doctor_panel(run, key="history_doctor")
+    else:
+        st.caption("Its report card and the run doctor's diagnosis are shown above.")

@@ -92,6 +92,11 @@ class Executor(ABC):
         """
 
     @abstractmethod
+    def find_lr(self, config: TrainConfig):
+        """The learning-rate range test (core.engine.lr_finder) in a helper worker kept for such short tasks,
+        so that it never waits behind a class's runs; raises RunRefusedByWorker or WorkerLost."""
+
+    @abstractmethod
     def close(self) -> None:
         """Stop the workers (runs still training end with them)."""
 
@@ -103,6 +108,7 @@ def pack_end(event) -> dict:
     ev = result.evaluation
     return dict(
         status=event.status, message=event.message, epochs=list(result.epochs), steps=result.steps,
+        report_card=result.report_card,
         weights=None if result.model is None else {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         evaluation=None if ev is None else dict(loss=ev.loss, accuracy=ev.accuracy, labels=ev.labels.cpu(),
                                                  predicted=ev.predicted.cpu(), probs=ev.probs.cpu()),
@@ -128,7 +134,8 @@ def unpack_end(packed: dict, config: TrainConfig):
         model = build_mlp(config.hidden)
         model.load_state_dict(packed["weights"])
     evaluation = Evaluation(**packed["evaluation"]) if packed["evaluation"] is not None else None
-    result = TrainResult(packed["status"], packed["message"], packed["epochs"], model, evaluation, packed["steps"])
+    result = TrainResult(packed["status"], packed["message"], packed["epochs"], model, evaluation, packed["steps"],
+                         packed.get("report_card"))
     return EndEvent(packed["status"], packed["message"], result)
 
 

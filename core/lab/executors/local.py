@@ -81,6 +81,17 @@ class LocalWorker:
         except (EOFError, OSError) as exc:
             raise WorkerLost(self.exit_text()) from exc
 
+    def find_lr(self, config: TrainConfig):
+        """Run the learning-rate range test in this worker and return its LrFinderResult."""
+        try:
+            self.send(("find_lr", config))
+            kind, answer = self.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerLost(self.exit_text()) from exc
+        if kind == "refused":
+            raise RunRefusedByWorker(answer)
+        return answer
+
     def exit_text(self) -> str:
         code = self.process.poll()
         return "" if code is None else f"its process ended with code {code}"
@@ -140,12 +151,19 @@ class LocalExecutor(Executor):
         self._workers: list[LocalWorker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._helper: LocalWorker | None = None
+        self._helper_lock = threading.Lock()
         self.problem = ""  # why no worker could start, for the students' message
 
     def start(self) -> None:
         started = [self._spawn() for _ in range(self.slots)]
+        self._helper = LocalWorker(self.data, self.threads)  # short tasks (the finder): never behind the runs
         for worker in started:
             self._admit(worker)
+        try:
+            self._helper.wait_ready()
+        except (EOFError, OSError, TimeoutError, AssertionError) as exc:
+            log.error("the helper worker could not start: %s", exc)
         if not any(worker.alive for worker in started):
             self._idle.put(None)  # wakes a waiting run, which reports the problem
 
@@ -162,11 +180,23 @@ class LocalExecutor(Executor):
             raise
         self._idle.put(worker)
 
+    def find_lr(self, config: TrainConfig):
+        with self._helper_lock:  # one range test at a time: a few seconds each
+            if self._helper is None or not self._helper.alive:
+                self._helper = LocalWorker(self.data, self.threads)
+                self._helper.wait_ready()
+            try:
+                return self._helper.find_lr(config)
+            except WorkerLost:
+                self._helper.close(timeout=1)
+                self._helper = None
+                raise
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             workers = list(self._workers)
-        for worker in workers:
+        for worker in workers + ([self._helper] if self._helper else []):
             worker.close()
 
     @property

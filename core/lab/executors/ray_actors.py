@@ -88,6 +88,14 @@ class TrainerActorBody:
     def take(self) -> tuple[list, dict | None]:
         return self.run.take() if self.run else ([], None)
 
+    def find_lr(self, config: TrainConfig):
+        """The learning-rate range test, run in this actor; (LrFinderResult or None, why not)."""
+        if self.unavailable:
+            return None, self.unavailable
+        from core.engine.lr_finder import find_lr
+
+        return find_lr(config, self.data), ""
+
     def control(self, command: str, *args) -> None:
         from core.lab.executors.worker import control
 
@@ -136,6 +144,7 @@ class RayExecutor(Executor):
         self._machines = 0
         self._data_ref = None
         self._actor_class = None
+        self._helper = None
         self._owner: threading.Thread | None = None
         self._closing = threading.Event()
 
@@ -194,6 +203,9 @@ class RayExecutor(Executor):
         self._actor_class = ray.remote(TrainerActorBody).options(
             num_cpus=self.cpus_per_run, max_concurrency=4, max_restarts=0)
         actors = [self._new_actor() for _ in range(slots)]
+        # Short tasks (the finder) go to a helper actor that reserves no CPU: they never wait behind the runs.
+        self._helper = ray.remote(TrainerActorBody).options(num_cpus=0, max_concurrency=1).remote(
+            self._data_ref, 1)
         for actor in actors:
             self._admit(actor)
         # Counted once they are warm: until then the lab says it is starting, and runs wait for it.
@@ -259,6 +271,20 @@ class RayExecutor(Executor):
             self._replace(actor)
             raise WorkerLost("its Ray actor died") from exc
         self._idle.put(actor)
+
+    def find_lr(self, config: TrainConfig):
+        if self._fallback is not None:
+            return self._fallback.find_lr(config)
+        import ray
+        from ray.exceptions import RayActorError
+
+        try:
+            found, why_not = ray.get(self._helper.find_lr.remote(config))
+        except RayActorError as exc:
+            raise WorkerLost("its Ray actor died") from exc
+        if why_not:
+            raise RunRefusedByWorker(why_not)
+        return found
 
     def close(self) -> None:
         if self._fallback is not None:

@@ -63,6 +63,14 @@ class ThreadExecutor(Executor):
             if not ended:
                 sink(failed_end(exc))
 
+    def find_lr(self, config: TrainConfig):
+        from core.engine.lr_finder import find_lr
+
+        try:
+            return find_lr(config, self._get_data())
+        except MNISTUnavailable as exc:
+            raise RunRefusedByWorker(str(exc)) from exc
+
     def close(self) -> None:
         pass  # nothing of its own to stop: the runs' threads belong to the job manager
 

@@ -5,8 +5,9 @@ runs a page as __main__, so a spawned child would re-run the page, and forking a
 imported torch can deadlock. The server hands over one end of a socket pair (fd N): nobody else can connect,
 so no port and no auth key are needed. Messages are pickled tuples:
   server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig), ("pause",), ("resume",), ("stop",),
-                    ("set_lr", lr), ("quit",)
-  worker -> server: ("ready", pid), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed)
+                    ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
+  worker -> server: ("ready", pid), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
+                    ("found", LrFinderResult)
 The worker trains one run at a time and exits when the server's end of the socket closes.
 """
 
@@ -98,6 +99,13 @@ def serve(link: WorkerLink, threads: int) -> None:
             link.send(("started",))
             run.start()
             threading.Thread(target=relay, args=(link, run), daemon=True, name="relay").start()
+        elif command == "find_lr":  # only the pool's helper worker is asked: it trains no runs
+            if unavailable:
+                link.send(("refused", unavailable))
+                continue
+            from core.engine.lr_finder import find_lr
+
+            link.send(("found", find_lr(message[1], data)))
         elif command == "quit":
             return
         elif run is not None:
