@@ -139,15 +139,16 @@ def unpack_end(packed: dict, config: TrainConfig):
     return EndEvent(packed["status"], packed["message"], result)
 
 
-def warm_up_training(data) -> None:
-    """Train a few steps on a few images, untimed: a worker's first real run then starts without the one-off
-    costs (Accelerate's state, torch's first kernels, the evaluation path)."""
+def warm_up_training() -> None:
+    """Train a few steps on a few blank images, untimed: a worker's first real run then starts without the
+    one-off costs (Accelerate's state, torch's first kernels, the evaluation path)."""
+    import torch
+
     from core.engine.data import MNISTTensors
     from core.engine.trainer import Trainer
 
-    few = MNISTTensors(data.train_images[:128], data.train_labels[:128], data.test_images[:256],
-                       data.test_labels[:256])
-    Trainer(TrainConfig(epochs=1, batch_size=64), few).fit()
+    images, labels = torch.zeros(256, 28, 28, dtype=torch.uint8), torch.arange(256) % 10
+    Trainer(TrainConfig(epochs=1, batch_size=64), MNISTTensors(images, labels, images, labels)).fit()
 
 
 # --- one run inside a worker -----------------------------------------------------------------------------------

@@ -69,8 +69,7 @@ class TrainerActorBody:
                 self.data = mnist_data.load_mnist()
             except MNISTUnavailable as exc:
                 self.unavailable = str(exc)
-        if not self.unavailable:
-            warm_up_training(self.data)
+        warm_up_training()
 
     def ready(self) -> tuple[int, str]:
         import socket

@@ -84,8 +84,7 @@ def serve(link: WorkerLink, threads: int) -> None:
             data = mnist_data.load_mnist()
         except MNISTUnavailable as exc:  # every run is refused with the advice, the worker stays up
             unavailable = str(exc)
-    if not unavailable:
-        warm_up_training(data)
+    warm_up_training()
     link.send(("ready", os.getpid()))
     run = None
     while True:
