@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import torch
@@ -22,6 +22,7 @@ import torch
 from core.engine import data as mnist_data
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.display_name import clean_name, name_problem
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
@@ -51,12 +52,15 @@ class JobManager:
     """Queues training jobs and trains at most max_concurrent at a time, each in a daemon thread.
 
     All methods are thread-safe. `data` defaults to load_mnist(), loaded in a job thread when first needed.
+    `gates` are further checks of every run's settings (the class's locked settings): each returns why a run is
+    refused, or None.
     """
 
     def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
-                 budget: RunBudget = RUN_BUDGET):
+                 budget: RunBudget = RUN_BUDGET, gates: Sequence[Callable[[TrainConfig], str | None]] = ()):
         self.store = store
         self.budget = budget
+        self.gates = tuple(gates)
         self.max_concurrent = max_concurrent or max_concurrent_runs()
         self.threads = torch_threads(self.max_concurrent)
         torch.set_num_threads(self.threads)  # process-wide; see torch_threads for why
@@ -72,9 +76,16 @@ class JobManager:
         self.recover()  # marks the runs of a server that died interrupted, on disk
 
     # --- submitting and controlling -------------------------------------------------------------------
-    def submit(self, config: TrainConfig, owner: str, label: str = "") -> Job:
-        """Queue a run for `owner`; it starts as soon as a slot is free. Raises RunRefused (over a limit)."""
-        return self._enqueue([(config, label)], owner)[0]
+    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "") -> Job:
+        """Queue a run for `owner`; it starts as soon as a slot is free. Raises RunRefused (over a limit).
+
+        `student` is the display name the saved run shows on the Class page ("" for none).
+        """
+        if student:
+            problem = name_problem(student)
+            if problem:
+                raise RunRefused(problem)
+        return self._enqueue([(config, label)], owner, student=clean_name(student))[0]
 
     def submit_sweep(self, base: TrainConfig, param: str, values: Iterable, owner: str, **short) -> Sweep:
         """Queue one short run per value of one hyperparameter, in order; `short` sets epochs/train_subset."""
@@ -110,6 +121,12 @@ class JobManager:
         for job_id in reversed(sweep.job_ids):  # the queued ones first, so none starts
             self.stop(job_id, owner)
         return True
+
+    def stop_all(self) -> int:
+        """Stop every waiting and training run, whoever started it (the instructor's control); how many."""
+        with self._lock:
+            jobs = list(reversed(self._queue)) + list(self._running.values())  # the queued first: none starts
+        return sum(self._stop(job) for job in jobs)
 
     def over_budget(self, config: TrainConfig) -> str | None:
         """Why this run is over the budget of one run on this server, for the student; None when it fits."""
@@ -224,10 +241,11 @@ class JobManager:
                 return True
         return job.request_stop()
 
-    def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None) -> list[Job]:
+    def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None,
+                 student: str = "") -> list[Job]:
         """Check the limits, then queue every run or none; raises RunRefused with the reason."""
         for config, _ in requests:
-            problem = self.over_budget(config)
+            problem = self.over_budget(config) or next(filter(None, (gate(config) for gate in self.gates)), None)
             if problem:
                 raise RunRefused(problem)
         with self._lock:
@@ -235,7 +253,7 @@ class JobManager:
             would_wait = self.waiting_of(owner) + max(0, len(requests) - free)
             if would_wait > MAX_WAITING_PER_OWNER:
                 raise RunRefused(waiting_limit_text(len(requests), would_wait))
-            jobs = [Job(config, owner, label, sweep_id) for config, label in requests]
+            jobs = [Job(config, owner, label, sweep_id, student) for config, label in requests]
             for job in jobs:
                 self._jobs[job.id] = job
                 self._queue.append(job)
@@ -274,7 +292,7 @@ class JobManager:
             from core.engine.trainer import Trainer, make_accelerator
 
             data = self._get_data()
-            recorder = self.store.create(job.config, label=job.label)
+            recorder = self.store.create(job.config, label=job.label, student=job.student, owner=job.owner)
             with self._accelerator_lock:
                 accelerator = make_accelerator(job.config)
             trainer = Trainer(job.config, data, listeners=[recorder, job], accelerator=accelerator)
