@@ -49,7 +49,7 @@ def checked_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(unknown[0], values[unknown[0]], "not a setting")
     config = TrainConfig.from_dict({**DEFAULT.to_dict(), **values})  # checks every value
-    return {name: json_setting(name, getattr(config, name)) for name in values}
+    return {name: json_setting(name, getattr(config, name)) for name in SETTINGS if name in values}  # fixed order
 
 
 @dataclass(frozen=True)
