@@ -138,7 +138,7 @@ student = st.session_state.get(STUDENT)
 if student:
     st.text(f"On the Class page's board as: {student}")  # user text: plain text only, never Markdown
 else:
-    st.page_link("pages/class_page.py", label="Choose a display name to put your runs on the class board",
+    st.page_link("pages/class.py", label="Choose a display name to put your runs on the class board",
                  icon=":material/groups:")
 over_budget = manager.over_budget(config)
 if over_budget:

@@ -12,7 +12,7 @@ import core.engine.data
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes", "Class"]
 PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py",
-              "pages/class_page.py"]
+              "pages/class.py"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGE = "pages/class_page.py"
+PAGE = "pages/class.py"
 TOKEN = "a-long-instructor-token-for-tests"
 HOSTILE = ["<b>Bold</b>", "<img src=x onerror=alert(1)>", "[click](http://evil.example)", "**big** _it_"]
 

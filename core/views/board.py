@@ -112,7 +112,11 @@ def board_rows(board: Board, my_tag: str) -> list[dict]:
 
 def apart_rows(board: Board, my_tag: str) -> list[dict]:
     """The rule-breaking runs as table rows, each with the rule it broke."""
-    return [{**entry_row(entry, my_tag), "rule broken": rule} for entry, rule in board.apart]
+    rows = []
+    for entry, rule in board.apart:
+        row = entry_row(entry, my_tag)
+        rows.append({"name": row.pop("name"), "rule broken": rule, **row})  # the rule beside the name: it is the point
+    return rows
 
 
 def entry_title(entry: BoardEntry) -> str:

@@ -8,7 +8,6 @@ session's unlock again on the server before it acts, so a replayed click from a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import streamlit as st
 
@@ -116,9 +115,8 @@ def _spotlight(run_id: str | None) -> None:
          "Every Class page now shows this run." if run_id else "The spotlight is off.")
 
 
-def instructor_section(board_now: Callable[[], Board]) -> None:
-    """The password field, or, once unlocked, the instructor's controls (`board_now` builds the board to pick
-    a spotlight from). Nothing at all without a token."""
+def instructor_section() -> None:
+    """The password field, or, once unlocked, the instructor's controls. Nothing at all without a token."""
     if not controls_exist():
         return
     st.divider()
@@ -139,7 +137,7 @@ def instructor_section(board_now: Callable[[], Board]) -> None:
         st.warning(class_state.problem)
     _challenge_form(class_state)
     _lock_form(class_state)
-    _board_controls(board_now(), class_state)
+    _board_controls()
     st.button("Lock the controls again", key="class_i_logout", on_click=_lock_again, icon=":material/lock:")
 
 
@@ -178,7 +176,7 @@ def _lock_form(class_state) -> None:
         st.form_submit_button("Lock these settings", on_click=_lock_settings, icon=":material/lock:")
 
 
-def _board_controls(board: Board, class_state) -> None:
+def _board_controls() -> None:
     st.subheader("Board and runs")
     manager = job_manager()
     a, b = st.columns(2)
@@ -189,12 +187,16 @@ def _board_controls(board: Board, class_state) -> None:
     b.button(f"Stop every run that is training or waiting ({manager.training + manager.waiting} now)",
              key="class_i_stop_all", icon=":material/stop_circle:",
              on_click=_act, args=(manager.stop_all, lambda n: f"Stopped {plural(n, 'run')}."))
+
+
+def spotlight_picker(board: Board, class_state) -> None:
+    """Choose a run of the board for every student's Class page (drawn with the board, so it follows it)."""
     entries = [*board.ranked, *(entry for entry, _ in board.apart)]
     by_id = {entry.run_id: entry for entry in entries}
     if class_state.spotlight and class_state.spotlight not in by_id:
         by_id = {class_state.spotlight: None, **by_id}
-    c, d = st.columns([3, 1])
-    chosen = c.selectbox("Run to spotlight", list(by_id), key="class_i_spot", index=None,
+    c, d = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = c.selectbox("Spotlight a run on every student's Class page", list(by_id), key="class_i_spot", index=None,
                          format_func=lambda i: entry_title(by_id[i]) if by_id.get(i) else f"run {i}",
                          placeholder="Choose a run on the board")
     d.button("Spotlight it", key="class_i_spot_go", icon=":material/flare:", disabled=chosen is None,

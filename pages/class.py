@@ -15,10 +15,10 @@ from core.views.curves import loss_curve
 from core.views.history import settings_text
 from pages.ui.common import board_reader, classroom, owner_id
 from pages.ui.display_name import display_name, name_field
-from pages.ui.instructor import instructor_section
+from pages.ui.instructor import instructor_section, spotlight_picker, unlocked
 from pages.ui.settings_state import enter_page, link_params, set_settings
 
-enter_page("pages/class_page.py")
+enter_page("pages/class.py")
 
 BOARD_REFRESH_S = 3.0  # every open Class page rebuilds the board this often; unchanged runs are not read again
 TRY_PICK = "class_try"
@@ -71,6 +71,8 @@ def board_panel(drawn_version: int) -> None:
         st.text(f"from {tried}'s run")
         st.page_link("pages/train.py", label="Train with them", icon=":material/model_training:")
     st.caption(f"Updates by itself every {BOARD_REFRESH_S:g} seconds.")
+    if unlocked():
+        spotlight_picker(board, class_state)
 
 
 def spotlight_section(run_id: str) -> None:
@@ -126,4 +128,4 @@ if class_state.spotlight:
     spotlight_section(class_state.spotlight)
 
 st.fragment(board_panel, run_every=BOARD_REFRESH_S)(class_state.version)
-instructor_section(lambda: build_board(board_reader().entries(), class_state.challenge, class_state.board_since))
+instructor_section()
