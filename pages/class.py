@@ -22,7 +22,7 @@ enter_page("pages/class.py")
 
 BOARD_REFRESH_S = 3.0  # every open Class page rebuilds the board this often; unchanged runs are not read again
 TRY_PICK = "class_try"
-TRIED = "class_tried"  # whose settings were last copied, shown once
+TRIED = "class_tried"  # the run whose settings were last copied, and its student's name
 
 
 def try_settings(configs: dict) -> None:
@@ -31,7 +31,7 @@ def try_settings(configs: dict) -> None:
     if run_id in configs:
         name, config = configs[run_id]
         set_settings(config)
-        st.session_state[TRIED] = name
+        st.session_state[TRIED] = (run_id, name)
 
 
 def show_table(rows: list[dict]) -> None:
@@ -57,18 +57,18 @@ def board_panel(drawn_version: int) -> None:
         st.subheader("Runs that broke a rule")
         show_table(apart_rows(board, mine))
     entries = [*board.ranked, *(entry for entry, _ in board.apart)]
+    configs = {entry.run_id: (entry.student, entry.config) for entry in entries}
     if entries:
-        configs = {entry.run_id: (entry.student, entry.config) for entry in entries}
         titles = {entry.run_id: entry_title(entry) for entry in entries}
         a, b = st.columns([3, 1], vertical_alignment="bottom")
         a.selectbox("Try the settings of", list(titles), format_func=titles.get, key=TRY_PICK, index=None,
                     placeholder="Choose a run on the board")
         b.button("Try these settings", key="class_try_go", icon=":material/content_copy:", on_click=try_settings,
                  args=(configs,), disabled=st.session_state.get(TRY_PICK) not in titles)
-    tried = st.session_state.pop(TRIED, None)
-    if tried is not None:
-        st.success("Copied. These are now your settings:", icon=":material/check:")
-        st.text(f"from {tried}'s run")
+    tried = st.session_state.get(TRIED)
+    if tried is not None and tried[0] == st.session_state.get(TRY_PICK) and tried[0] in configs:
+        st.success("Copied: these settings are now yours.", icon=":material/check:")
+        st.text(f"{tried[1]}'s run: {settings_text(configs[tried[0]][1])}")  # a name: plain text only
         st.page_link("pages/train.py", label="Train with them", icon=":material/model_training:")
     st.caption(f"Updates by itself every {BOARD_REFRESH_S:g} seconds.")
     if unlocked():

@@ -124,7 +124,9 @@ def test_try_these_settings_copies_a_runs_settings_into_the_students(lab, runs_d
     at.button(key="class_try_go").click().run()
     assert not at.exception
     assert at.session_state["lab_config"] == chosen
-    assert "from Ann's run" in [t.value for t in at.text]
+    assert "Ann's run: lr 0.03 · batch 128" in [t.value for t in at.text]
+    at.run()  # the next poll keeps saying so
+    assert "Ann's run: lr 0.03 · batch 128" in [t.value for t in at.text]
     at.switch_page("pages/train.py").run()
     assert at.query_params["lr"] == "0.03" and at.query_params["batch_size"] == "128"
 
