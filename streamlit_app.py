@@ -20,6 +20,7 @@ PAGES = [
     ),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/error:", url_path="mistakes"),
+    st.Page("pages/class.py", title="Class", icon=":material/groups:", url_path="class"),
 ]
 
 # Until a session has run st.navigation, Streamlit lists the files of pages/ in the sidebar. The config hides

@@ -46,3 +46,4 @@ st.page_link("pages/autograd.py", label="Autograd: how PyTorch computes derivati
 st.page_link("pages/hyperparameters.py", label="Hyperparameters: what each setting changes", icon=":material/tune:")
 st.page_link("pages/train.py", label="Train: the lecture's network, live", icon=":material/model_training:")
 st.page_link("pages/mistakes.py", label="Mistakes: the digits it gets wrong", icon=":material/error:")
+st.page_link("pages/class.py", label="Class: the class's leaderboard and challenge", icon=":material/groups:")

@@ -18,7 +18,7 @@ from core.lab.urlconfig import hidden_field_text, parse_hidden
 from core.views.charts import lr_finder_figure
 from core.views.doctor_view import use_lr_label
 from core.views.words import format_seconds, plural
-from pages.ui.common import job_manager, owner_id, table
+from pages.ui.common import classroom, job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section
 
@@ -27,6 +27,8 @@ enter_page("pages/hyperparameters.py")
 WIDGETS_FOR = "hp_widgets_for"  # the config the widgets were last filled from
 LR_FOUND = "hp_lr_found"  # (settings it was run for, LrFinderResult) of the last learning-rate finder run
 KEYS = {name: f"hp_{name}" for name in SETTINGS}
+LOCKED = "Locked by your instructor for the class"
+LOCKED_WHY = f"{LOCKED}: every run uses this value."
 # Where the widgets sit; every other setting goes into the left column of "More settings".
 MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "normalize", "seed"))
 MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device")
@@ -80,11 +82,13 @@ def read_widgets(config: TrainConfig) -> tuple[TrainConfig, str | None]:
         return config, str(error)
 
 
-def draw_widget(name: str, config: TrainConfig) -> None:
-    """The widget of one setting, as its Setting describes it, keyed hp_<name>."""
+def draw_widget(name: str, config: TrainConfig, locked: bool = False) -> None:
+    """The widget of one setting, as its Setting describes it, keyed hp_<name>; disabled, saying why, if locked."""
     described = SETTINGS[name]
     widget, current = described.widget, getattr(config, name)
-    words = {"key": KEYS[name], "help": described.help}
+    words = {"key": KEYS[name], "help": f"**{LOCKED_WHY}**\n\n{described.help}" if locked else described.help}
+    if locked:
+        words["disabled"] = True
     if widget.kind == "select_slider":
         st.select_slider(described.label, ladder(widget.ladder, current), format_func=shown_as(described), **words)
     elif widget.kind == "slider":
@@ -98,7 +102,8 @@ def draw_widget(name: str, config: TrainConfig) -> None:
     elif widget.kind == "number_input":
         low = 0 if described.kind == "subset" else described.low  # 0 stands for all the images
         off = bool(widget.enabled_by) and not st.session_state[KEYS[widget.enabled_by]]
-        st.number_input(described.label, low, described.high, step=widget.step, disabled=off, **words)
+        words["disabled"] = words.get("disabled", False) or off
+        st.number_input(described.label, low, described.high, step=widget.step, **words)
     elif widget.kind == "checkbox":
         st.checkbox(described.label, **words)
     else:
@@ -134,15 +139,20 @@ for column, (name, preset) in zip(columns, PRESETS.items(), strict=True):
 st.caption(f"Now: **{current_preset or 'your own settings'}**.")
 
 st.subheader("Settings")
+locked = classroom().state().locked_settings
+if locked:
+    st.warning(f"{LOCKED}: "
+               + ", ".join(SETTINGS[name].label.lower() for name in locked)
+               + ". They are shown greyed out; a run that changes them is refused.", icon=":material/lock:")
 for column, names in zip(st.columns(2), MAIN_COLUMNS, strict=True):
     with column:
         for name in names:
-            draw_widget(name, config)
+            draw_widget(name, config, name in locked)
 with st.expander("More settings: regularisation, less data, debugging, hardware"):
     for column, names in zip(st.columns(2), (MORE_LEFT, MORE_RIGHT), strict=True):
         with column:
             for name in names:
-                draw_widget(name, config)
+                draw_widget(name, config, name in locked)
 
 new_config, error = read_widgets(config)
 if error:

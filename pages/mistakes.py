@@ -16,6 +16,7 @@ from pages.ui.doctor_panel import doctor_panel
 require_shell("pages/mistakes.py")
 
 TABS = ["Mistakes", "Compare two runs", "Try it yourself", "Inside the network"]
+RUN_PARAM, LINKED = "run", "mk_linked_run"  # a link's ?run=<id> (the Class page's spotlight), chosen once
 
 
 def _run_changed() -> None:
@@ -35,6 +36,10 @@ if not runs:
     st.stop()
 
 by_id = {run.id: run for run in runs}
+linked = st.query_params.get(RUN_PARAM)
+if linked in by_id and st.session_state.get(LINKED) != linked:
+    st.session_state[keys.RUN], st.session_state[LINKED] = linked, linked
+    _run_changed()
 if st.session_state.get(keys.RUN) not in by_id:
     st.session_state[keys.RUN] = default_run(runs).id  # the newest finished run
 run_id = st.selectbox(

@@ -14,6 +14,7 @@ from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.views.charts import epoch_figure, loss_figure
 from core.views.history import settings_text
 from pages.ui.common import job_manager, owner_id, table_rows
+from pages.ui.display_name import STUDENT
 from pages.ui.doctor_panel import doctor_panel
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
@@ -31,7 +32,7 @@ OWNER_REFRESH_S, WATCHER_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2.0, 3.0
 def start(owner: str) -> None:
     """Callback of Train: queue a run with the session's settings; it trains in its own thread."""
     try:
-        job = job_manager().submit(st.session_state[CONFIG], owner)
+        job = job_manager().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""))
     except RunRefused as refusal:
         st.session_state[REFUSED] = str(refusal)
         return
@@ -134,6 +135,12 @@ if config.architecture() not in shown:
     shown += f" ({config.architecture()})"
 st.markdown(f"Settings: **{shown}**.")
 st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":material/tune:")
+student = st.session_state.get(STUDENT)
+if student:
+    st.text(f"On the Class page's board as: {student}")  # user text: plain text only, never Markdown
+else:
+    st.page_link("pages/class.py", label="Choose a display name to put your runs on the class board",
+                 icon=":material/groups:")
 over_budget = manager.over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")

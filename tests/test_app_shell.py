@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 import core.engine.data
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
-PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py"]
+PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes", "Class"]
+PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py",
+              "pages/class.py"]
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_navigation_lists_the_pages_in_lecture_order(monkeypatch, fake_mnist):
     monkeypatch.setattr(st, "navigation", recording)
     AppTest.from_file(APP, default_timeout=30).run()
     assert [title for title, _ in seen[0]] == PAGE_TITLES
-    assert [path for _, path in seen[0][1:]] == ["autograd", "hyperparameters", "train", "mistakes"]
+    assert [path for _, path in seen[0][1:]] == ["autograd", "hyperparameters", "train", "mistakes", "class"]
 
 
 @pytest.mark.parametrize(("page", "title"), list(zip(PAGE_FILES, PAGE_TITLES, strict=True)))

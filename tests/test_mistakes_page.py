@@ -120,6 +120,21 @@ def test_choosing_the_other_run_changes_everything(app, runs_root):
     assert app.subheader[0].value == headline(older.predictions())
 
 
+def test_a_link_with_a_run_opens_that_run_once_then_the_choice_is_the_students(runs_root, monkeypatch, newest):
+    older = RunStore(runs_root).list()[1]
+    monkeypatch.setenv("MNIST_LAB_RUNS", str(runs_root))
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.query_params["run"] = older.id  # the Class page's spotlight links here with ?run=<id>
+    at.switch_page(PAGE).run()
+    assert not at.exception and at.selectbox(key="mk_run").value == older.id
+    at.selectbox(key="mk_run").set_value(newest.id)
+    run_again(at)
+    assert at.selectbox(key="mk_run").value == newest.id  # the link does not pull the student back
+    st.cache_resource.clear()
+
+
 def test_a_damaged_predictions_file_is_explained(runs_root, monkeypatch, tmp_path):
     broken = tmp_path / "runs"
     source = RunStore(runs_root).list()[0].path

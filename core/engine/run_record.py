@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.engine.config import ConfigError, TrainConfig
+from core.engine.display_name import is_display_name
 from core.engine.fileio import read_json
 from core.engine.status import Status
 
@@ -70,6 +71,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _student(value: Any) -> str | None:
+    return value if value == "" or is_display_name(value) else None
+
+
 def _seconds(value: Any) -> float | None:
     value = finite_number(value)
     return value if value is not None and value >= 0 else None
@@ -79,6 +84,7 @@ def _seconds(value: Any) -> float | None:
 _FIELDS = {
     "label": (_text, "", "text"),
     "message": (_text, "", "text"),
+    "student": (_student, "", "a display name of 1 to 30 visible characters"),
     "created": (_timestamp, None, "a time"),  # absent: the time in the run's id
     "updated": (_timestamp, None, "a time"),  # absent: the creation time
     "epochs_done": (_count, 0, "a whole number"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import math
 import os
@@ -30,6 +31,7 @@ import psutil
 import torch
 
 from core.engine.config import ConfigError, TrainConfig
+from core.engine.display_name import clean_name, name_problem
 from core.engine.doctor import Diagnosis, diagnose
 from core.engine.fileio import atomic_write_bytes, atomic_write_json
 from core.engine.folders import default_runs_dir
@@ -50,6 +52,11 @@ from core.engine.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEve
 
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 
+
+def owner_tag(owner: str) -> str:
+    """What run.json keeps of the browser that started a run: a hash, so the board can mark a student's own
+    runs without the files holding the owner id that controls live runs."""
+    return hashlib.sha256(f"mnist-lab-owner:{owner}".encode()).hexdigest()[:16] if owner else ""
 
 
 def _process_identity() -> dict:
@@ -203,8 +210,17 @@ class RunStore:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root or default_runs_dir())
 
-    def create(self, config: TrainConfig, label: str = "") -> RunRecorder:
-        """Start a new run folder with status running; returns the listener that fills it."""
+    def create(self, config: TrainConfig, label: str = "", student: str = "", owner: str = "") -> RunRecorder:
+        """Start a new run folder with status running; returns the listener that fills it.
+
+        `student` is the display name the run shows on the Class page ("" for none; ValueError if it is not a
+        valid name); `owner` the id of the browser that started it (only its hash is saved).
+        """
+        if student:
+            problem = name_problem(student)
+            if problem:
+                raise ValueError(problem)
+            student = clean_name(student)
         self.root.mkdir(parents=True, exist_ok=True)
         while True:
             run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
@@ -218,6 +234,8 @@ class RunStore:
         record = {
             "id": run_id,
             "label": label,
+            "student": student,
+            "owner_tag": owner_tag(owner),
             "created": now,
             "updated": now,
             "status": Status.RUNNING,

@@ -110,9 +110,11 @@ class LiveMetrics:
 class Job:
     """One training run requested by one owner: queued, then trained in its own daemon thread."""
 
-    def __init__(self, config: TrainConfig, owner: str, label: str = "", sweep_id: str | None = None):
+    def __init__(self, config: TrainConfig, owner: str, label: str = "", sweep_id: str | None = None,
+                 student: str = ""):
         self.id = secrets.token_urlsafe(9)  # unguessable: it appears in the owner's URL
         self.config, self.owner, self.label, self.sweep_id = config, owner, label, sweep_id
+        self.student = student  # the display name its saved run shows on the Class page
         self.thread: threading.Thread | None = None  # set by the manager when the job leaves the queue
         self._lock = threading.Lock()
         self._status, self._message = Status.QUEUED, "waiting for its turn"

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import torch
@@ -23,6 +23,7 @@ import torch
 from core.engine import data as mnist_data
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
+from core.engine.display_name import clean_name, name_problem
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
@@ -59,11 +60,12 @@ class _JobSink:
         self.recorder = None
 
     def started(self, control) -> None:
-        self.recorder = self.store.create(self.job.config, label=self.job.label)
-        self.job.attach_trainer(control, self.recorder.id)
+        job = self.job
+        self.recorder = self.store.create(job.config, label=job.label, student=job.student, owner=job.owner)
+        job.attach_trainer(control, self.recorder.id)
 
     def __call__(self, event) -> None:
-        self.recorder(event)
+        self.recorder(event)  # first: a page that sees the job ended reads the run's final files
         self.job(event)
 
     def fail(self, message: str) -> None:
@@ -77,12 +79,16 @@ class JobManager:
 
     All methods are thread-safe. Without an executor, the environment chooses one (core.lab.executors) and
     the manager closes it at shutdown; `data` (default: MNIST, loaded by each worker) goes to that executor.
+    `gates` are further checks of every run's settings (the class's locked settings): each returns why a run is
+    refused, or None.
     """
 
     def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
-                 budget: RunBudget = RUN_BUDGET, executor: Executor | None = None):
+                 budget: RunBudget = RUN_BUDGET, executor: Executor | None = None,
+                 gates: Sequence[Callable[[TrainConfig], str | None]] = ()):
         self.store = store
         self.budget = budget
+        self.gates = tuple(gates)
         self._owns_executor = executor is None
         self.executor = executor or make_executor(data, max_concurrent)
         self._max_concurrent = max_concurrent
@@ -99,9 +105,16 @@ class JobManager:
         self.recover()  # marks the runs of a server that died interrupted, on disk
 
     # --- submitting and controlling -------------------------------------------------------------------
-    def submit(self, config: TrainConfig, owner: str, label: str = "") -> Job:
-        """Queue a run for `owner`; it starts as soon as a slot is free. Raises RunRefused (over a limit)."""
-        return self._enqueue([(config, label)], owner)[0]
+    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "") -> Job:
+        """Queue a run for `owner`; it starts as soon as a slot is free. Raises RunRefused (over a limit).
+
+        `student` is the display name the saved run shows on the Class page ("" for none).
+        """
+        if student:
+            problem = name_problem(student)
+            if problem:
+                raise RunRefused(problem)
+        return self._enqueue([(config, label)], owner, student=clean_name(student))[0]
 
     def submit_sweep(self, base: TrainConfig, param: str, values: Iterable, owner: str, **short) -> Sweep:
         """Queue one short run per value of one hyperparameter, in order; `short` sets epochs/train_subset."""
@@ -137,6 +150,12 @@ class JobManager:
         for job_id in reversed(sweep.job_ids):  # the queued ones first, so none starts
             self.stop(job_id, owner)
         return True
+
+    def stop_all(self) -> int:
+        """Stop every waiting and training run, whoever started it (the instructor's control); how many."""
+        with self._lock:
+            jobs = list(reversed(self._queue)) + list(self._running.values())  # the queued first: none starts
+        return sum(self._stop(job) for job in jobs)
 
     def over_budget(self, config: TrainConfig) -> str | None:
         """Why this run is over the budget of one run on this server, for the student; None when it fits."""
@@ -282,10 +301,11 @@ class JobManager:
                 return True
         return job.request_stop()
 
-    def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None) -> list[Job]:
+    def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None,
+                 student: str = "") -> list[Job]:
         """Check the limits, then queue every run or none; raises RunRefused with the reason."""
         for config, _ in requests:
-            problem = self.over_budget(config)
+            problem = self.over_budget(config) or next(filter(None, (gate(config) for gate in self.gates)), None)
             if problem:
                 raise RunRefused(problem)
         with self._lock:
@@ -293,7 +313,7 @@ class JobManager:
             would_wait = self.waiting_of(owner) + max(0, len(requests) - free)
             if would_wait > MAX_WAITING_PER_OWNER:
                 raise RunRefused(waiting_limit_text(len(requests), would_wait))
-            jobs = [Job(config, owner, label, sweep_id) for config, label in requests]
+            jobs = [Job(config, owner, label, sweep_id, student) for config, label in requests]
             for job in jobs:
                 self._jobs[job.id] = job
                 self._queue.append(job)

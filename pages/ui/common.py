@@ -67,16 +67,47 @@ def _job_manager(runs_dir: str):
     from core.engine.runs import RunStore
     from core.lab.jobs import JobManager
 
-    manager = JobManager(RunStore(runs_dir))  # also marks runs left "running" by a dead server interrupted
+    # The class's locked settings are checked on the server at every submission, whatever a page showed.
+    # Also marks runs left "running" by a dead server interrupted.
+    manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem])
     manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
     return manager
 
 
+def _runs_dir() -> str:
+    from core.engine.folders import default_runs_dir
+
+    return str(default_runs_dir().resolve())
+
+
 def job_manager():
     """The server's one JobManager for its runs folder, shared by every session (it is thread-safe)."""
-    from core.engine.runs import default_runs_dir
+    return _job_manager(_runs_dir())
 
-    return _job_manager(str(default_runs_dir().resolve()))
+
+@st.cache_resource(show_spinner=False)
+def _classroom(runs_dir: str):
+    from core.lab.classroom import ClassRoom
+
+    return ClassRoom(runs_dir)
+
+
+def classroom():
+    """The class's shared state (challenge, locks, board, spotlight) in the runs folder's class.json."""
+    return _classroom(_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _board_reader(runs_dir: str):
+    from core.engine.runs import RunStore
+    from core.views.board import BoardReader
+
+    return BoardReader(RunStore(runs_dir))
+
+
+def board_reader():
+    """The server's one reader of the board's runs, shared by every session (it remembers unchanged runs)."""
+    return _board_reader(_runs_dir())
 
 
 OWNER = "lab_owner"  # session state: this browser's owner id

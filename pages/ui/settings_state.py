@@ -12,7 +12,8 @@ import streamlit as st
 from core.engine.config import TrainConfig
 from core.engine.presets import DEFAULT
 from core.lab.urlconfig import FIELDS, config_params, from_query, to_query
-from pages.ui.common import SHELL_RAN, require_shell
+from pages.ui.common import SHELL_RAN, classroom, require_shell
+from pages.ui.display_name import display_name, publish_name
 
 CONFIG = "lab_config"
 PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL
@@ -35,17 +36,32 @@ def link_params() -> dict[str, str]:
 
 
 def settings(params: dict[str, str] | None = None) -> TrainConfig:
-    """The session's settings, after adopting new ones from the URL (with a warning per bad value)."""
+    """The session's settings, after adopting new ones from the URL (with a warning per bad value), with the
+    class's locked settings applied; the display name travels in the URL with them."""
     state = st.session_state
-    url = config_params(params if params is not None else link_params())
+    params = params if params is not None else link_params()
+    url = config_params(params)
     if url and url != state.get(PUBLISHED):
         config, warnings = from_query(url)
         state[CONFIG] = config
         for warning in warnings:
             st.warning(warning, icon=":material/link_off:")
-    config = state.setdefault(CONFIG, DEFAULT)
+    config = with_class_locks(state.setdefault(CONFIG, DEFAULT))
     publish(config)
+    display_name(params)
+    publish_name()
     return config
+
+
+def with_class_locks(config: TrainConfig) -> TrainConfig:
+    """The settings with the instructor's locked values; says so when that changed the student's settings."""
+    class_state = classroom().state()
+    locked = class_state.locked_config(config)
+    if locked != config:
+        st.session_state[CONFIG] = locked
+        st.info("Your instructor has locked some settings for the class; your settings now use the locked "
+                "values (the Hyperparameters page shows which).", icon=":material/lock:")
+    return locked
 
 
 def set_settings(config: TrainConfig) -> None:

@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.browser
 WAIT_MS = 30_000  # generous: two shared cores
 
-PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
+PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes", "Class"]
 
 
 def wait_for_text(locator, text: str) -> None:

@@ -7,7 +7,7 @@ import pytest
 from tests.browser.lab_server import healthy
 
 pytestmark = pytest.mark.browser
-PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes"]
+PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes", "Class"]
 
 
 def test_the_first_visitor_sees_only_the_labs_pages_and_homes_text_before_the_heavy_loading(

@@ -1,0 +1,206 @@
+"""The class's shared state: the instructor's challenge, the locked settings, the board's fresh start and the
+spotlighted run; and the instructor token that unlocks the controls.
+
+One JSON file in the runs folder (class.json), written atomically under a file lock, so two instructors, even
+on two server processes, never lose each other's change or leave half a file; it survives restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from core.engine.config import TrainConfig
+from core.engine.fileio import atomic_write_json
+from core.engine.run_record import read_json_file
+from core.lessons.challenge import Challenge, checked_settings, setting_words, value_words
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "MNIST_LAB_INSTRUCTOR_TOKEN"
+CLASS_FILE, LOCK_FILE = "class.json", ".class.lock"
+_RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+
+
+# --- the instructor token ------------------------------------------------------------------------------------
+def instructor_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The server's instructor token, or None when it is not set (then there are no instructor controls)."""
+    token = (environ if environ is not None else os.environ).get(TOKEN_ENV, "").strip()
+    return token or None
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def token_matches(guess: object, token: str | None) -> bool:
+    """True when `guess` is the token; compared in constant time (equal-length digests), never True without one."""
+    if not token or not isinstance(guess, str):
+        return False
+    return hmac.compare_digest(_digest(guess.strip()), _digest(token))
+
+
+def unlock_proof(token: str) -> str:
+    """What an unlocked browser session keeps: derived from the token, so only someone who knew the token has it,
+    and a new token on the server locks every session again."""
+    return hmac.new(token.encode(), b"mnist-lab instructor session", hashlib.sha256).hexdigest()
+
+
+def proof_matches(proof: object, token: str | None) -> bool:
+    """True when a session's proof was made from the server's current token."""
+    return bool(token) and isinstance(proof, str) and hmac.compare_digest(proof, unlock_proof(token))
+
+
+# --- the class's state ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClassState:
+    """Everything the instructor has set for the class. `problem` says what of class.json could not be read."""
+
+    challenge: Challenge | None = None
+    locked: tuple[tuple[str, Any], ...] = ()  # setting name and value, in run.json's form
+    board_since: float = 0.0  # runs made before this time are hidden from the board
+    spotlight: str | None = None  # the id of the run every Class page shows
+    version: int = 0  # one more at each change
+    problem: str = ""
+
+    @property
+    def locked_settings(self) -> dict[str, Any]:
+        return dict(self.locked)
+
+    def lock_problem(self, config: TrainConfig) -> str | None:
+        """Why the class refuses a run with these settings (a locked one differs), for the student; else None."""
+        saved = config.to_dict()
+        wrong = [f"{setting_words(name, value)} (yours: {value_words(name, saved[name])})"
+                 for name, value in self.locked if saved[name] != value]
+        if not wrong:
+            return None
+        them = "it" if len(wrong) == 1 else "them"
+        return (f"Your instructor has locked settings for the class, and this run changes {them}: "
+                + "; ".join(wrong) + f". Set {them} back on the Hyperparameters page (it shows the locked values).")
+
+    def locked_config(self, config: TrainConfig) -> TrainConfig:
+        """`config` with the locked settings set to their locked values."""
+        return TrainConfig.from_dict({**config.to_dict(), **self.locked_settings}) if self.locked else config
+
+    def to_dict(self) -> dict:
+        return {
+            "challenge": self.challenge.to_dict() if self.challenge else None,
+            "locked": self.locked_settings,
+            "board_since": self.board_since,
+            "spotlight": self.spotlight,
+            "version": self.version,
+            "updated": time.time(),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> ClassState:
+        """Read class.json's content, part by part: a damaged part is left out and named in `problem`."""
+        if not isinstance(raw, dict):
+            return cls(problem="class.json is not a JSON object")
+        problems = []
+        challenge = None
+        if raw.get("challenge") is not None:
+            try:
+                challenge = Challenge.from_dict(raw["challenge"])
+            except (ValueError, TypeError):
+                problems.append("its challenge")
+        try:
+            locked = tuple(checked_settings(raw.get("locked") or {}).items())
+        except (ValueError, TypeError, AttributeError):
+            locked = ()
+            problems.append("its locked settings")
+        since = raw.get("board_since", 0.0)
+        if isinstance(since, bool) or not isinstance(since, int | float) or not math.isfinite(since) or since < 0:
+            since = 0.0
+            problems.append("the board's start")
+        spotlight = raw.get("spotlight")
+        if spotlight is not None and not (isinstance(spotlight, str) and _RUN_ID.match(spotlight)):
+            spotlight = None
+            problems.append("the spotlight")
+        version = raw.get("version")
+        version = version if isinstance(version, int) and not isinstance(version, bool) and version >= 0 else 0
+        problem = "class.json was damaged; left out: " + ", ".join(problems) if problems else ""
+        return cls(challenge, locked, float(since), spotlight, version, problem)
+
+
+class ClassRoom:
+    """class.json in a runs folder: read (cached until the file changes) and changed under a file lock."""
+
+    def __init__(self, runs_dir: str | os.PathLike):
+        self.root = Path(runs_dir)
+        self.path = self.root / CLASS_FILE
+        self._cached: tuple[tuple, ClassState] | None = None
+        self._lock = threading.Lock()
+
+    def state(self) -> ClassState:
+        """The class's state now (an empty one before the instructor has set anything)."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return ClassState()
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        with self._lock:
+            if self._cached is not None and self._cached[0] == stamp:
+                return self._cached[1]
+        state = self._read()
+        with self._lock:
+            self._cached = (stamp, state)
+        return state
+
+    def _read(self) -> ClassState:
+        try:
+            raw, unreadable = read_json_file(self.path)
+        except FileNotFoundError:
+            return ClassState()
+        return ClassState(problem=f"{unreadable}; it is read as empty") if unreadable else ClassState.from_dict(raw)
+
+    def update(self, change: Callable[[ClassState], ClassState]) -> ClassState:
+        """Apply `change` to the state as saved now, and save the result; one writer at a time, on any process."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK_FILE, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed, even by a crash
+            try:
+                old = self._read()  # under the lock: another instructor's change is never overwritten
+                new = replace(change(old), version=old.version + 1, problem="")
+                atomic_write_json(self.path, new.to_dict())
+            finally:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return new
+
+    # The instructor's controls.
+    def set_challenge(self, challenge: Challenge | None) -> ClassState:
+        """Set (or, with None, clear) the class's challenge."""
+        return self.update(lambda state: replace(state, challenge=challenge))
+
+    def lock(self, settings: Mapping[str, Any]) -> ClassState:
+        """Lock these settings at these values for the class (replacing the locks before); {} unlocks all."""
+        locked = tuple(checked_settings(settings).items())
+        return self.update(lambda state: replace(state, locked=locked))
+
+    def fresh_board(self, now: float | None = None) -> ClassState:
+        """Hide every run made so far from the board (the runs themselves are kept)."""
+        since = time.time() if now is None else now
+        return self.update(lambda state: replace(state, board_since=since))
+
+    def set_spotlight(self, run_id: str | None) -> ClassState:
+        """Show this run on every student's Class page (None: no spotlight)."""
+        if run_id is not None and not _RUN_ID.match(run_id):
+            raise ValueError(f"not a run id: {run_id!r}")
+        return self.update(lambda state: replace(state, spotlight=run_id))
+
+    def lock_problem(self, config: TrainConfig) -> str | None:
+        """Why the class refuses these settings now, or None: a gate for core.lab.jobs.JobManager."""
+        return self.state().lock_problem(config)

@@ -1,0 +1,206 @@
+"""The instructor's controls on the Class page, unlocked per browser session by the server's token.
+
+Not a page (st.navigation does not list it). Without MNIST_LAB_INSTRUCTOR_TOKEN on the server nothing here is
+drawn. The token is only ever read from the password field: never from the URL. Every control checks the
+session's unlock again on the server before it acts, so a replayed click from a locked session does nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core.engine.config import SETTINGS
+from core.engine.presets import PRESETS
+from core.lab.classroom import instructor_token, proof_matches, token_matches, unlock_proof
+from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
+from core.views.board import Board, entry_title
+from core.views.words import plural
+from pages.ui.common import classroom, job_manager
+from pages.ui.settings_state import CONFIG
+
+UNLOCKED = "lab_instructor"  # session state: proof that this session typed the token
+TOKEN_INPUT = "class_token"
+WRONG = "lab_instructor_wrong"  # session state: wrong tokens typed in this session, and when the last was
+NOTICE = "lab_instructor_notice"  # what the last control did (or why it did nothing), shown once
+RETRY_WAIT_S = 1.0  # after a wrong token, the next one is not even compared for this long: no fast guessing
+YOUR_SETTINGS = "Your settings (Hyperparameters page)"
+FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
+
+
+def controls_exist() -> bool:
+    """True when the server has an instructor token: only then are there instructor controls at all."""
+    return instructor_token() is not None
+
+
+def unlocked() -> bool:
+    """True when this browser session typed the server's current token."""
+    return proof_matches(st.session_state.get(UNLOCKED), instructor_token())
+
+
+def _notice(kind: str, text: str) -> None:
+    st.session_state[NOTICE] = (kind, text)
+
+
+def _try_token() -> None:
+    """Callback of Unlock: a right token unlocks this session; a wrong one changes nothing but the count."""
+    state = st.session_state
+    guess, state[TOKEN_INPUT] = state.get(TOKEN_INPUT, ""), ""  # the field is emptied either way
+    wrong, last = state.get(WRONG, (0, 0.0))
+    now = time.monotonic()
+    if now - last < RETRY_WAIT_S:
+        _notice("error", "Wait a second between tries.")
+        state[WRONG] = (wrong, now)
+        return
+    token = instructor_token()
+    if token_matches(guess, token):
+        state[UNLOCKED] = unlock_proof(token)
+        state.pop(WRONG, None)
+        _notice("success", "Instructor controls unlocked for this browser tab.")
+    else:
+        state[WRONG] = (wrong + 1, now)
+        _notice("error", f"That is not the instructor token ({plural(wrong + 1, 'wrong try')} in this tab).")
+
+
+def _lock_again() -> None:
+    st.session_state.pop(UNLOCKED, None)
+
+
+def _act(action, done) -> None:
+    """Run an instructor action, only if this session is still unlocked, and say what it did (`done`: the words,
+    or a function of the action's result that gives them)."""
+    if not unlocked():
+        _notice("error", "The instructor controls are locked.")
+        return
+    try:
+        result = action()
+    except ValueError as error:
+        _notice("error", str(error))
+        return
+    _notice("success", done(result) if callable(done) else done)
+
+
+def _base_values(source: str) -> dict:
+    """The settings named by a "values of" choice: a preset, or this session's own settings."""
+    config = PRESETS[source] if source in PRESETS else st.session_state.get(CONFIG, PRESETS["Quick"])
+    return config.to_dict()
+
+
+def _set_challenge() -> None:
+    state = st.session_state
+    values = _base_values(state["class_i_base"])
+    fixed = tuple((name, values[name]) for name in state["class_i_fixed"])
+    goal = state["class_i_goal"]
+
+    def make():
+        challenge = Challenge(fixed=fixed, max_epochs=state["class_i_epochs"] or None,
+                              max_parameters=state["class_i_params"] or None, goal=goal,
+                              target=float(state["class_i_target"]) if goal == FIRST_TO else None)
+        return classroom().set_challenge(challenge)
+
+    _act(make, "The challenge is set: every Class page shows it within seconds.")
+
+
+def _lock_settings() -> None:
+    state = st.session_state
+    values = _base_values(state["class_i_lock_base"])
+    chosen = {name: values[name] for name in state["class_i_lock"]}
+    _act(lambda: classroom().lock(chosen),
+         "Settings locked for the class." if chosen else "Every setting is unlocked.")
+
+
+def _spotlight(run_id: str | None) -> None:
+    _act(lambda: classroom().set_spotlight(run_id),
+         "Every Class page now shows this run." if run_id else "The spotlight is off.")
+
+
+def instructor_section() -> None:
+    """The password field, or, once unlocked, the instructor's controls. Nothing at all without a token."""
+    if not controls_exist():
+        return
+    st.divider()
+    st.header("Instructor")
+    notice = st.session_state.pop(NOTICE, None)
+    if not unlocked():
+        with st.form("class_unlock", clear_on_submit=False, border=False):
+            st.text_input("Instructor token", type="password", key=TOKEN_INPUT,
+                          help="Set on the server as MNIST_LAB_INSTRUCTOR_TOKEN. Students do not need it.")
+            st.form_submit_button("Unlock", on_click=_try_token, icon=":material/key:")
+        if notice:
+            (st.success if notice[0] == "success" else st.error)(notice[1])
+        return
+    if notice:
+        (st.success if notice[0] == "success" else st.error)(notice[1])
+    class_state = classroom().state()
+    if class_state.problem:
+        st.warning(class_state.problem)
+    _challenge_form(class_state)
+    _lock_form(class_state)
+    _board_controls()
+    st.button("Lock the controls again", key="class_i_logout", on_click=_lock_again, icon=":material/lock:")
+
+
+def _setting_label(name: str) -> str:
+    return SETTINGS[name].label
+
+
+def _challenge_form(class_state) -> None:
+    st.subheader("Challenge")
+    sources = [*PRESETS, YOUR_SETTINGS]
+    with st.form("class_i_challenge"):
+        a, b = st.columns(2)
+        a.multiselect("Settings every run must keep (the others may change)", list(SETTINGS),
+                      default=list(FIXED_BY_DEFAULT), format_func=_setting_label, key="class_i_fixed")
+        b.selectbox("…at the values of", sources, index=sources.index("Lecture"), key="class_i_base")
+        a.number_input("At most this many epochs (0: no limit)", 0, SETTINGS["epochs"].high, 3, key="class_i_epochs")
+        b.number_input("At most this many parameters (0: no limit)", 0, 10**9, 0, step=10_000, key="class_i_params")
+        a.radio("Goal", list(GOALS), format_func=GOALS.get, key="class_i_goal", index=list(GOALS).index(BEST))
+        b.number_input("Test accuracy to reach, % (first-to goal)", 1.0, 100.0, 98.0, step=0.5, key="class_i_target")
+        st.form_submit_button("Set the challenge", on_click=_set_challenge, icon=":material/flag:")
+    if class_state.challenge is not None:
+        st.button("Clear the challenge", key="class_i_clear", icon=":material/close:",
+                  on_click=_act, args=(lambda: classroom().set_challenge(None), "The challenge is cleared."))
+
+
+def _lock_form(class_state) -> None:
+    st.subheader("Locked settings")
+    locked = class_state.locked_settings
+    st.caption("Locked: " + ("; ".join(setting_words(n, v) for n, v in locked.items()) if locked else "none") + ".")
+    sources = [*PRESETS, YOUR_SETTINGS]
+    with st.form("class_i_locks"):
+        a, b = st.columns(2)
+        a.multiselect("Settings to lock for the class (none: unlock all)", list(SETTINGS), default=list(locked),
+                      format_func=_setting_label, key="class_i_lock")
+        b.selectbox("…at the values of", sources, index=sources.index("Lecture"), key="class_i_lock_base")
+        st.form_submit_button("Lock these settings", on_click=_lock_settings, icon=":material/lock:")
+
+
+def _board_controls() -> None:
+    st.subheader("Board and runs")
+    manager = job_manager()
+    a, b = st.columns(2)
+    a.button("Start a fresh board", key="class_i_fresh", icon=":material/restart_alt:",
+             on_click=_act, args=(lambda: classroom().fresh_board(), "A fresh board: earlier runs are kept, "
+                                  "only hidden from it."),
+             help="Hides every run finished so far from the board; the runs stay in the history.")
+    b.button(f"Stop every run that is training or waiting ({manager.training + manager.waiting} now)",
+             key="class_i_stop_all", icon=":material/stop_circle:",
+             on_click=_act, args=(manager.stop_all, lambda n: f"Stopped {plural(n, 'run')}."))
+
+
+def spotlight_picker(board: Board, class_state) -> None:
+    """Choose a run of the board for every student's Class page (drawn with the board, so it follows it)."""
+    entries = [*board.ranked, *(entry for entry, _ in board.apart)]
+    by_id = {entry.run_id: entry for entry in entries}
+    if class_state.spotlight and class_state.spotlight not in by_id:
+        by_id = {class_state.spotlight: None, **by_id}
+    c, d = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = c.selectbox("Spotlight a run on every student's Class page", list(by_id), key="class_i_spot", index=None,
+                         format_func=lambda i: entry_title(by_id[i]) if by_id.get(i) else f"run {i}",
+                         placeholder="Choose a run on the board")
+    d.button("Spotlight it", key="class_i_spot_go", icon=":material/flare:", disabled=chosen is None,
+             on_click=_spotlight, args=(chosen,))
+    if class_state.spotlight:
+        st.button("Turn the spotlight off", key="class_i_spot_off", icon=":material/close:",
+                  on_click=_spotlight, args=(None,))

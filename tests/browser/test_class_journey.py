@@ -1,0 +1,162 @@
+"""A lecture's challenge end to end in three browsers: an instructor and two students, on a server with an
+instructor token. Real MNIST, tiny runs (1 epoch on 2,000 images). The board is read from the dataframe's
+accessible cells, which hold each name as text.
+"""
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from core.lab.classroom import CLASS_FILE, TOKEN_ENV
+from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.lab_server import StreamlitPage, start_lab_server, stop_lab_server
+
+pytestmark = pytest.mark.browser
+TOKEN = "journey-token-7f3c9a1e52"
+TINY = {"epochs": 1, "train_subset": 2000, "batch_size": 64, "hidden": "128-64", "seed": 0}
+BOARD_MS = 10_000  # "within a few seconds": the board polls every 3 s
+
+
+@pytest.fixture
+def class_server(tmp_path, monkeypatch, browser):
+    """A server of its own with MNIST_LAB_INSTRUCTOR_TOKEN set; yields (base URL, runs folder, new_tab)."""
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    runs = tmp_path / "runs"
+    server, url = start_lab_server(runs, tmp_path / "streamlit.log")
+    contexts = []
+
+    def new_tab(context=None) -> StreamlitPage:
+        if context is None:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(TIMEOUT_MS)
+            contexts.append(context)
+        return StreamlitPage(context.new_page(), url)
+
+    try:
+        yield url, runs, new_tab
+    finally:
+        for context in contexts:
+            context.close()
+        stop_lab_server(server)
+
+
+def button(page, key: str):
+    return page.locator(f".st-key-{key} button").first
+
+
+def wait_for_board(page, names: list[str], table: int = 0, timeout_ms: int = BOARD_MS) -> None:
+    """Wait until the n-th dataframe lists exactly these names, in this order (no reload: the page polls).
+
+    The board's names are its second column (after the place); the rule-breakers' table starts with them.
+    """
+    page.wait_for_function(
+        """([i, want]) => {
+            const frame = document.querySelectorAll('[data-testid="stDataFrame"]')[i];
+            if (!frame) return false;
+            const column = i === 0 ? "2" : "1";
+            const got = Array.from(frame.querySelectorAll(`td[aria-colindex="${column}"]`)).map(td => td.innerText);
+            return JSON.stringify(got) === JSON.stringify(want);
+        }""",
+        arg=[table, names],
+        timeout=timeout_ms,
+    )
+
+
+def type_name(app: StreamlitPage, name: str) -> None:
+    field = app.page.locator(".st-key-class_name input")
+    field.fill(name)
+    field.press("Enter")
+    app.page.locator(f".st-key-class_name input[value='{name}']").wait_for()
+
+
+def train(app: StreamlitPage) -> None:
+    """Click Train and wait until the run has finished."""
+    button(app.page, "train_start").click()
+    app.page.locator('[data-testid="stAlertContainer"]', has_text="Finished: test accuracy").first.wait_for(
+        timeout=120_000)
+
+
+def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, record_timing):
+    url, runs, new_tab = class_server
+    teacher, ann, bob = new_tab(), new_tab(), new_tab()
+
+    # The instructor unlocks the controls and sets the lecture's challenge (its network and SGD, <= 3 epochs).
+    teacher.open("class")
+    teacher.page.locator(".st-key-class_token input").fill(TOKEN)
+    teacher.page.get_by_role("button", name="Unlock").click()
+    teacher.page.get_by_role("button", name="Set the challenge").click()
+    teacher.page.get_by_text("The challenge is set").wait_for()
+    teacher.page.get_by_text("Highest test accuracy wins").first.wait_for()
+    teacher.assert_no_exception()
+    challenge_file = (runs / CLASS_FILE).read_bytes()
+
+    # A student's attempts at the controls change nothing: the URL (even with the right token in it) and
+    # 20 wrong tokens typed in.
+    bob.open("class?" + urlencode({"token": TOKEN, "class_token": TOKEN, "instructor": "1", "unlock": "true"}))
+    bob.page.get_by_text("Highest test accuracy wins").first.wait_for()
+    assert bob.page.get_by_role("button", name="Set the challenge").count() == 0
+    for attempt in range(20):
+        bob.page.locator(".st-key-class_token input").fill(f"guess-{attempt}")
+        bob.page.get_by_role("button", name="Unlock").click()
+        bob.page.locator('[data-testid="stAlertContainer"]', has_text="not the instructor token").or_(
+            bob.page.locator('[data-testid="stAlertContainer"]', has_text="Wait a second")).first.wait_for()
+        bob.wait_until_idle()
+    assert bob.page.get_by_role("button", name="Set the challenge").count() == 0
+    assert bob.page.get_by_role("button", name="Start a fresh board").count() == 0
+    assert (runs / CLASS_FILE).read_bytes() == challenge_file
+    bob.assert_no_exception()
+
+    # Ann keeps the rules with the Train link's settings and a name typed on the Class page (kept in the
+    # session); Bob's name arrives in his Train link. Both train with SGD on the lecture's network.
+    ann.open("train?" + urlencode({**TINY, "optimizer": "sgd", "lr": 0.1}))
+    ann.go_to("Class")
+    type_name(ann, "Ann <b>&</b>")
+    ann.go_to("Train")
+    assert "name=Ann" in ann.page.url
+    ann.page.get_by_text("On the Class page's board as: Ann <b>&</b>").wait_for()
+    bob.open("train?" + urlencode({**TINY, "optimizer": "sgd", "lr": 0.01, "name": "Bob"}))
+    start = time.perf_counter()
+    train(ann)
+    train(bob)
+    record_timing("two tiny runs trained (1 epoch, 2,000 images each)", time.perf_counter() - start)
+
+    # Every screen shows both, best first, without a reload; each student's own run is marked.
+    ann_board = new_tab(ann.page.context)  # Ann's second tab: the same browser, so her runs are "yours"
+    ann_board.open("class")
+    bob.go_to("Class")
+    for screen in (teacher, ann_board, bob):
+        start = time.perf_counter()
+        wait_for_board(screen.page, ["Ann <b>&</b>", "Bob"])
+        record_timing("both runs on the board", time.perf_counter() - start)
+        screen.assert_no_exception()
+    assert ann_board.page.locator('td[aria-colindex="8"]', has_text="yours").count() == 1
+
+    # Bob breaks a rule (Adam): his run is listed apart, with the rule, on the instructor's screen too.
+    bob.open("train?" + urlencode({**TINY, "optimizer": "adam", "lr": 0.002, "name": "Bob"}))
+    train(bob)
+    bob.go_to("Class")
+    teacher.page.get_by_text("Runs that broke a rule").wait_for(timeout=BOARD_MS)
+    wait_for_board(teacher.page, ["Bob"], table=1)
+    teacher.page.locator("td", has_text="Optimizer: SGD is fixed; this run used Adam").first.wait_for(state="attached")
+    wait_for_board(teacher.page, ["Ann <b>&</b>", "Bob"], table=0)
+
+    # The instructor spotlights the winner: every student's page shows it, with its curves and Mistakes link.
+    teacher.page.locator(".st-key-class_i_spot").click()  # the picker follows the board as it polls
+    teacher.page.get_by_role("option", name="Ann <b>&</b>", exact=False).click()
+    button(teacher.page, "class_i_spot_go").click()
+    teacher.page.get_by_text("Every Class page now shows this run").wait_for()
+    ann_board.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
+    bob.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
+    bob.page.get_by_text("Ann <b>&</b> ·", exact=False).first.wait_for()
+    assert bob.page.locator('[data-testid="stPlotlyChart"]').count() == 2
+    bob.page.get_by_role("link", name="See its mistakes").click()
+    bob.page.locator("h1", has_text="Mistakes").wait_for()
+    spotlit = json.loads((runs / CLASS_FILE).read_text())["spotlight"]
+    bob.page.wait_for_url(f"**/mistakes?run={spotlit}")
+    assert spotlit in bob.page.locator(".st-key-mk_run input").input_value()  # the Mistakes page shows Ann's run
+    teacher.screenshot("class-instructor")
+    bob.screenshot("class-student-mistakes")
+    for screen in (teacher, ann_board, bob):
+        screen.assert_no_exception()
