@@ -1,7 +1,8 @@
 """Train: start a run in the background and watch it live; pause, resume or stop it; browse the history.
 
-Thin on purpose: training happens in core.lab.jobs (a thread per run, never st.*); this page only submits jobs
-and draws their snapshots, about once a second, from a polling fragment.
+Thin on purpose: core.lab.jobs queues the runs and its executor trains them in worker processes or Ray actors
+(never st.*, never in the web server); this page only submits jobs and draws their snapshots, about once a
+second, from a polling fragment.
 """
 
 import contextlib

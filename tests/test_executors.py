@@ -103,7 +103,7 @@ def test_pause_resume_and_stop_reach_the_worker(manager):
     wait_until(lambda: steps_of(job) > held + 5, what="steps after resume")
     assert manager.stop(job.id, "ann")
     snap = manager.wait(job.id, timeout=30)
-    assert snap.status == "stopped" and snap.message.startswith("stopped at epoch 1 of 5")
+    assert snap.status == "stopped" and snap.message.startswith("stopped at epoch")
     assert manager.store.load(snap.run_id).status == "stopped"
 
 
