@@ -1,7 +1,8 @@
 """Command line: train the lecture's network and save the run.
 
     python -m core.train                                  # the lecture: SGD, lr 0.01, batch 64, 3 epochs
-    python -m core.train --optimizer adam --lr 0.001 --json
+    python -m core.train --optimizer adam --lr 0.001 --json   # also writes the run's reproduce.py
+    python -m core.train --log-with tensorboard           # then: tensorboard --logdir runs
     torchrun --nproc_per_node 2 -m core.train --cpu       # two processes on CPUs (DDP over gloo)
     accelerate launch --multi_gpu -m core.train           # several GPUs
 """
@@ -22,6 +23,7 @@ from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
 from core.engine.folders import default_root, default_runs_dir
 from core.engine.presets import PRESETS
 from core.engine.status import Status
+from core.engine.tracking import tracker_problem
 
 # torch and accelerate take seconds to import: they are imported only once the flags and folders are known
 # to be good, so a typo is answered at once.
@@ -57,7 +59,7 @@ def build_parser(
         if described.cli.group not in groups:
             groups[described.cli.group] = p.add_argument_group(described.cli.group)
         add_flag(groups[described.cli.group], described)
-    out = p.add_argument_group("files and output")
+    out = groups.get("files and output") or p.add_argument_group("files and output")
     out.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_LAB_DATA or data/)")
     out.add_argument("--runs-dir", default=None, help="where runs are saved (default $MNIST_LAB_RUNS or runs/)")
     out.add_argument("--label", default="", help="a name for this run in the run history")
@@ -237,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if error := folders_error(args):
         print(error, file=sys.stderr)
         return 2
+    if problem := tracker_problem(config.log_with):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     signals = StopSignals()
     signals.install()
     try:
@@ -254,7 +259,8 @@ def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -
     from core.engine.runs import RunStore
     from core.engine.trainer import Trainer, make_accelerator
 
-    accelerator = make_accelerator(config)
+    # Trackers log into the runs folder, each run under its own id: runs/<id>/ (main process only).
+    accelerator = make_accelerator(config, runs_dir(args))
     main_process = accelerator.is_main_process
     try:
         # The main process builds the IDX files if needed; the others then just read them.
@@ -272,22 +278,42 @@ def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -
         recorder = signals.recorder = RunStore(runs_dir(args)).create(config, label=args.label)
         listeners += [recorder, ConsoleReport(sys.stderr if args.json else sys.stdout,
                                               bar=not args.no_progress and sys.stdout.isatty() and not args.json)]
-    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator)
+    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator,
+                                        run_folder=recorder.path if recorder else None)
     result = trainer.fit()
     if args.json and main_process:
-        ev = result.evaluation
-        print(json.dumps({
-            "status": result.status,
-            "message": result.message,
-            "run_dir": str(recorder.path),
-            "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
-            "test_samples": ev.n_samples if ev is not None else 0,
-            "epochs": [
-                {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
-                for e in result.epochs
-            ],
-        }))
+        print(json.dumps(json_summary(result, recorder, config)))
     return {Status.FINISHED: 0, Status.STOPPED: signals.exit_code or 130}.get(result.status, 1)
+
+
+def json_summary(result, recorder, config: TrainConfig) -> dict:
+    """The --json summary of a finished run; also writes the run's standalone reproduce.py into its folder."""
+    from core.engine.calibration import expected_calibration_error
+    from core.engine.fileio import atomic_write_bytes
+    from core.engine.predictions import Predictions
+    from core.engine.reproduce import reproduce_script
+
+    script = recorder.path / "reproduce.py"
+    changes = [(change["step"], change["lr"]) for change in recorder.record.get("lr_changes", [])]
+    atomic_write_bytes(script, reproduce_script(config, recorder.id, changes).encode())
+    ev = result.evaluation
+    ece = None
+    if ev is not None:
+        ece = round(expected_calibration_error(Predictions(ev.labels.numpy(), ev.predicted.numpy(),
+                                                           ev.probs.numpy())), 6)
+    return {
+        "status": result.status,
+        "message": result.message,
+        "run_dir": str(recorder.path),
+        "reproduce": str(script),
+        "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
+        "test_samples": ev.n_samples if ev is not None else 0,
+        "ece": ece,
+        "epochs": [
+            {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "layers")}
+            for e in result.epochs
+        ],
+    }
 
 
 if __name__ == "__main__":
