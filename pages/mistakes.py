@@ -9,8 +9,9 @@ import streamlit as st
 
 from core.engine.runs import RunStore
 from core.views.mistakes_view import default_run, run_option_line, viewable
-from pages.mistakes_parts import compare, gallery, inside, keys, loaders, overview, paging, try_it
+from pages.mistakes_parts import calibration, compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell
+from pages.ui.run_history import reproduce_button
 
 require_shell("pages/mistakes.py")
 
@@ -41,6 +42,7 @@ run_id = st.selectbox(
     help="Every saved run with test predictions, newest first. The newest finished one is chosen at first.",
 )  # fmt: skip
 run = by_id[run_id]
+reproduce_button(st, run, key=keys.REPRODUCE)
 predictions = loaders.predictions(run)
 images = loaders.test_images()
 if predictions is None or images is None:
@@ -56,6 +58,7 @@ mistakes_tab, compare_tab, try_tab, inside_tab = st.tabs(TABS, key=keys.TAB, on_
 if mistakes_tab.open:
     with mistakes_tab:
         overview.show(predictions)
+        calibration.show(predictions)
         gallery.show(predictions, images)
 if compare_tab.open:
     with compare_tab:

@@ -9,7 +9,7 @@ import streamlit as st
 from core.engine.status import Status
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.views.charts import epoch_figure, loss_figure
+from core.views.charts import LAYER_QUANTITIES, epoch_figure, layer_figure, loss_figure
 from core.views.history import settings_text
 from core.views.words import plural
 from pages.ui.common import job_manager, owner_id, table_rows
@@ -21,6 +21,15 @@ enter_page("pages/train.py")
 ENDED_BOX = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
              Status.FAILED: st.error}
 REFUSED = "lab_train_refused"  # why the last click on Train queued nothing, shown once
+NEW_LR, LR_MESSAGE = "job_new_lr", "job_lr_message"  # the learning-rate box, and what the last Apply did
+GRADIENT_FLOW_TEXT = (
+    "Measured every few steps, per layer. **Healthy**: gradient norms of similar size in every layer, steps "
+    "that move each layer's weights by about a thousandth of their size (update / weight ≈ 0.001), and few "
+    "dead ReLUs. **Vanishing** gradients shrink layer after layer towards the input, and those layers stop "
+    "learning; **exploding** ones grow by powers of ten and the loss shoots up. A **dead** ReLU never fires on "
+    "the last batches, so no gradient flows through it again: a learning rate that is far too high (try 3 with "
+    "SGD) kills most of them in a few steps, and the lines of a dead layer drop to 0 (they leave the log axis)."
+)
 # Seconds between refreshes. Each one is a script run in the server, which also trains: the owner's tab
 # moves the curve smoothly, a watcher's tab (a shared link) and an idle queue caption refresh less often.
 OWNER_REFRESH_S, WATCHER_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2.0, 3.0
@@ -34,6 +43,8 @@ def start(owner: str) -> None:
         st.session_state[REFUSED] = str(refusal)
         return
     st.session_state[JOB_STATE] = job.id
+    for key in (NEW_LR, LR_MESSAGE):  # the last run's learning-rate box and message
+        st.session_state.pop(key, None)
     if job.status != Status.QUEUED:
         job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
 
@@ -61,6 +72,36 @@ def controls(snap, owner: str) -> None:
     else:
         a.button("Pause", key="job_pause", icon=":material/pause:", on_click=manager.pause, args=(snap.id, owner))
     b.button("Stop", key="job_stop", icon=":material/stop:", on_click=stop, args=(snap.id, owner))
+    learning_rate_control(snap, owner)
+
+
+def apply_lr(job_id: str, owner: str) -> None:
+    """Callback of Apply: the new learning rate is used from the run's next step."""
+    lr = st.session_state.get(NEW_LR)
+    try:
+        applied = job_manager().set_lr(job_id, owner, lr)
+    except ValueError as error:
+        st.session_state[LR_MESSAGE] = ("error", str(error))
+        return
+    st.session_state[LR_MESSAGE] = (
+        ("success", f"Learning rate {lr:g} from the next step; the loss chart marks where.") if applied
+        else ("error", "The run is not training now, so its learning rate cannot change."))
+
+
+def learning_rate_control(snap, owner: str) -> None:
+    """A box and Apply: change the owner's run's learning rate while it trains (not for one-cycle runs)."""
+    if snap.config.schedule != "constant":
+        st.caption("This run follows a one-cycle schedule, which sets the learning rate at every step.")
+        return
+    current = snap.lr_changes[-1][1] if snap.lr_changes else snap.config.lr
+    box, button, note = st.columns([2, 1, 4], vertical_alignment="bottom")
+    box.number_input("Learning rate from the next step", min_value=1e-6, max_value=100.0, value=current,
+                     step=None, format="%g", key=NEW_LR,
+                     help="Try it live: raise it and watch the loss jump, lower it and watch the curve calm down.")
+    button.button("Apply", key="job_apply_lr", icon=":material/tune:", on_click=apply_lr, args=(snap.id, owner))
+    message = st.session_state.get(LR_MESSAGE)
+    if message:
+        (note.success if message[0] == "success" else note.error)(message[1])
 
 
 def server_load(owner: str) -> None:
@@ -96,7 +137,7 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     with left:
         st.markdown("**Loss of each training step**")
         if len(snap.curve):
-            st.plotly_chart(loss_figure([("this run", snap.curve)]), key="live_loss",
+            st.plotly_chart(loss_figure([("this run", snap.curve)], lr_changes=snap.lr_changes), key="live_loss",
                             config={"displayModeBar": False})
         else:
             st.caption("Preparing the data and the network (the first run on a new server also loads MNIST)…")
@@ -113,6 +154,20 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
             st.caption("The first epoch's test results appear when it ends.")
         else:
             st.caption("No epoch finished, so there are no test results.")
+    gradient_flow(snap)
+
+
+def gradient_flow(snap) -> None:
+    """Per layer, live: gradient norm, update size over weight size, and dead ReLUs."""
+    st.markdown("**Inside the network: how the gradients flow**")
+    st.caption(GRADIENT_FLOW_TEXT)
+    if not snap.layer_stats:
+        st.caption("The first measurement comes after a few steps.")
+        return
+    for column, quantity in zip(st.columns(len(LAYER_QUANTITIES)), LAYER_QUANTITIES, strict=True):
+        with column:
+            st.plotly_chart(layer_figure(snap.layer_stats, quantity), key=f"live_{quantity}",
+                            config={"displayModeBar": False})
 
 
 st.title("Train")

@@ -97,6 +97,12 @@ class JobManager:
         job = self._owned(job_id, owner)
         return job.resume() if job else False
 
+    def set_lr(self, job_id: str, owner: str, lr: float) -> bool:
+        """Change the learning rate of the owner's training job from its next step; False if not theirs or not
+        training. Raises ValueError (words for the student) for a bad rate or a one-cycle run."""
+        job = self._owned(job_id, owner)
+        return job.set_lr(lr) if job else False
+
     def stop(self, job_id: str, owner: str) -> bool:
         """Stop the owner's job after its current step (a queued one leaves the queue); False if not theirs."""
         job = self._owned(job_id, owner)
@@ -276,8 +282,9 @@ class JobManager:
             data = self._get_data()
             recorder = self.store.create(job.config, label=job.label)
             with self._accelerator_lock:
-                accelerator = make_accelerator(job.config)
-            trainer = Trainer(job.config, data, listeners=[recorder, job], accelerator=accelerator)
+                accelerator = make_accelerator(job.config, self.store.root)  # trackers write into the run's folder
+            trainer = Trainer(job.config, data, listeners=[recorder, job], accelerator=accelerator,
+                              run_folder=recorder.path)
             job.attach_trainer(trainer, recorder.id)
             trainer.fit()
         except Exception as exc:
