@@ -60,7 +60,8 @@ def controls(snap, owner: str) -> None:
     """Pause or Resume, and Stop, for the run's owner; a watcher is told whose run it is."""
     manager = job_manager()
     if snap.owner != owner:
-        st.caption("You are watching a run started in another browser: only that browser can pause or stop it.")
+        st.caption("You are watching a run started in another browser: only that browser can pause or stop it, "
+                   "or change its learning rate.")
         return
     if snap.status == Status.QUEUED:
         st.button("Cancel", key="job_cancel", icon=":material/close:", on_click=manager.stop, args=(snap.id, owner))

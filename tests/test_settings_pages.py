@@ -259,7 +259,8 @@ def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
     job_id = owner.query_params["job"]
     watcher = lab("pages/train.py", job=job_id)  # another browser opens the owner's link
     assert watcher.query_params["job"] == job_id and len(watcher.get("progress")) == 1
-    assert not {"job_pause", "job_stop", "job_resume", "job_cancel"} & {b.key for b in watcher.button}
+    assert not {"job_pause", "job_stop", "job_resume", "job_cancel", "job_apply_lr"} & {b.key for b in watcher.button}
+    assert not watcher.number_input  # nor the learning-rate box
     assert any("only that browser can pause or stop it" in c for c in texts(watcher, "caption"))
     assert manager().snapshot(job_id).status == "running"
     owner.button(key="job_stop").click().run()  # the owner's controls still work

@@ -5,7 +5,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
-from core.engine.tracking import TRACK_EVERY, tracker_arguments, tracker_problem
+from core.engine.tracking import tracker_arguments, tracker_problem
 from core.engine.trainer import Trainer
 
 
@@ -22,7 +22,8 @@ def test_a_run_logged_to_tensorboard_can_be_read_back(tmp_path, make_random_mnis
     accuracy = events.Scalars("epoch/test_accuracy")
     assert [e.step for e in accuracy] == [20, 40]
     assert [e.value for e in accuracy] == pytest.approx([epoch.test_accuracy for epoch in result.epochs])
-    assert [e.step for e in events.Scalars("train/loss")] == list(range(TRACK_EVERY, 41, TRACK_EVERY))
+    logged = [e.step for e in events.Scalars("train/loss")]  # at most every LOG_SECONDS, and at each epoch's end
+    assert logged == sorted(set(logged)) and {20, 40} <= set(logged)
 
 
 def test_without_a_tracker_nothing_is_written(tmp_path, make_random_mnist):

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-EVERY = 20  # steps between two measurements
+EVERY = 50  # steps between two measurements: about 20 a second on a CPU, plenty for a live chart
 WINDOW = 5  # a unit is dead when it was active on none of the last WINDOW batches before a measurement
 FIELDS = ("grad_norm", "update_ratio", "dead_fraction")
 
@@ -45,12 +45,13 @@ class GradientFlow:
         self._reset_sums()
 
     def measured(self, step: int) -> bool:
-        """Whether step `step` (1-based) is measured."""
-        return step % self.every == 0
+        """Whether step `step` (1-based) is measured: every `every` steps, and once early, at step `window`,
+        so that a chart starts from the network as it began."""
+        return step % self.every == 0 or step == self.window
 
     def before_forward(self, step: int) -> None:
         """Watch the ReLUs during the last `window` steps before a measured one."""
-        if self._hooks or self.every - (step - 1) % self.every > self.window:
+        if self._hooks or (self.every - (step - 1) % self.every > self.window and step > self.window):
             return
         self._active = [None] * len(self.relus)
         self._hooks = [relu.register_forward_hook(self._watch(i)) for i, relu in enumerate(self.relus)]
@@ -68,15 +69,21 @@ class GradientFlow:
             hook.remove()
         self._hooks = []
         with torch.no_grad():
-            grad_norms = [layer.weight.grad.norm() if layer.weight.grad is not None
-                          else torch.tensor(math.nan) for layer in self.linears]
-            moved = [(layer.weight - before).norm() / before.norm().clamp_min(1e-12)
-                     for layer, before in zip(self.linears, self._before, strict=True)]
-            values = torch.stack([torch.stack(grad_norms).float().cpu(), torch.stack(moved).float().cpu()]).tolist()
-        dead = [1.0 - active.float().mean().item() if active is not None else None for active in self._active]
-        dead.append(None)  # the output layer has no ReLU
+            # A few foreach kernels for all layers at once, and one copy to Python: this runs every EVERY steps.
+            weights = [layer.weight.detach() for layer in self.linears]
+            grads = [w.grad if w.grad is not None else torch.full_like(w, math.nan)
+                     for w in (layer.weight for layer in self.linears)]
+            grad_norms = torch.stack(torch._foreach_norm(grads))
+            moved = torch.stack(torch._foreach_norm(torch._foreach_sub(weights, self._before)))
+            sizes = torch.stack(torch._foreach_norm(self._before)).clamp_min(1e-12)
+            dead = [(active <= 0).float().mean() for active in self._active if active is not None]
+            values = torch.stack([grad_norms.float(), (moved / sizes).float()]).cpu().tolist()
+            dead_values = torch.stack(dead).cpu().tolist() if dead else []
+        watched = iter(dead_values)
+        dead_fractions = [next(watched) if active is not None else None for active in self._active]
+        dead_fractions.append(None)  # the output layer has no ReLU
         layers = [{"name": name, "grad_norm": g, "update_ratio": u, "dead_fraction": d}
-                  for name, g, u, d in zip(self.names, values[0], values[1], dead, strict=True)]
+                  for name, g, u, d in zip(self.names, values[0], values[1], dead_fractions, strict=True)]
         self._before = []
         self._add(layers)
         return layers
@@ -96,9 +103,9 @@ class GradientFlow:
 
     def _watch(self, i: int):
         def hook(module, inputs, output):
-            # Which units fired for at least one image of this batch, added to what the window saw so far.
-            fired = (output.detach() > 0).any(dim=0)
-            self._active[i] = fired if self._active[i] is None else self._active[i] | fired
+            # Each unit's largest output on this batch, kept over the window: 0 means it never fired.
+            largest = output.detach().amax(dim=0)
+            self._active[i] = largest if self._active[i] is None else torch.maximum(self._active[i], largest)
         return hook
 
     def _add(self, layers: list[dict]) -> None:

@@ -22,14 +22,7 @@ from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnis
 from core.engine.gradient_flow import GradientFlow
 from core.engine.model import build_mlp
 from core.engine.status import Status
-from core.engine.tracking import (
-    TRACK_EVERY,
-    finish_trackers,
-    log_epoch,
-    log_layers,
-    start_trackers,
-    tracker_arguments,
-)
+from core.engine.tracking import TrackerLog, finish_trackers, start_trackers, tracker_arguments
 
 # Cross-entropy over 10 classes starts near ln 10 = 2.3. A loss past this has exploded: with ReLU the
 # network usually "dies" right after and the loss sinks back to 2.3, hiding the divergence, so stop here.
@@ -263,6 +256,7 @@ class Trainer:
         steps_per_epoch = len(train_batches)
         self._flow = GradientFlow(acc.unwrap_model(model), steps_per_epoch) if self.gradient_flow else None
         start_trackers(acc, cfg, self.run_folder.name if self.run_folder is not None else None)
+        self._tracked = TrackerLog(acc)
         self._schedule = make_schedule(cfg, optimizer, steps_per_epoch * cfg.epochs)
         self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
                               acc.num_processes))
@@ -285,7 +279,7 @@ class Trainer:
                     epoch, (totals[0] / totals[1]).item(), ev.loss, ev.accuracy, seconds, eval_seconds,
                     layers=self._flow.epoch_means() if self._flow else [], lr=optimizer.param_groups[0]["lr"]))
                 self._emit(result.epochs[-1])
-                log_epoch(acc, result.epochs[-1], result.steps)
+                self._tracked.epoch(result.epochs[-1], result.steps)
             if result.status == Status.FINISHED:
                 epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
                 result.message = f"finished {epochs}: test accuracy {result.test_accuracy:.2f} %"
@@ -301,6 +295,7 @@ class Trainer:
         finally:
             if self._flow is not None:
                 self._flow.close()
+            self._tracked.write(result.steps)  # what the last steps gathered
             finish_trackers(acc)
         result.model = acc.unwrap_model(model)
         self._emit(EndEvent(result.status, result.message, result))
@@ -362,9 +357,7 @@ class Trainer:
             layers = flow.after_update(result.steps) if flow is not None else None
             if layers is not None:
                 self._emit(LayerStatsEvent(result.steps, epoch, layers))
-                log_layers(acc, layers, result.steps)
-            if acc.trackers and result.steps % TRACK_EVERY == 0:
-                acc.log({"train/loss": value, "train/lr": optimizer.param_groups[0]["lr"]}, step=result.steps)
+            self._tracked.step(result.steps, value, optimizer.param_groups[0]["lr"], layers)
         return loss_sum, count, paused_for, False
 
     def _train_set(self) -> MNISTBatches:
