@@ -7,6 +7,7 @@ and draws their snapshots, about once a second, from a polling fragment.
 import streamlit as st
 
 from core.engine.status import Status
+from core.engine.tracking import tracker_problem
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.views.charts import LAYER_QUANTITIES, epoch_figure, layer_figure, loss_figure
@@ -192,8 +193,12 @@ st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":mat
 over_budget = manager.over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")
+tracker = tracker_problem(config.log_with)
+if tracker:
+    st.warning(f"This server cannot log the run as asked: {tracker}. Choose another \"Log to\" setting.",
+               icon=":material/block:")
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
-          disabled=busy, help="Trains in the background: you can leave this page and come back.")
+          disabled=busy or bool(tracker), help="Trains in the background: you can leave this page and come back.")
 refused = st.session_state.pop(REFUSED, None)
 if refused:
     st.error(refused, icon=":material/block:")

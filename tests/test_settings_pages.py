@@ -224,6 +224,12 @@ def test_the_owner_changes_the_learning_rate_live_and_the_loss_chart_marks_it(la
     manager().wait(job_id, timeout=5)
 
 
+def test_a_tracker_this_server_lacks_is_named_and_nothing_can_be_queued(lab):
+    at = lab("pages/train.py", log_with="wandb")  # wandb is not installed with the lab
+    assert any("pip install wandb" in w for w in texts(at, "warning"))
+    assert at.button(key="train_start").disabled
+
+
 def test_a_refresh_finds_the_run_again_from_the_url(lab):
     at = lab("pages/train.py", **SMALL)
     at.button(key="train_start").click().run()
