@@ -37,12 +37,13 @@ if not runs:
 by_id = {run.id: run for run in runs}
 if st.session_state.get(keys.RUN) not in by_id:
     st.session_state[keys.RUN] = default_run(runs).id  # the newest finished run
-run_id = st.selectbox(
+choose, download = st.columns([5, 1], vertical_alignment="bottom")
+run_id = choose.selectbox(
     "Run", list(by_id), format_func=lambda i: run_option_line(by_id[i]), key=keys.RUN, on_change=_run_changed,
     help="Every saved run with test predictions, newest first. The newest finished one is chosen at first.",
 )  # fmt: skip
 run = by_id[run_id]
-reproduce_button(st, run, key=keys.REPRODUCE)
+reproduce_button(download, run, key=keys.REPRODUCE)
 predictions = loaders.predictions(run)
 images = loaders.test_images()
 if predictions is None or images is None:
@@ -58,8 +59,8 @@ mistakes_tab, compare_tab, try_tab, inside_tab = st.tabs(TABS, key=keys.TAB, on_
 if mistakes_tab.open:
     with mistakes_tab:
         overview.show(predictions)
+        gallery.show(predictions, images)  # right below the matrix: a click on a cell filters it
         calibration.show(predictions)
-        gallery.show(predictions, images)
 if compare_tab.open:
     with compare_tab:
         compare.show(run, predictions, runs, images)
