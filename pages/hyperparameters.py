@@ -31,7 +31,7 @@ LOCKED = "Locked by your instructor for the class"
 LOCKED_WHY = f"{LOCKED}: every run uses this value."
 # Where the widgets sit; every other setting goes into the left column of "More settings".
 MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "normalize", "seed"))
-MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device")
+MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device", "log_with")
 MORE_LEFT = tuple(name for name in SETTINGS if name not in {*MAIN_COLUMNS[0], *MAIN_COLUMNS[1], *MORE_RIGHT})
 
 
@@ -148,7 +148,7 @@ for column, names in zip(st.columns(2), MAIN_COLUMNS, strict=True):
     with column:
         for name in names:
             draw_widget(name, config, name in locked)
-with st.expander("More settings: regularisation, less data, debugging, hardware"):
+with st.expander("More settings: regularisation, less data, debugging, hardware, logging"):
     for column, names in zip(st.columns(2), (MORE_LEFT, MORE_RIGHT), strict=True):
         with column:
             for name in names:

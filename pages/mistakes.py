@@ -9,9 +9,10 @@ import streamlit as st
 
 from core.engine.runs import RunStore
 from core.views.mistakes_view import default_run, run_option_line, viewable
-from pages.mistakes_parts import compare, gallery, inside, keys, loaders, overview, paging, try_it
+from pages.mistakes_parts import calibration, compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell
 from pages.ui.doctor_panel import doctor_panel
+from pages.ui.run_history import reproduce_button
 
 require_shell("pages/mistakes.py")
 
@@ -42,12 +43,14 @@ if linked in by_id and st.session_state.get(LINKED) != linked:
     _run_changed()
 if st.session_state.get(keys.RUN) not in by_id:
     st.session_state[keys.RUN] = default_run(runs).id  # the newest finished run
-run_id = st.selectbox(
+choose, download = st.columns([5, 1], vertical_alignment="bottom")
+run_id = choose.selectbox(
     "Run", list(by_id), format_func=lambda i: run_option_line(by_id[i]), key=keys.RUN, on_change=_run_changed,
     help="Every saved run with test predictions, newest first. The newest finished one is chosen at first.",
 )  # fmt: skip
 run = by_id[run_id]
 doctor_panel(run, key="mistakes_doctor")
+reproduce_button(download, run, key=keys.REPRODUCE)
 predictions = loaders.predictions(run)
 images = loaders.test_images()
 if predictions is None or images is None:
@@ -63,7 +66,8 @@ mistakes_tab, compare_tab, try_tab, inside_tab = st.tabs(TABS, key=keys.TAB, on_
 if mistakes_tab.open:
     with mistakes_tab:
         overview.show(predictions)
-        gallery.show(predictions, images)
+        gallery.show(predictions, images)  # right below the matrix: a click on a cell filters it
+        calibration.show(predictions)
 if compare_tab.open:
     with compare_tab:
         compare.show(run, predictions, runs, images)

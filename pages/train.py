@@ -10,9 +10,10 @@ import contextlib
 import streamlit as st
 
 from core.engine.status import Status
+from core.engine.tracking import tracker_problem
 from core.lab.job_text import capacity_text, end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.views.charts import epoch_figure, loss_figure
+from core.views.charts import LAYER_QUANTITIES, epoch_figure, layer_figure, loss_figure
 from core.views.history import settings_text
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.display_name import STUDENT
@@ -25,6 +26,15 @@ enter_page("pages/train.py")
 ENDED_BOX = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
              Status.FAILED: st.error}
 REFUSED = "lab_train_refused"  # why the last click on Train queued nothing, shown once
+NEW_LR, LR_MESSAGE = "job_new_lr", "job_lr_message"  # the learning-rate box, and what the last Apply did
+GRADIENT_FLOW_TEXT = (
+    "Measured every few steps, per layer. **Healthy**: gradient norms of similar size in every layer, steps "
+    "that move each layer's weights by about a thousandth of their size (update / weight ≈ 0.001), and few "
+    "dead ReLUs. **Vanishing** gradients shrink layer after layer towards the input, and those layers stop "
+    "learning; **exploding** ones grow by powers of ten and the loss shoots up. A **dead** ReLU never fires on "
+    "the last batches, so no gradient flows through it again: a learning rate that is far too high (try 3 with "
+    "SGD) kills most of them in a few steps, and the lines of a dead layer drop to 0 (they leave the log axis)."
+)
 # Seconds between refreshes. Each one is a script run in the server, which also trains: the owner's tab
 # moves the curve smoothly, a watcher's tab (a shared link) and an idle queue caption refresh less often.
 OWNER_REFRESH_S, WATCHER_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2.0, 3.0
@@ -38,6 +48,8 @@ def start(owner: str) -> None:
         st.session_state[REFUSED] = str(refusal)
         return
     st.session_state[JOB_STATE] = job.id
+    for key in (NEW_LR, LR_MESSAGE):  # the last run's learning-rate box and message
+        st.session_state.pop(key, None)
     if job.status != Status.QUEUED:
         job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
 
@@ -53,7 +65,8 @@ def controls(snap, owner: str) -> None:
     """Pause or Resume, and Stop, for the run's owner; a watcher is told whose run it is."""
     manager = job_manager()
     if snap.owner != owner:
-        st.caption("You are watching a run started in another browser: only that browser can pause or stop it.")
+        st.caption("You are watching a run started in another browser: only that browser can pause or stop it, "
+                   "or change its learning rate.")
         return
     if snap.status == Status.QUEUED:
         st.button("Cancel", key="job_cancel", icon=":material/close:", on_click=manager.stop, args=(snap.id, owner))
@@ -65,6 +78,36 @@ def controls(snap, owner: str) -> None:
     else:
         a.button("Pause", key="job_pause", icon=":material/pause:", on_click=manager.pause, args=(snap.id, owner))
     b.button("Stop", key="job_stop", icon=":material/stop:", on_click=stop, args=(snap.id, owner))
+    learning_rate_control(snap, owner)
+
+
+def apply_lr(job_id: str, owner: str) -> None:
+    """Callback of Apply: the new learning rate is used from the run's next step."""
+    lr = st.session_state.get(NEW_LR)
+    try:
+        applied = job_manager().set_lr(job_id, owner, lr)
+    except ValueError as error:
+        st.session_state[LR_MESSAGE] = ("error", str(error))
+        return
+    st.session_state[LR_MESSAGE] = (
+        ("success", f"Learning rate {lr:g} from the next step; the loss chart marks where.") if applied
+        else ("error", "The run is not training now, so its learning rate cannot change."))
+
+
+def learning_rate_control(snap, owner: str) -> None:
+    """A box and Apply: change the owner's run's learning rate while it trains (not for one-cycle runs)."""
+    if snap.config.schedule != "constant":
+        st.caption("This run follows a one-cycle schedule, which sets the learning rate at every step.")
+        return
+    current = snap.lr_changes[-1][1] if snap.lr_changes else snap.config.lr
+    box, button, note = st.columns([2, 1, 4], vertical_alignment="bottom")
+    box.number_input("Learning rate from the next step", min_value=1e-6, max_value=100.0, value=current,
+                     step=None, format="%g", key=NEW_LR,
+                     help="Try it live: raise it and watch the loss jump, lower it and watch the curve calm down.")
+    button.button("Apply", key="job_apply_lr", icon=":material/tune:", on_click=apply_lr, args=(snap.id, owner))
+    message = st.session_state.get(LR_MESSAGE)
+    if message:
+        (note.success if message[0] == "success" else note.error)(message[1])
 
 
 def server_load(owner: str) -> None:
@@ -98,7 +141,7 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     with left:
         st.markdown("**Loss of each training step**")
         if len(snap.curve):
-            st.plotly_chart(loss_figure([("this run", snap.curve)]), key="live_loss",
+            st.plotly_chart(loss_figure([("this run", snap.curve)], lr_changes=snap.lr_changes), key="live_loss",
                             config={"displayModeBar": False})
         else:
             st.caption("Preparing the data and the network (the first run on a new server also loads MNIST)…")
@@ -115,6 +158,20 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
             st.caption("The first epoch's test results appear when it ends.")
         else:
             st.caption("No epoch finished, so there are no test results.")
+    gradient_flow(snap)
+
+
+def gradient_flow(snap) -> None:
+    """Per layer, live: gradient norm, update size over weight size, and dead ReLUs."""
+    st.markdown("**Inside the network: how the gradients flow**")
+    st.caption(GRADIENT_FLOW_TEXT)
+    if not snap.layer_stats:
+        st.caption("The first measurement comes after a few steps.")
+        return
+    for column, quantity in zip(st.columns(len(LAYER_QUANTITIES)), LAYER_QUANTITIES, strict=True):
+        with column:
+            st.plotly_chart(layer_figure(snap.layer_stats, quantity), key=f"live_{quantity}",
+                            config={"displayModeBar": False})
 
 
 st.title("Train")
@@ -145,8 +202,12 @@ else:
 over_budget = manager.over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")
+tracker = tracker_problem(config.log_with)
+if tracker:
+    st.warning(f"This server cannot log the run as asked: {tracker}. Choose another \"Log to\" setting.",
+               icon=":material/block:")
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
-          disabled=busy, help="Trains in the background: you can leave this page and come back.")
+          disabled=busy or bool(tracker), help="Trains in the background: you can leave this page and come back.")
 refused = st.session_state.pop(REFUSED, None)
 if refused:
     st.error(refused, icon=":material/block:")

@@ -56,7 +56,13 @@ def test_json_summary_is_the_last_line_and_the_run_is_saved(runs_dir):
     assert summary["status"] == "finished" and summary["test_samples"] == 10_000
     assert 50 < summary["test_accuracy"] <= 100
     assert [e["epoch"] for e in summary["epochs"]] == [1, 2]
-    assert set(summary["epochs"][0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
+    assert set(summary["epochs"][0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "layers"}
+    layers = summary["epochs"][0]["layers"]
+    assert [layer["name"] for layer in layers] == ["hidden 1", "hidden 2", "output"]
+    assert all(set(layer) == {"name", "grad_norm", "update_ratio", "dead_fraction"} for layer in layers)
+    assert layers[-1]["dead_fraction"] is None and 0 <= layers[0]["dead_fraction"] <= 1
+    assert 0 < summary["ece"] < 0.5  # the expected calibration error, 0..1
+    assert summary["reproduce"] == str(Path(summary["run_dir"]) / "reproduce.py")
     run = RunStore().load(Path(summary["run_dir"]).name)
     assert run.status == "finished" and run.record["test_accuracy"] == pytest.approx(summary["test_accuracy"])
     # The report card and the doctor's diagnosis, as the run store has them.
@@ -85,6 +91,7 @@ def test_find_lr_trains_nothing_and_prints_its_suggestion_last(runs_dir):
         (["--hidden", "128", "5000"], "1 to 1024 units"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["--preset", "worst"], "invalid choice: 'worst'"),
+        (["--log-with", "wandb"], "logging with wandb needs its package: pip install wandb"),
     ],
 )
 def test_bad_flags_exit_nonzero_with_a_one_line_reason(args, words, runs_dir):

@@ -173,7 +173,7 @@ def test_a_truncated_epochs_json_gives_no_epochs_and_marks_the_run_damaged(runs)
     bad = loaded(runs)[BAD]
     assert bad.epochs == []
     assert bad.status == "damaged" and bad.record["message"] == "damaged: epochs.json could not be read"
-    assert bad.metrics_csv().splitlines() == ["epoch,train_loss,test_loss,test_accuracy,seconds,eval_seconds"]
+    assert bad.metrics_csv().splitlines() == ["epoch,train_loss,test_loss,test_accuracy,seconds,eval_seconds,lr"]
 
 
 def test_epochs_json_keeps_its_good_entries_and_drops_the_rest(runs):

@@ -26,6 +26,7 @@ from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
 from core.lab.tuning import lower_thread_priority, max_concurrent_runs, torch_threads
+from core.views.history import history_rows
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
@@ -97,6 +98,38 @@ def test_pause_holds_the_run_and_resume_lets_it_go_on(make_manager):
     wait_until(lambda: steps_of(job) > held + 5, what="steps after resume")
     assert job.snapshot().status == "running"
     assert not manager.resume(job.id, job.owner)  # not paused any more
+
+
+def test_the_owner_changes_the_learning_rate_live_and_the_run_keeps_it(make_manager):
+    manager = make_manager()
+    job = manager.submit(TrainConfig(epochs=1, batch_size=1, train_subset=2000), owner="ann")  # 2,000 steps
+    wait_until(lambda: steps_of(job) > 5, what="first steps")
+    assert manager.pause(job.id, "ann")  # held, so the change lands on a known step
+    assert not manager.set_lr(job.id, "bob", 0.1)  # only the browser that started it
+    with pytest.raises(ValueError, match="above 0"):
+        manager.set_lr(job.id, "ann", -1.0)
+    assert manager.set_lr(job.id, "ann", 0.1)
+    manager.resume(job.id, "ann")
+    snap = manager.wait(job.id, timeout=60)
+    assert snap.status == "finished"
+    ((step, lr),) = snap.lr_changes
+    assert lr == 0.1 and 5 < step < 2000
+    assert not manager.set_lr(job.id, "ann", 0.2)  # ended
+    run = manager.store.load(snap.run_id)
+    assert run.record["lr_changes"] == [{"step": step, "lr": 0.1}] and run.lr_changes == [(step, 0.1)]
+    header, row = run.metrics_csv().strip().splitlines()
+    assert header.endswith(",lr") and row.endswith(",0.1")  # the rate the epoch ended with
+    assert f"lr 0.1 from step {step + 1:,}" in history_rows([run])[0]["settings"]
+    assert f"LR_CHANGES = {{{step}: 0.1}}" in run.reproduce_script()
+
+
+def test_a_one_cycle_run_keeps_its_schedule(make_manager):
+    manager = make_manager()
+    job = manager.submit(replace(LONG, schedule="onecycle"), owner="ann")
+    wait_until(lambda: steps_of(job) > 0, what="first step")
+    with pytest.raises(ValueError, match="one-cycle"):
+        manager.set_lr(job.id, "ann", 0.1)
+    manager.stop(job.id, "ann")
 
 
 def test_stop_acts_within_a_second_and_says_where(make_manager):

@@ -3,6 +3,7 @@
 Two real short runs (a few seconds each) are trained once for the module, on the real MNIST.
 """
 
+import base64
 import io
 import json
 import shutil
@@ -15,6 +16,7 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core.engine.calibration import calibration
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.trainer import Trainer
@@ -111,6 +113,23 @@ def test_opens_on_the_newest_finished_run_with_its_headline(app, newest):
     assert "adam ·" in app.selectbox(key="mk_run").format_func(newest.id)
     matrix = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert [trace["type"] for trace in matrix["data"]] == ["heatmap", "heatmap", "scatter"]
+
+
+def test_calibration_shows_the_reliability_diagram_and_the_error(app, newest):
+    c = calibration(newest.predictions())
+    figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    (reliability,) = [f for f in figures if f["layout"]["xaxis"]["title"]["text"].startswith("how sure")]
+    bars = reliability["data"][0]["y"]  # plotly sends numbers as base64 binary
+    accuracy = np.frombuffer(base64.b64decode(bars["bdata"]), dtype=bars["dtype"])
+    assert accuracy == pytest.approx(100 * c.accuracy[c.counts > 0])
+    assert f"Expected calibration error **{100 * c.ece:.2f} %**" in texts(app)
+    assert f"Overall it is {'over' if c.overconfident else 'under'}-confident" in texts(app)
+
+
+def test_the_run_downloads_as_a_standalone_script(app, newest):
+    (button,) = [b for b in app.get("download_button") if b.proto.label == "Script (.py)"]
+    assert not button.proto.disabled
+    assert "from core" not in newest.reproduce_script()
 
 
 def test_choosing_the_other_run_changes_everything(app, runs_root):

@@ -35,7 +35,7 @@ def test_a_finished_run_loads_back_with_a_model_ready_to_predict(mnist, runs_dir
     assert np.array_equal(p.predicted, result.evaluation.predicted.numpy())
     assert p.probs.shape == (10_000, 10)
     csv_lines = run.metrics_csv().splitlines()
-    assert csv_lines[0] == "epoch,train_loss,test_loss,test_accuracy,seconds,eval_seconds" and len(csv_lines) == 3
+    assert csv_lines[0] == "epoch,train_loss,test_loss,test_accuracy,seconds,eval_seconds,lr" and len(csv_lines) == 3
     # Nothing half-written is left beside the files.
     assert not [n for n in os.listdir(run.path) if n.endswith(".tmp")]
 

@@ -2,6 +2,7 @@
 training controls and history. MNIST is a small fake here; the jobs train it for real in threads.
 """
 
+import json
 import time
 from pathlib import Path
 
@@ -176,7 +177,12 @@ def test_train_runs_in_the_background_and_the_page_tells_how_it_ended(lab):
     assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
     at.run()
     assert any(s.startswith("Finished: test accuracy") for s in texts(at, "success"))
-    assert len(at.get("plotly_chart")) == 2  # loss per step, and per epoch
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    # Loss per step, per epoch, then the gradient flow: gradient norm, update ratio, dead ReLUs.
+    assert len(figures) == 5
+    assert [trace["name"] for trace in figures[2]["data"]] == ["hidden 1", "hidden 2", "output"]
+    assert [trace["name"] for trace in figures[4]["data"]] == ["hidden 1", "hidden 2"]  # no ReLU after output
+    assert any("dead" in caption.value and "vanishing" in caption.value.lower() for caption in at.caption)
     history = next(t.value for t in at.table if "settings" in t.value.columns)
     assert list(history["status"]) == ["finished"]
 
@@ -193,6 +199,35 @@ def test_pause_resume_and_stop_buttons_reach_the_run(lab):
     assert manager().wait(job_id, timeout=5).status == "stopped"
     at.run()
     assert any(w.startswith("Stopped at epoch 1 of 1") for w in texts(at, "warning"))
+
+
+def test_the_owner_changes_the_learning_rate_live_and_the_loss_chart_marks_it(lab):
+    at = lab("pages/train.py", epochs="1", batch_size="1")
+    at.button(key="train_start").click().run()
+    job_id = at.query_params["job"]
+    at.button(key="job_pause").click().run()  # held, so the change lands while it trains
+    at.number_input(key="job_new_lr").set_value(0.05).run()
+    at.button(key="job_apply_lr").click().run()
+    assert not at.exception
+    assert any(s.startswith("Learning rate 0.05 from the next step") for s in texts(at, "success"))
+    at.button(key="job_resume").click().run()
+    for _ in range(100):
+        if manager().snapshot(job_id).lr_changes:
+            break
+        time.sleep(0.05)
+    ((step, lr),) = manager().snapshot(job_id).lr_changes
+    at.run()
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert lr == 0.05 and [shape["x0"] for shape in loss["layout"]["shapes"]] == [step + 1]
+    assert loss["layout"]["annotations"][0]["text"] == "lr 0.05"
+    at.button(key="job_stop").click().run()
+    manager().wait(job_id, timeout=5)
+
+
+def test_a_tracker_this_server_lacks_is_named_and_nothing_can_be_queued(lab):
+    at = lab("pages/train.py", log_with="wandb")  # wandb is not installed with the lab
+    assert any("pip install wandb" in w for w in texts(at, "warning"))
+    assert at.button(key="train_start").disabled
 
 
 def test_a_refresh_finds_the_run_again_from_the_url(lab):
@@ -230,7 +265,8 @@ def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
     job_id = owner.query_params["job"]
     watcher = lab("pages/train.py", job=job_id)  # another browser opens the owner's link
     assert watcher.query_params["job"] == job_id and len(watcher.get("progress")) == 1
-    assert not {"job_pause", "job_stop", "job_resume", "job_cancel"} & {b.key for b in watcher.button}
+    assert not {"job_pause", "job_stop", "job_resume", "job_cancel", "job_apply_lr"} & {b.key for b in watcher.button}
+    assert not watcher.number_input  # nor the learning-rate box
     assert any("only that browser can pause or stop it" in c for c in texts(watcher, "caption"))
     assert manager().snapshot(job_id).status == "running"
     owner.button(key="job_stop").click().run()  # the owner's controls still work
@@ -258,6 +294,6 @@ def test_the_history_overlays_runs_and_offers_downloads(lab):
     at.multiselect(key="history_compare").set_value(ids).run()
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) == 3  # live loss, live epochs, the overlay
+    assert len(charts) == 6  # live loss, live epochs, three of gradient flow, the overlay
     assert at.selectbox(key="history_run").value == ids[0]
-    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)"}
+    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)", "Script (.py)"}

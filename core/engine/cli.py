@@ -1,8 +1,9 @@
 """Command line: train the lecture's network and save the run.
 
     python -m core.train                                  # the lecture: SGD, lr 0.01, batch 64, 3 epochs
-    python -m core.train --optimizer adam --lr 0.001 --json
+    python -m core.train --optimizer adam --lr 0.001 --json   # also writes the run's reproduce.py
     python -m core.train --find-lr --json                 # suggest a learning rate; trains nothing
+    python -m core.train --log-with tensorboard           # then: tensorboard --logdir runs
     torchrun --nproc_per_node 2 -m core.train --cpu       # two processes on CPUs (DDP over gloo)
     accelerate launch --multi_gpu -m core.train           # several GPUs
 """
@@ -23,6 +24,7 @@ from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
 from core.engine.folders import default_root, default_runs_dir
 from core.engine.presets import PRESETS
 from core.engine.status import Status
+from core.engine.tracking import tracker_problem
 
 # torch and accelerate take seconds to import: they are imported only once the flags and folders are known
 # to be good, so a typo is answered at once.
@@ -58,7 +60,7 @@ def build_parser(
         if described.cli.group not in groups:
             groups[described.cli.group] = p.add_argument_group(described.cli.group)
         add_flag(groups[described.cli.group], described)
-    out = p.add_argument_group("files and output")
+    out = groups.get("files and output") or p.add_argument_group("files and output")
     out.add_argument("--data-dir", default=None, help="MNIST folder (default $MNIST_LAB_DATA or data/)")
     out.add_argument("--runs-dir", default=None, help="where runs are saved (default $MNIST_LAB_RUNS or runs/)")
     out.add_argument("--label", default="", help="a name for this run in the run history")
@@ -242,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.find_lr:
         return find_learning_rate(args, config)
+    if problem := tracker_problem(config.log_with):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     signals = StopSignals()
     signals.install()
     try:
@@ -281,35 +286,13 @@ def find_learning_rate(args: argparse.Namespace, config: TrainConfig) -> int:
     return 0
 
 
-def summary(result, recorder, config: TrainConfig) -> dict:
-    """The --json summary of a run: how it ended, each epoch, the report card and the doctor's diagnosis."""
-    from core.engine.doctor import diagnose
-
-    ev = result.evaluation
-    card = recorder.record.get("report_card")
-    diagnosis = diagnose(recorder.step_losses, recorder.epochs, config, result.status,
-                         card["train_accuracy"] if card else None)
-    return {
-        "status": result.status,
-        "message": result.message,
-        "run_dir": str(recorder.path),
-        "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
-        "test_samples": ev.n_samples if ev is not None else 0,
-        "epochs": [
-            {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
-            for e in result.epochs
-        ],
-        "report_card": card,
-        "diagnosis": [d.to_dict() for d in diagnosis],
-    }
-
-
 def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -> int:
     """Load MNIST, train and save the run, telling `signals` what to stop; returns the exit code."""
     from core.engine.runs import RunStore
     from core.engine.trainer import Trainer, make_accelerator
 
-    accelerator = make_accelerator(config)
+    # Trackers log into the runs folder, each run under its own id: runs/<id>/ (main process only).
+    accelerator = make_accelerator(config, runs_dir(args))
     main_process = accelerator.is_main_process
     # The main process builds the IDX files if needed; the others then just read them.
     with accelerator.main_process_first():
@@ -322,11 +305,49 @@ def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -
         recorder = signals.recorder = RunStore(runs_dir(args)).create(config, label=args.label)
         listeners += [recorder, ConsoleReport(sys.stderr if args.json else sys.stdout,
                                               bar=not args.no_progress and sys.stdout.isatty() and not args.json)]
-    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator)
+    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator,
+                                        run_folder=recorder.path if recorder else None)
     result = trainer.fit()
     if args.json and main_process:
-        print(json.dumps(summary(result, recorder, config)))
+        print(json.dumps(json_summary(result, recorder, config)))
     return {Status.FINISHED: 0, Status.STOPPED: signals.exit_code or 130}.get(result.status, 1)
+
+
+def json_summary(result, recorder, config: TrainConfig) -> dict:
+    """The --json summary of a run: how it ended, each epoch, the report card, the doctor's diagnosis and the
+    calibration; also writes the run's standalone reproduce.py into its folder."""
+    from core.engine.calibration import expected_calibration_error
+    from core.engine.doctor import diagnose
+    from core.engine.fileio import atomic_write_bytes
+    from core.engine.predictions import Predictions
+    from core.engine.reproduce import reproduce_script
+
+    script = recorder.path / "reproduce.py"
+    changes = [(change["step"], change["lr"]) for change in recorder.record.get("lr_changes", [])]
+    atomic_write_bytes(script, reproduce_script(config, recorder.id, changes).encode())
+    ev = result.evaluation
+    ece = None
+    if ev is not None:
+        ece = round(expected_calibration_error(Predictions(ev.labels.numpy(), ev.predicted.numpy(),
+                                                           ev.probs.numpy())), 6)
+    card = recorder.record.get("report_card")
+    diagnosis = diagnose(recorder.step_losses, recorder.epochs, config, result.status,
+                         card["train_accuracy"] if card else None)
+    return {
+        "status": result.status,
+        "message": result.message,
+        "run_dir": str(recorder.path),
+        "reproduce": str(script),
+        "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
+        "test_samples": ev.n_samples if ev is not None else 0,
+        "ece": ece,
+        "epochs": [
+            {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "layers")}
+            for e in result.epochs
+        ],
+        "report_card": card,
+        "diagnosis": [d.to_dict() for d in diagnosis],
+    }
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from core.engine.schema import Cli, ConfigError, Setting, Widget, setting, settings_of
+from core.engine.tracking import TRACKERS
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 NORMALIZATIONS = ("plain", "standard")
@@ -120,6 +121,16 @@ class TrainConfig:
         help="`auto` trains on a GPU when the server has one, else on the CPU; `cpu` forces the CPU.",
         cli=Cli("train on the CPU even if a GPU is present", flag="--cpu", switch="cpu", group="hardware"),
         history="device {}", widget=Widget("selectbox"))
+    log_with: str = setting(
+        "none", kind="choice", choices=TRACKERS, label="Log to",
+        choice_labels={"none": "nothing else", "tensorboard": "TensorBoard", "mlflow": "MLflow",
+                       "wandb": "Weights & Biases"},
+        help="Also log the run with an experiment tracker, through Accelerate's own trackers, into the "
+        "run's folder: `tensorboard --logdir runs` then shows the lab's runs beside your other work. "
+        "MLflow and Weights & Biases work the same way once their package is installed.",
+        cli=Cli("also log to a tracker through Accelerate: none (default), tensorboard, mlflow or wandb "
+                "(their package must be installed); written into the run's folder", group="files and output"),
+        history="logged to {}", widget=Widget("selectbox"))
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden) if isinstance(self.hidden, list) else self.hidden)

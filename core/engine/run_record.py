@@ -19,7 +19,8 @@ from core.engine.status import Status
 # What a writer saves (a tuple: a damaged run.json's status may be unhashable).
 SAVED_STATUSES = tuple(status for status in Status if status.ended) + (Status.RUNNING, Status.INTERRUPTED)
 _LAST_TIME = 32_503_680_000  # year 3000: later "times" are damage, and would overflow time.localtime
-EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds"]
+# "lr": the learning rate at the epoch's end (absent in runs saved before it was kept).
+EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "eval_seconds", "lr"]
 
 
 def json_float(value: Any) -> float | None:
@@ -144,4 +145,6 @@ def is_epoch(entry: Any) -> bool:
     """An epochs.json entry: a dict with a whole epoch number and numbers (NaN allowed) for its metrics."""
     if not isinstance(entry, dict) or _count(entry.get("epoch")) is None:
         return False
-    return all(json_float(entry[name]) is not None for name in EPOCH_COLUMNS[1:] if name in entry)
+    # "lr" may be null: an epoch made outside the Trainer need not know its learning rate.
+    return all(json_float(entry[name]) is not None for name in EPOCH_COLUMNS[1:]
+               if name in entry and not (name == "lr" and entry[name] is None))

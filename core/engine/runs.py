@@ -5,6 +5,10 @@ runs/<id>/epochs.json     one entry per finished epoch
 runs/<id>/steps.json      the loss of every step so far
 runs/<id>/model.pt        trained weights (state_dict), at the end
 runs/<id>/predictions.npz every test image's label, prediction and probabilities, at the end
+runs/<id>/mnist-lab/      the TensorBoard (or other tracker's) files, when the run logs to one
+
+run.json's "lr_changes" lists the learning rates changed by hand while training: [{"step", "lr"}], each
+applied from step "step" + 1.
 
 The folder name is the run's id. Files damaged by hand or by a full disk never break a listing: such a run
 reads as "damaged", with what is wrong in plain words, beside the others (core.engine.run_record checks them).
@@ -38,6 +42,7 @@ from core.engine.folders import default_runs_dir
 from core.engine.model import build_mlp
 from core.engine.predictions import Predictions
 from core.engine.report_card import ReportCardEvent
+from core.engine.reproduce import reproduce_script
 from core.engine.run_record import (
     EPOCH_COLUMNS,
     checked_record,
@@ -48,7 +53,7 @@ from core.engine.run_record import (
     run_settings,
 )
 from core.engine.status import Status
-from core.engine.trainer import EndEvent, EpochEvent, Event, StartEvent, StepEvent
+from core.engine.trainer import EndEvent, EpochEvent, Event, LearningRateEvent, StartEvent, StepEvent
 
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 
@@ -195,6 +200,25 @@ class Run:
         with np.load(self.path / "predictions.npz") as f:
             return Predictions(f["labels"].astype(np.int64), f["predicted"].astype(np.int64), f["probs"])
 
+    @property
+    def lr_changes(self) -> list[tuple[int, float]]:
+        """The learning rates changed by hand while training, as (steps done, new rate); damaged entries left out."""
+        changes = self.record.get("lr_changes")
+        if not isinstance(changes, list):
+            return []
+        pairs = []
+        for change in changes:
+            if not isinstance(change, dict):
+                continue
+            step, lr = change.get("step"), finite_number(change.get("lr"))
+            if isinstance(step, int) and not isinstance(step, bool) and step >= 0 and lr is not None and lr > 0:
+                pairs.append((step, lr))
+        return pairs
+
+    def reproduce_script(self) -> str:
+        """This run as one standalone Python file (core.engine.reproduce); ConfigError if its settings are damaged."""
+        return reproduce_script(self.config, self.id, self.lr_changes)
+
     def metrics_csv(self) -> str:
         """The per-epoch metrics as CSV text."""
         out = io.StringIO()
@@ -328,6 +352,9 @@ class RunRecorder:
     def __call__(self, event: Event) -> None:
         if isinstance(event, StepEvent):
             self.step_losses.append(event.loss)
+        elif isinstance(event, LearningRateEvent):
+            changes = [*self.record.get("lr_changes", []), {"step": event.step, "lr": event.lr}]
+            self._save_record(lr_changes=changes, message=f"learning rate set to {event.lr:g} at step {event.step}")
         elif isinstance(event, StartEvent):
             self._save_record(message="training", device=event.device, num_processes=event.num_processes,
                               n_train=event.n_train, total_steps=event.total_steps)
@@ -369,6 +396,12 @@ class RunRecorder:
             test_accuracy=result.test_accuracy,
             ended=time.time(),
         )
+
+    def discard(self) -> None:
+        """Remove the folder of a run that never started (its worker refused it): no trace is left."""
+        doomed = self.path.with_name(f".deleting-{self.id}")
+        os.replace(self.path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def fail(self, message: str) -> None:
         """Mark the run failed before or outside training (e.g. bad data); the message is for the student."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -17,9 +19,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from core.engine.accelerate_fixes import reset_accelerator_state, speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import MOMENTUM, TrainConfig
 from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
+from core.engine.gradient_flow import GradientFlow
 from core.engine.model import build_mlp
 from core.engine.report_card import ReportCardEvent, measure_report_card
 from core.engine.status import Status
+from core.engine.tracking import TrackerLog, finish_trackers, start_trackers, tracker_arguments
 
 # Cross-entropy over 10 classes starts near ln 10 = 2.3. A loss past this has exploded: with ReLU the
 # network usually "dies" right after and the loss sinks back to 2.3, hiding the divergence, so stop here.
@@ -64,10 +68,23 @@ class EpochEvent:
     test_accuracy: float
     seconds: float
     eval_seconds: float
+    # Each Linear layer's means over the epoch: {"name", "grad_norm", "update_ratio", "dead_fraction"}
+    # (core.engine.gradient_flow; dead_fraction is None for the output layer).
+    layers: list[dict] = field(default_factory=list)
+    lr: float | None = None  # the learning rate at the end of the epoch
 
     def to_dict(self) -> dict:
         """JSON-ready values."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "layers": [dict(layer) for layer in self.layers]}
+
+
+@dataclass(frozen=True)
+class LayerStatsEvent:
+    """Gradient flow measured at step `step`: one dict per Linear layer, as in EpochEvent.layers."""
+
+    step: int
+    epoch: int
+    layers: list[dict]
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,8 @@ class EndEvent:
     result: TrainResult
 
 
-Event = StartEvent | StepEvent | EpochEvent | PauseEvent | LearningRateEvent | ReportCardEvent | EndEvent
+Event = (StartEvent | StepEvent | EpochEvent | LayerStatsEvent | PauseEvent | LearningRateEvent | ReportCardEvent
+         | EndEvent)
 Listener = Callable[[Event], None]
 
 
@@ -135,13 +153,15 @@ class Diverged(Exception):
     """The loss became NaN or inf, or exploded past EXPLODED_LOSS."""
 
 
-def make_accelerator(config: TrainConfig) -> Accelerator:
-    """An Accelerator for this config's device and mixed precision.
+def make_accelerator(config: TrainConfig, log_dir: str | os.PathLike | None = None) -> Accelerator:
+    """An Accelerator for this config's device, mixed precision and tracker (config.log_with, into `log_dir`,
+    the runs folder: each run's tracker files go to its own folder there).
 
     Accelerate keeps one state per process; a dashboard that trains runs one after another with other
     settings resets it between runs (never inside a multi-process launch, where the state is the launch's).
     """
-    kwargs = dict(cpu=config.device == "cpu", mixed_precision=config.mixed_precision)
+    kwargs = dict(cpu=config.device == "cpu", mixed_precision=config.mixed_precision,
+                  **tracker_arguments(config.log_with, log_dir))
     try:
         return Accelerator(**kwargs)
     except ValueError as exc:
@@ -189,8 +209,14 @@ class Trainer:
         data: MNISTTensors | None = None,
         listeners: Iterable[Listener] = (),
         accelerator: Accelerator | None = None,
+        gradient_flow: bool = True,
+        run_folder: str | os.PathLike | None = None,
     ):
+        """`gradient_flow` measures the layers every few steps (LayerStatsEvent). `run_folder` (runs/<id>) is
+        where config.log_with's trackers write: a given Accelerator must log into its parent, the runs folder."""
         self.config = config
+        self.gradient_flow = gradient_flow
+        self.run_folder = Path(run_folder) if run_folder is not None else None
         self.data = data if data is not None else load_mnist()
         self.listeners = list(listeners)
         self.accelerator = accelerator
@@ -231,10 +257,14 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train for config.epochs, evaluating after each; returns how it ended."""
         cfg = self.config
-        acc = self.accelerator = self.accelerator or make_accelerator(cfg)
+        runs = self.run_folder.parent if self.run_folder is not None else None
+        acc = self.accelerator = self.accelerator or make_accelerator(cfg, runs)
         model, optimizer, train_batches, test_loader, n_train = self._prepare(acc)
         self.optimizer = optimizer
         steps_per_epoch = len(train_batches)
+        self._flow = GradientFlow(acc.unwrap_model(model), steps_per_epoch) if self.gradient_flow else None
+        start_trackers(acc, cfg, self.run_folder.name if self.run_folder is not None else None)
+        self._tracked = TrackerLog(acc)
         self._schedule = make_schedule(cfg, optimizer, steps_per_epoch * cfg.epochs)
         self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
                               acc.num_processes))
@@ -253,9 +283,11 @@ class Trainer:
                 totals = acc.reduce(torch.tensor([loss_sum, float(count)], device=acc.device), reduction="sum")
                 result.evaluation, eval_seconds = self._timed_evaluate(model, test_loader)
                 ev = result.evaluation
-                result.epochs.append(EpochEvent(epoch, (totals[0] / totals[1]).item(), ev.loss, ev.accuracy,
-                                                seconds, eval_seconds))
+                result.epochs.append(EpochEvent(
+                    epoch, (totals[0] / totals[1]).item(), ev.loss, ev.accuracy, seconds, eval_seconds,
+                    layers=self._flow.epoch_means() if self._flow else [], lr=optimizer.param_groups[0]["lr"]))
                 self._emit(result.epochs[-1])
+                self._tracked.epoch(result.epochs[-1], result.steps)
             if result.status == Status.FINISHED:
                 epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"
                 result.message = f"finished {epochs}: test accuracy {result.test_accuracy:.2f} %"
@@ -270,6 +302,11 @@ class Trainer:
             result.status, result.message = Status.FAILED, f"training failed: {type(exc).__name__}: {exc}"
             self._emit(EndEvent(result.status, result.message, result))
             raise
+        finally:
+            if self._flow is not None:
+                self._flow.close()
+            self._tracked.write(result.steps)  # what the last steps gathered
+            finish_trackers(acc)
         result.model = acc.unwrap_model(model)
         self._emit(EndEvent(result.status, result.message, result))
         return result
@@ -292,7 +329,9 @@ class Trainer:
 
     def _train_epoch(self, epoch, model, optimizer, batches, result: TrainResult):
         """One pass over the batches; returns (loss sum, samples, seconds paused, stopped)."""
-        acc, lr = self.accelerator, self.config.lr
+        # The rate named if the loss diverges: the one in use (the peak of a one-cycle schedule).
+        acc, flow = self.accelerator, self._flow
+        lr = self.config.lr if self._schedule is not None else optimizer.param_groups[0]["lr"]
         loss_sum, count, paused_for = 0.0, 0, 0.0
         model.train()
         for batch_no, (x, y, _) in enumerate(batches, start=1):
@@ -304,9 +343,13 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 self._emit(LearningRateEvent(result.steps, lr))
+            if flow is not None:
+                flow.before_forward(result.steps + 1)
             loss = F.cross_entropy(model(x), y)
             zero_grad(model)  # the optimizer's zero_grad, without Accelerate's cost per step
             acc.backward(loss)
+            if flow is not None:
+                flow.before_update(result.steps + 1)
             optimizer.step()
             if self._schedule is not None:
                 self._schedule.step()
@@ -321,6 +364,10 @@ class Trainer:
             count += len(y)
             self._emit(StepEvent(epoch, result.steps, batch_no, len(batches), value, count,
                                  time.perf_counter() - self._started))
+            layers = flow.after_update(result.steps) if flow is not None else None
+            if layers is not None:
+                self._emit(LayerStatsEvent(result.steps, epoch, layers))
+            self._tracked.step(result.steps, value, optimizer.param_groups[0]["lr"], layers)
         return loss_sum, count, paused_for, False
 
     def _report_card(self, model, evaluation: Evaluation) -> ReportCardEvent:

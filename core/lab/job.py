@@ -42,6 +42,10 @@ class JobSnapshot:
     epoch_metrics: tuple[dict, ...]
     test_accuracy: float | None
     version: int
+    # Learning rates changed by hand: (steps done, new rate), each applied from the next step.
+    lr_changes: tuple[tuple[int, float], ...] = ()
+    # Gradient flow measured every few steps: (step, layers), layers as in LayerStatsEvent.
+    layer_stats: tuple[tuple[int, tuple[dict, ...]], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -71,6 +75,8 @@ class LiveMetrics:
         self.epochs: list[dict] = []
         self.epoch = self.step = 0
         self.total_steps = steps_per_epoch(config) * config.epochs
+        self.lr_changes: list[tuple[int, float]] = []
+        self.layer_stats: list[tuple[int, tuple[dict, ...]]] = []
         self._epoch_samples = self._samples = 0
         self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (time, step, samples)
 
@@ -88,6 +94,14 @@ class LiveMetrics:
         """Keep one evaluated epoch (an EpochEvent)."""
         self.epochs.append(event.to_dict())
         self.forget_speed()  # the evaluation pause is not training speed
+
+    def add_lr_change(self, event) -> None:
+        """Keep a learning rate changed by hand (a LearningRateEvent)."""
+        self.lr_changes.append((event.step, event.lr))
+
+    def add_layer_stats(self, event) -> None:
+        """Keep one gradient-flow measurement (a LayerStatsEvent)."""
+        self.layer_stats.append((event.step, tuple(dict(layer) for layer in event.layers)))
 
     def forget_speed(self) -> None:
         """Start the speed window again, after a gap that is not training (an evaluation, a pause)."""
@@ -137,6 +151,17 @@ class Job:
     def resume(self) -> bool:
         """Let a paused job go on; False if it is not paused."""
         return self._hold(False)
+
+    def set_lr(self, lr: float) -> bool:
+        """Use learning rate `lr` from the next step; False if the job is not training now.
+
+        Raises ValueError, with words for the student, for a bad rate or a one-cycle run (Trainer.set_lr).
+        """
+        with self._lock:
+            if self._trainer is None or self._status not in (Status.RUNNING, Status.PAUSED):
+                return False
+            self._trainer.set_lr(lr)
+            return True
 
     def request_stop(self) -> bool:
         """Ask a running or paused job to stop after its current step; False if it has ended."""
@@ -209,7 +234,7 @@ class Job:
 
     def __call__(self, event) -> None:
         """The Trainer listener (in the job's thread): keep the live metrics, never the model."""
-        StepEvent, EpochEvent, StartEvent, EndEvent = _events()  # noqa: N806
+        StepEvent, EpochEvent, StartEvent, EndEvent, LayerStatsEvent, LearningRateEvent = _events()  # noqa: N806
         with self._lock:
             if isinstance(event, StepEvent):
                 self._metrics.add_step(event)
@@ -219,6 +244,10 @@ class Job:
             elif isinstance(event, StartEvent):
                 self._metrics.total_steps = event.total_steps
                 self._status, self._message = _training_state(self._pause_requested)
+            elif isinstance(event, LayerStatsEvent):
+                self._metrics.add_layer_stats(event)
+            elif isinstance(event, LearningRateEvent):
+                self._metrics.add_lr_change(event)
             elif isinstance(event, EndEvent):
                 self._test_accuracy = event.result.test_accuracy
                 self._end(event.status, event.message)
@@ -239,7 +268,7 @@ class Job:
                 queue_position=self._queue_position, epoch=metrics.epoch, epochs=self.config.epochs,
                 step=metrics.step, total_steps=metrics.total_steps, samples_per_second=rate, eta_seconds=eta,
                 epoch_metrics=tuple(dict(e) for e in metrics.epochs), test_accuracy=self._test_accuracy,
-                version=version,
+                version=version, lr_changes=tuple(metrics.lr_changes), layer_stats=tuple(metrics.layer_stats),
             )
         snap = JobSnapshot(curve=curve or loss_curve(losses), **state)  # built outside the lock
         with self._lock:
@@ -287,4 +316,5 @@ def _events():
     # Imported on first use: Accelerate takes seconds to import, and pages import this module.
     from core.engine import trainer
 
-    return trainer.StepEvent, trainer.EpochEvent, trainer.StartEvent, trainer.EndEvent
+    return (trainer.StepEvent, trainer.EpochEvent, trainer.StartEvent, trainer.EndEvent, trainer.LayerStatsEvent,
+            trainer.LearningRateEvent)

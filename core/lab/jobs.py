@@ -59,10 +59,20 @@ class _JobSink:
         self.store, self.job = store, job
         self.recorder = None
 
-    def started(self, control) -> None:
+    def open(self):
+        """Make the run's folder (a tracker such as TensorBoard writes into it while it trains); its path."""
         job = self.job
         self.recorder = self.store.create(job.config, label=job.label, student=job.student, owner=job.owner)
-        job.attach_trainer(control, self.recorder.id)
+        return self.recorder.path
+
+    def started(self, control) -> None:
+        self.job.attach_trainer(control, self.recorder.id)
+
+    def refused(self, message: str) -> None:
+        """The worker could not start the run: nothing of it is kept, and the student is told why."""
+        self.recorder.discard()
+        self.recorder = None
+        self.job.fail(message)
 
     def __call__(self, event) -> None:
         self.recorder(event)  # first: a page that sees the job ended reads the run's final files
@@ -136,6 +146,12 @@ class JobManager:
         """Resume the owner's paused job; False if it is not theirs or not paused."""
         job = self._owned(job_id, owner)
         return job.resume() if job else False
+
+    def set_lr(self, job_id: str, owner: str, lr: float) -> bool:
+        """Change the learning rate of the owner's training job from its next step; False if not theirs or not
+        training. Raises ValueError (words for the student) for a bad rate or a one-cycle run."""
+        job = self._owned(job_id, owner)
+        return job.set_lr(lr) if job else False
 
     def stop(self, job_id: str, owner: str) -> bool:
         """Stop the owner's job after its current step (a queued one leaves the queue); False if not theirs."""
@@ -352,8 +368,10 @@ class JobManager:
             if not job.mark_running():
                 return
             self.executor.ensure_started()
-            self.executor.train(job.config, sink)
-        except (RunRefusedByWorker, WorkerLost) as exc:
+            self.executor.train(job.config, sink, sink.open())
+        except RunRefusedByWorker as exc:
+            sink.refused(str(exc))
+        except WorkerLost as exc:
             sink.fail(str(exc))
         except Exception as exc:
             log.exception("job %s failed", job.id)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.views.curves import Curve, finite_or_none
+from core.views.curves import MAX_POINTS, Curve, downsample, finite_or_none
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25
@@ -20,8 +20,12 @@ def _log_axis(curves: Sequence[Curve]) -> bool:
     return bool(values) and max(values) / min(values) > LOG_SPAN
 
 
-def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340) -> go.Figure:
-    """Loss per step: each line smoothed, with its raw values faint behind it in the same colour."""
+def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340,
+                lr_changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
+    """Loss per step: each line smoothed, with its raw values faint behind it in the same colour.
+
+    `lr_changes` ((steps done, new rate)) are marked by a dotted line where the new rate starts.
+    """
     fig = go.Figure()
     single = len(lines) == 1
     for i, (name, curve) in enumerate(lines):
@@ -43,7 +47,53 @@ def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340) -> go.Fig
     )
     if _log_axis([curve for _, curve in lines]):
         fig.update_yaxes(type="log", dtick=1)  # powers of ten only: 0.1, 1, 10, 100
+    for step, lr in lr_changes:
+        fig.add_vline(x=step + 1, line=dict(color="gray", width=1, dash="dot"),
+                      annotation=dict(text=f"lr {lr:g}", textangle=-90, font=dict(size=11, color="gray")))
     return fig
+
+
+# The gradient-flow charts: which quantity, its axis title, and whether it spans powers of ten.
+LAYER_QUANTITIES = {
+    "grad_norm": ("gradient norm", True),
+    "update_ratio": ("update / weight", True),
+    "dead_fraction": ("dead ReLUs (%)", False),
+}
+
+
+def layer_figure(stats: Sequence[tuple[int, Sequence[dict]]], quantity: str, height: int = 260) -> go.Figure:
+    """One gradient-flow quantity over the steps, one line per layer (stats: (step, layers) measurements)."""
+    title, log_axis = LAYER_QUANTITIES[quantity]
+    fig = go.Figure()
+    names = [layer["name"] for layer in stats[0][1]] if stats else []
+    steps = [step for step, _ in stats]
+    for i, name in enumerate(names):
+        values = [_layer_value(layers[i][quantity], quantity) for _, layers in stats]
+        if all(v is None for v in values):
+            continue  # the output layer has no ReLUs to be dead
+        xs, ys = downsample(steps, [math.nan if v is None else v for v in values], MAX_POINTS)
+        fig.add_trace(go.Scatter(
+            x=xs, y=finite_or_none(ys), mode="lines", name=name, line=dict(color=PALETTE[i % len(PALETTE)], width=2),
+            hovertemplate="step %{x:.0f}<br>%{y:.3g}<extra>" + name + "</extra>",
+        ))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep-zoom",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), xaxis_title="step", yaxis_title=title,
+    )
+    if log_axis:
+        fig.update_yaxes(type="log", exponentformat="power")
+    else:
+        fig.update_yaxes(range=[0, 100])
+    return fig
+
+
+def _layer_value(value: float | None, quantity: str) -> float | None:
+    # A log axis cannot show 0 (a dead layer's gradient): leave a gap there, as for NaN.
+    if value is None or not math.isfinite(value):
+        return None
+    if quantity == "dead_fraction":
+        return 100.0 * value
+    return value if value > 0 else None
 
 
 def epoch_figure(epochs: Sequence[dict], height: int = 300) -> go.Figure:

@@ -28,6 +28,11 @@ def setting_text(config: TrainConfig, name: str, value) -> str:
     return described.history.format(shown, s="" if value == 1 else "s")
 
 
+def lr_changes_text(changes) -> str:
+    """The learning rates changed by hand, for the history: " · lr 0.1 from step 301"."""
+    return "".join(f" · lr {lr:g} from step {step + 1:,}" for step, lr in changes)
+
+
 def run_title(record: dict) -> str:
     """How a run is named in lists: its label if any, then when it was made."""
     when = time.strftime("%d %b %H:%M:%S", time.localtime(record.get("created", 0)))
@@ -47,7 +52,8 @@ def history_rows(runs) -> list[dict]:
         rows.append({
             "run": run_title(record),
             "status": run.status,
-            "settings": settings_text(config) if config is not None else "unreadable settings",
+            "settings": (settings_text(config) + lr_changes_text(run.lr_changes)) if config is not None
+            else "unreadable settings",
             "test accuracy (%)": round(accuracy, 2) if accuracy is not None else None,
             "training time": format_seconds(record.get("train_seconds") or 0.0),
             "epochs": f"{record.get('epochs_done', 0)} of {config.epochs if config is not None else '?'}",

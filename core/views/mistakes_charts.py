@@ -1,4 +1,4 @@
-"""Plotly figures for the Mistakes page: confusion matrix, per-class accuracy, probabilities, activations.
+"""Plotly figures for the Mistakes page: confusion matrix, per-class accuracy, calibration, probabilities, activations.
 
 Plain plotly (no Streamlit), so the figures' data can be checked in unit tests.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from core.engine.calibration import Calibration
 from core.lessons.mistakes import N_CLASSES, Predictions, confusion
 
 DIGITS = list(range(N_CLASSES))
@@ -118,3 +119,22 @@ def activation_figure(grid: np.ndarray, title: str, height: int = 220) -> go.Fig
     fig.update_xaxes(visible=False, fixedrange=True)
     fig.update_yaxes(visible=False, autorange="reversed", fixedrange=True, scaleanchor="x")
     return _layout(fig, height, title)
+
+
+def reliability_figure(c: Calibration, height: int = 320) -> go.Figure:
+    """Reliability diagram: per confidence bin, the % right (bars) against the diagonal of a calibrated network."""
+    centers = (c.edges[:-1] + c.edges[1:]) / 2 * 100
+    used = c.counts > 0
+    # Bars below the diagonal: surer than right (over-confident); above it: under-confident.
+    colors = [RED if conf > acc else BLUE for conf, acc in zip(c.confidence[used], c.accuracy[used], strict=True)]
+    fig = go.Figure(go.Bar(
+        x=centers[used], y=100 * c.accuracy[used], width=100 / len(c.counts) * 0.9, marker_color=colors,
+        customdata=np.stack([100 * c.confidence[used], c.counts[used]], axis=1) if used.any() else None,
+        hovertemplate="sure %{customdata[0]:.1f} % on average<br>right %{y:.1f} %"
+                      "<br>%{customdata[1]:,} images<extra></extra>",
+    ))  # fmt: skip
+    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", line=dict(color=GREY, dash="dash"),
+                             hoverinfo="skip"))
+    fig.update_xaxes(title="how sure the network was (%)", range=[0, 100], fixedrange=True)
+    fig.update_yaxes(title="% right", range=[0, 100], fixedrange=True)
+    return _layout(fig, height)

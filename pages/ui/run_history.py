@@ -31,6 +31,21 @@ def confirm_delete(store, run_id: str, title: str) -> None:
         st.rerun()
 
 
+def reproduce_button(where, run, key: str = "history_reproduce") -> None:
+    """Download the run as one standalone Python script (core.engine.reproduce)."""
+    try:
+        script = run.reproduce_script()
+    except ValueError:  # damaged settings: nothing to rebuild the run from
+        where.button("Script (.py)", disabled=True, key=key, help="This run's settings are damaged.")
+        return
+    where.download_button(
+        "Script (.py)", script, file_name=f"reproduce-{run.id}.py", mime="text/x-python",
+        icon=":material/code:", on_click="ignore", key=key,
+        help="This run as one Python file (torchvision, a DataLoader, Accelerate, torchmetrics) with its settings "
+        "and seed: `python reproduce.py --data-dir DIR` trains it again and reaches the same accuracy.",
+    )
+
+
 def history_section(store, doctor_shown: str | None = None) -> None:
     """Table of runs, curve overlay, downloads, delete with confirmation, and the chosen run's doctor.
 
@@ -65,13 +80,14 @@ def history_section(store, doctor_shown: str | None = None) -> None:
     metrics = run.metrics_csv()  # read before the caption: a damaged epochs.json changes what it says
     message = run.record.get("message") or run.status
     st.caption(message[:1].upper() + message[1:])
-    a, b, c, _ = st.columns([1, 1, 1, 3])
+    a, b, d, c, _ = st.columns([1, 1, 1, 1, 2])
     a.download_button("Metrics (CSV)", metrics, file_name=f"mnist-lab-{run.id}-metrics.csv",
                       mime="text/csv", icon=":material/download:", on_click="ignore", key="history_csv")
     b.download_button("Weights (.pt)", lambda: (run.path / "model.pt").read_bytes(),
                       file_name=f"mnist-lab-{run.id}-weights.pt", mime="application/octet-stream",
                       icon=":material/download:", on_click="ignore", disabled=not run.has_model,
                       key="history_weights", help="PyTorch state_dict: load it into core.engine.model.build_mlp")
+    reproduce_button(d, run)
     if c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == Status.RUNNING,
                 help="A run that is still training cannot be deleted: stop it first."):
         confirm_delete(store, run.id, run_title(run.record))

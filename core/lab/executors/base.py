@@ -85,8 +85,9 @@ class Executor(ABC):
         """Runs at once and machines, as far as known now (before start() ends: what it will have)."""
 
     @abstractmethod
-    def train(self, config: TrainConfig, sink: RunSink) -> None:
-        """Train one run and relay it to `sink`; returns once its EndEvent has been relayed.
+    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
+        """Train one run and relay it to `sink`; returns once its EndEvent has been relayed. `run_folder` is
+        where the run's tracker files go (TensorBoard), on the machine that trains it.
 
         Raises RunRefusedByWorker before `sink.started` when the run cannot start, WorkerLost if the worker dies.
         """
@@ -159,10 +160,10 @@ class RunInWorker:
     that is not a step, so a sender can pass on epochs and the end without waiting for its next round.
     """
 
-    def __init__(self, config: TrainConfig, data, threads: int):
+    def __init__(self, config: TrainConfig, data, threads: int, run_folder=None):
         from core.engine.trainer import Trainer
 
-        self.trainer = Trainer(config, data, listeners=[self._keep])
+        self.trainer = Trainer(config, data, listeners=[self._keep], run_folder=run_folder)
         self.threads = threads
         self.wake = threading.Event()
         self._lock = threading.Lock()

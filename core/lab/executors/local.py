@@ -61,10 +61,10 @@ class LocalWorker:
         kind, self.pid = self.recv(READY_TIMEOUT_S)
         assert kind == "ready"
 
-    def train(self, config: TrainConfig, sink: RunSink) -> None:
+    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
         """Relay one run to `sink`; WorkerLost if the process dies on the way."""
         try:
-            self.send(("train", config))
+            self.send(("train", config, None if run_folder is None else str(run_folder)))
             while True:
                 message = self.recv()
                 kind = message[0]
@@ -170,10 +170,10 @@ class LocalExecutor(Executor):
     def capacity(self) -> Capacity:
         return Capacity(self.kind, self.slots, 1)
 
-    def train(self, config: TrainConfig, sink: RunSink) -> None:
+    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
         worker = self._take()
         try:
-            worker.train(config, sink)
+            worker.train(config, sink, run_folder)
         except WorkerLost:
             log.warning("a training worker (pid %s) was lost: %s", worker.pid, worker.exit_text())
             self._replace(worker)

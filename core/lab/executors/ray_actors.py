@@ -76,11 +76,11 @@ class TrainerActorBody:
 
         return os.getpid(), socket.gethostname()
 
-    def start(self, config: TrainConfig) -> str:
+    def start(self, config: TrainConfig, run_folder: str | None = None) -> str:
         """Start training; "" when it started, else why not, in words for the student."""
         if self.unavailable:
             return self.unavailable
-        self.run = RunInWorker(config, self.data, self.threads)
+        self.run = RunInWorker(config, self.data, self.threads, run_folder)
         self.run.start()
         return ""
 
@@ -239,9 +239,9 @@ class RayExecutor(Executor):
         with self._lock:
             return list(self._actors.values())
 
-    def train(self, config: TrainConfig, sink: RunSink) -> None:
+    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
         if self._fallback is not None:
-            return self._fallback.train(config, sink)
+            return self._fallback.train(config, sink, run_folder)
         import ray
         from ray.exceptions import RayActorError
 
@@ -249,7 +249,7 @@ class RayExecutor(Executor):
 
         actor = self._idle.get()
         try:
-            why_not = ray.get(actor.start.remote(config))
+            why_not = ray.get(actor.start.remote(config, None if run_folder is None else str(run_folder)))
             if why_not:
                 self._idle.put(actor)
                 raise RunRefusedByWorker(why_not)

@@ -7,6 +7,7 @@ use it: each run shares the interpreter lock with the pages (MNIST_LAB_EXECUTOR=
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import torch
 
@@ -37,7 +38,7 @@ class ThreadExecutor(Executor):
     def capacity(self) -> Capacity:
         return Capacity(self.kind, self.slots, 1)
 
-    def train(self, config: TrainConfig, sink: RunSink) -> None:
+    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
         from core.engine.trainer import EndEvent, Trainer, make_accelerator
 
         torch.set_num_threads(self.threads)
@@ -54,9 +55,9 @@ class ThreadExecutor(Executor):
             sink(event)
 
         try:
-            with self._accelerator_lock:
-                accelerator = make_accelerator(config)
-            trainer = Trainer(config, data, listeners=[relay], accelerator=accelerator)
+            with self._accelerator_lock:  # trackers write into the runs folder, each run under its own id
+                accelerator = make_accelerator(config, Path(run_folder).parent if run_folder else None)
+            trainer = Trainer(config, data, listeners=[relay], accelerator=accelerator, run_folder=run_folder)
             sink.started(trainer)
             trainer.fit()
         except Exception as exc:  # inside its loop the Trainer has reported the failure itself

@@ -4,8 +4,8 @@ Started by the web server (core.lab.executors.local) as a module of its own, nev
 runs a page as __main__, so a spawned child would re-run the page, and forking a threaded server that has
 imported torch can deadlock. The server hands over one end of a socket pair (fd N): nobody else can connect,
 so no port and no auth key are needed. Messages are pickled tuples:
-  server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig), ("pause",), ("resume",), ("stop",),
-                    ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
+  server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig, run folder | None), ("pause",),
+                    ("resume",), ("stop",), ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
   worker -> server: ("ready", pid), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
                     ("found", LrFinderResult)
 The worker trains one run at a time and exits when the server's end of the socket closes.
@@ -94,7 +94,7 @@ def serve(link: WorkerLink, threads: int) -> None:
             if unavailable:
                 link.send(("refused", unavailable))
                 continue
-            run = RunInWorker(message[1], data, threads)
+            run = RunInWorker(message[1], data, threads, message[2])
             link.send(("started",))
             run.start()
             threading.Thread(target=relay, args=(link, run), daemon=True, name="relay").start()

@@ -1,0 +1,23 @@
+"""Calibration: the reliability diagram and the expected calibration error of the chosen run."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.engine.calibration import calibration
+from core.lessons.calibration import OVERCONFIDENCE, calibration_text
+from core.lessons.mistakes import Predictions
+from core.views.mistakes_charts import reliability_figure
+from pages.mistakes_parts import keys
+
+
+def show(p: Predictions) -> None:
+    """How sure against how right, per confidence bin, with the ECE in words."""
+    st.markdown("**How sure against how right (calibration)**")
+    c = calibration(p)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.plotly_chart(reliability_figure(c), key=keys.RELIABILITY, config={"displayModeBar": False})
+    with right:
+        st.markdown(calibration_text(c))
+        st.caption(OVERCONFIDENCE)

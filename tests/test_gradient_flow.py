@@ -1,0 +1,110 @@
+"""Gradient flow: the numbers of core.engine.gradient_flow checked by hand, and in real training on MNIST."""
+
+import math
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.engine.config import TrainConfig
+from core.engine.gradient_flow import GradientFlow, layer_names
+from core.engine.model import build_mlp
+from core.engine.trainer import EpochEvent, LayerStatsEvent, Trainer
+
+
+def sgd_steps(model, flow, steps, lr=0.1, seed=0):
+    """Plain SGD steps on random inputs, with the flow's calls where the Trainer makes them."""
+    g = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    measured = []
+    for step in range(1, steps + 1):
+        x, y = torch.rand(32, 784, generator=g), torch.randint(0, 10, (32,), generator=g)
+        flow.before_forward(step)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        flow.before_update(step)
+        grads = [layer.weight.grad.clone() for layer in flow.linears]
+        weights = [layer.weight.detach().clone() for layer in flow.linears]
+        optimizer.step()
+        layers = flow.after_update(step)
+        if layers is not None:
+            measured.append((step, layers, grads, weights))
+    return measured
+
+
+def test_layer_names_follow_the_lecture():
+    assert layer_names(3) == ["hidden 1", "hidden 2", "output"]
+    assert layer_names(1) == ["output"]
+
+
+def test_grad_norm_and_update_ratio_are_what_sgd_did():
+    model = build_mlp((32, 16), seed=0)
+    flow = GradientFlow(model, steps_per_epoch=100, every=5, window=2)
+    measured = sgd_steps(model, flow, 10, lr=0.1)
+    assert [step for step, *_ in measured] == [2, 5, 10]  # once early, then every 5 steps
+    for _, layers, grads, weights in measured:
+        assert [layer["name"] for layer in layers] == ["hidden 1", "hidden 2", "output"]
+        for layer, grad, weight in zip(layers, grads, weights, strict=True):
+            assert layer["grad_norm"] == pytest.approx(grad.norm().item(), rel=1e-5)
+            # Plain SGD moves the weights by lr * gradient.
+            assert layer["update_ratio"] == pytest.approx(0.1 * grad.norm().item() / weight.norm().item(), rel=1e-4)
+        assert layers[-1]["dead_fraction"] is None
+
+
+def test_dead_units_are_the_ones_that_never_fire_and_hooks_come_off():
+    model = build_mlp((20, 10), seed=0)
+    with torch.no_grad():
+        model[1].bias[:5] = -1000.0  # 5 of the 20 first hidden units can never fire
+    flow = GradientFlow(model, steps_per_epoch=100, every=4, window=2)
+    measured = sgd_steps(model, flow, 4, lr=0.0)
+    assert [step for step, *_ in measured] == [2, 4]
+    for _, layers, _, _ in measured:
+        assert layers[0]["dead_fraction"] == pytest.approx(5 / 20)
+    assert all(not relu._forward_hooks for relu in flow.relus)  # watched only inside the window
+    means = flow.epoch_means()
+    assert means[0]["dead_fraction"] == pytest.approx(0.25) and means[-1]["dead_fraction"] is None
+    assert flow.epoch_means()[0]["grad_norm"] is None  # a new epoch starts from nothing
+
+
+def test_a_short_epoch_is_still_measured():
+    flow = GradientFlow(build_mlp((8,), seed=0), steps_per_epoch=3)
+    assert flow.every == 3 and flow.window == 3
+
+
+@pytest.fixture(scope="module")
+def flows(mnist):
+    """Layer measurements of two 200-step SGD runs on real MNIST: lr 0.01 (the lecture's) and lr 3."""
+    runs = {}
+    for lr in (0.01, 3.0):
+        events = []
+        Trainer(TrainConfig(lr=lr, epochs=1, train_subset=12_800, device="cpu"), mnist, listeners=[events.append]).fit()
+        runs[lr] = events
+    return runs
+
+
+def test_sgd_with_learning_rate_3_kills_its_relus(flows):
+    def dead(lr, layer):
+        return [e.layers[layer]["dead_fraction"] for e in flows[lr] if isinstance(e, LayerStatsEvent)]
+
+    for layer in (0, 1):
+        fast, slow = dead(3.0, layer), dead(0.01, layer)
+        assert len(fast) == 5  # at step 5, then every 50 steps
+        assert fast[0] < 0.1 and fast[-1] > 0.5  # rising from almost none to most of them
+        assert max(slow) < 0.1  # the lecture's rate keeps nearly all of them alive
+
+
+def test_epochs_carry_the_means_of_their_measurements(flows):
+    events = flows[0.01]
+    measured = [e for e in events if isinstance(e, LayerStatsEvent)]
+    (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
+    assert [layer["name"] for layer in epoch.layers] == ["hidden 1", "hidden 2", "output"]
+    for i, layer in enumerate(epoch.layers):
+        values = [m.layers[i]["grad_norm"] for m in measured]
+        assert layer["grad_norm"] == pytest.approx(sum(values) / len(values))
+        assert 0 < layer["update_ratio"] < 0.1 and math.isfinite(layer["grad_norm"])
+    assert epoch.layers[-1]["dead_fraction"] is None and epoch.lr == 0.01
+    # Plain data: the events cross process boundaries pickled.
+    assert pickle.loads(pickle.dumps(measured[0])) == measured[0]
+    assert pickle.loads(pickle.dumps(epoch)).to_dict() == epoch.to_dict()

@@ -1,0 +1,67 @@
+"""A run as a standalone script (core.engine.reproduce): self-contained, and it reaches the run's accuracy."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.engine.config import TrainConfig
+from core.engine.data import default_root
+from core.engine.reproduce import reproduce_script
+from core.engine.runs import RunStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def imported(script: str) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(script)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_script_imports_only_public_libraries_and_carries_the_settings():
+    config = TrainConfig(lr=0.05, optimizer="momentum", hidden=(32,), seed=7, train_subset=500, normalize="standard")
+    script = reproduce_script(config, "20260101-000000-abcd", [(10, 0.2)])
+    assert imported(script) == {"argparse", "json", "math", "torch", "accelerate", "torchmetrics", "torchvision"}
+    for line in ("SEED = 7", "HIDDEN = (32,)", "LR = 0.05", 'OPTIMIZER = "momentum"', "TRAIN_SUBSET = 500",
+                 'NORMALIZE = "standard"', "LR_CHANGES = {10: 0.2}", "MOMENTUM = 0.9"):
+        assert line in script
+    assert "20260101-000000-abcd" in script and "784 -> 32 -> 10" in script
+    compile(script, "reproduce.py", "exec")
+
+
+def run_python(*args, cwd=REPO, timeout=600):
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": ""})
+
+
+@pytest.mark.parametrize("flags", [
+    ["--optimizer", "momentum", "--weight-decay", "0.0001", "--normalize", "--batch-size", "32", "--seed", "3"],
+    ["--optimizer", "adam", "--lr", "0.003", "--schedule", "onecycle", "--seed", "5"],
+])
+def test_the_exported_script_reaches_the_runs_accuracy_on_real_mnist(flags, runs_dir, tmp_path, mnist):
+    done = run_python("-m", "core.train", "--json", "--cpu", "--epochs", "2", "--train-subset", "1500", *flags)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    script = Path(summary["reproduce"])
+    assert script.exists() and script.read_text() == RunStore().load(script.parent.name).reproduce_script()
+    # Run from elsewhere, as a student would: nothing of the lab is importable there.
+    copy = tmp_path / "reproduce.py"
+    copy.write_text(script.read_text())
+    again = run_python(str(copy), "--data-dir", str(default_root()), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    lines = again.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert lines[0].startswith("epoch 1: test accuracy")
+    assert [e["epoch"] for e in result["epochs"]] == [1, 2]
+    for mine, theirs in zip(result["epochs"], summary["epochs"], strict=True):
+        assert abs(mine["test_accuracy"] - theirs["test_accuracy"]) < 0.1
+    assert abs(result["test_accuracy"] - summary["test_accuracy"]) < 0.1
