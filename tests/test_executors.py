@@ -69,11 +69,11 @@ def steps_of(job) -> int:
 
 
 def steady_steps(job, timeout: float = 30.0) -> int:
-    """The job's step count once it has stopped changing for half a second."""
+    """The job's step count once it has stopped changing for 1.5 s (three of the Ray executor's polls)."""
     deadline = time.monotonic() + timeout
     last = steps_of(job)
     while time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(1.5)
         now = steps_of(job)
         if now == last:
             return now
