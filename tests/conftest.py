@@ -53,3 +53,18 @@ def runs_dir(tmp_path, monkeypatch):
     path = tmp_path / "runs"
     monkeypatch.setenv("MNIST_LAB_RUNS", str(path))
     return path
+
+
+@pytest.fixture
+def lab(fake_mnist, runs_dir):
+    """A factory of AppTests on one server (shared caches, a private runs folder): open_app_page(page, **query)."""
+    import streamlit as st
+
+    from tests.lab_helpers import open_app_page
+
+    st.cache_resource.clear()
+    yield open_app_page
+    from pages.ui.common import job_manager
+
+    job_manager().shutdown()
+    st.cache_resource.clear()

@@ -3,10 +3,8 @@ controls with and without the server's token. Fake finished runs are written str
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.engine.presets import LECTURE, QUICK
@@ -16,31 +14,20 @@ from core.lessons.challenge import Challenge
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/class.py"
 TOKEN = "a-long-instructor-token-for-tests"
 HOSTILE = ["<b>Bold</b>", "<img src=x onerror=alert(1)>", "[click](http://evil.example)", "**big** _it_"]
 
 
 @pytest.fixture
-def lab(fake_mnist, runs_dir, monkeypatch):
-    """A factory of AppTests on one server, opened at a page (with optional URL parameters)."""
+def lab(lab, monkeypatch):
+    """The shared AppTest factory, opening the Class page by default, on a server without instructor token."""
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    st.cache_resource.clear()
 
-    def open_page(page: str = PAGE, **query) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        at.query_params.update(query)
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
+    def open_page(page: str = PAGE, **query):
+        return lab(page, **query)
 
-    yield open_page
-    from pages.ui.common import job_manager
-
-    job_manager().shutdown()
-    st.cache_resource.clear()
+    return open_page
 
 
 def board(at):

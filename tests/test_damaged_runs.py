@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
@@ -21,8 +20,8 @@ from core.lab.jobs import JobManager
 from core.views import mistakes_view
 from core.views.curves import loss_curve
 from core.views.history import history_rows, run_title
+from tests.lab_helpers import open_app_page
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 GOOD, BAD = "20250101-120000-0001", "20250102-120000-0002"  # the damaged run is the newer one
 FILES = ("run.json", "epochs.json", "steps.json", "model.pt", "predictions.npz")
 WRONG_VALUES = ([], {}, None, "x", "", 1, -1, 1.5, True, 10**400, [[1]], {"a": None}, "running")
@@ -268,12 +267,8 @@ def test_no_damage_to_any_file_hides_or_breaks_a_run(runs):
 # --- the pages ------------------------------------------------------------------------------------------
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+def open_page(page: str):
+    return open_app_page(page, timeout=60)
 
 
 @pytest.fixture

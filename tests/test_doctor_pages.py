@@ -6,35 +6,10 @@ MNIST is the small fake here: the pages' wiring is under test, the diagnoses the
 import json
 from pathlib import Path
 
-import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
-
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.engine.trainer import EndEvent, StepEvent, TrainResult
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-
-
-@pytest.fixture
-def lab(fake_mnist, runs_dir):
-    """Opens a page of a fresh app on a private runs folder; stops the server's jobs afterwards."""
-    st.cache_resource.clear()
-
-    def open_page(page: str) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
-
-    yield open_page
-    from pages.ui.common import job_manager
-
-    job_manager().shutdown()
-    st.cache_resource.clear()
 
 
 def diverged_run(runs_dir) -> str:

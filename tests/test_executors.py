@@ -24,18 +24,11 @@ from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import JobManager
+from tests.lab_helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

@@ -27,18 +27,11 @@ from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
 from core.lab.tuning import lower_thread_priority, max_concurrent_runs, torch_threads
 from core.views.history import history_rows
+from tests.lab_helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run budget: it is stopped long before
-
-
-def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

@@ -4,37 +4,11 @@ training controls and history. MNIST is a small fake here; the jobs train it for
 
 import json
 import time
-from pathlib import Path
-
-import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from core.engine.presets import LECTURE, QUICK
 from core.lab.urlconfig import FIELDS, to_query
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 10 steps
-
-
-@pytest.fixture
-def lab(fake_mnist, runs_dir):
-    """A factory of AppTests on one server (shared caches, a private runs folder), opened at a page."""
-    st.cache_resource.clear()
-
-    def open_page(page: str, **query) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        at.query_params.update(query)
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
-
-    yield open_page
-    from pages.ui.common import job_manager
-
-    job_manager().shutdown()
-    st.cache_resource.clear()
 
 
 def manager():

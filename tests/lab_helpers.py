@@ -1,0 +1,29 @@
+"""Helpers several test files share: open the app at a page in AppTest, and wait for a condition."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+def open_app_page(page: str, timeout: float = 30, **query):
+    """An AppTest of the whole app (its shell first, as a browser has it), switched to `page`, no exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll `predicate` every 10 ms until it is true; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
