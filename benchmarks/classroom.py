@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -50,7 +49,9 @@ def serve_and_measure(args) -> None:
     """Run a lab server in this process (Streamlit in the main thread) and the class in another thread."""
     from streamlit.web import bootstrap
 
-    port = _free_port()
+    from tests.browser.lab_server import free_port
+
+    port = free_port()
     flags = {"server.headless": True, "global.developmentMode": False, "server.fileWatcherType": "none",
              "server.address": "127.0.0.1", "server.port": port, "browser.gatherUsageStats": False}
     result: dict = {"executor": args.one}
@@ -68,31 +69,15 @@ def serve_and_measure(args) -> None:
     bootstrap.run(str(REPO / "streamlit_app.py"), False, [], flags)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def run_class(url: str, args) -> dict:
     from playwright.sync_api import sync_playwright
 
     from benchmarks.dashboard import Tab
     from core.engine.presets import QUICK
-    from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium
+    from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium, healthy
 
     deadline = time.monotonic() + 120
-    while not _healthy(url):
+    while not healthy(url):
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.2)
