@@ -14,9 +14,12 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_RUNS"
 DEFAULT_MAX_CONCURRENT = 1  # a 2-core server: one run trains, the other core serves the pages
 TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
-# Training threads run at the server's own priority: since the post-script garbage collection is off, a
-# niced training thread only lost its core to the server's polling threads, and pages loaded no faster.
+# Training threads in the server's own process (the threads executor) run at its priority: a niced training
+# thread only lost its core to the server's polling threads, and pages loaded no faster (the interpreter lock,
+# not the CPU, held them up). A worker process is another matter: niced, it gives way to the web server's
+# page scripts whenever both want a core, and the server is idle most of the time (benchmarks.classroom).
 DEFAULT_TRAIN_NICE = 0
+DEFAULT_WORKER_NICE = 10
 
 
 def max_concurrent_runs(environ=None) -> int:
@@ -44,15 +47,15 @@ def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:
     return max(1, (cpus - 1) // max(1, max_concurrent))
 
 
-def lower_thread_priority(environ=None) -> int | None:
-    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, default 0); the value set, or None.
+def lower_thread_priority(environ=None, default: int = DEFAULT_TRAIN_NICE) -> int | None:
+    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, else `default`); the value set, or None.
 
     On Linux a thread has its own nice value. An instructor whose server also runs other work can nice the
     training threads (say 10) so that the threads serving pages run first when both want a core.
     """
     text = (environ if environ is not None else os.environ).get(TRAIN_NICE_ENV, "").strip()
     try:
-        nice = int(text) if text else DEFAULT_TRAIN_NICE
+        nice = int(text) if text else default
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         return nice
     except (ValueError, AttributeError, OSError):

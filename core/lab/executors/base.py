@@ -201,6 +201,9 @@ class RunInWorker:
     def _fit(self) -> None:
         import torch
 
+        from core.lab.tuning import DEFAULT_WORKER_NICE, lower_thread_priority
+
+        lower_thread_priority(default=DEFAULT_WORKER_NICE)  # nice is per thread: set by the training thread itself
         torch.set_num_threads(self.threads)
         try:
             self.trainer.fit()

@@ -71,9 +71,6 @@ def serve(link: WorkerLink, threads: int) -> None:
     from core.engine import data as mnist_data
     from core.engine.data import MNISTUnavailable
     from core.lab.executors.base import RunInWorker, warm_up_training
-    from core.lab.tuning import lower_thread_priority
-
-    lower_thread_priority()  # the threads started from here (the run's) inherit it
     kind, data = link.recv()
     assert kind == "data"
     import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import: before "ready", not per run)
