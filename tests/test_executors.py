@@ -179,6 +179,9 @@ def test_the_executor_is_chosen_by_one_setting(data):
     assert isinstance(make_executor(data, 3, {"MNIST_LAB_EXECUTOR": "threads"}), ThreadExecutor)
     local = make_executor(data, 3, {})
     assert isinstance(local, LocalExecutor) and local.capacity().slots == 3
+    assert make_executor(data, None, {}).capacity().slots == os.cpu_count()  # one worker per core
+    assert make_executor(data, None, {"MNIST_LAB_MAX_CONCURRENT_RUNS": "1"}).capacity().slots == 1
+    assert make_executor(data, None, {"MNIST_LAB_EXECUTOR": "threads"}).capacity().slots == 1
 
 
 def test_an_unreachable_ray_falls_back_to_local_workers_with_one_message(data, monkeypatch):

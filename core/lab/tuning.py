@@ -12,7 +12,10 @@ import threading
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_RUNS"
-DEFAULT_MAX_CONCURRENT = 1  # a 2-core server: one run trains, the other core serves the pages
+DEFAULT_MAX_CONCURRENT = 1  # runs in the server's own threads share its interpreter: one at a time
+# Runs in worker processes: one per core. Niced, they give way to the web server's page scripts, and a class
+# drained faster than with threads (README, "Host it for a class").
+WORKER_SLOTS_PER_CORE = 1
 TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
 # Training threads in the server's own process (the threads executor) run at its priority: a niced training
 # thread only lost its core to the server's polling threads, and pages loaded no faster (the interpreter lock,
@@ -22,20 +25,19 @@ DEFAULT_TRAIN_NICE = 0
 DEFAULT_WORKER_NICE = 10
 
 
-def max_concurrent_runs(environ=None) -> int:
-    """How many runs may train at once: ${MNIST_LAB_MAX_CONCURRENT_RUNS}, else 1. The one place N is set."""
+def max_concurrent_runs(environ=None, default: int = DEFAULT_MAX_CONCURRENT) -> int:
+    """How many runs may train at once: ${MNIST_LAB_MAX_CONCURRENT_RUNS}, else `default`. The one place N is set."""
     text = (environ if environ is not None else os.environ).get(MAX_CONCURRENT_ENV, "").strip()
     if not text:
-        return DEFAULT_MAX_CONCURRENT
+        return default
     try:
         value = int(text)
         if value < 1:
             raise ValueError
         return value
     except ValueError:
-        log.warning("%s=%r is not a whole number of at least 1; using %d", MAX_CONCURRENT_ENV, text,
-                    DEFAULT_MAX_CONCURRENT)
-        return DEFAULT_MAX_CONCURRENT
+        log.warning("%s=%r is not a whole number of at least 1; using %d", MAX_CONCURRENT_ENV, text, default)
+        return default
 
 
 def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:

@@ -57,7 +57,8 @@ def run_app_server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     runs_dir = tmp_path_factory.mktemp("runs")
     try:
-        server, url = start_lab_server(runs_dir, log_path)
+        # One run at a time, so that the journeys can see a second student wait in the queue.
+        server, url = start_lab_server(runs_dir, log_path, extra_env={"MNIST_LAB_MAX_CONCURRENT_RUNS": "1"})
     except RuntimeError as error:
         pytest.fail(str(error))
     SERVER_RUNS[url] = runs_dir

@@ -1,7 +1,7 @@
 """Training in a real browser: a quick run, a stopped run, two students at once, a sweep. Real MNIST.
 
-The server trains one run at a time (MNIST_LAB_MAX_CONCURRENT_RUNS unset: N = 1), so the second student
-waits in the queue. While a fragment polls, the script state flips constantly: these journeys wait for
+The server trains one run at a time (tests/browser/conftest.py sets MNIST_LAB_MAX_CONCURRENT_RUNS=1), so the
+second student waits in the queue. While a fragment polls, the script state flips constantly: these journeys wait for
 content, never for "notRunning".
 """
 

@@ -10,7 +10,7 @@ import os
 
 from core.engine.data import MNISTTensors
 from core.lab.executors.base import Executor
-from core.lab.tuning import max_concurrent_runs
+from core.lab.tuning import WORKER_SLOTS_PER_CORE, max_concurrent_runs
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,11 @@ def make_executor(data: MNISTTensors | None = None, slots: int | None = None, en
     from core.lab.executors.local import LocalExecutor
 
     kind = executor_kind(environ)
-    slots = slots or max_concurrent_runs(environ)
     if kind == "threads":
         from core.lab.executors.threads import ThreadExecutor
 
-        return ThreadExecutor(data, slots)
+        return ThreadExecutor(data, slots or max_concurrent_runs(environ))
+    slots = slots or max_concurrent_runs(environ, default=WORKER_SLOTS_PER_CORE * (os.cpu_count() or 1))
     if kind == "ray":
         from core.lab.executors.ray_actors import RayExecutor
 
