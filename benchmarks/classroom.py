@@ -86,7 +86,7 @@ def run_class(url: str, args) -> dict:
 
     from benchmarks.dashboard import Tab
     from core.engine.presets import QUICK
-    from tests.browser.lab_server import CHROMIUM_ARGS, find_chromium, healthy
+    from tests.browser.lab_server import CHROMIUM_ARGS, chromium_kept_niced, find_chromium, healthy
 
     deadline = time.monotonic() + 120
     while not healthy(url):
@@ -95,10 +95,8 @@ def run_class(url: str, args) -> dict:
         time.sleep(0.2)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-        for process in psutil.Process().children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                if "chrom" in process.name():
-                    process.nice(args.browser_nice)
+        niced = chromium_kept_niced(args.browser_nice) if args.browser_nice else contextlib.nullcontext()
+        niced.__enter__()
         visitor = Tab(browser, url)
         visitor.open()  # the first session creates the server's job manager, which starts its workers
         manager = _server_job_manager()
@@ -138,6 +136,7 @@ def run_class(url: str, args) -> dict:
 
         started, ended, statuses = watch.result()
         cpu_server = _own_cpu(server) - cpu_before
+        niced.__exit__(None, None, None)
         first_points = [tab.page.evaluate("() => window.labFirstPointAt ? (window.labFirstPointAt - "
                                           "window.labClickedAt) / 1000 : null") for tab in tabs]
         browser.close()

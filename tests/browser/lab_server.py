@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -111,6 +112,32 @@ def stop_lab_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
+@contextlib.contextmanager
+def chromium_kept_niced(nice: int, period_s: float = 0.5):
+    """Keep every Chromium process below this one at `nice` while the block runs.
+
+    A nice given at launch does not last: Chromium running as root sets its renderers' and GPU process's
+    priorities itself (seen here: renderers at 0 and 5, the GPU process at -8 under a browser at 19).
+    """
+    done = threading.Event()
+
+    def keep() -> None:
+        me = psutil.Process()
+        while not done.wait(period_s):
+            for process in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if "chrom" in process.name() and process.nice() != nice:
+                        process.nice(nice)
+
+    keeper = threading.Thread(target=keep, daemon=True, name="chromium-nice")
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
+
+
 class LabInChromium(NamedTuple):
     """A running lab server, its runs folder and a Chromium to visit it with."""
 
@@ -134,12 +161,8 @@ def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: d
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-                if browser_nice:
-                    for process in psutil.Process().children(recursive=True):
-                        with contextlib.suppress(psutil.Error):
-                            if "chrom" in process.name():
-                                process.nice(browser_nice)
-                yield LabInChromium(server, url, browser, Path(runs))
+                with chromium_kept_niced(browser_nice) if browser_nice else contextlib.nullcontext():
+                    yield LabInChromium(server, url, browser, Path(runs))
                 browser.close()
         finally:
             stop_lab_server(server)
