@@ -56,7 +56,7 @@ def test_the_exported_script_reaches_the_runs_accuracy_on_real_mnist(flags, runs
     # Run from elsewhere, as a student would: nothing of the lab is importable there.
     copy = tmp_path / "reproduce.py"
     copy.write_text(script.read_text())
-    again = run_python(str(copy), "--data-dir", str(default_root()), cwd=tmp_path)
+    again = run_python(str(copy), "--data-dir", str(default_root().resolve()), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     lines = again.stdout.strip().splitlines()
     result = json.loads(lines[-1])

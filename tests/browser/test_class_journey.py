@@ -64,6 +64,22 @@ def wait_for_board(page, names: list[str], table: int = 0, timeout_ms: int = BOA
     )
 
 
+def choose_option(page, picker: str, name: str, attempts: int = 5) -> None:
+    """Open a selectbox and click the option containing `name`. The picker follows the board, which polls
+    every few seconds: a refresh can close the open list, so open it again (at most `attempts` times)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.locator(picker).click()
+        try:
+            page.get_by_role("option", name=name, exact=False).click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
 def type_name(app: StreamlitPage, name: str) -> None:
     field = app.page.locator(".st-key-class_name input")
     field.fill(name)
@@ -143,8 +159,7 @@ def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, r
     wait_for_board(teacher.page, ["Ann <b>&</b>", "Bob"], table=0)
 
     # The instructor spotlights the winner: every student's page shows it, with its curves and Mistakes link.
-    teacher.page.locator(".st-key-class_i_spot").click()  # the picker follows the board as it polls
-    teacher.page.get_by_role("option", name="Ann <b>&</b>", exact=False).click()
+    choose_option(teacher.page, ".st-key-class_i_spot", "Ann <b>&</b>")
     button(teacher.page, "class_i_spot_go").click()
     teacher.page.get_by_text("Every Class page now shows this run").wait_for()
     ann_board.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
