@@ -156,8 +156,9 @@ def warm_up_training() -> None:
 class RunInWorker:
     """One run inside a worker: a Trainer in its own thread, whose events wait in a buffer until collected.
 
-    The controls act on the Trainer at once (it exists before training starts). `wake` is set at every event
-    that is not a step, so a sender can pass on epochs and the end without waiting for its next round.
+    The controls act on the Trainer at once (it exists before training starts). `wake` is set at the first
+    step (the student waits for the first loss point) and at every event that is not a step, so a sender
+    passes these on without waiting for its next round.
     """
 
     def __init__(self, config: TrainConfig, data, threads: int, run_folder=None):
@@ -195,7 +196,7 @@ class RunInWorker:
                 self._end, self._ended_reported = pack_end(event), True
             else:
                 self._events.append(event)
-        if not isinstance(event, StepEvent):
+        if not isinstance(event, StepEvent) or event.step == 1:
             self.wake.set()
 
     def _fit(self) -> None:
