@@ -10,18 +10,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import queue
 import socket
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.lab.executors.base import Capacity, Executor, RunRefusedByWorker, RunSink, WorkerLost, unpack_end
+from core.lab.executors.link import MessageLink
 from core.lab.tuning import torch_threads
 
 log = logging.getLogger(__name__)
@@ -42,31 +41,20 @@ class LocalWorker:
              str(threads)],
             pass_fds=[theirs.fileno()], cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL)
         theirs.close()
-        self.conn = Connection(mine.detach())
-        self._send_lock = threading.Lock()
+        self.link = MessageLink(mine.detach())
         self.pid: int | None = None
-        self.send(("data", data))
-
-    def send(self, message: tuple) -> None:
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        with self._send_lock:
-            self.conn.send_bytes(payload)
-
-    def recv(self, timeout: float | None = None) -> tuple:
-        if timeout is not None and not self.conn.poll(timeout):
-            raise TimeoutError("the worker did not answer in time")
-        return pickle.loads(self.conn.recv_bytes())
+        self.link.send(("data", data))
 
     def wait_ready(self) -> None:
-        kind, self.pid = self.recv(READY_TIMEOUT_S)
+        kind, self.pid = self.link.recv(READY_TIMEOUT_S)
         assert kind == "ready"
 
     def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
         """Relay one run to `sink`; WorkerLost if the process dies on the way."""
         try:
-            self.send(("train", config, None if run_folder is None else str(run_folder)))
+            self.link.send(("train", config, None if run_folder is None else str(run_folder)))
             while True:
-                message = self.recv()
+                message = self.link.recv()
                 kind = message[0]
                 if kind == "events":
                     for event in message[1]:
@@ -84,8 +72,8 @@ class LocalWorker:
     def find_lr(self, config: TrainConfig):
         """Run the learning-rate range test in this worker and return its LrFinderResult."""
         try:
-            self.send(("find_lr", config))
-            kind, answer = self.recv()
+            self.link.send(("find_lr", config))
+            kind, answer = self.link.recv()
         except (EOFError, OSError) as exc:
             raise WorkerLost(self.exit_text()) from exc
         if kind == "refused":
@@ -102,13 +90,13 @@ class LocalWorker:
 
     def close(self, timeout: float = 5.0) -> None:
         with contextlib.suppress(OSError):
-            self.send(("quit",))
+            self.link.send(("quit",))
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.conn.close()
+        self.link.close()
 
 
 class WorkerControl:
@@ -135,7 +123,7 @@ class WorkerControl:
 
     def _send(self, *message) -> None:
         with contextlib.suppress(OSError):  # the worker is gone: its run's thread reports that
-            self.worker.send(message)
+            self.worker.link.send(message)
 
 
 class LocalExecutor(Executor):

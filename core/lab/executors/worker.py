@@ -16,34 +16,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import pickle
 import threading
-from multiprocessing.connection import Connection
+
+from core.lab.executors.link import MessageLink
 
 # Step events are sent in batches: a few a second is smooth for a chart, and costs the server little.
 FLUSH_S = 0.25
 
 
-class WorkerLink:
-    """The worker's end of the socket: whole pickled messages, sent from any thread one at a time."""
-
-    def __init__(self, fd: int):
-        self.conn = Connection(fd)
-        self._send_lock = threading.Lock()
-
-    def send(self, message: tuple) -> None:
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        with self._send_lock:
-            self.conn.send_bytes(payload)
-
-    def recv(self) -> tuple:
-        return pickle.loads(self.conn.recv_bytes())
-
-
-def relay(link: WorkerLink, run) -> None:
-    """Send a run's events in batches, then its end, and return."""
-    from core.lab.executors.base import pack_end
-
+def relay(link: MessageLink, run) -> None:
+    """Send a run's events in batches, then its end (every run's thread leaves one), and return."""
     while True:
         run.wake.wait(FLUSH_S)
         events, end = run.take()
@@ -52,21 +34,9 @@ def relay(link: WorkerLink, run) -> None:
         if end is not None:
             link.send(("end", end))
             return
-        if run.ended and not run.wake.is_set():  # the thread is gone and left nothing more: say so
-            events, end = run.take()
-            if events:
-                link.send(("events", events))
-            link.send(("end", end or pack_end(_lost_thread())))
-            return
 
 
-def _lost_thread():
-    from core.lab.executors.base import failed_end
-
-    return failed_end(RuntimeError("the training thread ended without a result"))
-
-
-def serve(link: WorkerLink, threads: int) -> None:
+def serve(link: MessageLink, threads: int) -> None:
     """Warm up (torch, Accelerate, MNIST), say ready, then train what the server sends, one run at a time."""
     from core.engine import data as mnist_data
     from core.engine.data import MNISTUnavailable
@@ -125,7 +95,7 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    link = WorkerLink(args.fd)
+    link = MessageLink(args.fd)
     with contextlib.suppress(EOFError, OSError):  # the server is gone: so is the reason to train
         serve(link, args.threads)
     os._exit(0)  # at once, even with a run's thread inside torch
