@@ -119,9 +119,9 @@ def pack_end(event) -> dict:
 def failed_end(exc: Exception):
     """The EndEvent of a run that failed before its Trainer could report it (say, while preparing)."""
     from core.engine.status import Status
-    from core.engine.trainer import EndEvent, TrainResult
+    from core.engine.trainer import EndEvent, TrainResult, failure_message
 
-    message = f"training failed: {type(exc).__name__}: {exc}"
+    message = failure_message(exc)
     return EndEvent(Status.FAILED, message, TrainResult(Status.FAILED, message))
 
 
@@ -184,10 +184,6 @@ class RunInWorker:
             self.wake.clear()
             return events, end
 
-    @property
-    def ended(self) -> bool:
-        return not self.thread.is_alive()
-
     def _keep(self, event) -> None:
         from core.engine.trainer import EndEvent, StepEvent
 
@@ -208,7 +204,9 @@ class RunInWorker:
         torch.set_num_threads(self.threads)
         try:
             self.trainer.fit()
-        except Exception as exc:  # inside the loop the Trainer has reported it already; before it, not
+        # Inside its loop the Trainer has reported a failure already; before it, not. Whatever ends the thread,
+        # the run gets an end: the sender waits for one.
+        except BaseException as exc:
             with self._lock:
                 if not self._ended_reported:
                     self._end = pack_end(failed_end(exc))
