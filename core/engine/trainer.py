@@ -189,6 +189,11 @@ def make_schedule(config: TrainConfig, optimizer, total_steps: int):
     return torch.optim.lr_scheduler.OneCycleLR(inner, max_lr=config.lr, total_steps=max(1, total_steps))
 
 
+def failure_message(exc: BaseException) -> str:
+    """How a run that failed with `exc` is described to the student, wherever the failure was caught."""
+    return f"training failed: {type(exc).__name__}: {exc}"
+
+
 def check_new_lr(config: TrainConfig, lr) -> None:
     """Raise ValueError, in words for the student, when a run may not switch to learning rate `lr`."""
     if isinstance(lr, bool) or not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
@@ -299,7 +304,7 @@ class Trainer:
         except Diverged as exc:
             result.status, result.message = Status.DIVERGED, str(exc)
         except Exception as exc:
-            result.status, result.message = Status.FAILED, f"training failed: {type(exc).__name__}: {exc}"
+            result.status, result.message = Status.FAILED, failure_message(exc)
             self._emit(EndEvent(result.status, result.message, result))
             raise
         finally:

@@ -20,7 +20,6 @@ from dataclasses import replace
 
 import torch
 
-from core.engine import data as mnist_data
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.display_name import clean_name, name_problem
@@ -104,7 +103,6 @@ class JobManager:
         self._max_concurrent = max_concurrent
         # Torch threads of the server's own work (predictions for the pages): see torch_threads for why.
         torch.set_num_threads(torch_threads(self.capacity.slots))
-        self._data = data
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._sweeps: dict[str, Sweep] = {}
@@ -299,10 +297,6 @@ class JobManager:
         """Why the lab trains otherwise than it was asked to (Ray not reachable, say); "" when it does not."""
         return getattr(self.executor, "notice", "")
 
-
-    def _get_data(self) -> MNISTTensors:
-        return self._data if self._data is not None else mnist_data.load_mnist()
-
     def _owned(self, job_id: str | None, owner: str) -> Job | None:
         # A link shows anyone a run; only the browser that started it may control it.
         job = self.get(job_id)
@@ -374,8 +368,10 @@ class JobManager:
         except WorkerLost as exc:
             sink.fail(str(exc))
         except Exception as exc:
+            from core.engine.trainer import failure_message
+
             log.exception("job %s failed", job.id)
-            sink.fail(f"training failed: {type(exc).__name__}: {exc}")
+            sink.fail(failure_message(exc))
         finally:
             job.detach_trainer()  # drops the run's controls (and in-process, the Trainer with its model)
             with self._lock:
