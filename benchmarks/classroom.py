@@ -84,7 +84,7 @@ def serve_and_measure(args) -> None:
 def run_class(url: str, args) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.dashboard import Tab
+    from benchmarks.dashboard import Tab, new_tab_open
     from core.engine.presets import QUICK
     from tests.browser.lab_server import CHROMIUM_ARGS, chromium_kept_niced, find_chromium, healthy
 
@@ -93,10 +93,10 @@ def run_class(url: str, args) -> dict:
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.2)
-    with sync_playwright() as playwright:
+    with sync_playwright() as playwright, contextlib.ExitStack() as niced:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-        niced = chromium_kept_niced(args.browser_nice) if args.browser_nice else contextlib.nullcontext()
-        niced.__enter__()
+        if args.browser_nice:
+            niced.enter_context(chromium_kept_niced(args.browser_nice))
         visitor = Tab(browser, url)
         visitor.open()  # the first session creates the server's job manager, which starts its workers
         manager = _server_job_manager()
@@ -129,14 +129,14 @@ def run_class(url: str, args) -> dict:
         while watch.active() and len(switches) < 3 * len(NAV_PAGES):
             for title in NAV_PAGES:
                 switches.append(visitor.go_to(title, HEADINGS.get(title, title)))
-            fresh.append(_fresh_tab(browser, url))
+            fresh.append(new_tab_open(browser, url))
         visitor.assert_no_exception()
         for tab in tabs:
             tab.assert_no_exception()
 
         started, ended, statuses = watch.result()
         cpu_server = _own_cpu(server) - cpu_before
-        niced.__exit__(None, None, None)
+        niced.close()
         first_points = [tab.page.evaluate("() => window.labFirstPointAt ? (window.labFirstPointAt - "
                                           "window.labClickedAt) / 1000 : null") for tab in tabs]
         browser.close()
@@ -168,12 +168,6 @@ def _job_id(tab) -> str:
 
     tab.page.wait_for_url("**job=*")
     return parse_qs(urlparse(tab.page.url).query)["job"][0]
-
-
-def _fresh_tab(browser, url: str) -> float:
-    from benchmarks.dashboard import new_tab_open
-
-    return new_tab_open(browser, url)
 
 
 class RunWatch:
