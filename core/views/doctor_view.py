@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.engine.config import N_TRAIN, SETTINGS, TrainConfig
 from core.engine.doctor import Code
+from core.views.words import plural
 
 TITLES = {
     Code.DIVERGED: "Diverged",
@@ -30,7 +31,7 @@ def change_text(name: str, value) -> str:
     if described.kind == "subset":
         return f"{value:,} training images" if value else f"all {N_TRAIN:,} training images"
     if name == "epochs":
-        return f"{value} epoch{'s' * (value != 1)}"
+        return plural(value, "epoch")
     if described.choice_labels:
         return described.choice_labels.get(value, str(value))
     shown = f"{value:g}" if isinstance(value, float) else str(value)
