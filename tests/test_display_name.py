@@ -211,3 +211,15 @@ def test_a_train_link_lets_a_classmate_watch_but_does_not_change_their_settings(
         assert setup.session_state["lab_config"] == LECTURE
     finally:
         job_manager().stop(job_id, owner.session_state["lab_owner"])
+
+
+def test_the_browser_holds_its_name_so_its_other_tabs_and_a_refresh_sign_with_it(lab):
+    ann = lab(CLASS)
+    type_name(ann, "Ann")
+    second_tab = lab("pages/train.py")  # the same browser: its cookie names the same owner
+    second_tab.session_state["lab_owner"] = ann.session_state["lab_owner"]
+    second_tab.run()
+    assert "On the Class page's board as: Ann" in [t.value for t in second_tab.text]
+    type_name(ann, "Annie")  # renamed in the first tab: the second signs with the new name
+    second_tab.run()
+    assert second_tab.session_state["lab_student"] == "Annie"

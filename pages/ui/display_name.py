@@ -1,5 +1,5 @@
-"""The student's display name: typed on the Class page, claimed in the class's name registry, kept for the
-browser session. Never read from a link: links are for watching, so a classmate's link signs nothing.
+"""The student's display name: typed on the Class page and claimed in the class's name registry by this
+browser (its owner id). Never read from a link: links are for watching, so a classmate's link signs nothing.
 
 Not a page (st.navigation does not list it). Names are user text: shown with st.text or in a widget only.
 """
@@ -17,9 +17,12 @@ NAME_INPUT = "class_name"  # the Class page's text field
 NAME_PROBLEM = "lab_student_problem"  # (text refused, why), shown while the field still holds that text
 
 
-def display_name() -> str:
-    """This session's display name ("" until one is claimed on the Class page)."""
-    return st.session_state.get(STUDENT, "")
+def display_name(owner: str) -> str:
+    """The name this browser holds in the class ("" for none), kept in the session: another tab's new name, or
+    a refresh, finds it too."""
+    held = name_registry().name_of(owner)
+    st.session_state[STUDENT] = held
+    return held
 
 
 def drop_link_name() -> None:
@@ -43,13 +46,13 @@ def _name_typed(owner: str) -> None:
 def name_field(owner: str) -> str:
     """The text field for the display name, with why a name was refused; returns the name in use."""
     state = st.session_state
-    name = display_name()
+    name = display_name(owner)
     if NAME_INPUT not in state:
         state[NAME_INPUT] = name
     st.text_input(
         "Your display name", key=NAME_INPUT, on_change=_name_typed, args=(owner,), placeholder="for example Ada",
         help=f"1 to {MAX_NAME_CHARS} characters of one alphabet, not a name a classmate already has. Shown to the "
-        "class exactly as typed. No account: it is kept while this browser tab is open, never put in a link.",
+        "class exactly as typed. No account: this browser keeps it (its cookie), and it is never put in a link.",
     )
     refused = state.get(NAME_PROBLEM)
     if refused and refused[0] == state.get(NAME_INPUT):

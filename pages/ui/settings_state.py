@@ -14,7 +14,7 @@ from core.engine.config import TrainConfig
 from core.engine.presets import DEFAULT
 from core.lab.urlconfig import FIELDS, config_params, from_query, to_query
 from pages.ui.common import SHELL_RAN, classroom, job_manager, owner_id, require_shell
-from pages.ui.display_name import drop_link_name
+from pages.ui.display_name import display_name, drop_link_name
 
 CONFIG = "lab_config"
 PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL
@@ -59,6 +59,7 @@ def settings(params: dict[str, str] | None = None) -> TrainConfig:
     config = with_class_locks(state.setdefault(CONFIG, DEFAULT))
     publish(config)
     drop_link_name()
+    display_name(owner_id())  # the name this browser holds, for the Train page to sign its runs with
     return config
 
 
