@@ -136,6 +136,23 @@ def test_only_the_browser_holding_a_name_may_sign_a_run_with_it(tmp_path):
     assert names.holder_problem("bob-browser", "") is None  # no name: a run off the board
 
 
+def test_the_job_manager_refuses_a_run_signed_with_a_name_its_browser_does_not_hold(tmp_path, make_random_mnist):
+    from core.lab.jobs import JobManager, RunRefused
+
+    names = NameRegistry(tmp_path)
+    names.claim("ann-browser", "Ann")
+    manager = JobManager(RunStore(tmp_path), data=make_random_mnist(100, 20), max_concurrent=1,
+                         name_check=names.holder_problem)
+    try:
+        with pytest.raises(RunRefused, match="does not hold that display name"):
+            manager.submit(QUICK, "bob-browser", student="Ann")
+        with pytest.raises(RunRefused, match="invisible"):
+            manager.submit(QUICK, "bob-browser", student="Ann\u3164")
+        assert RunStore(tmp_path).ids() == []
+    finally:
+        manager.shutdown()
+
+
 # --- the pages, several sessions on one server --------------------------------------------------------------------
 CLASS = "pages/class.py"
 
