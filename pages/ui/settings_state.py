@@ -41,8 +41,9 @@ def watches_another(params: dict[str, str]) -> bool:
     if not (params.get(JOB) or params.get(SWEEP)):
         return False
     manager, me = job_manager(), owner_id()
-    own = [item for item in (manager.get(params.get(JOB)), manager.get_sweep(params.get(SWEEP))) if item is not None]
-    return not own or any(item.owner != me for item in own)
+    named = [item for item in (manager.get(params.get(JOB)), manager.get_sweep(params.get(SWEEP)))
+             if item is not None]
+    return not named or any(item.owner != me for item in named)
 
 
 def settings(params: dict[str, str] | None = None) -> TrainConfig:
