@@ -35,7 +35,7 @@ def test_a_stack_of_combining_marks_is_refused_but_two_accents_on_a_letter_are_f
         assert name_problem(name) is None
 
 
-@pytest.mark.parametrize("name", [CYRILLIC_ANN, "Ad\u0430", "\u0391lice", "Bob\u03bf"])
+@pytest.mark.parametrize("name", [CYRILLIC_ANN, "Ad\u0430", "\u0391lice", "Bob\u03bf", "\u0422eacher"])
 def test_letters_of_two_alphabets_are_refused(name):
     assert "one alphabet" in name_problem(name)
 
