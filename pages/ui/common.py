@@ -67,9 +67,10 @@ def _job_manager(runs_dir: str):
     from core.engine.runs import RunStore
     from core.lab.jobs import JobManager
 
-    # The class's locked settings are checked on the server at every submission, whatever a page showed.
-    # Also marks runs left "running" by a dead server interrupted.
-    manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem])
+    # The class's locked settings and the name a run is signed with are checked on the server at every
+    # submission, whatever a page showed. Also marks runs left "running" by a dead server interrupted.
+    manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem],
+                         name_check=_name_registry(runs_dir).holder_problem)
     manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
     return manager
 
@@ -95,6 +96,18 @@ def _classroom(runs_dir: str):
 def classroom():
     """The class's shared state (challenge, locks, board, spotlight) in the runs folder's class.json."""
     return _classroom(_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _name_registry(runs_dir: str):
+    from core.lab.names import NameRegistry
+
+    return NameRegistry(runs_dir)
+
+
+def name_registry():
+    """The class's display names (who holds which) in the runs folder's names.json."""
+    return _name_registry(_runs_dir())
 
 
 @st.cache_resource(show_spinner=False)
