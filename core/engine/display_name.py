@@ -131,11 +131,8 @@ def _is_reserved(name: str) -> bool:
     return not _reserved_keys().isdisjoint(keys)
 
 
-def name_problem(text: object) -> str | None:
-    """Why `text` cannot be a display name, in words for the student; None when it can (after clean_name)."""
-    if not isinstance(text, str):
-        return "A display name must be text."
-    name = clean_name(text)
+def _display_problem(name: str) -> str | None:
+    # What makes a name unsafe to show at all; names saved by an earlier, laxer lab are held to this alone.
     if not name:
         return "Type a display name: at least one character that is not a space."
     if len(name) > MAX_NAME_CHARS:
@@ -143,6 +140,17 @@ def name_problem(text: object) -> str | None:
     if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in name):
         return ("A display name may not contain control characters or invisible marks "
                 "(such as right-to-left or zero-width marks). Letters, digits, spaces and punctuation are fine.")
+    return None
+
+
+def name_problem(text: object) -> str | None:
+    """Why `text` cannot be a display name, in words for the student; None when it can (after clean_name)."""
+    if not isinstance(text, str):
+        return "A display name must be text."
+    name = clean_name(text)
+    problem = _display_problem(name)
+    if problem:
+        return problem
     if any(_draws_nothing(char) for char in name):
         return ("A display name may not contain invisible letters or blank symbols (such as the Hangul filler "
                 "or the empty Braille pattern): your classmates could not see them. Use letters you can see.")
@@ -160,5 +168,11 @@ def name_problem(text: object) -> str | None:
 
 
 def is_display_name(text: object) -> bool:
-    """True when `text` is already a clean, valid display name (as saved in run.json)."""
+    """True when `text` is already a clean, valid display name (as a new run saves it)."""
     return isinstance(text, str) and name_problem(text) is None and clean_name(text) == text
+
+
+def is_saved_name(text: object) -> bool:
+    """True when `text` may stand in a saved run.json: safe to show, though an older lab may have allowed what
+    name_problem now refuses (two alphabets, a staff title), so such a run is not called damaged."""
+    return isinstance(text, str) and text == text.strip() and _display_problem(text) is None
