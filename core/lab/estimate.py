@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import to_inputs
-from core.engine.model import build_mlp
+from core.engine.model import build_model
 from core.engine.network_size import count_parameters
 from core.views.words import format_seconds
 
@@ -88,7 +88,7 @@ def measure_step_seconds(config: TrainConfig, budget_s: float = 0.15, max_steps:
     """Seconds per Trainer step of this network, batch size and optimizer, from a few steps on random images."""
     from core.engine.trainer import make_optimizer  # Accelerate is slow to import; only needed here
 
-    model = build_mlp(config.hidden, seed=0)
+    model = build_model(config, seed=0)
     optimizer = make_optimizer(config, model.parameters())
     generator = torch.Generator().manual_seed(0)
     pool = 2 * config.batch_size  # the Trainer gathers each batch from shuffled indices: so do we
