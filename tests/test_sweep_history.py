@@ -67,3 +67,11 @@ def test_history_rows_from_the_run_store(tmp_path):
     assert failed["settings"] == settings_text(QUICK) and failed["epochs"] == "0 of 4"
     assert failed["test accuracy (%)"] is None and failed["run"].startswith("mine (")
     assert run_title({"created": 0, "label": ""}) != ""
+
+
+def test_activation_and_dropout_can_be_swept_and_read_in_words():
+    runs = sweep_configs(TrainConfig(), "activation", ["relu", "leaky_relu"])
+    assert [c.activation for c in runs] == ["relu", "leaky_relu"] and runs[0].epochs == 1
+    assert format_param_value("activation", "leaky_relu") == "leaky ReLU"
+    assert [c.dropout for c in sweep_configs(TrainConfig(), "dropout", [0.0, 0.5])] == [0.0, 0.5]
+    assert settings_text(TrainConfig(activation="leaky_relu", dropout=0.3)) == "leaky ReLU activation · dropout 0.3"
