@@ -8,15 +8,18 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.engine.trainer import Trainer
+from core.lessons.one_step import digit_inputs, network_weights, train_step
 from pages.ui.one_step_panel import TAB_LABEL as ONE_STEP_TAB
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 @pytest.fixture
-def step_tab(monkeypatch, tmp_path, fake_mnist):
-    """The Autograd page with its fifth tab open, on a fake MNIST and an empty runs folder."""
-    monkeypatch.setenv("MNIST_LAB_RUNS", str(tmp_path / "runs"))
+def step_tab(runs_dir, fake_mnist):
+    """The Autograd page with its fifth tab open, on a fake MNIST and the runs folder of runs_dir."""
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
@@ -72,3 +75,26 @@ def test_another_activation_and_the_digit_drawn_on_mistakes(step_tab):
     assert not at.exception
     captions = [c for image in at.get("image") for c in image.proto.imgs[0].caption.split("\n")]
     assert "your digit: a 1" in captions
+
+
+def test_a_saved_runs_weights_take_the_step_with_its_activation(runs_dir, fake_mnist):
+    config = TrainConfig(hidden=(16, 8), activation="tanh", dropout=0.2, epochs=1, train_subset=256, device="cpu")
+    store = RunStore(runs_dir)
+    recorder = store.create(config)
+    Trainer(config, fake_mnist, listeners=[recorder]).fit()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/autograd.py").run()
+    at.session_state["ag_tab"] = ONE_STEP_TAB
+    at.run()
+    at.segmented_control(key="os_network").set_value("run").run()
+    assert not at.exception, at.exception
+    assert any("dropout 0.2" in c.value for c in at.caption)
+    run = store.load(recorder.id)
+    image, label = fake_mnist.test_images[0], int(fake_mnist.test_labels[0])
+    expected = train_step(network_weights(run.model()), digit_inputs(image), label, "tanh", 0.1)
+    assert metric(at, "Loss") == f"{expected.loss:.3f}"
+    assert metric(at, "Loss after the step") == f"{expected.loss_after:.3f}"
+    assert len(at.get("image")) == 9  # 2 hidden layers, as the run has
+    st.cache_resource.clear()

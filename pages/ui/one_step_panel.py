@@ -58,6 +58,9 @@ def _network():
         model = loaders.model(run)
         if model is None:
             return None
+        if run.config.dropout:
+            st.caption(f"This run trained with dropout {run.config.dropout:g}; the step here uses every unit, "
+                       "as the network does when it predicts.")
         return one_step.network_weights(model), run.config.activation, run.config.normalize, ("run", run_id)
     seed = int(st.number_input("Seed of the initial weights", 0, 2**31 - 1, step=1, key=SEED,
                                help="The lecture's 784 → 128 → 64 → 10, initialised as a run with this seed."))
