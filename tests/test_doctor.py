@@ -16,6 +16,7 @@ from core.engine.report_card import ReportCardEvent
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.engine.trainer import EndEvent, Trainer
+from core.views.doctor_view import finding_text, try_label
 
 CASES = {
     "diverged": TrainConfig(lr=5.0),
@@ -53,6 +54,8 @@ def test_vanishing_gradients_quote_the_ratio_and_try_relu_and_fewer_layers(train
     assert ratio < 0.1 and "the last layer's" in found.message and "sigmoid" in found.message
     assert found.try_settings == {"activation": "relu", "hidden": [128, 64]}
     assert TrainConfig.from_dict({**TrainConfig().to_dict(), **found.try_settings}) == TrainConfig()
+    assert try_label(found.try_settings) == "Try ReLU and hidden layers 128-64"
+    assert finding_text(found.code, found.message).startswith(":orange-badge[Vanishing gradients] The first layer's")
 
 
 def test_vanishing_gradients_need_a_deep_network_and_a_tiny_first_gradient():

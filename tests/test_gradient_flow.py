@@ -85,6 +85,17 @@ def test_dead_units_are_counted_only_after_relu(activation, counted):
     assert all(math.isfinite(layer["grad_norm"]) for layer in layers)
 
 
+def test_the_dead_units_chart_shows_a_dash_when_no_layer_has_relu():
+    from core.views.charts import NO_DEAD_UNITS, layer_figure
+
+    tanh = [(5, [{"name": "hidden 1", "dead_fraction": None}, {"name": "output", "dead_fraction": None}])]
+    figure = layer_figure(tanh, "dead_fraction")
+    assert not figure.data and figure.layout.annotations[0].text == NO_DEAD_UNITS
+    relu = [(5, [{"name": "hidden 1", "dead_fraction": 0.25}, {"name": "output", "dead_fraction": None}])]
+    figure = layer_figure(relu, "dead_fraction")
+    assert list(figure.data[0].y) == [25.0] and not figure.layout.annotations
+
+
 def test_a_short_epoch_is_still_measured():
     flow = GradientFlow(build_mlp((8,), seed=0), steps_per_epoch=3)
     assert flow.every == 3 and flow.window == 3
