@@ -9,12 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engine.config import ACTIVATIONS, SETTINGS
-from core.engine.runs import RunStore
-from core.lessons import one_step
-from core.views import one_step_view as view
 from pages.mistakes_parts import keys as mistakes_keys
-from pages.mistakes_parts import loaders
 from pages.ui.common import crisp_images, mnist
+
+# The run store, the Mistakes loaders and the pictures import torchvision, torchmetrics and Accelerate (about 3 s
+# in a fresh server): they are imported when the tab is first opened, so the Autograd page paints without them.
 
 TAB_LABEL = "5. One training step"  # the Autograd page's tab, and its value in session state ("ag_tab")
 DIGIT, INDEX, LABEL = "os_digit", "os_index", "os_label"
@@ -45,6 +44,10 @@ def _digit(images, labels):
 
 def _network():
     """The network's layer weights, its activation and pixel scaling, and a key naming where they came from."""
+    from core.engine.runs import RunStore
+    from core.lessons import one_step
+    from pages.mistakes_parts import loaders
+
     runs = [run for run in RunStore().list() if run.has_model]
     source = st.segmented_control(
         "Network", ["fresh", "run"] if runs else ["fresh"], required=True, key=NETWORK,
@@ -75,6 +78,9 @@ def _take_step(origin, weights, steps: int) -> None:
 
 def one_step_tab() -> None:
     """The whole tab: choose a digit, a network and a learning rate; see the step's pictures."""
+    from core.lessons import one_step
+    from core.views import one_step_view as view
+
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     crisp_images()
