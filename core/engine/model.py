@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from core.engine.config import TrainConfig
 
 LECTURE_HIDDEN = (128, 64)
 # The modules of core.engine.config.ACTIVATIONS; leaky ReLU with PyTorch's default slope of 0.01.
@@ -42,7 +46,7 @@ def build_mlp(
     return model
 
 
-def build_model(config, seed: int | None = None) -> nn.Sequential:
+def build_model(config: TrainConfig, seed: int | None = None) -> nn.Sequential:
     """The network a TrainConfig describes: its hidden layers, activation and dropout."""
     return build_mlp(config.hidden, seed=seed, activation=config.activation, dropout=config.dropout)
 
