@@ -13,11 +13,11 @@ from collections.abc import Iterable
 
 from core.engine.config import MOMENTUM, TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD
+from core.engine.model import ACTIVATION_MODULES
 
 _SETTINGS_MARK = "# @SETTINGS@\n"
-# How the script writes each activation: the same torch modules as core.engine.model.ACTIVATION_MODULES.
-ACTIVATION_CODE = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "gelu": "nn.GELU()",
-                   "leaky_relu": "nn.LeakyReLU()"}
+# How the script writes each activation: the lab's own module, by name (nn.Tanh(), nn.LeakyReLU(), …).
+ACTIVATION_CODE = {name: f"nn.{module.__name__}()" for name, module in ACTIVATION_MODULES.items()}
 
 TEMPLATE = '''"""MNIST Lab run @RUN@ as a standalone script, written like the lecture's code.
 
