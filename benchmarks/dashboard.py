@@ -8,6 +8,9 @@
 3. While a run trains, another page opens: a sidebar click in the training tab, and a new tab opening
    /autograd, each to its heading and the script idle (median and worst of --repeats).
 4. Server memory (RSS) over --runs runs one after another, each started by a click and watched to its end.
+5. The Autograd page's "One training step" tab: its first draw in a session (a click on the tab until its
+   pictures are shown and the script idle) against Home's page switch (a sidebar click to Home), medians and
+   their ratio (the issue's target: at most 2).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import urlencode
 
 import psutil
 
+from pages.ui.one_step_panel import TAB_LABEL
 from tests.browser.lab_server import StreamlitPage, lab_in_chromium
 
 TIMEOUT_MS = 180_000
@@ -129,6 +133,25 @@ def memory_over_runs(tab: Tab, pid: int, runs: int) -> dict:
             "rss_growth_mb": round(after - before, 1), "runs": runs}
 
 
+def one_step_first_draw(browser, url: str, repeats: int) -> tuple[list[float], list[float]]:
+    """Per fresh session: Home's page switch, then the One training step tab's first draw on Autograd."""
+    home, first_draw = [], []
+    for _ in range(repeats):
+        tab = Tab(browser, url)  # a new session: the tab has never been drawn in it
+        tab.open("autograd")
+        home.append(tab.go_to("Home", heading="MNIST Lab"))
+        tab.go_to("Autograd")
+        began = time.perf_counter()
+        tab.page.get_by_role("tab", name=TAB_LABEL).click()
+        tab.page.locator('[data-testid="stImage"] img').nth(8).wait_for()
+        tab.page.locator('[data-testid="stPlotlyChart"]', has_text="after the step").wait_for()
+        tab.wait_until_idle()
+        first_draw.append(time.perf_counter() - began)
+        tab.assert_no_exception()
+        tab.context.close()
+    return home, first_draw
+
+
 def summary(times: list[float]) -> str:
     return f"median {statistics.median(times):.2f} s, worst {max(times):.2f} s ({len(times)} tries)"
 
@@ -138,8 +161,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="tries of each timing (default 5)")
     parser.add_argument("--runs", type=int, default=10, help="runs for the memory measurement (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
-    parser.add_argument("--only", default="quick,first,pages,memory",
-                        help="comma-separated parts to measure: quick, first, pages, memory (default all)")
+    parser.add_argument("--only", default="quick,first,pages,memory,onestep",
+                        help="comma-separated parts to measure: quick, first, pages, memory, onestep (default all)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
 
@@ -169,6 +192,15 @@ def main() -> None:
             results.update(memory_over_runs(tab, server.pid, args.runs))
             print(f"server memory over {args.runs} runs: {results['rss_before_mb']:.0f} MB -> "
                   f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)", flush=True)
+        if "onestep" in parts:
+            home, first_draw = one_step_first_draw(browser, url, args.repeats)
+            ratio = statistics.median(first_draw) / statistics.median(home)
+            results.update(home_page_switch_s=[round(t, 3) for t in home],
+                           one_step_first_draw_s=[round(t, 3) for t in first_draw],
+                           one_step_over_home=round(ratio, 2))
+            print(f"sidebar click to Home: {summary(home)}", flush=True)
+            print(f"One training step tab, first draw: {summary(first_draw)}", flush=True)
+            print(f"ratio of the medians, tab / Home: {ratio:.2f} (target: at most 2)", flush=True)
     results["load_average_at_end"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(results))

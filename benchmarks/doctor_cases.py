@@ -38,6 +38,12 @@ CASES = {
     "lecture-adam-lr0.001": TrainConfig(optimizer="adam", lr=0.001),
     "quick": QUICK,
     "best": BEST,
+    # Vanishing gradients: deep sigmoid against the same depth with ReLU and tanh, and the lecture's depth.
+    "sigmoid-8-layers-1-epoch": TrainConfig(activation="sigmoid", hidden=(64,) * 8, epochs=1),
+    "tanh-8-layers-1-epoch": TrainConfig(activation="tanh", hidden=(64,) * 8, epochs=1),
+    "relu-8-layers-1-epoch": TrainConfig(hidden=(64,) * 8, epochs=1),
+    "relu-8-layers-adam-1-epoch": TrainConfig(hidden=(64,) * 8, epochs=1, optimizer="adam", lr=0.001),
+    "sigmoid-lecture-1-epoch": TrainConfig(activation="sigmoid", epochs=1),
 }
 
 
@@ -80,6 +86,9 @@ def features(steps: list[float], epochs: list[dict]) -> str:
         best = min(epochs, key=lambda e: e["test_loss"])
         parts += [f"last-epoch rise {epochs[-1]['test_accuracy'] - epochs[-2]['test_accuracy']:+.2f} points",
                   f"test loss {epochs[-1]['test_loss'] / best['test_loss']:.2f}x its lowest (epoch {best['epoch']})"]
+    layers = epochs[-1].get("layers") if epochs else None
+    if layers and layers[0]["grad_norm"] and layers[-1]["grad_norm"]:
+        parts.append(f"first/last layer gradient norm {layers[0]['grad_norm'] / layers[-1]['grad_norm']:.2g}")
     return ", ".join(parts)
 
 

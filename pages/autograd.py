@@ -1,7 +1,7 @@
-"""Autograd: four examples, each result beside the few lines of PyTorch that compute it.
+"""Autograd: four examples, each result beside the few lines of PyTorch that compute it, and one training step.
 
-Thin on purpose: every number comes from core.lessons.autograd_demos / core.lessons.expr; this file only lays out
-widgets and charts.
+Thin on purpose: every number comes from core.lessons.autograd_demos, core.lessons.expr and (tab 5, laid out by
+pages/ui/one_step_panel.py) core.lessons.one_step; this file only lays out widgets and charts.
 """
 
 import zlib
@@ -12,6 +12,8 @@ import streamlit as st
 from core.lessons import autograd_demos as demos
 from core.lessons.expr import FUNCTIONS, MAX_LENGTH, ExpressionError, parse_expression
 from pages.ui.common import fmt, require_shell, table
+from pages.ui.one_step_panel import TAB_LABEL as ONE_STEP_TAB
+from pages.ui.one_step_panel import one_step_tab
 
 require_shell("pages/autograd.py")
 
@@ -63,8 +65,10 @@ st.markdown(
     "answers with derivatives worked out by hand."
 )
 
-tab1, tab2, tab3, tab4 = st.tabs(
-    ["1. y = x² + 3x + 1", "2. y = sum(x²)", "3. f = x1·x2 + x3·x4", "4. Your own function"]
+# on_change="rerun" makes the tabs report which one is open: the training step is computed only when shown.
+tab1, tab2, tab3, tab4, tab5 = st.tabs(
+    ["1. y = x² + 3x + 1", "2. y = sum(x²)", "3. f = x1·x2 + x3·x4", "4. Your own function", ONE_STEP_TAB],
+    key="ag_tab", on_change="rerun",
 )
 
 # --- 1. one variable, backward() -------------------------------------------------------------------------
@@ -273,3 +277,8 @@ with tab4:
             # loses the shapes of nodes that are new (Streamlit's d3-graphviz redraw).
             with st.container(key=f"graph_{zlib.crc32(expr.torch_source().encode()):08x}"):
                 st.graphviz_chart(point.graph)
+
+# --- 5. one training step of the network, seen whole ---------------------------------------------------------
+with tab5:
+    if tab5.open:
+        one_step_tab()

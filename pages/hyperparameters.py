@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
-from core.engine.model import build_mlp, describe_layers
+from core.engine.model import build_model, describe_layers
 from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.lab.estimate import estimate_epoch
@@ -17,6 +17,7 @@ from core.lab.jobs import RunRefused
 from core.lab.urlconfig import hidden_field_text, parse_hidden
 from core.views.charts import lr_finder_figure
 from core.views.doctor_view import use_lr_label
+from core.views.history import network_words
 from core.views.words import format_seconds, plural
 from pages.ui.common import classroom, job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
@@ -30,7 +31,7 @@ KEYS = {name: f"hp_{name}" for name in SETTINGS}
 LOCKED = "Locked by your instructor for the class"
 LOCKED_WHY = f"{LOCKED}: every run uses this value."
 # Where the widgets sit; every other setting goes into the left column of "More settings".
-MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "normalize", "seed"))
+MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "activation", "normalize", "seed"))
 MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device", "log_with")
 MORE_LEFT = tuple(name for name in SETTINGS if name not in {*MAIN_COLUMNS[0], *MAIN_COLUMNS[1], *MORE_RIGHT})
 
@@ -96,7 +97,7 @@ def draw_widget(name: str, config: TrainConfig, locked: bool = False) -> None:
     elif widget.kind == "radio":
         st.radio(described.label, described.choices, format_func=shown_as(described), horizontal=True, **words)
     elif widget.kind == "selectbox":
-        st.selectbox(described.label, described.choices, **words)
+        st.selectbox(described.label, described.choices, format_func=shown_as(described), **words)
     elif widget.kind == "text_input":
         st.text_input(described.label, placeholder=widget.placeholder, **words)
     elif widget.kind == "number_input":
@@ -164,7 +165,7 @@ if new_config != config:
     st.session_state[WIDGETS_FOR] = config
 
 st.subheader("Preview of the network")
-model = build_mlp(config.hidden)
+model = build_model(config)
 rows = [row for row in describe_layers(model) if row.kind != "Flatten"]
 table({
     "Layer": [f"{row.name}: {row.kind}" for row in rows],
@@ -173,7 +174,7 @@ table({
 })
 speed = job_manager().speed
 epoch = estimate_epoch(config, speed or 1.0)
-st.markdown(f"**{config.architecture()}**, with ReLU after every hidden layer.")
+st.markdown(f"**{config.architecture()}**, {network_words(config)}.")
 m1, m2, m3 = st.columns(3)
 m1.metric("Parameters to learn", f"{count_parameters(config.hidden):,}")
 m2.metric("Time per epoch (estimate)", format_seconds(epoch.seconds))

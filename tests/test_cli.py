@@ -190,3 +190,19 @@ def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once(monkeypatch)
     with pytest.raises(StopNow):
         signals._received(signal.SIGINT, None)
     assert signals.exit_code == 143  # the first signal says how the run ended
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
+@pytest.mark.parametrize("dropout", ["0", "0.2", "0.5", "0.8"])
+def test_every_activation_and_dropout_parse_from_the_command_line(activation, dropout):
+    config = config_from_args(parse_args(["--activation", activation, "--dropout", dropout]))
+    assert (config.activation, config.dropout) == (activation, float(dropout))
+
+
+def test_activation_and_dropout_have_help_and_refuse_bad_values(capsys):
+    text = build_parser().format_help()
+    assert "--activation {relu,tanh,sigmoid,gelu,leaky_relu}" in text and "hidden units dropped" in text
+    with pytest.raises(SystemExit):
+        parse_args(["--activation", "swish"])
+    with pytest.raises(ValueError, match="dropout = 0.9 is not allowed: a number from 0 to 0.8"):
+        config_from_args(parse_args(["--dropout", "0.9"]))

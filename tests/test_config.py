@@ -52,3 +52,9 @@ def test_round_trip_through_a_dict_and_differences():
 def test_unknown_setting_is_refused():
     with pytest.raises(ConfigError, match="not a setting"):
         TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_an_old_runs_settings_without_activation_or_dropout_read_as_relu_without_dropout():
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("activation", "dropout")}
+    config = TrainConfig.from_dict({**old, "lr": 0.1})
+    assert (config.activation, config.dropout) == ("relu", 0.0) and config.differences() == {"lr": 0.1}

@@ -6,7 +6,7 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.presets import QUICK
-from core.lab.estimate import estimate_epoch, measure_speed, steps_per_epoch
+from core.lab.estimate import RUN_BUDGET, estimate_epoch, estimate_memory_mb, measure_speed, steps_per_epoch
 from core.views.charts import epoch_figure, loss_figure
 from core.views.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
 from core.views.words import format_seconds
@@ -60,6 +60,22 @@ def test_estimates_grow_with_the_work_and_scale_with_the_machine():
     assert estimate_epoch(TrainConfig(train_subset=6000)).train_seconds == pytest.approx(lecture.train_seconds / 10,
                                                                                          rel=0.01)
     assert estimate_epoch(QUICK, speed=2.0).seconds == pytest.approx(2 * quick.seconds)
+
+
+def test_dropout_costs_time_and_memory_in_the_budget_and_activations_do_not():
+    lecture = TrainConfig()
+    dropped = TrainConfig(dropout=0.5)
+    # Measured: dropout adds 13-35 % to a step of the lecture's network (core.lab.estimate's comment).
+    assert 1.1 < estimate_epoch(dropped).step_seconds / estimate_epoch(lecture).step_seconds < 1.4
+    assert estimate_memory_mb(dropped) > estimate_memory_mb(lecture)
+    assert estimate_epoch(TrainConfig(activation="gelu")) == estimate_epoch(lecture)
+    assert RUN_BUDGET.problem(TrainConfig(dropout=0.8, activation="tanh")) is None
+    # The most epochs of a wide network that fit the budget without dropout no longer fit with it.
+    wide = TrainConfig(hidden=(1024, 1024), batch_size=256)
+    epochs = int(RUN_BUDGET.seconds // estimate_epoch(wide).seconds)
+    assert RUN_BUDGET.problem(TrainConfig(hidden=(1024, 1024), batch_size=256, epochs=epochs)) is None
+    assert "at most 10 min" in RUN_BUDGET.problem(TrainConfig(hidden=(1024, 1024), batch_size=256, epochs=epochs,
+                                                              dropout=0.3))
 
 
 def test_measuring_the_machine_gives_a_plausible_factor():

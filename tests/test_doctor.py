@@ -16,12 +16,14 @@ from core.engine.report_card import ReportCardEvent
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.engine.trainer import EndEvent, Trainer
+from core.views.doctor_view import finding_text, try_label
 
 CASES = {
     "diverged": TrainConfig(lr=5.0),
     "lr_too_low": TrainConfig(lr=0.0001, epochs=1),
     "overfitting": TrainConfig(optimizer="adam", lr=0.001, train_subset=1000, epochs=30),
     "still_learning": LECTURE,
+    "vanishing_gradients": TrainConfig(activation="sigmoid", hidden=(64,) * 8, epochs=1),
 }
 
 
@@ -44,6 +46,34 @@ def test_each_real_case_gets_its_diagnosis(trained, code):
     found = run.diagnosis()
     assert [d.code for d in found] == [code], [d.message for d in found]
     assert all(isinstance(d.code, Code) for d in found)
+
+
+def test_vanishing_gradients_quote_the_ratio_and_try_relu_and_fewer_layers(trained):
+    (found,) = trained["vanishing_gradients"][0].diagnosis()
+    ratio = float(found.message.split("gradient is ", 1)[1].split(" times", 1)[0])
+    assert ratio < 0.1 and "the last layer's" in found.message and "sigmoid" in found.message
+    assert found.try_settings == {"activation": "relu", "hidden": [128, 64]}
+    assert TrainConfig.from_dict({**TrainConfig().to_dict(), **found.try_settings}) == TrainConfig()
+    assert try_label(found.try_settings) == "Try ReLU and hidden layers 128-64"
+    assert finding_text(found.code, found.message).startswith(":orange-badge[Vanishing gradients] The first layer's")
+
+
+def test_vanishing_gradients_need_a_deep_network_and_a_tiny_first_gradient():
+    def epoch(first: float, n_hidden: int) -> dict:
+        layers = [{"name": f"hidden {i}", "grad_norm": 0.5} for i in range(1, n_hidden + 1)]
+        layers[0]["grad_norm"] = first
+        return {"epoch": 1, "train_loss": 2.3, "test_loss": 2.3, "test_accuracy": 11.0,
+                "layers": [*layers, {"name": "output", "grad_norm": 0.5}]}
+    steps = [2.3] * 200
+    tanh = TrainConfig(activation="tanh", hidden=(64,) * 4, epochs=1)
+    (found,) = diagnose(steps, [epoch(1e-5, 4)], tanh, Status.FINISHED)
+    assert found.code == Code.VANISHING_GRADIENTS and found.try_settings == {"activation": "relu", "hidden": [128, 64]}
+    relu = TrainConfig(hidden=(64, 64), epochs=1)
+    (found,) = diagnose(steps, [epoch(1e-5, 2)], relu, Status.FINISHED)
+    assert found.code == Code.VANISHING_GRADIENTS and found.try_settings == {}  # nothing left to try but the words
+    # One hidden layer, or a first gradient a tenth of the last: the loss creeping is the learning rate's fault.
+    assert [d.code for d in diagnose(steps, [epoch(1e-5, 1)], relu, Status.FINISHED)] == [Code.LR_TOO_LOW]
+    assert [d.code for d in diagnose(steps, [epoch(0.05, 4)], tanh, Status.FINISHED)] == [Code.LR_TOO_LOW]
 
 
 def test_the_messages_quote_their_evidence_and_say_what_to_try(trained):

@@ -68,6 +68,34 @@ def test_dead_units_are_the_ones_that_never_fire_and_hooks_come_off():
     assert flow.epoch_means()[0]["grad_norm"] is None  # a new epoch starts from nothing
 
 
+@pytest.mark.parametrize(("activation", "counted"), [("relu", True), ("leaky_relu", False), ("tanh", False),
+                                                    ("sigmoid", False), ("gelu", False)])
+def test_dead_units_are_counted_only_after_relu(activation, counted):
+    model = build_mlp((20, 10), seed=0, activation=activation, dropout=0.5)
+    with torch.no_grad():
+        model[1].bias[:5] = -1000.0  # 5 of the 20 first hidden units get only huge negative sums
+    flow = GradientFlow(model, steps_per_epoch=100, every=4, window=2)
+    (_, layers, _, _), *_ = sgd_steps(model, flow, 2, lr=0.0)
+    dead = [layer["dead_fraction"] for layer in layers]
+    assert dead[-1] is None  # the output layer has no activation
+    if counted:  # dropout after the ReLU changes nothing: the ReLU's own output is watched
+        assert dead[0] == pytest.approx(5 / 20) and dead[1] is not None
+    else:
+        assert dead[:2] == [None, None] and flow.relus == [None, None]
+    assert all(math.isfinite(layer["grad_norm"]) for layer in layers)
+
+
+def test_the_dead_units_chart_shows_a_dash_when_no_layer_has_relu():
+    from core.views.charts import NO_DEAD_UNITS, layer_figure
+
+    tanh = [(5, [{"name": "hidden 1", "dead_fraction": None}, {"name": "output", "dead_fraction": None}])]
+    figure = layer_figure(tanh, "dead_fraction")
+    assert not figure.data and figure.layout.annotations[0].text == NO_DEAD_UNITS
+    relu = [(5, [{"name": "hidden 1", "dead_fraction": 0.25}, {"name": "output", "dead_fraction": None}])]
+    figure = layer_figure(relu, "dead_fraction")
+    assert list(figure.data[0].y) == [25.0] and not figure.layout.annotations
+
+
 def test_a_short_epoch_is_still_measured():
     flow = GradientFlow(build_mlp((8,), seed=0), steps_per_epoch=3)
     assert flow.every == 3 and flow.window == 3

@@ -43,6 +43,18 @@ def test_activations_walk_every_layer_of_any_mlp(hidden, digit):
     np.testing.assert_allclose(layers[-1].values.sum(), 1.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("activation", "words"), [("tanh", "after tanh"), ("gelu", "after GELU"),
+                                                   ("leaky_relu", "after leaky ReLU")])
+def test_activations_are_shown_after_any_activation_and_past_dropout(activation, words, digit):
+    model = build_mlp((32, 16), seed=1, activation=activation, dropout=0.5).eval()
+    layers = activations(model, digit)
+    assert [layer.values.size for layer in layers] == [784, 32, 16, 10, 10]
+    assert all(words in layer.description for layer in layers[1:3])
+    with torch.no_grad():
+        logits = model(to_inputs(torch.from_numpy(digit).unsqueeze(0)))[0].numpy()
+    np.testing.assert_allclose(layers[-2].values, logits, rtol=1e-5, atol=1e-6)
+
+
 def test_activations_agree_with_the_trainers_predict_in_both_scalings(digit):
     model = build_mlp(seed=2).eval()
     for normalize in ("plain", "standard"):

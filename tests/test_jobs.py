@@ -376,14 +376,14 @@ def test_torch_threads_leave_a_core_to_the_web_server():
 
 def test_the_manager_keeps_no_model_after_a_run(make_manager, monkeypatch):
     models = []
-    real = core.engine.trainer.build_mlp
+    real = core.engine.trainer.build_model
 
     def tracked(*args, **kwargs):
         model = real(*args, **kwargs)
         models.append(weakref.ref(model))
         return model
 
-    monkeypatch.setattr(core.engine.trainer, "build_mlp", tracked)
+    monkeypatch.setattr(core.engine.trainer, "build_model", tracked)
     manager = make_manager()
     for _ in range(3):
         manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)

@@ -43,12 +43,9 @@ def run_python(*args, cwd=REPO, timeout=600):
                           env={**os.environ, "PYTHONPATH": ""})
 
 
-@pytest.mark.parametrize("flags", [
-    ["--optimizer", "momentum", "--weight-decay", "0.0001", "--normalize", "--batch-size", "32", "--seed", "3"],
-    ["--optimizer", "adam", "--lr", "0.003", "--schedule", "onecycle", "--seed", "5"],
-])
-def test_the_exported_script_reaches_the_runs_accuracy_on_real_mnist(flags, runs_dir, tmp_path, mnist):
-    done = run_python("-m", "core.train", "--json", "--cpu", "--epochs", "2", "--train-subset", "1500", *flags)
+def train_and_reproduce(flags: list[str], tmp_path: Path) -> tuple[dict, list[str]]:
+    """Train with the CLI, then run the run's script from elsewhere: (the CLI's summary, the script's lines)."""
+    done = run_python("-m", "core.train", "--json", "--cpu", *flags)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     script = Path(summary["reproduce"])
@@ -58,10 +55,41 @@ def test_the_exported_script_reaches_the_runs_accuracy_on_real_mnist(flags, runs
     copy.write_text(script.read_text())
     again = run_python(str(copy), "--data-dir", str(default_root().resolve()), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
-    lines = again.stdout.strip().splitlines()
+    return summary, again.stdout.strip().splitlines()
+
+
+@pytest.mark.parametrize("flags", [
+    ["--optimizer", "momentum", "--weight-decay", "0.0001", "--normalize", "--batch-size", "32", "--seed", "3"],
+    ["--optimizer", "adam", "--lr", "0.003", "--schedule", "onecycle", "--seed", "5"],
+])
+def test_the_exported_script_reaches_the_runs_accuracy_on_real_mnist(flags, runs_dir, tmp_path, mnist):
+    summary, lines = train_and_reproduce(["--epochs", "2", "--train-subset", "1500", *flags], tmp_path)
     result = json.loads(lines[-1])
     assert lines[0].startswith("epoch 1: test accuracy")
     assert [e["epoch"] for e in result["epochs"]] == [1, 2]
     for mine, theirs in zip(result["epochs"], summary["epochs"], strict=True):
         assert abs(mine["test_accuracy"] - theirs["test_accuracy"]) < 0.1
+    assert abs(result["test_accuracy"] - summary["test_accuracy"]) < 0.1
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
+def test_the_script_builds_the_runs_activation_and_dropout(activation):
+    script = reproduce_script(TrainConfig(activation=activation, dropout=0.3, hidden=(16, 8)))
+    module = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "gelu": "nn.GELU()",
+              "leaky_relu": "nn.LeakyReLU()"}[activation]
+    assert f"layers += [nn.Linear(width, units), {module}]" in script
+    assert "DROPOUT = 0.3" in script and "nn.Dropout(DROPOUT)" in script
+    compile(script, "reproduce.py", "exec")
+
+
+def test_the_lectures_script_has_relu_and_no_dropout():
+    script = reproduce_script(TrainConfig())
+    assert "nn.ReLU()]" in script and "DROPOUT = 0.0" in script
+
+
+def test_the_script_reproduces_a_tanh_run_with_dropout(runs_dir, tmp_path, mnist):
+    # Dropout's masks come from torch's global generator: the lab and the script seed it the same way.
+    summary, lines = train_and_reproduce(["--epochs", "1", "--train-subset", "1000", "--activation", "tanh",
+                                          "--dropout", "0.3", "--optimizer", "adam", "--lr", "0.002"], tmp_path)
+    result = json.loads(lines[-1])
     assert abs(result["test_accuracy"] - summary["test_accuracy"]) < 0.1

@@ -6,7 +6,7 @@ from core.engine.config import TrainConfig
 from core.engine.presets import QUICK
 from core.engine.runs import RunStore
 from core.lab.sweep import SWEEPABLE, Sweep, SweepRow, best, format_param_value, sweep_configs
-from core.views.history import history_rows, run_title, settings_text
+from core.views.history import history_rows, network_words, run_title, settings_text
 
 
 def test_sweep_configs_change_one_setting_and_shorten_the_run():
@@ -67,3 +67,18 @@ def test_history_rows_from_the_run_store(tmp_path):
     assert failed["settings"] == settings_text(QUICK) and failed["epochs"] == "0 of 4"
     assert failed["test accuracy (%)"] is None and failed["run"].startswith("mine (")
     assert run_title({"created": 0, "label": ""}) != ""
+
+
+def test_activation_and_dropout_can_be_swept_and_read_in_words():
+    runs = sweep_configs(TrainConfig(), "activation", ["relu", "leaky_relu"])
+    assert [c.activation for c in runs] == ["relu", "leaky_relu"] and runs[0].epochs == 1
+    assert format_param_value("activation", "leaky_relu") == "leaky ReLU"
+    assert [c.dropout for c in sweep_configs(TrainConfig(), "dropout", [0.0, 0.5])] == [0.0, 0.5]
+    assert settings_text(TrainConfig(activation="leaky_relu", dropout=0.3)) == "leaky ReLU activation · dropout 0.3"
+
+
+def test_the_preview_names_the_activation_and_dropout_after_each_hidden_layer():
+    assert network_words(TrainConfig()) == "with ReLU after every hidden layer"
+    assert (network_words(TrainConfig(activation="gelu", dropout=0.2))
+            == "with GELU, then dropout 0.2 after every hidden layer")
+    assert network_words(TrainConfig(hidden=())) == "with no hidden layer: a linear classifier"

@@ -7,7 +7,7 @@ import torch
 
 from core.engine.accelerate_fixes import speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import TrainConfig
-from core.engine.model import build_mlp
+from core.engine.model import build_mlp, build_model
 from core.engine.presets import BEST
 from core.engine.trainer import (
     EndEvent,
@@ -76,13 +76,13 @@ def test_a_blown_up_loss_with_momentum_is_reported_as_diverged(mnist):
 def test_a_nan_loss_is_named_in_words(mnist, monkeypatch):
     import core.engine.trainer
 
-    def poisoned(hidden, seed=None):
-        model = build_mlp(hidden, seed=seed)
+    def poisoned(config, seed=None):
+        model = build_model(config, seed=seed)
         with torch.no_grad():
             model[-1].bias.fill_(float("nan"))
         return model
 
-    monkeypatch.setattr(core.engine.trainer, "build_mlp", poisoned)
+    monkeypatch.setattr(core.engine.trainer, "build_model", poisoned)
     result, _ = fit(mnist, train_subset=500)
     assert result.status == "diverged"
     assert result.message == "the loss became NaN at step 1 with learning rate 0.01: lower the learning rate"

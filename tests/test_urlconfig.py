@@ -1,10 +1,11 @@
 """core.lab.urlconfig and core.engine.presets: settings to URL text and back; a bad link never raises."""
 
 import random
+from dataclasses import replace
 
 import pytest
 
-from core.engine.config import TrainConfig
+from core.engine.config import ACTIVATIONS, TrainConfig
 from core.engine.presets import DEFAULT, LECTURE, PRESETS, QUICK, preset_name
 from core.lab.urlconfig import config_params, from_query, parse_hidden, to_query
 from core.views.words import format_hidden
@@ -104,3 +105,16 @@ def test_presets_have_names_and_the_lecture_is_the_lecture():
     assert LECTURE.to_dict() == TrainConfig().to_dict()
     assert {preset_name(p) for p in PRESETS.values()} == set(PRESETS)
     assert preset_name(TrainConfig(lr=0.5)) is None
+
+
+@pytest.mark.parametrize(("name", "value"), [*(("activation", a) for a in ACTIVATIONS),
+                                             *(("dropout", d) for d in (0.0, 0.1, 0.25, 0.5, 0.8))])
+def test_every_activation_and_dropout_survives_a_link(name, value):
+    config = replace(TrainConfig(), **{name: value})
+    assert from_query(to_query(config)) == (config, [])
+
+
+def test_a_link_with_a_bad_activation_or_dropout_keeps_the_default_and_says_why():
+    config, warnings = from_query({"activation": "swish", "dropout": "0.9"})
+    assert (config.activation, config.dropout) == ("relu", 0.0)
+    assert "one of relu, tanh, sigmoid, gelu, leaky_relu" in warnings[0] and "0 to 0.8" in warnings[1]

@@ -16,6 +16,8 @@ NORMALIZATIONS = ("plain", "standard")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 SCHEDULES = ("constant", "onecycle")
 DEVICES = ("auto", "cpu")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu")
+MAX_DROPOUT = 0.8  # above it too few units are left in each step for the network to learn
 MOMENTUM = 0.9  # the usual value; "momentum" is plain SGD with it
 MAX_HIDDEN_LAYERS = 16
 N_TRAIN = 60_000
@@ -54,6 +56,25 @@ class TrainConfig:
         "sooner. `none` trains a linear classifier (about 92 %).",
         cli=Cli("hidden layer sizes, {low}-{high} each (default: {default})", metavar="UNITS"),
         history="{}", widget=Widget("text_input", placeholder="128, 64"))
+    activation: str = setting(
+        "relu", kind="choice", choices=ACTIVATIONS, label="Activation function",
+        choice_labels={"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU",
+                       "leaky_relu": "leaky ReLU"},
+        help="What each hidden unit does to its weighted sum before passing it on. **ReLU** (the lecture's) "
+        "keeps positives and zeroes negatives: cheap, and its gradient is 1 wherever it fires. **Leaky ReLU** "
+        "lets a little (1 %) of negatives through, so no unit can die. **GELU** is a smooth ReLU. **tanh** "
+        "and **sigmoid** squash into -1..1 and 0..1: their slope is at most 1 and 0.25, so in deep networks "
+        "the gradient shrinks layer after layer on its way back (vanishing gradients).",
+        cli=Cli("relu, tanh, sigmoid, gelu or leaky_relu, after every hidden layer (default {default})"),
+        history="{} activation", widget=Widget("selectbox"))
+    dropout: float = setting(
+        0.0, kind="float", low=0.0, high=MAX_DROPOUT, label="Dropout",
+        help="The fraction of hidden units switched off at random in each training step (each hidden layer, "
+        "after its activation); the others are scaled up to make up for them. The network cannot rely on any "
+        "one unit, which reduces overfitting; too much and it learns slowly. Testing always uses every unit.",
+        cli=Cli("fraction of hidden units dropped at random in each training step, {low:g} to {high:g} "
+                "(default {default})"),
+        history="dropout {}", widget=Widget("select_slider", ladder=(0.0, 0.1, 0.2, 0.3, 0.5, 0.8)))
     optimizer: str = setting(
         "sgd", kind="choice", choices=OPTIMIZERS, in_link=True, label="Optimizer",
         choice_labels={"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"},

@@ -27,6 +27,7 @@ class Code(StrEnum):
     LR_TOO_LOW = "lr_too_low"
     OVERFITTING = "overfitting"
     STILL_LEARNING = "still_learning"
+    VANISHING_GRADIENTS = "vanishing_gradients"
     HEALTHY = "healthy"
 
 
@@ -64,6 +65,14 @@ TEST_RISE_FRACTION = 0.10
 GOOD_LR = {"sgd": 0.1, "momentum": 0.01, "adam": 0.001}
 LR_STEP = 10.0  # a wrong learning rate is usually off by a power of ten: a try moves by one at least
 MAX_EPOCHS_TRIED = 30
+# The first hidden layer's gradient norm below 1/1,000 of the output layer's (the means of the last epoch's
+# measurements): the gradient fades on its way back. Measured, the lecture's SGD lr 0.01 for 1 epoch with
+# 8 hidden layers of 64: sigmoid 3.8e-7 (11 % test accuracy), ReLU 0.018, tanh 0.15; the lecture's network
+# 1.1 (sigmoid 0.058), Quick 0.70, Best 0.73, 8 ReLU layers with Adam 0.67 (90 % in 1 epoch).
+VANISHING_RATIO = 0.001
+RELU_LIKE = ("relu", "leaky_relu", "gelu")  # activations whose slope is about 1 for positive inputs
+SLOPE_WORDS = {"sigmoid": "sigmoid's slope is at most 0.25",
+               "tanh": "tanh's slope is 1 only at 0 and smaller elsewhere"}
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,12 @@ def diagnose(
     if not steps:
         return []
     enough_steps = len(steps) >= MIN_STEPS
-    if enough_steps and (found := lr_too_high(steps, config) or lr_too_low(steps, config)):
+    # Fading gradients also make the loss creep: then the cure is the network, not the learning rate.
+    fading = vanishing_gradients(epochs, config)
+    if enough_steps and (found := lr_too_high(steps, config) or (not fading and lr_too_low(steps, config))):
         return [found]
-    found = [d for d in (overfitting(epochs, config, train_accuracy), still_learning(steps, epochs, config)) if d]
+    found = [d for d in (fading, overfitting(epochs, config, train_accuracy), still_learning(steps, epochs, config))
+             if d]
     if found or not (enough_steps or len(epochs) >= 2):
         return found
     return [healthy(epochs, train_accuracy)]
@@ -199,6 +211,35 @@ def still_learning(steps: Sequence[float], epochs: Sequence[dict], config: Train
         more = min(config.epochs * 2, MAX_EPOCHS_TRIED)
         advice, change = f"{more} epochs give it time to finish", {"epochs": more}
     return Diagnosis(Code.STILL_LEARNING, f"{evidence}: it stopped before it had finished learning; {advice}", change)
+
+
+def vanishing_gradients(epochs: Sequence[dict], config: TrainConfig) -> Diagnosis | None:
+    """The first layer's gradient is a tiny fraction of the last layer's: the early layers hardly learn."""
+    layers = epochs[-1].get("layers") if epochs else None
+    if not layers or len(layers) < 3:  # fewer than two hidden layers: nothing for the gradient to fade through
+        return None
+    first, last = layers[0]["grad_norm"], layers[-1]["grad_norm"]
+    if first is None or last is None or not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
+        return None
+    ratio = first / last
+    if ratio >= VANISHING_RATIO:
+        return None
+    change: dict = {}
+    advice = []
+    if config.activation not in RELU_LIKE:
+        change["activation"] = "relu"
+        advice.append(f"{SLOPE_WORDS.get(config.activation, config.activation)}, so it shrinks the gradient at "
+                      "every layer it goes back through; ReLU's slope is 1 wherever it fires")
+    if len(config.hidden) > 2:
+        change["hidden"] = [128, 64]
+        advice.append(f"{len(config.hidden)} hidden layers are many to go back through; the lecture's 2 are enough "
+                      "for MNIST")
+    return Diagnosis(
+        Code.VANISHING_GRADIENTS,
+        f"the first layer's gradient is {ratio:.2g} times the last layer's ({first:.2g} against {last:.2g}, the "
+        "last epoch's means): the gradient fades on its way back, so the first layers hardly learn"
+        + ("; " + "; ".join(advice) if advice else ""),
+        change)
 
 
 def healthy(epochs: Sequence[dict], train_accuracy: float | None) -> Diagnosis:

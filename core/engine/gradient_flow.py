@@ -1,5 +1,9 @@
 """Gradient flow: per Linear layer, how large its gradient is, how far a step moves it, and how many ReLUs are dead.
 
+Dead units are counted only after ReLU, whose units output exactly 0 (and pass no gradient) for every negative
+input. A leaky ReLU's unit still passes 1 % of the gradient, and tanh, sigmoid and GELU units never stop
+passing some: for those layers dead_fraction is None.
+
 Measured every few steps, cheaply: the ReLUs are watched (forward hooks) only on the few batches before a
 measured step, and the weights are copied only just before that step's update. The Trainer emits the numbers
 as plain dicts ({"name", "grad_norm", "update_ratio", "dead_fraction"}), so they travel between processes.
@@ -22,6 +26,17 @@ def layer_names(n_linear: int) -> list[str]:
     return [f"hidden {i}" for i in range(1, n_linear)] + ["output"]
 
 
+def relus_after_hidden_layers(model: nn.Module, linears: list[nn.Linear]) -> list[nn.ReLU | None]:
+    """For each hidden Linear layer, the ReLU right after it (ignoring dropout), or None for another activation."""
+    modules = [m for m in model.modules() if not isinstance(m, nn.Sequential | nn.Flatten | nn.Dropout)]
+    following = {id(m): after for m, after in zip(modules, modules[1:] + [None], strict=True)}
+    relus = []
+    for layer in linears[:-1]:
+        after = following[id(layer)]
+        relus.append(after if type(after) is nn.ReLU else None)
+    return relus
+
+
 class GradientFlow:
     """Watches one model's Linear layers (and the ReLU after each hidden one) while it trains.
 
@@ -32,7 +47,7 @@ class GradientFlow:
 
     def __init__(self, model: nn.Module, steps_per_epoch: int, every: int = EVERY, window: int = WINDOW):
         self.linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-        self.relus = [m for m in model.modules() if isinstance(m, nn.ReLU)][: len(self.linears) - 1]
+        self.relus = relus_after_hidden_layers(model, self.linears)
         self.names = layer_names(len(self.linears))
         # A short epoch (overfitting one batch, a tiny subset) is still measured at least once.
         self.every = max(1, min(every, steps_per_epoch))
@@ -54,7 +69,8 @@ class GradientFlow:
         if self._hooks or (self.every - (step - 1) % self.every > self.window and step > self.window):
             return
         self._active = [None] * len(self.relus)
-        self._hooks = [relu.register_forward_hook(self._watch(i)) for i, relu in enumerate(self.relus)]
+        self._hooks = [relu.register_forward_hook(self._watch(i)) for i, relu in enumerate(self.relus)
+                       if relu is not None]
 
     def before_update(self, step: int) -> None:
         """Keep a copy of the weights before a measured step moves them."""
@@ -81,7 +97,7 @@ class GradientFlow:
             dead_values = torch.stack(dead).cpu().tolist() if dead else []
         watched = iter(dead_values)
         dead_fractions = [next(watched) if active is not None else None for active in self._active]
-        dead_fractions.append(None)  # the output layer has no ReLU
+        dead_fractions.append(None)  # the output layer has no activation
         layers = [{"name": name, "grad_norm": g, "update_ratio": u, "dead_fraction": d}
                   for name, g, u, d in zip(self.names, values[0], values[1], dead_fractions, strict=True)]
         self._before = []

@@ -13,8 +13,11 @@ from collections.abc import Iterable
 
 from core.engine.config import MOMENTUM, TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD
+from core.engine.model import ACTIVATION_MODULES
 
 _SETTINGS_MARK = "# @SETTINGS@\n"
+# How the script writes each activation: the lab's own module, by name (nn.Tanh(), nn.LeakyReLU(), …).
+ACTIVATION_CODE = {name: f"nn.{module.__name__}()" for name, module in ACTIVATION_MODULES.items()}
 
 TEMPLATE = '''"""MNIST Lab run @RUN@ as a standalone script, written like the lecture's code.
 
@@ -44,11 +47,13 @@ from torchvision import datasets, transforms
 N_TRAIN = 60_000
 
 
-# --- The network: 784 -> hidden layers with ReLU -> 10 ----------------------------------------------------
+# --- The network: 784 -> hidden layers, each with its activation (and dropout) -> 10 --------------------------
 def build_model() -> nn.Sequential:
     layers, width = [nn.Flatten()], 784
     for units in HIDDEN:
-        layers += [nn.Linear(width, units), nn.ReLU()]
+        layers += [nn.Linear(width, units), @ACTIVATION@]
+        if DROPOUT > 0:
+            layers.append(nn.Dropout(DROPOUT))  # switches off a random DROPOUT of the units in each training step
         width = units
     layers.append(nn.Linear(width, 10))
     model = nn.Sequential(*layers)
@@ -142,6 +147,7 @@ def main() -> None:
                                                        total_steps=len(train_loader) * EPOCHS)
 
     steps, epochs = 0, []
+    torch.manual_seed(SEED)  # dropout's random choices: the lab seeds them the same way, just before training
     model.train()
     for epoch in range(1, EPOCHS + 1):
         for x, y in train_loader:
@@ -174,6 +180,7 @@ def _settings_block(config: TrainConfig, lr_changes: Iterable[tuple[int, float]]
         f"LR = {config.lr!r}",
         f"BATCH_SIZE = {config.batch_size}",
         f"EPOCHS = {config.epochs}",
+        f"DROPOUT = {config.dropout!r}  # fraction of hidden units dropped in each training step",
         f'OPTIMIZER = "{config.optimizer}"  # sgd, momentum (SGD with momentum MOMENTUM) or adam',
         f"MOMENTUM = {MOMENTUM!r}",
         f"WEIGHT_DECAY = {config.weight_decay!r}",
@@ -194,4 +201,5 @@ def reproduce_script(config: TrainConfig, run_id: str = "", lr_changes: Iterable
     """The standalone script of a run with these settings (and learning-rate changes: (steps done, new rate))."""
     architecture = config.architecture().split(" → ", 1)[1].replace(" → ", " -> ")
     return (TEMPLATE.replace("@RUN@", run_id or "(unsaved)").replace("@ARCHITECTURE@", architecture)
+            .replace("@ACTIVATION@", ACTIVATION_CODE[config.activation])
             .replace(_SETTINGS_MARK, _settings_block(config, lr_changes)))

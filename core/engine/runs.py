@@ -39,7 +39,7 @@ from core.engine.display_name import clean_name, name_problem
 from core.engine.doctor import Diagnosis, diagnose
 from core.engine.fileio import atomic_write_bytes, atomic_write_json
 from core.engine.folders import default_runs_dir
-from core.engine.model import build_mlp
+from core.engine.model import build_model
 from core.engine.predictions import Predictions
 from core.engine.report_card import ReportCardEvent
 from core.engine.reproduce import reproduce_script
@@ -189,7 +189,7 @@ class Run:
         """The trained network, in eval mode, ready to predict."""
         if not self.has_model:
             raise FileNotFoundError(f"run {self.id} has no saved weights (status: {self.status})")
-        model = build_mlp(self.config.hidden)
+        model = build_model(self.config)
         model.load_state_dict(torch.load(self.path / "model.pt", map_location="cpu", weights_only=True))
         return model.eval()
 

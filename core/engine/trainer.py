@@ -20,7 +20,7 @@ from core.engine.accelerate_fixes import reset_accelerator_state, speed_up_accel
 from core.engine.config import MOMENTUM, TrainConfig
 from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
 from core.engine.gradient_flow import GradientFlow
-from core.engine.model import build_mlp
+from core.engine.model import build_model
 from core.engine.report_card import ReportCardEvent, measure_report_card
 from core.engine.status import Status
 from core.engine.tracking import TrackerLog, finish_trackers, start_trackers, tracker_arguments
@@ -273,6 +273,8 @@ class Trainer:
         self._schedule = make_schedule(cfg, optimizer, steps_per_epoch * cfg.epochs)
         self._emit(StartEvent(cfg, n_train, steps_per_epoch, steps_per_epoch * cfg.epochs, str(acc.device),
                               acc.num_processes))
+        # Dropout draws its masks from torch's global generator: seeded here, as the run's reproduce.py does.
+        torch.manual_seed(cfg.seed)
         result = TrainResult(Status.FINISHED, "", model=model)
         self._started = time.perf_counter()
         try:
@@ -319,7 +321,7 @@ class Trainer:
     def _prepare(self, acc: Accelerator):
         """Model, optimizer and data, prepared by Accelerate (one fixed batch when overfitting)."""
         cfg = self.config
-        model = build_mlp(cfg.hidden, seed=cfg.seed)
+        model = build_model(cfg, seed=cfg.seed)
         optimizer = make_optimizer(cfg, model.parameters())
         train_set = self._train_images = self._train_set()
         test_set = self._test_images = MNISTBatches(self.data.test_images, self.data.test_labels, cfg.normalize)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from core.engine.config import OPTIMIZERS, SETTINGS, ConfigError, TrainConfig
+from core.engine.config import ACTIVATIONS, OPTIMIZERS, SETTINGS, ConfigError, TrainConfig
 from core.engine.status import Status
 from core.views.words import format_hidden
 
@@ -34,6 +34,8 @@ SWEEPABLE: dict[str, Sweepable] = {sweepable.param: sweepable for sweepable in (
     Sweepable("hidden", ((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
               ((32,), (128, 64), (512, 256))),
     Sweepable("optimizer", OPTIMIZERS, OPTIMIZERS),
+    Sweepable("activation", ACTIVATIONS, ("relu", "tanh", "sigmoid")),
+    Sweepable("dropout", (0.0, 0.1, 0.2, 0.3, 0.5, 0.8), (0.0, 0.2, 0.5)),
 )}
 
 
@@ -41,6 +43,8 @@ def format_param_value(param: str, value) -> str:
     """A swept value as people read it: 0.001, 128, 256-128, adam."""
     if param == "hidden":
         return format_hidden(value)
+    if param == "activation":
+        return SETTINGS[param].choice_labels[value]
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

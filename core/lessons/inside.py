@@ -1,6 +1,6 @@
 """Inside a trained network: every layer's activations for one digit, and the first layer's weights as pictures.
 
-Plain numpy + torch, no Streamlit. Works for any network build_mlp makes (Flatten, then Linear/ReLU blocks).
+Plain numpy + torch, no Streamlit. Works for any network build_mlp makes (Flatten, then Linear+activation blocks).
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.engine.config import SETTINGS
 from core.engine.data import to_inputs
+from core.engine.model import ACTIVATION_MODULES
 
 SIDE = 28
+ACTIVATIONS = tuple(ACTIVATION_MODULES.values())
+ACTIVATION_NAMES = {module: SETTINGS["activation"].choice_labels[name] for name, module in ACTIVATION_MODULES.items()}
 # Diverging colours (ColorBrewer RdBu ends): blue for negative weights, white for zero, red for positive.
 NEGATIVE = np.array([33, 102, 172], dtype=np.float32)
 ZERO = np.array([255, 255, 255], dtype=np.float32)
@@ -36,7 +40,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 @torch.no_grad()
 def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[LayerValues]:
-    """The input, each hidden layer after its ReLU, the output logits and probabilities for one 28x28 digit.
+    """The input, each hidden layer after its activation, the output logits and probabilities for one 28x28 digit.
 
     For the lecture's network that is 784 → 128 → 64 → 10 (→ 10 probabilities).
     """
@@ -48,9 +52,9 @@ def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: s
     hidden = 0
     for module in model.children():
         x = module(x)
-        if isinstance(module, nn.ReLU):
+        if isinstance(module, ACTIVATIONS):
             hidden += 1
-            description = f"{x.shape[1]} neurons after ReLU"
+            description = f"{x.shape[1]} neurons after {ACTIVATION_NAMES[type(module)]}"
             layers.append(LayerValues(f"Hidden layer {hidden}", description, x[0].numpy().copy()))
     logits = x[0]
     layers.append(LayerValues("Output", "10 scores (logits), one per digit", logits.numpy().copy()))

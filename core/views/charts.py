@@ -61,6 +61,9 @@ LAYER_QUANTITIES = {
 }
 
 
+NO_DEAD_UNITS = "–<br>dead units are counted only after ReLU"
+
+
 def layer_figure(stats: Sequence[tuple[int, Sequence[dict]]], quantity: str, height: int = 260) -> go.Figure:
     """One gradient-flow quantity over the steps, one line per layer (stats: (step, layers) measurements)."""
     title, log_axis = LAYER_QUANTITIES[quantity]
@@ -84,6 +87,9 @@ def layer_figure(stats: Sequence[tuple[int, Sequence[dict]]], quantity: str, hei
         fig.update_yaxes(type="log", exponentformat="power")
     else:
         fig.update_yaxes(range=[0, 100])
+    if quantity == "dead_fraction" and names and not fig.data:
+        # tanh, sigmoid, GELU and leaky ReLU units never stop passing gradient (core.engine.gradient_flow).
+        fig.add_annotation(text=NO_DEAD_UNITS, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return fig
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.engine.config import N_TRAIN, SETTINGS, TrainConfig
 from core.engine.doctor import Code
-from core.views.words import plural
+from core.views.words import format_hidden, plural
 
 TITLES = {
     Code.DIVERGED: "Diverged",
@@ -12,11 +12,12 @@ TITLES = {
     Code.LR_TOO_LOW: "Learning rate too low",
     Code.OVERFITTING: "Overfitting",
     Code.STILL_LEARNING: "Still learning",
+    Code.VANISHING_GRADIENTS: "Vanishing gradients",
     Code.HEALTHY: "Healthy",
 }
 # How serious each finding is, as the colour of its badge.
 COLOURS = {Code.DIVERGED: "red", Code.LR_TOO_HIGH: "red", Code.LR_TOO_LOW: "orange", Code.OVERFITTING: "orange",
-           Code.STILL_LEARNING: "blue", Code.HEALTHY: "green"}
+           Code.STILL_LEARNING: "blue", Code.VANISHING_GRADIENTS: "orange", Code.HEALTHY: "green"}
 
 
 def finding_text(code: str, message: str) -> str:
@@ -32,6 +33,8 @@ def change_text(name: str, value) -> str:
         return f"{value:,} training images" if value else f"all {N_TRAIN:,} training images"
     if name == "epochs":
         return plural(value, "epoch")
+    if described.kind == "hidden":
+        return f"hidden layers {format_hidden(tuple(value))}"
     if described.choice_labels:
         return described.choice_labels.get(value, str(value))
     shown = f"{value:g}" if isinstance(value, float) else str(value)

@@ -76,6 +76,24 @@ def test_autograd_journey(streamlit_app, record_timing):
     app.assert_no_exception()
     app.screenshot("autograd-own-function")
 
+    # Example 5: one training step of the network on a test digit; take it, and the network guesses again.
+    start = time.perf_counter()
+    page.get_by_role("tab", name="5. One training step").click()
+    steps = app.metric_value("Steps taken")
+    wait_for_text(steps, "0")
+    page.locator('[data-testid="stImage"] img').nth(8).wait_for()  # digit, activations, gradients, biases
+    page.locator('[data-testid="stPlotlyChart"]', has_text="after the step").wait_for()
+    record_timing("open the One training step tab -> pictures shown", time.perf_counter() - start)
+    loss_after = app.metric_value("Loss after the step").inner_text()
+    start = time.perf_counter()
+    page.get_by_role("button", name="Take this step").click()
+    wait_for_text(steps, "1")
+    wait_for_text(app.metric_value("Loss"), loss_after)  # the adjusted network's guess is the new start
+    record_timing("Take this step -> the next step shown", time.perf_counter() - start)
+    assert page.locator('[data-testid="stImage"] img').count() >= 9
+    app.assert_no_exception()
+    app.screenshot("autograd-one-step")
+
     # Every other page opens without an exception.
     for title in PAGE_TITLES[2:]:
         record_timing(f"go to {title}", app.go_to(title))

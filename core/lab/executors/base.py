@@ -127,12 +127,12 @@ def failed_end(exc: Exception):
 
 def unpack_end(packed: dict, config: TrainConfig):
     """The EndEvent that pack_end() carried, with the model rebuilt from its weights."""
-    from core.engine.model import build_mlp
+    from core.engine.model import build_model
     from core.engine.trainer import EndEvent, Evaluation, TrainResult
 
     model = None
     if packed["weights"] is not None:
-        model = build_mlp(config.hidden)
+        model = build_model(config)
         model.load_state_dict(packed["weights"])
     evaluation = Evaluation(**packed["evaluation"]) if packed["evaluation"] is not None else None
     result = TrainResult(packed["status"], packed["message"], packed["epochs"], model, evaluation, packed["steps"],
