@@ -136,6 +136,13 @@ def estimate_run_seconds(config: TrainConfig, speed: float = 1.0) -> float:
     return config.epochs * estimate_epoch(config, speed).seconds
 
 
+def estimate_finder_seconds(config: TrainConfig, speed: float = 1.0) -> float:
+    """The learning-rate finder's longest time on this machine: every seed's every step (it often stops sooner)."""
+    from core.engine.lr_finder import SEEDS, STEPS
+
+    return SEEDS * STEPS * model_step_seconds(config) * speed
+
+
 @dataclass(frozen=True)
 class RunBudget:
     """The most one run may cost a shared server, in estimated training time and memory."""
@@ -154,6 +161,19 @@ class RunBudget:
         if memory > self.memory_mb:
             return (f"This run would need about {memory:,.0f} MB of memory, and one run may use at most "
                     f"{self.memory_mb:,.0f} MB. Choose a smaller batch size or a smaller network.")
+        return None
+
+    def finder_problem(self, config: TrainConfig, speed: float = 1.0) -> str | None:
+        """Why the learning-rate finder may not run for these settings, in words for the student; None when it may."""
+        seconds = estimate_finder_seconds(config, speed)
+        if seconds > self.seconds:
+            return (f"The learning-rate finder would take up to {format_seconds(seconds)} on this server with these "
+                    f"settings, and it may take at most {format_seconds(self.seconds)}, like a run. Choose a smaller "
+                    "batch size or a smaller network.")
+        memory = estimate_memory_mb(config)
+        if memory > self.memory_mb:
+            return (f"The learning-rate finder would need about {memory:,.0f} MB of memory with these settings, and "
+                    f"it may use at most {self.memory_mb:,.0f} MB. Choose a smaller batch size or a smaller network.")
         return None
 
 
