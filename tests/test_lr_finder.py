@@ -21,3 +21,16 @@ def test_the_first_steps_are_never_picked():
     rates = learning_rates(STEPS)
     noisy_start = [0.1] + [2.3 - i / STEPS for i in range(1, STEPS)]  # one lucky batch at the very start
     assert pick(rates, noisy_start) == rates[-1] / 10
+
+
+def test_a_set_stop_flag_ends_the_finder_between_two_steps(make_random_mnist):
+    import threading
+
+    import pytest
+
+    from core.engine.lr_finder import FinderStopped
+
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(FinderStopped):
+        find_lr(TrainConfig(train_subset=500), make_random_mnist(1000, 100), stop=stop)
