@@ -1,9 +1,12 @@
 """The learning-rate range test on real MNIST: a sensible, stable pick for the lecture's setup, quickly."""
 
 import math
+import threading
+
+import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.lr_finder import END_LR, STEPS, find_lr, learning_rates, pick
+from core.engine.lr_finder import END_LR, STEPS, FinderStopped, find_lr, learning_rates, pick
 
 
 def test_the_lectures_setup_gets_a_stable_pick_near_what_works(mnist):
@@ -24,12 +27,6 @@ def test_the_first_steps_are_never_picked():
 
 
 def test_a_set_stop_flag_ends_the_finder_between_two_steps(make_random_mnist):
-    import threading
-
-    import pytest
-
-    from core.engine.lr_finder import FinderStopped
-
     stop = threading.Event()
     stop.set()
     with pytest.raises(FinderStopped):
