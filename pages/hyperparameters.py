@@ -209,8 +209,8 @@ def take_finder_outcome(owner: str) -> bool:
         return False
     if not task.done:
         return True
-    if st.session_state.get(FINDER_SEEN) != id(task):
-        st.session_state[FINDER_SEEN] = id(task)
+    if st.session_state.get(FINDER_SEEN) != task.id:
+        st.session_state[FINDER_SEEN] = task.id
         if task.result is not None:
             st.session_state[LR_FOUND] = (task.config, task.result)
         else:

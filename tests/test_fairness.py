@@ -200,3 +200,12 @@ def test_one_finder_per_student_and_it_can_be_stopped(make_manager):
     assert task.wait(10) and task.stopped and "stopped" in task.message
     again = manager.start_finder(TrainConfig(train_subset=500), "ann")  # the stopped one no longer counts
     assert again.wait(120) and again.result is not None
+
+
+def test_a_run_whose_steps_outlast_a_stop_is_refused(make_manager):
+    # 2.9 s a step (lab machine) and 2 steps in all: well within ten minutes, but Stop would wait for each step.
+    slow_steps = TrainConfig(hidden=(1024,) * 16, batch_size=2048, epochs=1, train_subset=4096)
+    manager = make_manager()
+    with pytest.raises(RunRefused, match="Stop and Pause act between steps"):
+        manager.submit(slow_steps, owner="ann")
+    assert "would take up to 34 min" in manager.finder_problem(slow_steps)  # its 720 steps: over the time

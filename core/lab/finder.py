@@ -6,6 +6,7 @@ The JobManager keeps the latest FinderTask of each owner; the Hyperparameters pa
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 
 from core.engine.config import TrainConfig
@@ -17,6 +18,7 @@ class FinderTask:
     """The learning-rate range test for one owner's settings, in a thread of the server that waits for a helper."""
 
     def __init__(self, config: TrainConfig, owner: str):
+        self.id = secrets.token_hex(6)  # a page remembers which finder's answer it has taken in
         self.config, self.owner = config, owner
         self.result = None  # the LrFinderResult, once found
         self.message = "finding a learning rate…"  # what the student reads: the state, or why there is no result
