@@ -84,7 +84,7 @@ def test_only_the_owner_controls_a_run(make_manager):
 def test_a_run_is_deleted_only_by_its_owner_or_the_instructor(make_manager):
     manager = make_manager()
     ann, bob = (manager.wait(manager.submit(QUICK, owner=o).id, timeout=30).run_id for o in ("ann", "bob"))
-    with pytest.raises(PermissionError, match="Only the browser that started this run"):
+    with pytest.raises(PermissionError, match="Only the browser that trained this run, or the instructor"):
         manager.delete_run(ann, "bob")
     with pytest.raises(PermissionError):
         manager.delete_run(ann, "")

@@ -43,8 +43,8 @@ class RunRefused(ValueError):
     """The server will not queue this run; the message tells the student why and what to change."""
 
 
-NOT_YOURS = ("Only the browser that started this run may {what} it (or the instructor, for a deletion): "
-             "anyone can watch a run, but its controls belong to its owner.")
+NOT_YOURS_TO_DELETE = ("Only the browser that trained this run, or the instructor, may delete it: the history is "
+                       "everyone's to read, and each run is its owner's.")
 
 
 def owns_run(record: dict, owner: str) -> bool:
@@ -205,7 +205,7 @@ class JobManager:
         ValueError (words for the student) for a run that is still training or unknown."""
         run = self.store.load(run_id)
         if not self.may_delete(run.record, owner, instructor):
-            raise PermissionError(NOT_YOURS.format(what="delete"))
+            raise PermissionError(NOT_YOURS_TO_DELETE)
         with self._lock:
             training = any(job.run_id == run_id for job in self._running.values())
         if training or run.status == Status.RUNNING:

@@ -180,6 +180,8 @@ class LocalExecutor(Executor):
             self._admit(helper, helper=True)
         if not any(worker.alive for worker in started):
             self._idle.put(None)  # wakes a waiting run, which reports the problem
+        if helpers and not any(helper.alive for helper in helpers):
+            self._idle_helpers.put(None)  # the same for a waiting finder
 
     def capacity(self) -> Capacity:
         return Capacity(self.kind, self.slots, 1)
@@ -244,8 +246,6 @@ class LocalExecutor(Executor):
             self.problem = f"a training worker could not start ({type(exc).__name__}: {exc} {worker.exit_text()})"
             log.error("%s", self.problem)
             worker.close(timeout=1)
-            if helper:
-                self._idle_helpers.put(None)
             return
         (self._idle_helpers if helper else self._idle).put(worker)
 
