@@ -12,7 +12,7 @@ from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.model import build_model, describe_layers
 from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
-from core.lab.estimate import estimate_epoch
+from core.lab.estimate import estimate_epoch, estimate_finder_seconds
 from core.lab.jobs import RunRefused
 from core.lab.urlconfig import hidden_field_text, parse_hidden
 from core.views.charts import lr_finder_figure
@@ -27,6 +27,9 @@ enter_page("pages/hyperparameters.py")
 
 WIDGETS_FOR = "hp_widgets_for"  # the config the widgets were last filled from
 LR_FOUND = "hp_lr_found"  # (settings it was run for, LrFinderResult) of the last learning-rate finder run
+FINDER_NOTE = "hp_finder_note"  # why the last finder gave no rate (refused, stopped), shown until the next click
+FINDER_SEEN = "hp_finder_seen"  # the id of the finder whose outcome this session has taken in
+FINDER_REFRESH_S = 1.0
 KEYS = {name: f"hp_{name}" for name in SETTINGS}
 LOCKED = "Locked by your instructor for the class"
 LOCKED_WHY = f"{LOCKED}: every run uses this value."
@@ -191,20 +194,64 @@ if over_budget:
 st.page_link("pages/train.py", label="Train with these settings", icon=":material/model_training:")
 
 
-def lr_finder_section(config: TrainConfig) -> None:
-    """The learning-rate finder: a button, its curve with the pick, why, and a button to use the pick."""
+def start_finder(config: TrainConfig, owner: str) -> None:
+    """Callback of the finder's button: start it on the server (checked there: budget, one per student)."""
+    st.session_state.pop(FINDER_NOTE, None)
+    try:
+        job_manager().start_finder(config, owner).wait(FINDER_REFRESH_S)  # a light one answers in this rerun
+    except RunRefused as refusal:
+        st.session_state[FINDER_NOTE] = str(refusal)
+
+
+def take_finder_outcome(owner: str) -> bool:
+    """Keep the owner's ended finder's answer in this session, once; True while it still runs."""
+    task = job_manager().finder(owner)
+    if task is None:
+        return False
+    if not task.done:
+        return True
+    if st.session_state.get(FINDER_SEEN) != task.id:
+        st.session_state[FINDER_SEEN] = task.id
+        if task.result is not None:
+            st.session_state[LR_FOUND] = (task.config, task.result)
+        else:
+            st.session_state[FINDER_NOTE] = task.message
+    return False
+
+
+def finder_progress(owner: str) -> None:
+    """While the owner's finder runs: what it does, and Stop; reruns the page once it has ended."""
+    if not take_finder_outcome(owner):
+        st.rerun()
+    st.info("Trying learning rates from 0.00001 to 10 with three seeds…", icon=":material/hourglass_top:")
+    st.button("Stop the finder", key="lr_stop", icon=":material/stop:", on_click=job_manager().stop_finder,
+              args=(owner,))
+
+
+def lr_finder_section(config: TrainConfig, owner: str) -> None:
+    """The learning-rate finder: its cost, a button, its curve with the pick, why, and a button to use the pick."""
     st.subheader("Learning-rate finder")
     st.markdown(
         "Trains a fresh network for a few hundred steps while the learning rate grows from 0.00001 to 10, "
         "and watches the loss: it falls faster and faster, then blows up. A good rate sits well before the "
         "blow-up. Nothing is trained for keeps, and your settings change only if you press **Use**."
     )
-    if st.button("Find a learning rate for these settings", key="lr_find", icon=":material/search:"):
-        with st.spinner("Trying learning rates from 0.00001 to 10 with three seeds…"):
-            try:
-                st.session_state[LR_FOUND] = (config, job_manager().find_lr(config))
-            except RunRefused as refusal:
-                st.error(str(refusal), icon=":material/block:")
+    manager = job_manager()
+    problem = manager.finder_problem(config)
+    if problem:
+        st.warning(problem, icon=":material/block:")
+    else:
+        longest = estimate_finder_seconds(config, manager.speed or 1.0)
+        st.caption(f"With these settings it takes up to {format_seconds(longest)} on this server (a finder may take "
+                   f"at most {format_seconds(manager.budget.seconds)}, like a run); one at a time for each student.")
+    running = take_finder_outcome(owner)
+    st.button("Find a learning rate for these settings", key="lr_find", icon=":material/search:",
+              on_click=start_finder, args=(config, owner), disabled=running or bool(problem))
+    if running:
+        st.fragment(finder_progress, run_every=FINDER_REFRESH_S)(owner)
+    note = st.session_state.get(FINDER_NOTE)
+    if note:
+        st.warning(note, icon=":material/block:")
     found = st.session_state.get(LR_FOUND)
     if found is None:
         return
@@ -220,6 +267,6 @@ def lr_finder_section(config: TrainConfig) -> None:
               help="Sets the learning rate to the finder's suggestion; it is never changed without this click.")
 
 
-lr_finder_section(config)
+lr_finder_section(config, owner_id())
 
 sweep_section(config, owner_id(), params, apply)

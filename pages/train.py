@@ -221,4 +221,4 @@ else:
             doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")
             doctor_shown = snapshot.run_id
 
-history_section(manager.store, doctor_shown)
+history_section(manager, owner, doctor_shown)

@@ -10,6 +10,7 @@ from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.engine.trainer import EndEvent, StepEvent, TrainResult
+from tests.lab_helpers import wait_until
 
 
 def diverged_run(runs_dir) -> str:
@@ -57,6 +58,8 @@ def test_the_finder_shows_its_curve_and_changes_the_rate_only_when_asked(lab):
     before = at.session_state["lab_config"]
     at.button(key="lr_find").click().run()
     assert not at.exception
+    # The finder runs in the background (so it can be stopped); the page polls it until it answers.
+    wait_until(lambda: "hp_lr_found" in at.run().session_state, timeout=60, what="the finder's answer")
     found = at.session_state["hp_lr_found"][1]
     assert at.session_state["lab_config"] == before  # never applied silently
     (chart,) = [e for e in at.get("plotly_chart") if json.loads(e.proto.spec)["layout"]["xaxis"]["type"] == "log"]

@@ -132,11 +132,62 @@ def test_failure_and_divergence_are_reported_in_words(manager):
 def test_the_finder_runs_beside_a_full_class_in_the_helper_worker(manager):
     busy = [manager.submit(LONG, owner=o) for o in ("ann", "bob")]
     wait_until(lambda: all(steps_of(job) > 0 for job in busy), what="every slot training")
-    found = manager.find_lr(TrainConfig(train_subset=500))  # does not wait for a free slot
+    found = manager.find_lr(TrainConfig(train_subset=500), "cy")  # does not wait for a free slot
     assert found.suggested_lr > 0 and len(found.points) > 10 and found.reason
     assert all(job.status == "running" for job in busy)
     for job, owner in zip(busy, ("ann", "bob"), strict=True):
         manager.stop(job.id, owner)
+
+
+def test_a_light_finder_answers_while_a_classmates_heavy_one_runs(manager):
+    heavy = manager.start_finder(TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024)), "ann")  # minutes
+    found = manager.find_lr(TrainConfig(train_subset=500), "bob", timeout=120)  # in the other helper
+    assert found.suggested_lr > 0 and not heavy.done
+    assert manager.stop_finder("ann")
+    assert heavy.wait(10) and heavy.stopped  # stopped between two steps, in its worker
+    assert manager.find_lr(TrainConfig(train_subset=500), "ann", timeout=120).suggested_lr > 0  # helper is back
+
+
+def test_a_run_waiting_for_a_worker_is_stopped_at_once(executor, tmp_path):
+    if executor.kind == "threads":
+        pytest.skip("threads start a run at once: there is no worker to wait for")
+    manager = JobManager(RunStore(tmp_path / "runs"), executor=executor, max_concurrent=3)  # one more than slots
+    try:
+        busy = [manager.submit(LONG, owner=o) for o in ("ann", "bob")]
+        wait_until(lambda: all(steps_of(job) > 0 for job in busy), what="every worker training")
+        waiting = manager.submit(LONG, owner="cy")
+        wait_until(lambda: waiting.snapshot().message == "preparing", what="the third waits for a worker")
+        assert manager.stop(waiting.id, "cy")
+        assert manager.wait(waiting.id, timeout=2).status == "stopped"
+        for job in busy:
+            manager.stop(job.id, job.owner)
+            assert manager.wait(job.id, timeout=30).status == "stopped"
+        waiting.thread.join(10)
+        assert not waiting.thread.is_alive() and {run.status for run in manager.store.list()} == {"stopped"}
+        assert len(manager.store.list()) == 2  # the one that never trained left nothing
+    finally:
+        manager.shutdown()
+
+
+def test_a_refused_run_gives_its_worker_back(executor, manager, monkeypatch):
+    if executor.kind != "local":
+        pytest.skip("the local pool's own bookkeeping (a Ray actor refuses inside the actor, and threads have none)")
+    from core.lab.executors.base import RunRefusedByWorker
+    from core.lab.executors.local import LocalWorker
+
+    real, refusals = LocalWorker.train, []
+
+    def refuse_three(worker, config, sink, run_folder=None):
+        if len(refusals) < 3:  # more refusals than workers: each must come back to the pool
+            refusals.append(worker.pid)
+            raise RunRefusedByWorker("The MNIST files in data/MNIST/raw are damaged.")
+        return real(worker, config, sink, run_folder)
+
+    monkeypatch.setattr(LocalWorker, "train", refuse_three)
+    refused = [manager.wait(manager.submit(QUICK, owner=o).id, timeout=10) for o in ("ann", "bob", "cy")]
+    assert [(s.status, "damaged" in s.message) for s in refused] == [("failed", True)] * 3
+    assert manager.wait(manager.submit(QUICK, owner="dee").id, timeout=60).status == "finished"
+    assert manager.store.list()[0].status == "finished" and len(manager.store.list()) == 1
 
 
 def test_a_failing_run_is_failed_and_the_worker_goes_on(executor, data, tmp_path):
@@ -213,6 +264,46 @@ KILLED_SERVER = textwrap.dedent("""
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
     time.sleep(600)
 """)
+
+
+KILLED_MID_FINDER = textwrap.dedent("""
+    import sys, time
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    from conftest import random_mnist
+    from core.engine.config import TrainConfig
+    from core.engine.runs import RunStore
+    from core.lab.executors.local import LocalExecutor
+    from core.lab.jobs import JobManager
+    executor = LocalExecutor(random_mnist(2000, 100), slots=1)
+    manager = JobManager(RunStore({runs!r}), executor=executor)
+    executor.ensure_started()
+    manager.start_finder(TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024)), "ann")  # minutes of steps
+    print("finding", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_a_server_killed_mid_finder_leaves_no_worker_or_helper(tmp_path):
+    import psutil
+
+    script = KILLED_MID_FINDER.format(repo=str(REPO), tests=str(REPO / "tests"), runs=str(tmp_path / "runs"))
+    server = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "finding"
+        children = psutil.Process(server.pid).children()
+        assert len(children) == 3  # one training worker, two finder helpers
+        # Warm-up is over ("finding" comes after it): CPU the workers spend from now on is the finder's.
+        cpu = lambda: sum(sum(child.cpu_times()[:2]) for child in children)  # noqa: E731
+        began = cpu()
+        wait_until(lambda: cpu() > began + 1.0, timeout=60, what="a helper busy with the finder")
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, [p.pid for p in alive]
 
 
 def test_a_killed_server_leaves_its_run_interrupted_and_no_worker_behind(tmp_path):

@@ -1,9 +1,12 @@
 """The learning-rate range test on real MNIST: a sensible, stable pick for the lecture's setup, quickly."""
 
 import math
+import threading
+
+import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.lr_finder import END_LR, STEPS, find_lr, learning_rates, pick
+from core.engine.lr_finder import END_LR, STEPS, FinderStopped, find_lr, learning_rates, pick
 
 
 def test_the_lectures_setup_gets_a_stable_pick_near_what_works(mnist):
@@ -21,3 +24,10 @@ def test_the_first_steps_are_never_picked():
     rates = learning_rates(STEPS)
     noisy_start = [0.1] + [2.3 - i / STEPS for i in range(1, STEPS)]  # one lucky batch at the very start
     assert pick(rates, noisy_start) == rates[-1] / 10
+
+
+def test_a_set_stop_flag_ends_the_finder_between_two_steps(make_random_mnist):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(FinderStopped):
+        find_lr(TrainConfig(train_subset=500), make_random_mnist(1000, 100), stop=stop)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -33,6 +34,10 @@ SEEDS = 3
 STABLE_SPREAD = 3.0  # the seeds' picks agree when the largest is within 3x the smallest (half a decade)
 
 
+class FinderStopped(Exception):
+    """The range test was stopped between two steps (its student pressed Stop, or the server is closing)."""
+
+
 @dataclass(frozen=True)
 class LrFinderResult:
     """What the range test found: the suggested rate, why, the curve [[lr, loss], ...] and what it cost."""
@@ -50,12 +55,15 @@ class LrFinderResult:
                 "seconds": round(self.seconds, 3)}
 
 
-def find_lr(config: TrainConfig, data: MNISTTensors, seeds: int = SEEDS, steps: int = STEPS) -> LrFinderResult:
-    """Run the range test for this config's network, optimizer, batch size and data; it trains nothing kept."""
+def find_lr(config: TrainConfig, data: MNISTTensors, seeds: int = SEEDS, steps: int = STEPS,
+            stop: threading.Event | None = None) -> LrFinderResult:
+    """Run the range test for this config's network, optimizer, batch size and data; it trains nothing kept.
+
+    Raises FinderStopped, between two steps, once `stop` is set."""
     import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import: before the clock starts)
 
     began = time.perf_counter()
-    curves = [range_test(config, data, config.seed + i, steps) for i in range(seeds)]
+    curves = [range_test(config, data, config.seed + i, steps, stop) for i in range(seeds)]
     rates = learning_rates(steps)
     picks = tuple(pick(rates, curve) for curve in curves)
     stable = max(picks) / min(picks) <= STABLE_SPREAD
@@ -73,8 +81,9 @@ def learning_rates(steps: int) -> list[float]:
     return [START_LR * (END_LR / START_LR) ** (i / (steps - 1)) for i in range(steps)]
 
 
-def range_test(config: TrainConfig, data: MNISTTensors, seed: int, steps: int = STEPS) -> list[float]:
-    """The smoothed loss at each rate of learning_rates(steps), until it explodes."""
+def range_test(config: TrainConfig, data: MNISTTensors, seed: int, steps: int = STEPS,
+               stop: threading.Event | None = None) -> list[float]:
+    """The smoothed loss at each rate of learning_rates(steps), until it explodes (FinderStopped once `stop` is set)."""
     from core.engine.trainer import make_optimizer
 
     model = build_model(config, seed=seed)
@@ -89,6 +98,8 @@ def range_test(config: TrainConfig, data: MNISTTensors, seed: int, steps: int = 
     losses: list[float] = []
     smooth: list[float] = []
     for i, lr in enumerate(learning_rates(steps)):
+        if stop is not None and stop.is_set():
+            raise FinderStopped("the learning-rate finder was stopped")
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = order[i * config.batch_size : (i + 1) * config.batch_size]

@@ -17,11 +17,12 @@ from accelerate.state import AcceleratorState
 from torchmetrics.classification import MulticlassAccuracy
 
 from core.engine.accelerate_fixes import reset_accelerator_state, speed_up_accelerate_optimizer, zero_grad
-from core.engine.config import MOMENTUM, TrainConfig
+from core.engine.config import MOMENTUM, SETTINGS, TrainConfig
 from core.engine.data import MNISTBatches, MNISTTensors, batch_loader, load_mnist, subset_indices, to_inputs
 from core.engine.gradient_flow import GradientFlow
 from core.engine.model import build_model
 from core.engine.report_card import ReportCardEvent, measure_report_card
+from core.engine.schema import plain_number
 from core.engine.status import Status
 from core.engine.tracking import TrackerLog, finish_trackers, start_trackers, tracker_arguments
 
@@ -196,8 +197,13 @@ def failure_message(exc: BaseException) -> str:
 
 def check_new_lr(config: TrainConfig, lr) -> None:
     """Raise ValueError, in words for the student, when a run may not switch to learning rate `lr`."""
-    if isinstance(lr, bool) or not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"a learning rate must be a number above 0, not {lr!r}")
+    # The setting's own range (one description in core.engine.config). Compared, never converted: math.isfinite
+    # of 10**400 raises OverflowError, and rates past the range overflow the float32 weights (a failed run).
+    allowed = SETTINGS["lr"]
+    if isinstance(lr, bool) or not (isinstance(lr, int | float) and allowed.low <= lr <= allowed.high):
+        shown = repr(lr) if not isinstance(lr, int) or abs(lr) < 10**20 else "a number that large"
+        raise ValueError(f"a learning rate must be a number above 0, from {plain_number(allowed.low)} to "
+                         f"{plain_number(allowed.high)}, not {shown}")
     if config.schedule != "constant":
         raise ValueError("this run follows a one-cycle schedule, which sets the learning rate at every step")
 

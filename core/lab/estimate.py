@@ -143,12 +143,21 @@ def estimate_run_seconds(config: TrainConfig, speed: float = 1.0) -> float:
     return config.epochs * estimate_epoch(config, speed).seconds
 
 
+def estimate_finder_seconds(config: TrainConfig, speed: float = 1.0) -> float:
+    """The learning-rate finder's longest time on this machine: every seed's every step (it often stops sooner)."""
+    from core.engine.lr_finder import SEEDS, STEPS
+
+    return SEEDS * STEPS * model_step_seconds(config) * speed
+
+
 @dataclass(frozen=True)
 class RunBudget:
-    """The most one run may cost a shared server, in estimated training time and memory."""
+    """The most one run may cost a shared server, in estimated training time, memory and time per step."""
 
     seconds: float
     memory_mb: float
+    # Stop and Pause act between two steps (torch cannot be interrupted inside one), so no step may take longer.
+    step_seconds: float = 2.0
 
     def problem(self, config: TrainConfig, speed: float = 1.0) -> str | None:
         """Why this run is over budget, in words for the student; None when it fits."""
@@ -157,10 +166,31 @@ class RunBudget:
             return (f"This run would train for about {format_seconds(seconds)} on this server, and one run may "
                     f"take at most {format_seconds(self.seconds)}. Choose fewer epochs, fewer training images, "
                     "a bigger batch or a smaller network.")
+        return self._memory_problem(config, "This run") or self._step_problem(config, speed, "this run")
+
+    def finder_problem(self, config: TrainConfig, speed: float = 1.0) -> str | None:
+        """Why the learning-rate finder may not run for these settings, in words for the student; None when it may."""
+        seconds = estimate_finder_seconds(config, speed)
+        if seconds > self.seconds:
+            return (f"The learning-rate finder would take up to {format_seconds(seconds)} on this server with these "
+                    f"settings, and it may take at most {format_seconds(self.seconds)}, like a run. Choose a smaller "
+                    "batch size or a smaller network.")
+        # Its 720 steps within the time allowed keep each step far shorter than step_seconds.
+        return self._memory_problem(config, "The learning-rate finder")
+
+    def _memory_problem(self, config: TrainConfig, what: str) -> str | None:
         memory = estimate_memory_mb(config)
         if memory > self.memory_mb:
-            return (f"This run would need about {memory:,.0f} MB of memory, and one run may use at most "
+            return (f"{what} would need about {memory:,.0f} MB of memory, and one run may use at most "
                     f"{self.memory_mb:,.0f} MB. Choose a smaller batch size or a smaller network.")
+        return None
+
+    def _step_problem(self, config: TrainConfig, speed: float, what: str) -> str | None:
+        step = model_step_seconds(config) * speed
+        if step > self.step_seconds:
+            return (f"One step of {what} would take about {format_seconds(step)} on this server, and Stop and Pause "
+                    f"act between steps, so a step may take at most {format_seconds(self.step_seconds)}. Choose a "
+                    "smaller batch size or a smaller network.")
         return None
 
 

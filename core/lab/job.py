@@ -164,16 +164,26 @@ class Job:
             return True
 
     def request_stop(self) -> bool:
-        """Ask a running or paused job to stop after its current step; False if it has ended."""
+        """Ask a running or paused job to stop after its current step; False if it has ended.
+
+        A job still preparing (waiting for the workers to warm up, or for a free one) ends at once: its thread
+        gives up the worker it waits for, and nothing it reports later changes the job."""
         with self._lock:
             if self._status.ended:
                 return False
             self._stop_requested = True
             if self._trainer is not None:
                 self._trainer.stop()
-            self._message = "stopping…"
-            self._touch()
+                self._message = "stopping…"
+                self._touch()
+            else:
+                self._end(Status.STOPPED, "stopped before it started")
             return True
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once Stop was asked: a job's thread that has not reached a worker yet gives up."""
+        return self._stop_requested
 
     def wait_first_step(self, timeout: float) -> bool:
         """Block up to `timeout` seconds until the first step is done (or the job ended); True if so."""
@@ -236,6 +246,8 @@ class Job:
         """The Trainer listener (in the job's thread): keep the live metrics, never the model."""
         StepEvent, EpochEvent, StartEvent, EndEvent, LayerStatsEvent, LearningRateEvent = _events()  # noqa: N806
         with self._lock:
+            if self._status.ended:  # stopped while it prepared: a worker that started it anyway changes nothing
+                return
             if isinstance(event, StepEvent):
                 self._metrics.add_step(event)
                 self._first_step.set()

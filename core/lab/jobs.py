@@ -1,4 +1,4 @@
-"""Training jobs for a shared lab server: a FIFO queue, a cap on runs at once, and an executor that trains them.
+"""Training jobs for a shared lab server: a queue fair between students, a cap on runs at once, an executor.
 
 Plain Python: never imports streamlit. The dashboard keeps one JobManager per server (per runs folder); each
 browser session submits jobs under its own owner id and reads them back through immutable snapshots.
@@ -23,11 +23,12 @@ import torch
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.display_name import clean_name, name_problem
-from core.engine.runs import RunStore
+from core.engine.runs import RunStore, owner_tag
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
 from core.lab.executors import make_executor
-from core.lab.executors.base import Capacity, Executor, RunRefusedByWorker, WorkerLost
+from core.lab.executors.base import Capacity, Executor, RunCancelled, RunRefusedByWorker, WorkerLost
+from core.lab.finder import FinderTask
 from core.lab.job import Job, JobSnapshot
 from core.lab.sweep import Sweep, sweep_configs
 from core.lab.tuning import torch_threads
@@ -40,6 +41,15 @@ MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count)
 
 class RunRefused(ValueError):
     """The server will not queue this run; the message tells the student why and what to change."""
+
+
+NOT_YOURS_TO_DELETE = ("Only the browser that trained this run, or the instructor, may delete it: the history is "
+                       "everyone's to read, and each run is its owner's.")
+
+
+def owns_run(record: dict, owner: str) -> bool:
+    """True when a saved run (its run.json) was started by this browser: its owner_tag is this owner's."""
+    return bool(owner) and record.get("owner_tag") == owner_tag(owner)
 
 
 def waiting_limit_text(runs: int, would_wait: int) -> str:
@@ -58,6 +68,10 @@ class _JobSink:
         self.store, self.job = store, job
         self.recorder = None
 
+    def cancelled(self) -> bool:
+        """Stopped before a worker took it: the executor gives up waiting for one."""
+        return self.job.stop_requested
+
     def open(self):
         """Make the run's folder (a tracker such as TensorBoard writes into it while it trains); its path."""
         job = self.job
@@ -69,9 +83,14 @@ class _JobSink:
 
     def refused(self, message: str) -> None:
         """The worker could not start the run: nothing of it is kept, and the student is told why."""
-        self.recorder.discard()
-        self.recorder = None
+        self.discard()
         self.job.fail(message)
+
+    def discard(self) -> None:
+        """Nothing of a run that never started is kept."""
+        if self.recorder is not None:
+            self.recorder.discard()
+            self.recorder = None
 
     def __call__(self, event) -> None:
         self.recorder(event)  # first: a page that sees the job ended reads the run's final files
@@ -108,8 +127,11 @@ class JobManager:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._sweeps: dict[str, Sweep] = {}
-        self._queue: deque[Job] = deque()
+        self._queue: list[Job] = []  # in the order they came; _start_order() says in which they start
+        self._starts = 0  # runs started so far: the clock of each owner's last start
+        self._last_start: dict[str, int] = {}  # owner -> the value of _starts at their last run's start
         self._running: dict[str, Job] = {}
+        self._finders: dict[str, FinderTask] = {}  # owner -> their latest learning-rate finder
         self.speed: float | None = None  # this machine against the lab machine, timed by warm_up()
         self._warming: threading.Thread | None = None
         self.recover()  # marks the runs of a server that died interrupted, on disk
@@ -138,7 +160,7 @@ class JobManager:
         return sweep
 
     def pause(self, job_id: str, owner: str) -> bool:
-        """Pause the owner's running job; False if it is not theirs or not running."""
+        """Pause the owner's running job; False if it is not theirs or not running (checked here, not in a page)."""
         job = self._owned(job_id, owner)
         return job.pause() if job else False
 
@@ -167,24 +189,77 @@ class JobManager:
             self.stop(job_id, owner)
         return True
 
-    def stop_all(self) -> int:
-        """Stop every waiting and training run, whoever started it (the instructor's control); how many."""
+    def stop_all(self, instructor: bool = False) -> int:
+        """Stop every waiting and training run, whoever started it; how many. Only for the instructor: raises
+        PermissionError otherwise."""
+        if not instructor:
+            raise PermissionError("Only the instructor may stop every run: unlock the Class page's controls first.")
         with self._lock:
-            jobs = list(reversed(self._queue)) + list(self._running.values())  # the queued first: none starts
+            jobs = list(reversed(self._start_order())) + list(self._running.values())  # the queued first
         return sum(self._stop(job) for job in jobs)
+
+    def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
+        """Whether this viewer may delete the saved run with this run.json: its owner or the instructor."""
+        return instructor or owns_run(record, owner)
+
+    def delete_run(self, run_id: str, owner: str, instructor: bool = False) -> None:
+        """Delete a saved run for its owner or the instructor. Raises PermissionError for anyone else, and
+        ValueError (words for the student) for a run that is still training or unknown."""
+        run = self.store.load(run_id)
+        if not self.may_delete(run.record, owner, instructor):
+            raise PermissionError(NOT_YOURS_TO_DELETE)
+        with self._lock:
+            training = any(job.run_id == run_id for job in self._running.values())
+        if training or run.status == Status.RUNNING:
+            raise ValueError("This run is still training: stop it first, then delete it.")
+        self.store.delete(run_id)
 
     def over_budget(self, config: TrainConfig) -> str | None:
         """Why this run is over the budget of one run on this server, for the student; None when it fits."""
         return self.budget.problem(config, self.speed or 1.0)
 
-    def find_lr(self, config: TrainConfig):
-        """The learning-rate range test for these settings (an LrFinderResult), run by the executor's helper
-        worker, never in the web server; a few seconds, nothing saved. Raises RunRefused with the reason."""
-        try:
-            self.executor.ensure_started()
-            return self.executor.find_lr(config)
-        except (RunRefusedByWorker, WorkerLost) as exc:
-            raise RunRefused(str(exc)) from exc
+    def finder_problem(self, config: TrainConfig) -> str | None:
+        """Why the learning-rate finder may not run for these settings (over the run budget); None when it may."""
+        return self.budget.finder_problem(config, self.speed or 1.0)
+
+    def start_finder(self, config: TrainConfig, owner: str) -> FinderTask:
+        """Start the learning-rate range test for `owner` in one of the executor's helper workers, never in the
+        web server; one at a time per owner. Raises RunRefused (over the budget, or one already running)."""
+        problem = self.finder_problem(config)
+        if problem:
+            raise RunRefused(problem)
+        with self._lock:
+            running = self._finders.get(owner)
+            if running is not None and not running.done:
+                raise RunRefused("Your learning-rate finder is still running: wait for its answer, or stop it, "
+                                 "before you start another.")
+            task = self._finders[owner] = FinderTask(config, owner)
+        task.start(self.executor)
+        return task
+
+    def finder(self, owner: str) -> FinderTask | None:
+        """The owner's latest learning-rate finder (running or ended), or None."""
+        with self._lock:
+            return self._finders.get(owner)
+
+    def stop_finder(self, owner: str) -> bool:
+        """Stop the owner's running finder after its current step; False if none runs."""
+        task = self.finder(owner)
+        return task.stop() if task is not None else False
+
+    def find_lr(self, config: TrainConfig, owner: str, timeout: float | None = None):
+        """start_finder, then wait for its LrFinderResult (scripts and tests); raises RunRefused with the reason."""
+        task = self.start_finder(config, owner)
+        task.wait(timeout)
+        if task.result is None:
+            raise RunRefused(task.message)
+        return task.result
+
+    def queue_order(self) -> list[JobSnapshot]:
+        """The waiting runs in the order they will start."""
+        with self._lock:
+            jobs = self._start_order()
+        return [job.snapshot() for job in jobs]
 
     def waiting_of(self, owner: str) -> int:
         """How many of this owner's runs wait in the queue."""
@@ -259,6 +334,9 @@ class JobManager:
         """
         with self._lock:
             ids = [job.id for job in self._queue] + list(self._running)
+            finders = list(self._finders.values())
+        for task in finders:  # a closed server stops its finders; the helpers go with the executor
+            task.stop()
         for job_id in ids:
             job = self.get(job_id)
             if job is not None:
@@ -267,6 +345,8 @@ class JobManager:
             self.wait(job_id, timeout)
         if self._warming is not None:
             self._warming.join(timeout)
+        for task in finders:
+            task.wait(timeout)
         if self._owns_executor:
             self.executor.close()
 
@@ -302,7 +382,7 @@ class JobManager:
     def _owned(self, job_id: str | None, owner: str) -> Job | None:
         # A link shows anyone a run; only the browser that started it may control it.
         job = self.get(job_id)
-        return job if job is not None and job.owner == owner else None
+        return job if job is not None and owner and job.owner == owner else None
 
     def _stop(self, job: Job) -> bool:
         with self._lock:
@@ -329,7 +409,7 @@ class JobManager:
             for job in jobs:
                 self._jobs[job.id] = job
                 self._queue.append(job)
-            self._dispatch()
+            self._dispatch()  # a sweep's runs are all queued before any starts: whole or not at all
         return jobs
 
     def _dispatch(self) -> None:
@@ -337,8 +417,12 @@ class JobManager:
             if self.max_concurrent == 0 and self._warming is None:
                 self.warm_up()  # slots are counted once the executor has started (a Ray cluster's, say)
             starting = []
-            while self._queue and len(self._running) < self.max_concurrent and self._compatible(self._queue[0]):
-                job = self._queue.popleft()
+            for job in self._start_order():
+                if len(self._running) >= self.max_concurrent or not self._compatible(job):
+                    break
+                self._queue.remove(job)
+                self._starts += 1
+                self._last_start[job.owner] = self._starts
                 self._running[job.id] = job
                 starting.append(job)
             # Positions first: a job seen running must never leave its followers with stale positions.
@@ -355,8 +439,26 @@ class JobManager:
         return all((j.config.device, j.config.mixed_precision) == key for j in self._running.values())
 
     def _renumber(self) -> None:
-        for position, job in enumerate(self._queue, start=1):
+        for position, job in enumerate(self._start_order(), start=1):
             job.set_queue_position(position)
+
+    def _start_order(self) -> list[Job]:
+        """The queue in the order it will start: round-robin between owners, each owner's runs in their own
+        order, next the owner whose last start is longest ago (one who never started first; ties: who came
+        first). One student's three waiting runs no longer all go before a classmate's first."""
+        last = dict(self._last_start)
+        pending: dict[str, deque[Job]] = {}  # insertion order: owners by their earliest waiting run
+        for job in self._queue:
+            pending.setdefault(job.owner, deque()).append(job)
+        order, clock = [], self._starts
+        while pending:
+            owner = min(pending, key=lambda o: last.get(o, -1))
+            order.append(pending[owner].popleft())
+            clock += 1
+            last[owner] = clock
+            if not pending[owner]:
+                del pending[owner]
+        return order
 
     def _run(self, job: Job) -> None:
         sink = _JobSink(self.store, job)
@@ -364,7 +466,11 @@ class JobManager:
             if not job.mark_running():
                 return
             self.executor.ensure_started()
+            if job.stop_requested:  # stopped while the workers warmed up: it has ended already
+                return
             self.executor.train(job.config, sink, sink.open())
+        except RunCancelled:  # stopped while it waited for a worker: it has ended already
+            sink.discard()
         except RunRefusedByWorker as exc:
             sink.refused(str(exc))
         except WorkerLost as exc:

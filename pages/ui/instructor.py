@@ -186,7 +186,8 @@ def _board_controls() -> None:
              help="Hides every run finished so far from the board; the runs stay in the history.")
     b.button(f"Stop every run that is training or waiting ({manager.training + manager.waiting} now)",
              key="class_i_stop_all", icon=":material/stop_circle:",
-             on_click=_act, args=(manager.stop_all, lambda n: f"Stopped {plural(n, 'run')}."))
+             on_click=_act, args=(lambda: manager.stop_all(instructor=unlocked()),
+                                  lambda n: f"Stopped {plural(n, 'run')}."))
 
 
 def spotlight_picker(board: Board, class_state) -> None:

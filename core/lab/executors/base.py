@@ -8,6 +8,8 @@ EndEvent, so the server saves every run in its own RunStore: workers need no sha
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -28,6 +30,16 @@ class WorkerLost(RuntimeError):
 
 class RunRefusedByWorker(RuntimeError):
     """The worker could not start the run (MNIST missing, say); the message is for the student."""
+
+
+class RunCancelled(RuntimeError):
+    """The run was stopped while it waited for a worker: no worker was given it."""
+
+
+# Short tasks (the learning-rate finder) get helper workers of their own, beside the runs' slots: two, so that one
+# student's long finder never holds up a classmate's, and few, so that they take little from the runs.
+FINDER_HELPERS = min(2, os.cpu_count() or 1)
+WAIT_POLL_S = 0.1  # how often a thread waiting for a worker looks whether its run was stopped meanwhile
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class RunSink(Protocol):
 
     def started(self, control: RunControl) -> None: ...
     def __call__(self, event) -> None: ...
+    def cancelled(self) -> bool: ...  # stopped before it started: a worker not yet taken is not taken
 
 
 class Executor(ABC):
@@ -93,13 +106,25 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    def find_lr(self, config: TrainConfig):
-        """The learning-rate range test (core.engine.lr_finder) in a helper worker kept for such short tasks,
-        so that it never waits behind a class's runs; raises RunRefusedByWorker or WorkerLost."""
+    def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
+        """The learning-rate range test (core.engine.lr_finder) in one of FINDER_HELPERS helper workers kept for
+        such short tasks, so that it never waits behind a class's runs; raises RunRefusedByWorker or WorkerLost,
+        and FinderStopped soon after `stop` is set."""
 
     @abstractmethod
     def close(self) -> None:
         """Stop the workers (runs still training end with them)."""
+
+
+def take_idle(idle: queue.Queue, cancelled) -> object:
+    """The next idle worker from `idle`, waiting as long as it takes unless `cancelled()` turns true (RunCancelled)."""
+    while True:
+        if cancelled():
+            raise RunCancelled("stopped before a worker took it")
+        try:
+            return idle.get(timeout=WAIT_POLL_S)
+        except queue.Empty:
+            continue
 
 
 # --- carrying a run's end between processes ------------------------------------------------------------------

@@ -15,11 +15,23 @@ import socket
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
-from core.lab.executors.base import Capacity, Executor, RunRefusedByWorker, RunSink, WorkerLost, unpack_end
+from core.lab.executors.base import (
+    FINDER_HELPERS,
+    WAIT_POLL_S,
+    Capacity,
+    Executor,
+    RunCancelled,
+    RunRefusedByWorker,
+    RunSink,
+    WorkerLost,
+    take_idle,
+    unpack_end,
+)
 from core.lab.executors.link import MessageLink
 from core.lab.tuning import torch_threads
 
@@ -69,16 +81,29 @@ class LocalWorker:
         except (EOFError, OSError) as exc:
             raise WorkerLost(self.exit_text()) from exc
 
-    def find_lr(self, config: TrainConfig):
-        """Run the learning-rate range test in this worker and return its LrFinderResult."""
+    def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
+        """Run the learning-rate range test in this worker and return its LrFinderResult; once `stop` is set, the
+        worker is told, and FinderStopped comes back."""
+        from core.engine.lr_finder import FinderStopped
+
         try:
             self.link.send(("find_lr", config))
-            kind, answer = self.link.recv()
+            told = False
+            while True:
+                try:
+                    kind, *answer = self.link.recv(WAIT_POLL_S)
+                    break
+                except TimeoutError:
+                    if stop is not None and stop.is_set() and not told:
+                        self.link.send(("stop",))
+                        told = True
         except (EOFError, OSError) as exc:
             raise WorkerLost(self.exit_text()) from exc
         if kind == "refused":
-            raise RunRefusedByWorker(answer)
-        return answer
+            raise RunRefusedByWorker(answer[0])
+        if kind == "stopped":
+            raise FinderStopped("the learning-rate finder was stopped")
+        return answer[0]
 
     def exit_text(self) -> str:
         code = self.process.poll()
@@ -131,61 +156,75 @@ class LocalExecutor(Executor):
 
     kind = "local"
 
-    def __init__(self, data: MNISTTensors | None = None, slots: int = 1):
+    def __init__(self, data: MNISTTensors | None = None, slots: int = 1, helpers: int = FINDER_HELPERS):
         super().__init__()
-        self.data, self.slots = data, slots
+        self.data, self.slots, self.helpers = data, slots, helpers
         self.threads = torch_threads(slots)
         self._idle: queue.Queue[LocalWorker | None] = queue.Queue()
         self._workers: list[LocalWorker] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._helper: LocalWorker | None = None
-        self._helper_lock = threading.Lock()
+        self._idle_helpers: queue.Queue[LocalWorker | None] = queue.Queue()
+        self._helpers: list[LocalWorker] = []
+        # Workers ask for SIGKILL when the thread that started them ends (PR_SET_PDEATHSIG is tied to that thread,
+        # not to the process): so one thread that lives as long as the executor starts every one of them.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
         self.problem = ""  # why no worker could start, for the students' message
 
     def start(self) -> None:
         started = [self._spawn() for _ in range(self.slots)]
-        self._helper = LocalWorker(self.data, self.threads)  # short tasks (the finder): never behind the runs
+        helpers = [self._spawn(helper=True) for _ in range(self.helpers)]  # the finder: never behind the runs
         for worker in started:
             self._admit(worker)
-        try:
-            self._helper.wait_ready()
-        except (EOFError, OSError, TimeoutError, AssertionError) as exc:
-            log.error("the helper worker could not start: %s", exc)
+        for helper in helpers:
+            self._admit(helper, helper=True)
         if not any(worker.alive for worker in started):
             self._idle.put(None)  # wakes a waiting run, which reports the problem
+        if helpers and not any(helper.alive for helper in helpers):
+            self._idle_helpers.put(None)  # the same for a waiting finder
 
     def capacity(self) -> Capacity:
         return Capacity(self.kind, self.slots, 1)
 
     def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
-        worker = self._take()
+        worker = self._take(sink)
         try:
             worker.train(config, sink, run_folder)
         except WorkerLost:
             log.warning("a training worker (pid %s) was lost: %s", worker.pid, worker.exit_text())
             self._replace(worker)
             raise
+        except RunRefusedByWorker:
+            self._idle.put(worker)  # it refused this run, and stays up for the next one
+            raise
         self._idle.put(worker)
 
-    def find_lr(self, config: TrainConfig):
-        with self._helper_lock:  # one range test at a time: a few seconds each
-            if self._helper is None or not self._helper.alive:
-                self._helper = LocalWorker(self.data, self.threads)
-                self._helper.wait_ready()
-            try:
-                return self._helper.find_lr(config)
-            except WorkerLost:
-                self._helper.close(timeout=1)
-                self._helper = None
-                raise
+    def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
+        from core.engine.lr_finder import FinderStopped
+
+        try:
+            helper = take_idle(self._idle_helpers, lambda: stop is not None and stop.is_set())
+        except RunCancelled as exc:  # stopped while every helper was busy
+            raise FinderStopped("the learning-rate finder was stopped") from exc
+        if helper is None:
+            self._idle_helpers.put(None)  # for the next finder too
+            raise RunRefusedByWorker("The lab could not start its helper workers: " + self.problem)
+        try:
+            return helper.find_lr(config, stop)
+        except WorkerLost:
+            self._replace(helper, helper=True)
+            raise
+        finally:
+            if helper.alive:
+                self._idle_helpers.put(helper)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            workers = list(self._workers)
-        for worker in workers + ([self._helper] if self._helper else []):
+            workers = self._workers + self._helpers
+        for worker in workers:
             worker.close()
+        self._spawner.shutdown(wait=False)
 
     @property
     def pids(self) -> list[int]:
@@ -194,13 +233,13 @@ class LocalExecutor(Executor):
             return [worker.pid for worker in self._workers if worker.pid is not None and worker.alive]
 
     # --- inside ----------------------------------------------------------------------------------------------
-    def _spawn(self) -> LocalWorker:
-        worker = LocalWorker(self.data, self.threads)
+    def _spawn(self, helper: bool = False) -> LocalWorker:
+        worker = self._spawner.submit(LocalWorker, self.data, self.threads).result()
         with self._lock:
-            self._workers.append(worker)
+            (self._helpers if helper else self._workers).append(worker)
         return worker
 
-    def _admit(self, worker: LocalWorker) -> None:
+    def _admit(self, worker: LocalWorker, helper: bool = False) -> None:
         try:
             worker.wait_ready()
         except (EOFError, OSError, TimeoutError, AssertionError) as exc:
@@ -208,11 +247,11 @@ class LocalExecutor(Executor):
             log.error("%s", self.problem)
             worker.close(timeout=1)
             return
-        self._idle.put(worker)
+        (self._idle_helpers if helper else self._idle).put(worker)
 
-    def _take(self) -> LocalWorker:
+    def _take(self, sink: RunSink) -> LocalWorker:
         while True:
-            worker = self._idle.get()
+            worker = take_idle(self._idle, sink.cancelled)
             if worker is None:
                 self._idle.put(None)  # for the next run too
                 raise RunRefusedByWorker("The lab could not start its training workers: " + self.problem)
@@ -220,11 +259,19 @@ class LocalExecutor(Executor):
                 return worker
             self._replace(worker)  # died while idle
 
-    def _replace(self, worker: LocalWorker) -> None:
+    def _replace(self, worker: LocalWorker, helper: bool = False) -> None:
         with self._lock:
-            if worker in self._workers:
-                self._workers.remove(worker)
+            pool = self._helpers if helper else self._workers
+            if worker in pool:
+                pool.remove(worker)
             if self._closed:
                 return
         worker.close(timeout=1)
-        threading.Thread(target=lambda: self._admit(self._spawn()), daemon=True, name="worker-replace").start()
+        threading.Thread(target=lambda: self._admit(self._spawn(helper), helper), daemon=True,
+                         name="worker-replace").start()
+
+    @property
+    def helper_pids(self) -> list[int]:
+        """The process ids of the finder's helper workers that are ready (tests use them)."""
+        with self._lock:
+            return [worker.pid for worker in self._helpers if worker.pid is not None and worker.alive]

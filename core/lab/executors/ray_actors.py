@@ -22,12 +22,16 @@ import time
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.lab.executors.base import (
+    FINDER_HELPERS,
+    WAIT_POLL_S,
     Capacity,
     Executor,
+    RunCancelled,
     RunInWorker,
     RunRefusedByWorker,
     RunSink,
     WorkerLost,
+    take_idle,
     unpack_end,
     warm_up_training,
 )
@@ -63,6 +67,7 @@ class TrainerActorBody:
 
         torch.set_num_threads(threads)
         self.threads, self.unavailable, self.run = threads, "", None
+        self.finder_stop = threading.Event()
         self.data = data
         if data is None:
             try:
@@ -88,12 +93,23 @@ class TrainerActorBody:
         return self.run.take() if self.run else ([], None)
 
     def find_lr(self, config: TrainConfig):
-        """The learning-rate range test, run in this actor; (LrFinderResult or None, why not)."""
+        """The learning-rate range test, run in this actor, niced like training; (LrFinderResult or None, why not),
+        with why not "" when stop_finder() stopped it."""
         if self.unavailable:
             return None, self.unavailable
-        from core.engine.lr_finder import find_lr
+        from core.engine.lr_finder import FinderStopped, find_lr
+        from core.lab.tuning import DEFAULT_WORKER_NICE, lower_thread_priority
 
-        return find_lr(config, self.data), ""
+        lower_thread_priority(default=DEFAULT_WORKER_NICE)
+        self.finder_stop = threading.Event()
+        try:
+            return find_lr(config, self.data, stop=self.finder_stop), ""
+        except FinderStopped:
+            return None, ""
+
+    def stop_finder(self) -> None:
+        """Stop the finder running in this actor after its current step (a threaded actor runs this beside it)."""
+        self.finder_stop.set()
 
     def control(self, command: str, *args) -> None:
         from core.lab.executors.worker import control
@@ -143,7 +159,7 @@ class RayExecutor(Executor):
         self._machines = 0
         self._data_ref = None
         self._actor_class = None
-        self._helper = None
+        self._idle_helpers: queue.Queue = queue.Queue()
         self._owner: threading.Thread | None = None
         self._closing = threading.Event()
 
@@ -202,9 +218,11 @@ class RayExecutor(Executor):
         self._actor_class = ray.remote(TrainerActorBody).options(
             num_cpus=self.cpus_per_run, max_concurrency=4, max_restarts=0)
         actors = [self._new_actor() for _ in range(slots)]
-        # Short tasks (the finder) go to a helper actor that reserves no CPU: they never wait behind the runs.
-        self._helper = ray.remote(TrainerActorBody).options(num_cpus=0, max_concurrency=1).remote(
-            self._data_ref, 1)
+        # Short tasks (the finder) go to helper actors that reserve no CPU: they never wait behind the runs.
+        # Threaded (2): a Stop reaches a finder while it runs.
+        for _ in range(FINDER_HELPERS):
+            self._idle_helpers.put(ray.remote(TrainerActorBody).options(num_cpus=0, max_concurrency=2).remote(
+                self._data_ref, 1))
         for actor in actors:
             self._admit(actor)
         # Counted once they are warm: until then the lab says it is starting, and runs wait for it.
@@ -247,7 +265,7 @@ class RayExecutor(Executor):
 
         from core.engine.trainer import StepEvent
 
-        actor = self._idle.get()
+        actor = take_idle(self._idle, sink.cancelled)
         try:
             why_not = ray.get(actor.start.remote(config, None if run_folder is None else str(run_folder)))
             if why_not:
@@ -271,18 +289,38 @@ class RayExecutor(Executor):
             raise WorkerLost("its Ray actor died") from exc
         self._idle.put(actor)
 
-    def find_lr(self, config: TrainConfig):
+    def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
         if self._fallback is not None:
-            return self._fallback.find_lr(config)
+            return self._fallback.find_lr(config, stop)
         import ray
         from ray.exceptions import RayActorError
 
+        from core.engine.lr_finder import FinderStopped
+
         try:
-            found, why_not = ray.get(self._helper.find_lr.remote(config))
+            helper = take_idle(self._idle_helpers, lambda: stop is not None and stop.is_set())
+        except RunCancelled as exc:  # stopped while every helper was busy
+            raise FinderStopped("the learning-rate finder was stopped") from exc
+        lost = False
+        try:
+            answer, told = helper.find_lr.remote(config), False
+            while not ray.wait([answer], timeout=WAIT_POLL_S)[0]:
+                if stop is not None and stop.is_set() and not told:
+                    helper.stop_finder.remote()
+                    told = True
+            found, why_not = ray.get(answer)
         except RayActorError as exc:
+            lost = True
+            self._idle_helpers.put(ray.remote(TrainerActorBody).options(num_cpus=0, max_concurrency=2).remote(
+                self._data_ref, 1))
             raise WorkerLost("its Ray actor died") from exc
+        finally:
+            if not lost:
+                self._idle_helpers.put(helper)
         if why_not:
             raise RunRefusedByWorker(why_not)
+        if found is None:
+            raise FinderStopped("the learning-rate finder was stopped")
         return found
 
     def close(self) -> None:

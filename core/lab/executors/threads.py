@@ -64,11 +64,12 @@ class ThreadExecutor(Executor):
             if not ended:
                 sink(failed_end(exc))
 
-    def find_lr(self, config: TrainConfig):
+    def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
         from core.engine.lr_finder import find_lr
 
+        lower_thread_priority()  # the calling thread is the job manager's finder thread, made for this finder
         try:
-            return find_lr(config, self._get_data())
+            return find_lr(config, self._get_data(), stop=stop)
         except MNISTUnavailable as exc:
             raise RunRefusedByWorker(str(exc)) from exc
 

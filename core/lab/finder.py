@@ -1,0 +1,73 @@
+"""One student's learning-rate finder on the server: run by the executor's helper workers, stoppable, never lost.
+
+The JobManager keeps the latest FinderTask of each owner; the Hyperparameters page polls it and offers Stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+
+from core.engine.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+class FinderTask:
+    """The learning-rate range test for one owner's settings, in a thread of the server that waits for a helper."""
+
+    def __init__(self, config: TrainConfig, owner: str):
+        self.id = secrets.token_hex(6)  # a page remembers which finder's answer it has taken in
+        self.config, self.owner = config, owner
+        self.result = None  # the LrFinderResult, once found
+        self.message = "finding a learning rate…"  # what the student reads: the state, or why there is no result
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, executor) -> None:
+        """Run it in the background with `executor` (its helper workers)."""
+        self.thread = threading.Thread(target=self._find, args=(executor,), daemon=True, name="lr-finder")
+        self.thread.start()
+
+    def stop(self) -> bool:
+        """Stop it after its current step; False if it has ended."""
+        if self._done.is_set():
+            return False
+        self._stop.set()
+        self.message = "stopping…"
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until it has ended (or the timeout passed); True if it has."""
+        return self._done.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        """Ended by Stop (or by the server closing), without a result."""
+        return self._done.is_set() and self.result is None and self._stop.is_set()
+
+    def _find(self, executor) -> None:
+        from core.engine.lr_finder import FinderStopped
+        from core.lab.executors.base import RunRefusedByWorker, WorkerLost
+
+        try:
+            executor.ensure_started()
+            if self._stop.is_set():
+                raise FinderStopped("stopped before it started")
+            self.result = executor.find_lr(self.config, self._stop)
+            self.message = "found"
+        except FinderStopped:
+            self.message = "The learning-rate finder was stopped before it found a rate."
+        except (RunRefusedByWorker, WorkerLost) as exc:
+            self.message = str(exc)
+        except Exception as exc:  # the student is told; nothing else depends on a finder
+            log.exception("the learning-rate finder failed")
+            self.message = f"The learning-rate finder failed: {type(exc).__name__}: {exc}"
+        finally:
+            self._done.set()

@@ -1,0 +1,60 @@
+"""The pages offer only what the viewer may do (issue 17): Delete… on one's own runs, the finder's limits and its
+Stop. Through Streamlit's AppTest, on the small fake MNIST."""
+
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.engine.status import Status
+from core.engine.trainer import EndEvent, TrainResult
+
+HEAVY = TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024))  # legal, but minutes of finder
+
+
+def saved_run(runs_dir, owner: str) -> str:
+    recorder = RunStore(runs_dir).create(TrainConfig(), label=f"by {owner}", owner=owner)  # titles differ
+    recorder(EndEvent(Status.STOPPED, "stopped at epoch 1 of 3, step 0", TrainResult(Status.STOPPED, "stopped")))
+    return recorder.id
+
+
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def test_delete_is_offered_only_on_the_viewers_own_runs(lab, runs_dir):
+    at = lab("pages/train.py")
+    theirs = saved_run(runs_dir, "someone else")
+    at.run()
+    assert at.selectbox(key="history_run").value == theirs
+    assert not [b for b in at.button if b.key == "history_delete"]
+    assert "Only the browser that trained this run, or the instructor, may delete it." in captions(at)
+    mine = saved_run(runs_dir, at.session_state["lab_owner"])
+    at.run()
+    at.selectbox(key="history_run").set_value(mine).run()
+    at.button(key="history_delete").click().run()
+    assert not at.exception and at.button(key="history_delete_confirm")  # the dialog asks (AppTest cannot click
+    # inside a dialog opened by a button; JobManager.delete_run's own checks are in tests/test_fairness.py)
+
+
+def test_the_finders_limit_is_stated_before_the_click(lab):
+    at = lab("pages/hyperparameters.py")
+    assert "takes up to" in captions(at) and "one at a time for each student" in captions(at)
+    at.session_state["lab_config"] = TrainConfig(hidden=(1024,) * 16, batch_size=8192)
+    at.run()
+    assert any("learning-rate finder would take up to" in w.value for w in at.warning)
+    assert at.button(key="lr_find").disabled
+
+
+def test_a_running_finder_has_a_stop_for_its_student(lab):
+    at = lab("pages/hyperparameters.py")
+    at.session_state["lab_config"] = HEAVY
+    at.run()
+    at.button(key="lr_find").click().run()
+    assert not at.exception and at.button(key="lr_find").disabled  # one at a time
+    at.button(key="lr_stop").click().run()
+    from pages.ui.common import job_manager
+
+    task = job_manager().finder(at.session_state["lab_owner"])
+    assert task.wait(10) and task.stopped
+    at.run()
+    assert any("stopped before it found a rate" in w.value for w in at.warning)
+    assert not at.button(key="lr_find").disabled and "hp_lr_found" not in at.session_state
+
