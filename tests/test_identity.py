@@ -1,0 +1,257 @@
+"""core.lab.identity as plain Python: signed owner ids, the lab's secret, new ids per address, client addresses,
+signed-in accounts; and the instructor token's guard (core.lab.classroom.TokenGuard)."""
+
+import logging
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.lab.classroom import TokenGuard
+from core.lab.identity import (
+    DEFAULT_NEW_IDS_PER_MINUTE,
+    LOCAL_ADDRESS,
+    NEW_IDS_ENV,
+    PROXY_ENV,
+    SECRET_ENV,
+    SECRET_FILE,
+    Identity,
+    OwnerIds,
+    account_display_name,
+    account_owner_id,
+    client_address,
+    instructor_accounts,
+    is_instructor,
+    lab_secret,
+    new_ids_per_minute,
+    proxies_in_front,
+)
+from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
+
+SECRET = b"k" * 64
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def forged_cookies(owner: str) -> list:
+    """Cookies a student could write by hand: none of them signed by the server."""
+    other = OwnerIds(b"another server's secret, long enough....")
+    signed = OwnerIds(SECRET).cookie_for(owner)
+    flipped = signed[:-1] + ("A" if signed[-1] != "A" else "B")
+    return [secrets.token_hex(16), owner, f"{owner}.", flipped, other.cookie_for(owner),
+            signed.replace(owner, secrets.token_hex(16)), "x" * 500, "", None, 42]
+
+
+# --- signed owner ids ------------------------------------------------------------------------------------------
+def test_a_signed_id_round_trips_and_anything_else_is_refused():
+    ids = OwnerIds(SECRET)
+    first = ids.identify(None, "10.0.0.1")
+    assert len(first.owner) == 32 and first.cookie and first.owner in first.cookie and not first.shared
+    assert ids.owner_from_cookie(first.cookie) == first.owner
+    assert ids.identify(first.cookie, "10.9.9.9") == Identity(first.owner)  # any address: kept, no new cookie
+    for cookie in forged_cookies(first.owner):
+        assert ids.owner_from_cookie(cookie) is None, cookie
+
+
+def test_an_unsigned_or_edited_cookie_is_replaced_by_a_fresh_signed_id():
+    ids = OwnerIds(SECRET)
+    typed = secrets.token_hex(16)  # what the cookie held before: any 32 hex digits made an owner
+    fresh = ids.identify(typed, "10.0.0.2")
+    assert fresh.owner != typed and ids.owner_from_cookie(fresh.cookie) == fresh.owner
+
+
+def test_a_flood_of_edited_cookies_from_one_address_gets_no_new_owner():
+    ids = OwnerIds(SECRET)
+    mine = ids.identify(None, "10.0.0.3")
+    owners = {ids.identify(cookie, "10.0.0.3").owner for cookie in forged_cookies(mine.owner)
+              if isinstance(cookie, str) and cookie}
+    assert owners == {mine.owner}
+    again = ids.identify(secrets.token_hex(16), "10.0.0.3")
+    assert again.shared and again.cookie == ""  # the browser drops the bad cookie: its next visit is a new one
+    assert ids.identify(secrets.token_hex(16), "10.0.0.4").owner != mine.owner  # another address is not held back
+
+
+def test_new_ids_per_address_are_limited_and_the_limit_passes_with_time():
+    clock = Clock()
+    ids = OwnerIds(SECRET, per_minute=3, clock=clock)
+    owners = [ids.identify(None, "10.0.0.5") for _ in range(5)]
+    assert len({o.owner for o in owners[:3]}) == 3 and not any(o.shared for o in owners[:3])
+    assert [o.owner for o in owners[3:]] == [owners[2].owner] * 2 and all(o.shared for o in owners[3:])
+    assert owners[3].cookie is None  # a shared id is never stored: a later visit gets its own
+    assert not ids.identify(None, "10.0.0.6").shared  # the limit is per address
+    clock.now += 61
+    assert not ids.identify(None, "10.0.0.5").shared
+
+
+def test_a_flood_of_edited_cookies_cannot_queue_more_than_the_waiting_limit(tmp_path, make_random_mnist):
+    ids = OwnerIds(SECRET)
+    manager = JobManager(RunStore(tmp_path / "runs"), data=make_random_mnist(500, 100), max_concurrent=1)
+    try:
+        manager.submit(TrainConfig(epochs=5, batch_size=1), owner="teacher")  # holds the one slot: the rest wait
+        quick = TrainConfig(epochs=1, batch_size=50, train_subset=500)
+        student = ids.identify(None, "10.0.0.7")
+        queued = refused = 0
+        for _ in range(8):  # eight tabs, each with the cookie edited to another owner
+            owner = ids.identify(secrets.token_hex(16), "10.0.0.7").owner
+            try:
+                manager.submit(quick, owner=owner)
+                queued += 1
+            except RunRefused:
+                refused += 1
+        assert queued == MAX_WAITING_PER_OWNER and refused == 8 - MAX_WAITING_PER_OWNER
+        assert manager.waiting_of(student.owner) == MAX_WAITING_PER_OWNER
+    finally:
+        manager.stop_all()
+        manager.shutdown()
+
+
+def test_the_limit_comes_from_the_environment():
+    assert new_ids_per_minute({}) == DEFAULT_NEW_IDS_PER_MINUTE
+    assert new_ids_per_minute({NEW_IDS_ENV: " 40 "}) == 40
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(ValueError, match=NEW_IDS_ENV):
+            new_ids_per_minute({NEW_IDS_ENV: bad})
+
+
+# --- the lab's secret ----------------------------------------------------------------------------------------
+def test_the_secret_is_made_once_private_and_reused(tmp_path):
+    runs = tmp_path / "runs"
+    first = lab_secret(runs, environ={})
+    path = runs / SECRET_FILE
+    assert len(first) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert lab_secret(runs, environ={}) == first
+    assert sorted(p.name for p in runs.iterdir()) == [SECRET_FILE]  # nothing left aside
+    cookie = OwnerIds(first).identify(None, "a").cookie
+    assert OwnerIds(lab_secret(runs, environ={})).owner_from_cookie(cookie)  # a restart keeps every browser's id
+
+
+def test_the_hosts_secret_wins_and_a_damaged_file_is_named(tmp_path):
+    runs = tmp_path / "runs"
+    assert lab_secret(runs, environ={SECRET_ENV: "the host's own secret"}) == b"the host's own secret"
+    assert not (runs / SECRET_FILE).exists()
+    runs.mkdir(exist_ok=True)
+    (runs / SECRET_FILE).write_text("short")
+    with pytest.raises(ValueError, match="damaged"):
+        lab_secret(runs, environ={})
+
+
+def test_processes_starting_together_get_the_same_secret(tmp_path):
+    code = ("import sys; from core.lab.identity import lab_secret; "
+            "sys.stdout.write(lab_secret(sys.argv[1], environ={}).decode())")
+    repo = Path(__file__).resolve().parents[1]
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "runs")], cwd=repo,
+                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    got = {worker.communicate(timeout=60)[0] for worker in workers}
+    assert all(worker.returncode == 0 for worker in workers)
+    assert got == {(tmp_path / "runs" / SECRET_FILE).read_text()}
+
+
+# --- client addresses ------------------------------------------------------------------------------------------
+def test_x_forwarded_for_counts_only_behind_a_proxy_and_only_the_proxys_entry():
+    assert client_address("203.0.113.9", "1.2.3.4", proxies=0) == "203.0.113.9"  # a header anyone can send
+    assert client_address(None, None, proxies=0) == LOCAL_ADDRESS
+    # Behind one proxy that appends: the first entries are whatever the student typed, the last is real.
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7", proxies=1) == "198.51.100.7"
+    assert client_address("10.0.0.1", "198.51.100.7", proxies=1) == "198.51.100.7"
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.2", proxies=2) == "198.51.100.7"
+    assert client_address("10.0.0.1", " , ", proxies=1) == "10.0.0.1"
+    assert proxies_in_front({}) == 0 and proxies_in_front({PROXY_ENV: "1"}) == 1
+    assert proxies_in_front({PROXY_ENV: "yes"}) == 1 and proxies_in_front({PROXY_ENV: "2"}) == 2
+    with pytest.raises(ValueError, match=PROXY_ENV):
+        proxies_in_front({PROXY_ENV: "nginx"})
+
+
+# --- signed-in accounts ----------------------------------------------------------------------------------------
+def test_an_accounts_owner_id_is_its_issuer_and_subject():
+    ann = account_owner_id("https://accounts.example", "ann-1")
+    assert ann == account_owner_id("https://accounts.example", "ann-1")
+    assert ann != account_owner_id("https://other.example", "ann-1") != account_owner_id("https://accounts.example",
+                                                                                           "ann-2")
+    assert OwnerIds(SECRET).owner_from_cookie(OwnerIds(SECRET).cookie_for(ann)) is None  # never an anonymous id
+    with pytest.raises(ValueError):
+        account_owner_id("https://accounts.example", "")
+
+
+def test_an_accounts_display_name_is_its_name_else_its_emails_local_part():
+    assert account_display_name({"name": " Ann Lee ", "email": "ann@school.edu"}) == "Ann Lee"
+    assert account_display_name({"email": "bob.k@school.edu"}) == "bob.k"
+    assert account_display_name({"name": "Evil\u202eeman", "email": "cy@school.edu"}) == "cy"
+    assert account_display_name({"name": "x" * 31}) == "" and account_display_name({}) == ""
+
+
+def test_instructors_are_listed_accounts_only():
+    accounts = instructor_accounts({"MNIST_LAB_INSTRUCTORS": " Teacher@School.edu , sub-42 ,"})
+    assert is_instructor({"sub": "x", "email": "teacher@school.edu"}, accounts)
+    assert is_instructor({"sub": "sub-42"}, accounts)
+    assert not is_instructor({"sub": "SUB-42"}, accounts)  # subjects are exact
+    assert not is_instructor({"sub": "x", "email": "teacher@school.edu", "email_verified": False}, accounts)
+    assert not is_instructor({"sub": "x", "email": "student@school.edu"}, accounts)
+    assert not is_instructor({"sub": "teacher@school.edu"}, instructor_accounts({}))
+
+
+# --- the instructor token's guard ------------------------------------------------------------------------------
+TOKEN = "the-instructor-token"
+
+
+def test_after_a_wrong_try_that_address_waits_and_longer_each_time():
+    clock = Clock()
+    guard = TokenGuard(address_wait_s=1.0, free_failures=100, clock=clock)
+    first = guard.attempt("wrong", TOKEN, "10.1.0.1")
+    assert not first.unlocked and first.wait_s == 1.0 and first.wrong_from_address == 1
+    refused = guard.attempt(TOKEN, TOKEN, "10.1.0.1")  # even the right token is not compared during the wait
+    assert not refused.unlocked and refused.wait_s == 1.0
+    assert guard.wait_left("10.1.0.2") == 0  # another address is not held back (the server saw one failure)
+    clock.now += 1.0
+    assert guard.attempt("wrong", TOKEN, "10.1.0.1").wait_s == 2.0
+    clock.now += 2.0
+    assert guard.attempt(TOKEN, TOKEN, "10.1.0.1").unlocked
+
+
+def test_twelve_fresh_sessions_cannot_make_twelve_guesses():
+    clock = Clock()
+    guard = TokenGuard(free_failures=3, clock=clock)
+    tries = [guard.attempt(f"guess-{n}", TOKEN, f"10.2.0.{n}") for n in range(12)]  # 12 addresses, same moment
+    # Three free failures and the one that passes them are compared; then the whole server waits.
+    assert [t.wrong_from_address for t in tries] == [1] * 4 + [0] * 8
+    assert not any(t.unlocked for t in tries) and all(t.wait_s > 0 for t in tries)
+    assert not guard.attempt(TOKEN, TOKEN, "10.2.0.99").unlocked  # even the right token, from a new address
+    # From one address in 12 tabs: only the first is compared, even the right token at the end is not.
+    same = TokenGuard(clock=Clock())
+    tries = [same.attempt(f"guess-{n}", TOKEN, "10.3.0.1") for n in range(11)] + [same.attempt(TOKEN, TOKEN,
+                                                                                             "10.3.0.1")]
+    assert [t.wrong_from_address for t in tries] == [1] * 12 and not any(t.unlocked for t in tries)
+
+
+def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
+    clock = Clock()
+    guard = TokenGuard(free_failures=2, window_s=60, max_wait_s=8, clock=clock)
+    waits = []
+    for n in range(8):
+        clock.now += 100 if n == 0 else guard.wait_left(f"10.4.0.{n}")
+        waits.append(guard.attempt("wrong", TOKEN, f"10.4.0.{n}").wait_s)
+    assert waits[:2] == [1.0, 1.0] and waits[2:6] == [1.0, 2.0, 4.0, 8.0] and max(waits) == 8
+    clock.now += 61 + 8
+    assert guard.wait_left("10.4.0.99") == 0 and guard.attempt(TOKEN, TOKEN, "10.4.0.99").unlocked
+
+
+def test_wrong_tries_are_logged_with_the_address_never_the_guess(caplog):
+    guard = TokenGuard(clock=Clock())
+    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+        guard.attempt("my-secret-guess-123", TOKEN, "10.5.0.1")
+        guard.attempt(TOKEN, TOKEN, "10.5.0.1")  # refused while waiting: not a compared try, not logged again
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "10.5.0.1" in messages[0] and "1 wrong" in messages[0]
+    assert "my-secret-guess-123" not in messages[0] and TOKEN not in messages[0]
