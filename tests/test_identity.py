@@ -212,7 +212,7 @@ def test_after_a_wrong_try_that_address_waits_and_longer_each_time():
     first = guard.attempt("wrong", TOKEN, "10.1.0.1")
     assert not first.unlocked and first.wait_s == 1.0 and first.wrong_from_address == 1
     refused = guard.attempt(TOKEN, TOKEN, "10.1.0.1")  # even the right token is not compared during the wait
-    assert not refused.unlocked and refused.wait_s == 1.0
+    assert not refused.unlocked and not refused.compared and refused.wait_s == 1.0
     assert guard.wait_left("10.1.0.2") == 0  # another address is not held back (the server saw one failure)
     clock.now += 1.0
     assert guard.attempt("wrong", TOKEN, "10.1.0.1").wait_s == 2.0
@@ -226,13 +226,14 @@ def test_twelve_fresh_sessions_cannot_make_twelve_guesses():
     tries = [guard.attempt(f"guess-{n}", TOKEN, f"10.2.0.{n}") for n in range(12)]  # 12 addresses, same moment
     # Three free failures and the one that passes them are compared; then the whole server waits.
     assert [t.wrong_from_address for t in tries] == [1] * 4 + [0] * 8
+    assert [t.compared for t in tries] == [True] * 4 + [False] * 8
     assert not any(t.unlocked for t in tries) and all(t.wait_s > 0 for t in tries)
     assert not guard.attempt(TOKEN, TOKEN, "10.2.0.99").unlocked  # even the right token, from a new address
     # From one address in 12 tabs: only the first is compared, even the right token at the end is not.
     same = TokenGuard(clock=Clock())
     tries = [same.attempt(f"guess-{n}", TOKEN, "10.3.0.1") for n in range(11)] + [same.attempt(TOKEN, TOKEN,
                                                                                              "10.3.0.1")]
-    assert [t.wrong_from_address for t in tries] == [1] * 12 and not any(t.unlocked for t in tries)
+    assert [t.compared for t in tries] == [True] + [False] * 11 and not any(t.unlocked for t in tries)
 
 
 def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
@@ -255,3 +256,105 @@ def test_wrong_tries_are_logged_with_the_address_never_the_guess(caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and "10.5.0.1" in messages[0] and "1 wrong" in messages[0]
     assert "my-secret-guess-123" not in messages[0] and TOKEN not in messages[0]
+
+
+# --- on the pages: several AppTest sessions of one server -----------------------------------------------------
+@pytest.fixture
+def server(lab, monkeypatch):
+    """AppTests on one server; each session's address and sent cookie are what `visitor` holds when it starts
+    (AppTest has no browser connection: pages/ui/common reads them through two small functions)."""
+    from pages.ui import common
+
+    visitor = {"ip": "10.8.0.1", "cookie": None}
+    monkeypatch.setattr(common, "_connection", lambda: (visitor["ip"], None))
+    monkeypatch.setattr(common, "_sent_cookie", lambda: visitor["cookie"])
+    monkeypatch.delenv("MNIST_LAB_INSTRUCTOR_TOKEN", raising=False)
+    return lab, visitor
+
+
+def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
+    from pages.ui.common import OWNER, owner_ids
+
+    lab, visitor = server
+    mine = lab("pages/train.py").session_state[OWNER]
+    for edited in (secrets.token_hex(16), mine + "x", OwnerIds(b"another secret, at least 32 chars").cookie_for(
+            secrets.token_hex(16))):
+        visitor["cookie"] = edited
+        assert lab("pages/train.py").session_state[OWNER] == mine  # the one this address got, not the edit
+    visitor["cookie"] = owner_ids().cookie_for(mine)
+    visitor["ip"] = "10.8.0.2"
+    assert lab("pages/train.py").session_state[OWNER] == mine  # a signed cookie keeps its owner anywhere
+
+
+def unlock_buttons(at):
+    return [b for b in at.button if b.label == "Unlock"]
+
+
+def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(server, monkeypatch, caplog):
+    monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
+    lab, visitor = server
+    said = []
+    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+        for n in range(7):  # seven fresh tabs from seven addresses, one guess each, the last one right
+            visitor["ip"] = f"10.9.0.{n}"
+            at = lab("pages/class.py")
+            at.text_input(key="class_token").set_value(TOKEN if n == 6 else f"guess-{n}")
+            unlock_buttons(at)[0].click().run()
+            said.append(at.error[0].value if at.error else "")
+    assert [("not the instructor token" in s, "not checked" in s) for s in said] == [(True, False)] * 4 + [
+        (False, True)] * 3
+    assert not any(b.label == "Set the challenge" for b in at.button)  # the right token came during the wait
+    logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.classroom"]
+    assert len(logged) == 4 and all(f"10.9.0.{n}" in logged[n] for n in range(4))
+    assert not any("guess-" in line or TOKEN in line for line in logged)
+
+
+def account_page(page: str, user: dict):
+    """An AppTest of the app as seen by this account (st.user), opened at `page`."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.lab_helpers import APP
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.user = user
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+ANN = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "ann-1", "email": "ann@school.edu",
+       "name": "Ann Lee"}
+TEACHER = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "t-9", "email": "Teacher@School.edu"}
+
+
+def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(server, monkeypatch):
+    from pages.ui import common
+    from pages.ui.display_name import STUDENT
+
+    monkeypatch.setattr(common, "signin_configured", lambda: True)
+    stranger = account_page("pages/train.py", {"is_logged_in": False})
+    assert "Sign in" in [b.label for b in stranger.button] and "Sign in to train" in stranger.info[0].value
+    assert not any(b.key == "train_start" for b in stranger.button)
+    ann = account_page("pages/train.py", ANN)
+    assert ann.session_state[STUDENT] == "Ann Lee" and "Sign in" not in [b.label for b in ann.button]
+    ann.button(key="train_start").click().run()
+    manager = common.job_manager()
+    job = manager.get(ann.query_params["job"][0] if isinstance(ann.query_params["job"], list)
+                      else ann.query_params["job"])
+    assert job.owner == account_owner_id(ANN["iss"], ANN["sub"])
+    manager.wait(job.id, timeout=60)
+
+
+def test_with_sign_in_listed_accounts_are_the_instructors_and_the_token_is_no_way_in(server, monkeypatch):
+    from pages.ui import common
+
+    monkeypatch.setattr(common, "signin_configured", lambda: True)
+    monkeypatch.setenv("MNIST_LAB_INSTRUCTORS", "teacher@school.edu")
+    monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
+    teacher = account_page("pages/class.py", TEACHER)
+    assert {"Set the challenge", "Start a fresh board"} <= {b.label for b in teacher.button}
+    assert not any(t.label == "Instructor token" for t in teacher.text_input)
+    ann = account_page("pages/class.py", ANN)
+    assert not any(b.label in ("Set the challenge", "Unlock") for b in ann.button)
+    assert not any(h.value == "Instructor" for h in ann.header)

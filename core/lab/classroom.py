@@ -66,10 +66,11 @@ def proof_matches(proof: object, token: str | None) -> bool:
 
 @dataclass(frozen=True)
 class TokenTry:
-    """What became of one try at the token: `unlocked`, or `wait_s` before the next (0 after a wrong try that
-    was compared), and how many wrong tries this address has made."""
+    """What became of one try at the token: `unlocked`; `compared` (False: it came during a wait); `wait_s`
+    before the next try; how many wrong tries this address has made."""
 
     unlocked: bool
+    compared: bool = True
     wait_s: float = 0.0
     wrong_from_address: int = 0
 
@@ -109,7 +110,7 @@ class TokenGuard:
             wait = self._wait_left(address, now)
             wrong, _ = self._by_address.get(address, (0, 0.0))
             if wait > 0:
-                return TokenTry(False, wait, wrong)
+                return TokenTry(False, False, wait, wrong)
             if token_matches(guess, token):
                 self._by_address.pop(address, None)
                 return TokenTry(True)
@@ -127,7 +128,7 @@ class TokenGuard:
             wait = self._wait_left(address, now)
         log.warning("Wrong instructor token from %s: %d wrong from this address, %d on the server in the last "
                     "%.0f s; the next try waits %.1f s", address, wrong, recent, self.window_s, wait)
-        return TokenTry(False, wait, wrong)
+        return TokenTry(False, True, wait, wrong)
 
     def _forget(self, now: float) -> None:
         """Forget addresses whose wait ended a window ago, so memory stays small."""

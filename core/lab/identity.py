@@ -88,11 +88,11 @@ def proxies_in_front(environ: Mapping[str, str] | None = None) -> int:
 def client_address(ip: str | None, forwarded_for: str | None, proxies: int) -> str:
     """The address a visitor is counted under: the connection's, or, behind `proxies` proxies, the entry
     of X-Forwarded-For that the outermost one added (entries further left are whatever the client sent)."""
-    if proxies and forwarded_for:
+    if proxies and isinstance(forwarded_for, str):
         entries = [entry.strip() for entry in forwarded_for.split(",") if entry.strip()]
         if entries:
             return entries[max(0, len(entries) - proxies)]
-    return ip or LOCAL_ADDRESS
+    return ip if isinstance(ip, str) and ip else LOCAL_ADDRESS
 
 
 def new_ids_per_minute(environ: Mapping[str, str] | None = None) -> int:
