@@ -5,7 +5,7 @@ The page titles and their order are part of the interface: the lecture notes ref
 
 import streamlit as st
 
-from pages.ui.common import SHELL_RAN, WANTED_PAGE, identity_sidebar, job_manager
+from pages.ui.common import SHELL_RAN, WANTED_PAGE, identity_sidebar, job_manager, owner_cookie_delivered
 
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
 
@@ -37,3 +37,4 @@ page.run()
 # After the page is drawn: the first visit starts the server's job manager, whose warm-up loads MNIST and
 # Accelerate in the background, so the first click on Train does not wait for them.
 job_manager()
+owner_cookie_delivered()

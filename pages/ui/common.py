@@ -113,7 +113,7 @@ def board_reader():
 # --- Who this visitor is (see core/lab/identity.py and the README's "Who is who") ------------------------
 OWNER = "lab_owner"  # session state: this browser's owner id
 OWNER_SHARED = "lab_owner_shared"  # session state: the id is the one last issued to this address (see OwnerIds)
-OWNER_SENT = "lab_owner_sent"  # session state: the cookie script was sent in this session
+OWNER_COOKIE_DUE = "lab_owner_cookie_due"  # session state: the cookie to store, until a run has drawn it
 OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie: the owner id, signed by the server
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
@@ -183,17 +183,24 @@ def owner_id() -> str:
     if OWNER not in state:
         issued = owner_ids().identify(_sent_cookie(), client_address())
         state[OWNER], state[OWNER_SHARED] = issued.owner, issued.shared
-        if issued.cookie is not None and not state.get(OWNER_SENT):
-            # Cookies reach the server when a session starts; only the browser can store one, once is enough.
-            # A cookie this server did not sign is deleted, so that the browser's next visit counts as new.
-            state[OWNER_SENT] = True
-            age = COOKIE_MAX_AGE_S if issued.cookie else 0
-            st.sidebar.html(
-                f"<script>document.cookie = '{OWNER_COOKIE}={issued.cookie}; path=/; max-age={age}; "
-                "SameSite=Strict';</script>",
-                unsafe_allow_javascript=True,
-            )
+        if issued.cookie is not None:
+            state[OWNER_COOKIE_DUE] = issued.cookie
+    due = state.get(OWNER_COOKIE_DUE)
+    if due is not None:
+        # Cookies reach the server when a session starts; only the browser can store one. A cookie this server
+        # did not sign is deleted, so that the browser's next visit counts as new.
+        st.sidebar.html(
+            f"<script>document.cookie = '{OWNER_COOKIE}={due}; path=/; max-age={COOKIE_MAX_AGE_S if due else 0}; "
+            "SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
     return state[OWNER]
+
+
+def owner_cookie_delivered() -> None:
+    """Call at the end of the shell's run: the run drew the cookie's script, so the browser has stored it. (A run
+    cut short, by a page switch for one, may never reach the browser: then the next run sends it again.)"""
+    st.session_state.pop(OWNER_COOKIE_DUE, None)
 
 
 def identity_sidebar() -> None:
