@@ -50,7 +50,8 @@ def forged_cookies(owner: str) -> list:
     """Cookies a student could write by hand: none of them signed by the server."""
     other = OwnerIds(b"another server's secret, long enough....")
     signed = OwnerIds(SECRET).cookie_for(owner)
-    flipped = signed[:-1] + ("A" if signed[-1] != "A" else "B")
+    dot = signed.index(".") + 1  # the signature's first character (the last one has bits base64 ignores)
+    flipped = signed[:dot] + ("A" if signed[dot] != "A" else "B") + signed[dot + 1:]
     return [secrets.token_hex(16), owner, f"{owner}.", flipped, other.cookie_for(owner),
             signed.replace(owner, secrets.token_hex(16)), "x" * 500, "", None, 42]
 
@@ -292,17 +293,20 @@ def unlock_buttons(at):
 
 def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(server, monkeypatch, caplog):
     monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
+    from pages.ui.instructor import token_guard
+
     lab, visitor = server
+    token_guard().clock = Clock()  # the tabs open within one moment, however slowly the test machine runs
     said = []
     with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
-        for n in range(7):  # seven fresh tabs from seven addresses, one guess each, the last one right
+        for n in range(12):  # twelve fresh tabs from twelve addresses, one guess each, the last one right
             visitor["ip"] = f"10.9.0.{n}"
             at = lab("pages/class.py")
-            at.text_input(key="class_token").set_value(TOKEN if n == 6 else f"guess-{n}")
+            at.text_input(key="class_token").set_value(TOKEN if n == 11 else f"guess-{n}")
             unlock_buttons(at)[0].click().run()
             said.append(at.error[0].value if at.error else "")
     assert [("not the instructor token" in s, "not checked" in s) for s in said] == [(True, False)] * 4 + [
-        (False, True)] * 3
+        (False, True)] * 8
     assert not any(b.label == "Set the challenge" for b in at.button)  # the right token came during the wait
     logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.classroom"]
     assert len(logged) == 4 and all(f"10.9.0.{n}" in logged[n] for n in range(4))
@@ -336,6 +340,8 @@ def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(serve
     stranger = account_page("pages/train.py", {"is_logged_in": False})
     assert "Sign in" in [b.label for b in stranger.button] and "Sign in to train" in stranger.info[0].value
     assert not any(b.key == "train_start" for b in stranger.button)
+    stranger.button(key="lab_sign_in_page").click().run()  # this test's server has no [auth] to sign in with
+    assert not stranger.exception and "Sign-in is not set up correctly" in stranger.error[0].value
     for page in ("pages/hyperparameters.py", "pages/class.py", "pages/home.py"):  # the rest of the lab still shows
         assert account_page(page, {"is_logged_in": False}).title
     ann = account_page("pages/train.py", ANN)

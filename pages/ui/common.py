@@ -160,12 +160,22 @@ def signed_in_user() -> dict | None:
     return user if isinstance(user.get("sub"), str) and user["sub"] else None
 
 
+def _sign_in() -> None:
+    """Start the provider's login; a host's broken [auth] section is said in words, not as a traceback."""
+    from streamlit.errors import StreamlitAuthError
+
+    try:
+        st.login()
+    except StreamlitAuthError as error:
+        st.error(f"Sign-in is not set up correctly on this server; tell your instructor. ({error})")
+
+
 def _sign_in_first() -> None:
     """Stop the page with a Sign in button: with sign-in on, only an account may train or own runs."""
     st.info("Sign in to train and to control your runs: the lab knows each student by their account.",
             icon=":material/login:")
     if st.button("Sign in", key="lab_sign_in_page", type="primary", icon=":material/login:"):
-        st.login()
+        _sign_in()
     st.stop()
 
 
@@ -215,7 +225,8 @@ def identity_sidebar() -> None:
     user = signed_in_user()
     if user is None:
         if st.sidebar.button("Sign in", key="lab_sign_in", type="primary", icon=":material/login:"):
-            st.login()
+            with st.sidebar:
+                _sign_in()
         st.sidebar.caption("Sign in to train and to put your runs on the class board.")
         return
     from pages.ui.display_name import STUDENT
