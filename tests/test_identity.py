@@ -287,6 +287,17 @@ def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
     assert lab("pages/train.py").session_state[common.OWNER] == mine  # a signed cookie keeps its owner anywhere
 
 
+def test_a_host_setting_the_lab_cannot_read_is_said_in_words(server, monkeypatch):
+    lab, _ = server
+    monkeypatch.setenv(PROXY_ENV, "nginx")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.lab_helpers import APP
+
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception and PROXY_ENV in at.error[0].value and "not set up correctly" in at.error[0].value
+
+
 def unlock_buttons(at):
     return [b for b in at.button if b.label == "Unlock"]
 

@@ -191,7 +191,11 @@ def owner_id() -> str:
         return identity.account_owner_id(str(user.get("iss", "")), user["sub"])
     state = st.session_state
     if OWNER not in state:
-        issued = owner_ids().identify(_sent_cookie(), client_address())
+        try:
+            issued = owner_ids().identify(_sent_cookie(), client_address())
+        except ValueError as error:  # the host's setting or secret file: said once, in words, on every page
+            st.error(f"This lab server is not set up correctly, so it cannot tell browsers apart: {error}")
+            st.stop()
         state[OWNER], state[OWNER_SHARED] = issued.owner, issued.shared
         if issued.cookie is not None:
             state[OWNER_COOKIE_DUE] = issued.cookie
@@ -219,8 +223,9 @@ def identity_sidebar() -> None:
     if not signin_configured():
         owner_id()
         if st.session_state.get(OWNER_SHARED):
-            st.sidebar.caption("Many new browsers arrived from your network address just now, so this tab shares "
-                               "an id with another one. Reload the page in a minute to get your own.")
+            st.sidebar.caption("This tab shares an id with another browser at your network address (many new "
+                               "ones arrived just now, or this browser's id was not one this lab made). Reload "
+                               "the page in a minute to get your own.")
         return
     user = signed_in_user()
     if user is None:
