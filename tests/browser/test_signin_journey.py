@@ -1,6 +1,7 @@
 """Sign-in end to end: a real OpenID Connect provider (oidc-provider-mock, on a free port) and the lab with an
 [auth] section in its secrets, through Streamlit's own st.login. Students are accounts: their runs carry them,
 a classmate watching a run gets no controls, and only a listed account sees the instructor's controls.
+Without sign-in, a hand-edited owner cookie is replaced on the first visit.
 """
 
 import json
@@ -162,3 +163,20 @@ def test_students_and_the_instructor_are_their_accounts(signin_lab, record_timin
     assert cy.page.locator("h2", has_text="Instructor").count() == 0
     for app in (teacher, cy):
         app.assert_no_exception()
+
+
+def test_without_sign_in_a_cookie_the_server_did_not_sign_is_replaced(streamlit_app):
+    """Anonymous mode in a real browser: a hand-edited owner cookie does not survive the first visit."""
+    typed = secrets.token_hex(16)  # before, any 32 hex digits in the cookie were an owner
+    streamlit_app.page.context.add_cookies([{"name": "mnist_lab_owner", "value": typed, "url": streamlit_app.base_url}])
+    streamlit_app.open("train")
+
+    def owner_cookie():
+        cookies = streamlit_app.page.context.cookies(streamlit_app.base_url)
+        return next((c["value"] for c in cookies if c["name"] == "mnist_lab_owner"), None)
+
+    deadline = time.monotonic() + 10
+    while owner_cookie() == typed and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert owner_cookie() != typed  # replaced by a signed id, or deleted so the next visit gets one
+    streamlit_app.assert_no_exception()
