@@ -14,7 +14,7 @@ from core.views.charts import epoch_figure, loss_figure
 from core.views.curves import loss_curve
 from core.views.history import settings_text
 from pages.ui.common import board_reader, classroom, owner_id
-from pages.ui.display_name import display_name, name_field
+from pages.ui.display_name import drop_link_name, name_field
 from pages.ui.instructor import instructor_section, spotlight_picker, unlocked
 from pages.ui.settings_state import enter_page, link_params, set_settings
 
@@ -109,9 +109,9 @@ st.markdown(
     "The whole class's runs on one board. Choose a display name, train on the **Train** page, and every "
     "finished run you train appears here for everyone, best first."
 )
-params = link_params()
-display_name(params)
-name = name_field()
+link_params()  # a deep link's parameters are used up here, not handed to the next page
+drop_link_name()  # a link's name= is never adopted: only the field below names a student
+name = name_field(owner_id())
 if name:
     st.caption("Your runs from now on appear on the board under this name, marked “yours” on your screen.")
 

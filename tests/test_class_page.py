@@ -84,7 +84,8 @@ def test_hostile_names_are_refused_or_shown_literally_never_rendered(lab, runs_d
         at.text_input(key="class_name").set_value(bad).run()
         assert any(why in e.value for e in at.error), bad
         assert at.session_state["lab_student"] == "Ann"
-        assert at.text_input(key="class_name").value == "Ann"  # the field shows the name still in use
+        assert at.text_input(key="class_name").value == bad  # kept for editing; the name in use is said apart
+        assert "Your runs are still signed: Ann" in [t.value for t in at.text]
     for name in HOSTILE:
         at.text_input(key="class_name").set_value(name).run()
         assert not at.error and at.session_state["lab_student"] == name
@@ -96,15 +97,14 @@ def test_hostile_names_are_refused_or_shown_literally_never_rendered(lab, runs_d
     assert not any(fragment in shown for fragment in ("<b>", "<img", "evil.example"))
 
 
-def test_the_name_travels_in_the_train_link_and_a_shared_link_never_renames_anyone(lab):
+def test_the_name_stays_out_of_links_and_a_links_name_never_names_anyone(lab):
     at = lab()
     at.text_input(key="class_name").set_value("  Ada  ").run()
     at.switch_page("pages/train.py").run()
-    assert at.query_params["name"] == "Ada" and "On the Class page's board as: Ada" in [t.value for t in at.text]
-    fresh = lab("pages/train.py", name="Bob", lr="0.01")  # a new tab from a link: the link's name is adopted
-    assert fresh.session_state["lab_student"] == "Bob"
-    renamed = lab("pages/train.py", name="Ann\u202e")  # a hostile link is ignored
-    assert "lab_student" not in renamed.session_state or not renamed.session_state["lab_student"]
+    assert "name" not in at.query_params and "On the Class page's board as: Ada" in [t.value for t in at.text]
+    fresh = lab("pages/train.py", name="Bob", lr="0.01")  # a new tab from an old link: its name is ignored
+    assert "lab_student" not in fresh.session_state or not fresh.session_state["lab_student"]
+    assert "name" not in fresh.query_params  # and not passed on with the link
     at.switch_page("pages/hyperparameters.py")
     at.query_params["name"] = "Mallory"
     at.run()

@@ -276,3 +276,14 @@ def test_stop_all_stops_every_owners_running_and_waiting_runs(manager):
         assert manager.wait(job.id, timeout=10).status == "stopped"
     assert manager.training == manager.waiting == 0
     assert manager.stop_all() == 0
+
+
+def test_a_name_an_older_lab_allowed_keeps_its_run_whole_and_on_the_board(tmp_path):
+    # Two alphabets and a staff title are refused for new names, but runs saved before that rule stay as they were.
+    store = RunStore(tmp_path)
+    run_id = save_finished_run(store, QUICK, "Ann", 97.0)
+    path = tmp_path / run_id / "run.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "student": "\u0410nn instructor"}))
+    run = store.load(run_id)
+    assert run.status == "finished" and run.record["student"] == "\u0410nn instructor"
+    assert [entry.student for entry in BoardReader(store).entries()] == ["\u0410nn instructor"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.engine.config import ConfigError, TrainConfig
-from core.engine.display_name import is_display_name
+from core.engine.display_name import is_saved_name
 from core.engine.fileio import read_json
 from core.engine.status import Status
 
@@ -73,7 +73,7 @@ def _text(value: Any) -> str | None:
 
 
 def _student(value: Any) -> str | None:
-    return value if value == "" or is_display_name(value) else None
+    return value if value == "" or is_saved_name(value) else None
 
 
 def _seconds(value: Any) -> float | None:

@@ -89,13 +89,15 @@ class JobManager:
     All methods are thread-safe. Without an executor, the environment chooses one (core.lab.executors) and
     the manager closes it at shutdown; `data` (default: MNIST, loaded by each worker) goes to that executor.
     `gates` are further checks of every run's settings (the class's locked settings): each returns why a run is
-    refused, or None.
+    refused, or None. `name_check(owner, student)` likewise says why an owner may not sign a run with a name.
     """
 
     def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
                  budget: RunBudget = RUN_BUDGET, executor: Executor | None = None,
-                 gates: Sequence[Callable[[TrainConfig], str | None]] = ()):
+                 gates: Sequence[Callable[[TrainConfig], str | None]] = (),
+                 name_check: Callable[[str, str], str | None] | None = None):
         self.store = store
+        self.name_check = name_check
         self.budget = budget
         self.gates = tuple(gates)
         self._owns_executor = executor is None
@@ -119,7 +121,7 @@ class JobManager:
         `student` is the display name the saved run shows on the Class page ("" for none).
         """
         if student:
-            problem = name_problem(student)
+            problem = name_problem(student) or (self.name_check(owner, student) if self.name_check else None)
             if problem:
                 raise RunRefused(problem)
         return self._enqueue([(config, label)], owner, student=clean_name(student))[0]

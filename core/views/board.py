@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
-from core.engine.display_name import is_display_name
+from core.engine.display_name import is_saved_name
 from core.engine.run_record import finite_number
 from core.engine.runs import RunStore
 from core.engine.status import Status
@@ -50,7 +50,7 @@ def board_entry(run) -> BoardEntry | None:
     """A saved run as the board shows it; None unless it finished, with a test accuracy, under a valid name."""
     record = run.record
     accuracy = finite_number(record.get("test_accuracy"))
-    if run.status != Status.FINISHED or accuracy is None or not is_display_name(record.get("student")):
+    if run.status != Status.FINISHED or accuracy is None or not is_saved_name(record.get("student")):
         return None
     try:
         config = run.config

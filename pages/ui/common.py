@@ -67,9 +67,10 @@ def _job_manager(runs_dir: str):
     from core.engine.runs import RunStore
     from core.lab.jobs import JobManager
 
-    # The class's locked settings are checked on the server at every submission, whatever a page showed.
-    # Also marks runs left "running" by a dead server interrupted.
-    manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem])
+    # The class's locked settings and the name a run is signed with are checked on the server at every
+    # submission, whatever a page showed. Also marks runs left "running" by a dead server interrupted.
+    manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem],
+                         name_check=_name_registry(runs_dir).holder_problem)
     manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
     return manager
 
@@ -98,6 +99,18 @@ def classroom():
 
 
 @st.cache_resource(show_spinner=False)
+def _name_registry(runs_dir: str):
+    from core.lab.names import NameRegistry
+
+    return NameRegistry(runs_dir)
+
+
+def name_registry():
+    """The class's display names (who holds which) in the runs folder's names.json."""
+    return _name_registry(_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
 def _board_reader(runs_dir: str):
     from core.engine.runs import RunStore
     from core.views.board import BoardReader
@@ -115,6 +128,7 @@ OWNER = "lab_owner"  # session state: this browser's owner id
 OWNER_SHARED = "lab_owner_shared"  # session state: the id is the one last issued to this address (see OwnerIds)
 OWNER_COOKIE_DUE = "lab_owner_cookie_due"  # session state: the cookie to store, until a run has drawn it
 OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie: the owner id, signed by the server
+ACCOUNT_NAME_TRIED = "lab_account_name_tried"  # session state: the account's name was offered to the registry
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
 
@@ -234,10 +248,11 @@ def identity_sidebar() -> None:
                 _sign_in()
         st.sidebar.caption("Sign in to train and to put your runs on the class board.")
         return
-    from pages.ui.display_name import STUDENT
-
-    if not st.session_state.get(STUDENT):
-        st.session_state[STUDENT] = identity.account_display_name(user)  # until the student picks one
+    if not st.session_state.get(ACCOUNT_NAME_TRIED):  # once a session: the account's name, unless taken or refused
+        st.session_state[ACCOUNT_NAME_TRIED] = True
+        owner, name = owner_id(), identity.account_display_name(user)
+        if name and not name_registry().name_of(owner):
+            name_registry().claim(owner, name)  # a name a classmate holds is refused: the student picks another
     account = user.get("email") or user.get("name") or user["sub"]
     st.sidebar.text(f"Signed in as {account}")  # the provider's text: plain text only, never Markdown
     if st.sidebar.button("Sign out", key="lab_sign_out", icon=":material/logout:"):

@@ -1,8 +1,9 @@
 """The chosen hyperparameters, shared by the Hyperparameters and Train pages and kept in the URL.
 
 The session holds one TrainConfig. The URL mirrors it, so a link reproduces the setup; a URL that arrives
-with other settings (a shared link, a refresh) wins once, and any bad value in it is reported and replaced
-by the default. Not a page: st.navigation does not list it.
+with other settings (a shared setup, a refresh) wins once, shown in the page's controls before anything
+trains, and any bad value in it is reported and replaced by the default. A link to someone else's run
+(job=, sweep=) is for watching: its settings are not adopted. Not a page: st.navigation does not list it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import streamlit as st
 from core.engine.config import TrainConfig
 from core.engine.presets import DEFAULT
 from core.lab.urlconfig import FIELDS, config_params, from_query, to_query
-from pages.ui.common import SHELL_RAN, classroom, require_shell
-from pages.ui.display_name import display_name, publish_name
+from pages.ui.common import SHELL_RAN, classroom, job_manager, owner_id, require_shell
+from pages.ui.display_name import display_name, drop_link_name
 
 CONFIG = "lab_config"
 PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL
@@ -35,21 +36,31 @@ def link_params() -> dict[str, str]:
     return pending if pending else st.query_params.to_dict()
 
 
+def watches_another(params: dict[str, str]) -> bool:
+    """True when the link names a run or sweep that is not this browser's own live one: a link to watch."""
+    if not (params.get(JOB) or params.get(SWEEP)):
+        return False
+    manager, me = job_manager(), owner_id()
+    named = [item for item in (manager.get(params.get(JOB)), manager.get_sweep(params.get(SWEEP)))
+             if item is not None]
+    return not named or any(item.owner != me for item in named)
+
+
 def settings(params: dict[str, str] | None = None) -> TrainConfig:
-    """The session's settings, after adopting new ones from the URL (with a warning per bad value), with the
-    class's locked settings applied; the display name travels in the URL with them."""
+    """The session's settings, after adopting new ones from the URL (with a warning per bad value) unless the
+    link is for watching someone's run, with the class's locked settings applied. Nothing else is adopted."""
     state = st.session_state
     params = params if params is not None else link_params()
     url = config_params(params)
-    if url and url != state.get(PUBLISHED):
+    if url and url != state.get(PUBLISHED) and not watches_another(params):
         config, warnings = from_query(url)
         state[CONFIG] = config
         for warning in warnings:
             st.warning(warning, icon=":material/link_off:")
     config = with_class_locks(state.setdefault(CONFIG, DEFAULT))
     publish(config)
-    display_name(params)
-    publish_name()
+    drop_link_name()
+    display_name(owner_id())  # the name this browser holds, for the Train page to sign its runs with
     return config
 
 

@@ -1,6 +1,7 @@
 """Sign-in end to end: a real OpenID Connect provider (oidc-provider-mock, on a free port) and the lab with an
 [auth] section in its secrets, through Streamlit's own st.login. Students are accounts: their runs carry them,
-a classmate watching a run gets no controls, and only a listed account sees the instructor's controls.
+a classmate watching a run gets no controls nor their name, and only a listed account sees the instructor's
+controls.
 Without sign-in, a hand-edited owner cookie is replaced on the first visit.
 """
 
@@ -158,6 +159,11 @@ def test_students_and_the_instructor_are_their_accounts(signin_lab, record_timin
     teacher.page.get_by_role("button", name="Set the challenge").wait_for()
     assert teacher.page.locator(".st-key-class_token").count() == 0
     cy.go_to("Class")
+    assert cy.page.locator(".st-key-class_name input").input_value() == "Cy"  # the account's name
+    name_field = cy.page.locator(".st-key-class_name input")
+    name_field.fill("Ann")  # a classmate's account name: held by her
+    name_field.press("Enter")
+    cy.page.get_by_text("already taken in this class").wait_for()
     assert cy.page.get_by_role("button", name="Set the challenge").count() == 0
     assert cy.page.locator(".st-key-class_token").count() == 0
     assert cy.page.locator("h2", has_text="Instructor").count() == 0
