@@ -12,6 +12,7 @@ from core.engine.runs import RunStore
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
 from core.lessons.challenge import Challenge
 from pages.ui.common import OWNER
+from pages.ui.instructor import token_guard
 from tests.fake_runs import save_finished_run
 
 PAGE = "pages/class.py"
@@ -28,6 +29,14 @@ def lab(lab, monkeypatch):
         return lab(page, **query)
 
     return open_page
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def board(at):
@@ -149,16 +158,18 @@ def test_with_the_token_only_the_right_one_typed_in_unlocks_the_controls(lab, ru
     at.session_state["lab_instructor"] = "True"  # a forged session value is not the token's proof
     at.run()
     assert instructor_controls(at) == []
+    guard = token_guard()
+    guard.clock = clock = FakeClock()
     for guess in ("", "wrong", TOKEN[:-1], TOKEN.upper()):
-        at.session_state["lab_instructor_wrong"] = (0, 0.0)  # no waiting between tries in a test
+        clock.now += 3600  # no waiting between tries in a test
         at.text_input(key="class_token").set_value(guess)
         at.button[labels(at).index("Unlock")].click().run()
         assert instructor_controls(at) == [] and any("not the instructor token" in e.value for e in at.error)
     assert not (runs_dir / CLASS_FILE).exists()
     at.text_input(key="class_token").set_value(TOKEN)
     at.button[labels(at).index("Unlock")].click().run()
-    assert "Wait a second" in at.error[0].value  # a try right after a wrong one is not even compared
-    at.session_state["lab_instructor_wrong"] = (4, 0.0)
+    assert "Wait" in at.error[0].value and "not checked" in at.error[0].value  # right after a wrong one: not compared
+    clock.now += 3600
     at.text_input(key="class_token").set_value(TOKEN)
     at.button[labels(at).index("Unlock")].click().run()
     assert sorted(instructor_controls(at)) == [

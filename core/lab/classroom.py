@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,6 +62,79 @@ def unlock_proof(token: str) -> str:
 def proof_matches(proof: object, token: str | None) -> bool:
     """True when a session's proof was made from the server's current token."""
     return bool(token) and isinstance(proof, str) and hmac.compare_digest(proof, unlock_proof(token))
+
+
+@dataclass(frozen=True)
+class TokenTry:
+    """What became of one try at the token: `unlocked`; `compared` (False: it came during a wait); `wait_s`
+    before the next try; how many wrong tries this address has made."""
+
+    unlocked: bool
+    compared: bool = True
+    wait_s: float = 0.0
+    wrong_from_address: int = 0
+
+
+class TokenGuard:
+    """Slows guesses at the instructor token for the whole server, not per tab: thread-safe, one per process.
+
+    After a wrong try an address waits `address_wait_s`, doubling with each further wrong try; past
+    `free_failures` wrong tries on the server within `window_s`, every address waits too, doubling up to
+    `max_wait_s`. A try during a wait is not compared. Wrong tries are logged with the address, never the guess.
+    """
+
+    def __init__(self, address_wait_s: float = 1.0, free_failures: int = 3, window_s: float = 60.0,
+                 max_wait_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.address_wait_s, self.free_failures = address_wait_s, free_failures
+        self.window_s, self.max_wait_s = window_s, max_wait_s
+        self.clock = clock
+        self._by_address: dict[str, tuple[int, float]] = {}  # wrong tries, and the time it may try again
+        self._failures: deque[float] = deque()  # times of the server's wrong tries within the window
+        self._server_until = 0.0
+        self._lock = threading.Lock()
+
+    def wait_left(self, address: str) -> float:
+        """Seconds before `address` may try again (0: now)."""
+        now = self.clock()
+        with self._lock:
+            return self._wait_left(address, now)
+
+    def _wait_left(self, address: str, now: float) -> float:
+        _, until = self._by_address.get(address, (0, 0.0))
+        return max(0.0, until - now, self._server_until - now)
+
+    def attempt(self, guess: object, token: str | None, address: str) -> TokenTry:
+        """Compare `guess` with the token, unless `address` must wait; count and log a wrong one."""
+        now = self.clock()
+        with self._lock:
+            wait = self._wait_left(address, now)
+            wrong, _ = self._by_address.get(address, (0, 0.0))
+            if wait > 0:
+                return TokenTry(False, False, wait, wrong)
+            if token_matches(guess, token):
+                self._by_address.pop(address, None)
+                return TokenTry(True)
+            wrong += 1
+            until = now + min(self.max_wait_s, self.address_wait_s * 2 ** (wrong - 1))
+            self._by_address[address] = (wrong, until)
+            while self._failures and self._failures[0] <= now - self.window_s:
+                self._failures.popleft()
+            self._failures.append(now)
+            over = len(self._failures) - self.free_failures
+            if over > 0:
+                self._server_until = now + min(self.max_wait_s, 2.0 ** (over - 1))
+            recent = len(self._failures)
+            self._forget(now)
+            wait = self._wait_left(address, now)
+        log.warning("Wrong instructor token from %s: %d wrong from this address, %d on the server in the last "
+                    "%.0f s; the next try waits %.1f s", address, wrong, recent, self.window_s, wait)
+        return TokenTry(False, True, wait, wrong)
+
+    def _forget(self, now: float) -> None:
+        """Forget addresses whose wait ended a window ago, so memory stays small."""
+        if len(self._by_address) > 1000:
+            for address in [a for a, (_, until) in self._by_address.items() if until < now - self.window_s]:
+                del self._by_address[address]
 
 
 # --- the class's state ---------------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
-import secrets
 
 import streamlit as st
+
+from core.lab import identity
 
 SHELL_RAN = "lab_shell_ran"
 WANTED_PAGE = "lab_wanted_page"
@@ -123,31 +123,140 @@ def board_reader():
     return _board_reader(_runs_dir())
 
 
+# --- Who this visitor is (see core/lab/identity.py and the README's "Who is who") ------------------------
 OWNER = "lab_owner"  # session state: this browser's owner id
-OWNER_SENT = "lab_owner_sent"  # session state: the cookie script was sent in this session
-OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie
-_OWNER_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+OWNER_SHARED = "lab_owner_shared"  # session state: the id is the one last issued to this address (see OwnerIds)
+OWNER_COOKIE_DUE = "lab_owner_cookie_due"  # session state: the cookie to store, until a run has drawn it
+OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie: the owner id, signed by the server
+ACCOUNT_NAME_TRIED = "lab_account_name_tried"  # session state: the account's name was offered to the registry
+COOKIE_MAX_AGE_S = 365 * 24 * 3600
+
+
+@st.cache_resource(show_spinner=False)
+def _owner_ids(runs_dir: str):
+    return identity.OwnerIds(identity.lab_secret(runs_dir), identity.new_ids_per_minute())
+
+
+def owner_ids():
+    """The server's one issuer of anonymous owner ids (its secret, its limit of new ids per address)."""
+    return _owner_ids(_runs_dir())
+
+
+def _connection() -> tuple[str | None, str | None]:
+    """The connection's address and its X-Forwarded-For header; the one place they are read (tests replace it)."""
+    return st.context.ip_address, st.context.headers.get("X-Forwarded-For")
+
+
+def _sent_cookie() -> str | None:
+    """The owner cookie the browser sent when this session started (tests replace it: AppTest has no browser)."""
+    return st.context.cookies.get(OWNER_COOKIE)
+
+
+def client_address() -> str:
+    """The address this visitor is counted under; X-Forwarded-For only behind a proxy ($MNIST_LAB_BEHIND_PROXY)."""
+    ip, forwarded_for = _connection()
+    return identity.client_address(ip, forwarded_for, identity.proxies_in_front())
+
+
+def signin_configured() -> bool:
+    """True when the host configured sign-in: an [auth] section in .streamlit/secrets.toml. The one place asked."""
+    try:
+        return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - an unreadable secrets file: Streamlit names it; the lab stays anonymous
+        return False
+
+
+def signed_in_user() -> dict | None:
+    """The signed-in account's claims (iss, sub, email, name...), or None (not signed in, or sign-in is off)."""
+    if not signin_configured() or not st.user.is_logged_in:
+        return None
+    user = st.user.to_dict()
+    return user if isinstance(user.get("sub"), str) and user["sub"] else None
+
+
+def _sign_in() -> None:
+    """Start the provider's login; a host's broken [auth] section is said in words, not as a traceback."""
+    from streamlit.errors import StreamlitAuthError
+
+    try:
+        st.login()
+    except StreamlitAuthError as error:
+        st.error(f"Sign-in is not set up correctly on this server; tell your instructor. ({error})")
+
+
+def _sign_in_first() -> None:
+    """Stop the page with a Sign in button: with sign-in on, only an account may train or own runs."""
+    st.info("Sign in to train and to control your runs: the lab knows each student by their account.",
+            icon=":material/login:")
+    if st.button("Sign in", key="lab_sign_in_page", type="primary", icon=":material/login:"):
+        _sign_in()
+    st.stop()
 
 
 def owner_id() -> str:
-    """This browser's id as the owner of its runs, kept in a cookie: a refresh or a new tab keeps control.
-
-    The URL only names a run, so a shared link lets others watch it; the controls go to this id alone.
+    """Who owns this session's runs: the signed-in account, or (sign-in off) a server-signed id in a cookie,
+    so a refresh or a new tab keeps control. A page that needs it stops with a Sign in button when sign-in
+    is on and nobody is signed in. The URL only names a run: a shared link lets others watch, not control.
     """
+    if signin_configured():
+        user = signed_in_user()
+        if user is None:
+            _sign_in_first()
+        return identity.account_owner_id(str(user.get("iss", "")), user["sub"])
     state = st.session_state
-    cookie = st.context.cookies.get(OWNER_COOKIE)
-    cookie = cookie if isinstance(cookie, str) and _OWNER_TOKEN.match(cookie) else None  # tests have no browser
     if OWNER not in state:
-        state[OWNER] = cookie or secrets.token_hex(16)
-    if cookie != state[OWNER] and not state.get(OWNER_SENT):
-        # Cookies reach the server when a session starts; only the browser can store one, once is enough.
-        state[OWNER_SENT] = True
+        try:
+            issued = owner_ids().identify(_sent_cookie(), client_address())
+        except ValueError as error:  # the host's setting or secret file: said once, in words, on every page
+            st.error(f"This lab server is not set up correctly, so it cannot tell browsers apart: {error}")
+            st.stop()
+        state[OWNER], state[OWNER_SHARED] = issued.owner, issued.shared
+        if issued.cookie is not None:
+            state[OWNER_COOKIE_DUE] = issued.cookie
+    due = state.get(OWNER_COOKIE_DUE)
+    if due is not None:
+        # Cookies reach the server when a session starts; only the browser can store one. A cookie this server
+        # did not sign is deleted, so that the browser's next visit counts as new.
         st.sidebar.html(
-            f"<script>document.cookie = '{OWNER_COOKIE}={state[OWNER]}; path=/; max-age=31536000; "
+            f"<script>document.cookie = '{OWNER_COOKIE}={due}; path=/; max-age={COOKIE_MAX_AGE_S if due else 0}; "
             "SameSite=Strict';</script>",
             unsafe_allow_javascript=True,
         )
     return state[OWNER]
+
+
+def owner_cookie_delivered() -> None:
+    """Call at the end of the shell's run: the run drew the cookie's script, so the browser has stored it. (A run
+    cut short, by a page switch for one, may never reach the browser: then the next run sends it again.)"""
+    st.session_state.pop(OWNER_COOKIE_DUE, None)
+
+
+def identity_sidebar() -> None:
+    """The sidebar's part about who you are: Sign in, or the account and Sign out (sign-in on); else the
+    anonymous id's cookie, and a word when this browser shares the id last issued to its network address."""
+    if not signin_configured():
+        owner_id()
+        if st.session_state.get(OWNER_SHARED):
+            st.sidebar.caption("This tab shares an id with another browser at your network address (many new "
+                               "ones arrived just now, or this browser's id was not one this lab made). Reload "
+                               "the page in a minute to get your own.")
+        return
+    user = signed_in_user()
+    if user is None:
+        if st.sidebar.button("Sign in", key="lab_sign_in", type="primary", icon=":material/login:"):
+            with st.sidebar:
+                _sign_in()
+        st.sidebar.caption("Sign in to train and to put your runs on the class board.")
+        return
+    if not st.session_state.get(ACCOUNT_NAME_TRIED):  # once a session: the account's name, unless taken or refused
+        st.session_state[ACCOUNT_NAME_TRIED] = True
+        owner, name = owner_id(), identity.account_display_name(user)
+        if name and not name_registry().name_of(owner):
+            name_registry().claim(owner, name)  # a name a classmate holds is refused: the student picks another
+    account = user.get("email") or user.get("name") or user["sub"]
+    st.sidebar.text(f"Signed in as {account}")  # the provider's text: plain text only, never Markdown
+    if st.sidebar.button("Sign out", key="lab_sign_out", icon=":material/logout:"):
+        st.logout()
 
 
 def table_rows(rows: list[dict], columns: list[str] | None = None) -> None:

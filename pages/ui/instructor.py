@@ -1,41 +1,55 @@
-"""The instructor's controls on the Class page, unlocked per browser session by the server's token.
+"""The instructor's controls on the Class page: for an account in MNIST_LAB_INSTRUCTORS when sign-in is on,
+else unlocked per browser session by the server's token.
 
-Not a page (st.navigation does not list it). Without MNIST_LAB_INSTRUCTOR_TOKEN on the server nothing here is
-drawn. The token is only ever read from the password field: never from the URL. Every control checks the
-session's unlock again on the server before it acts, so a replayed click from a locked session does nothing.
+Not a page (st.navigation does not list it). Without sign-in and without MNIST_LAB_INSTRUCTOR_TOKEN nothing
+here is drawn. The token is only ever read from the password field, never from the URL, and guesses are slowed
+for the whole server (core.lab.classroom.TokenGuard). Every control checks `unlocked()` again on the server
+before it acts, so a replayed click from a locked session does nothing.
 """
 
 from __future__ import annotations
 
-import time
+import math
 
 import streamlit as st
 
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
-from core.lab.classroom import instructor_token, proof_matches, token_matches, unlock_proof
+from core.lab.classroom import TokenGuard, instructor_token, proof_matches, unlock_proof
+from core.lab.identity import instructor_accounts, is_instructor
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.views.board import Board, entry_title
 from core.views.words import plural
+from pages.ui import common
 from pages.ui.common import classroom, job_manager
 from pages.ui.settings_state import CONFIG
 
 UNLOCKED = "lab_instructor"  # session state: proof that this session typed the token
 TOKEN_INPUT = "class_token"
-WRONG = "lab_instructor_wrong"  # session state: wrong tokens typed in this session, and when the last was
 NOTICE = "lab_instructor_notice"  # what the last control did (or why it did nothing), shown once
-RETRY_WAIT_S = 1.0  # after a wrong token, the next one is not even compared for this long: no fast guessing
 YOUR_SETTINGS = "Your settings (Hyperparameters page)"
 FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
 
 
+@st.cache_resource(show_spinner=False)
+def token_guard() -> TokenGuard:
+    """The server's one guard on token guesses, shared by every session (it is thread-safe)."""
+    return TokenGuard()
+
+
 def controls_exist() -> bool:
-    """True when the server has an instructor token: only then are there instructor controls at all."""
+    """True when someone can be the instructor: listed accounts (sign-in on), else a token on the server."""
+    if common.signin_configured():
+        return bool(instructor_accounts())
     return instructor_token() is not None
 
 
 def unlocked() -> bool:
-    """True when this browser session typed the server's current token."""
+    """Is this viewer the instructor? With sign-in: a listed account (never the token). Without: this browser
+    session typed the server's current token."""
+    if common.signin_configured():
+        user = common.signed_in_user()
+        return user is not None and is_instructor(user, instructor_accounts())
     return proof_matches(st.session_state.get(UNLOCKED), instructor_token())
 
 
@@ -43,24 +57,27 @@ def _notice(kind: str, text: str) -> None:
     st.session_state[NOTICE] = (kind, text)
 
 
+def _seconds(wait_s: float) -> str:
+    return plural(max(1, math.ceil(wait_s)), "second")
+
+
 def _try_token() -> None:
-    """Callback of Unlock: a right token unlocks this session; a wrong one changes nothing but the count."""
+    """Callback of Unlock: a right token unlocks this session; a wrong one is counted for the whole server."""
     state = st.session_state
     guess, state[TOKEN_INPUT] = state.get(TOKEN_INPUT, ""), ""  # the field is emptied either way
-    wrong, last = state.get(WRONG, (0, 0.0))
-    now = time.monotonic()
-    if now - last < RETRY_WAIT_S:
-        _notice("error", "Wait a second between tries.")
-        state[WRONG] = (wrong, now)
+    if common.signin_configured():  # the token is no way in when accounts say who the instructor is
         return
     token = instructor_token()
-    if token_matches(guess, token):
+    result = token_guard().attempt(guess, token, common.client_address())
+    if result.unlocked:
         state[UNLOCKED] = unlock_proof(token)
-        state.pop(WRONG, None)
         _notice("success", "Instructor controls unlocked for this browser tab.")
+    elif not result.compared:
+        _notice("error", f"Wait {_seconds(result.wait_s)}, then try again: too many wrong tokens were typed "
+                "just now, so tries are slowed down (this try was not checked).")
     else:
-        state[WRONG] = (wrong + 1, now)
-        _notice("error", f"That is not the instructor token ({plural(wrong + 1, 'wrong try')} in this tab).")
+        _notice("error", f"That is not the instructor token ({plural(result.wrong_from_address, 'wrong try')} "
+                f"from your network address). The next try can come in {_seconds(result.wait_s)}.")
 
 
 def _lock_again() -> None:
@@ -117,8 +134,8 @@ def _spotlight(run_id: str | None) -> None:
 
 def instructor_section() -> None:
     """The password field, or, once unlocked, the instructor's controls. Nothing at all without a token."""
-    if not controls_exist():
-        return
+    if not controls_exist() or (common.signin_configured() and not unlocked()):
+        return  # with sign-in, an account that is not listed sees no trace of the controls
     st.divider()
     st.header("Instructor")
     notice = st.session_state.pop(NOTICE, None)
@@ -138,7 +155,8 @@ def instructor_section() -> None:
     _challenge_form(class_state)
     _lock_form(class_state)
     _board_controls()
-    st.button("Lock the controls again", key="class_i_logout", on_click=_lock_again, icon=":material/lock:")
+    if not common.signin_configured():
+        st.button("Lock the controls again", key="class_i_logout", on_click=_lock_again, icon=":material/lock:")
 
 
 def _setting_label(name: str) -> str:

@@ -67,8 +67,9 @@ def healthy(url: str) -> bool:
 
 
 def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str = "local",
-                     extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
+                     extra_env: dict | None = None, extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """`streamlit run streamlit_app.py` on a free port with its own runs folder and executor; (process, base URL).
+    `extra_args`: more of Streamlit's options (for example --secrets.files).
 
     Raises RuntimeError, with the end of the server's log, if it does not answer within 90 s.
     """
@@ -78,6 +79,8 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
         "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data")),
         "MNIST_LAB_RUNS": str(runs_dir),
         "MNIST_LAB_EXECUTOR": executor,  # the tests' own process trains in threads (tests/conftest.py): not a server
+        # Every test browser comes from 127.0.0.1: a class behind one address, so its new-id limit is the class's.
+        "MNIST_LAB_NEW_IDS_PER_MINUTE": "1000",
         **(extra_env or {}),
     }
     command = [
@@ -88,6 +91,7 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
+        *extra_args,
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with open(log_path or os.devnull, "wb") as log:

@@ -117,7 +117,7 @@ def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, r
         bob.page.locator(".st-key-class_token input").fill(f"guess-{attempt}")
         bob.page.get_by_role("button", name="Unlock").click()
         bob.page.locator('[data-testid="stAlertContainer"]', has_text="not the instructor token").or_(
-            bob.page.locator('[data-testid="stAlertContainer"]', has_text="Wait a second")).first.wait_for()
+            bob.page.locator('[data-testid="stAlertContainer"]', has_text="then try again")).first.wait_for()
         bob.wait_until_idle()
     assert bob.page.get_by_role("button", name="Set the challenge").count() == 0
     assert bob.page.get_by_role("button", name="Start a fresh board").count() == 0

@@ -1,0 +1,228 @@
+"""Who a visitor is: a server-signed owner id in a cookie (anonymous mode), or a signed-in account.
+
+Anonymous mode: the server makes every owner id and signs it (itsdangerous, HMAC-SHA1 keyed by the lab's
+secret), so an edited cookie is just ignored; new ids per client address are rate-limited, so clearing
+cookies cannot multiply owners faster than the limit. With sign-in, the id comes from the provider's
+issuer and subject. Plain Python: the pages pass in the cookie, the address and the account's claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from itsdangerous import BadSignature, Signer
+
+from core.engine.display_name import clean_name, name_problem
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "MNIST_LAB_SECRET"  # the host's own secret; else one is made in the runs folder
+SECRET_FILE = ".lab_secret"
+SECRET_BYTES = 32
+NEW_IDS_ENV = "MNIST_LAB_NEW_IDS_PER_MINUTE"
+DEFAULT_NEW_IDS_PER_MINUTE = 6
+PROXY_ENV = "MNIST_LAB_BEHIND_PROXY"  # how many proxies in front of the lab append to X-Forwarded-For
+INSTRUCTORS_ENV = "MNIST_LAB_INSTRUCTORS"
+LOCAL_ADDRESS = "local"  # Streamlit gives no address for a browser on the server's own machine
+_ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
+_SALT = b"mnist-lab owner cookie"
+
+
+# --- the lab's secret --------------------------------------------------------------------------------------
+def lab_secret(runs_dir: str | os.PathLike, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key that signs owner ids: $MNIST_LAB_SECRET, else runs/.lab_secret, made once (mode 0600).
+
+    Two server processes starting together agree: the file appears whole or not at all (written aside,
+    then hard-linked into place, which fails if another process got there first).
+    """
+    given = (environ if environ is not None else os.environ).get(SECRET_ENV, "").strip()
+    if given:
+        return given.encode()
+    path = Path(runs_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        aside = path.with_name(f"{SECRET_FILE}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(secrets.token_hex(SECRET_BYTES).encode())
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):  # another process made it first: theirs is kept
+                os.link(aside, path)
+        finally:
+            aside.unlink(missing_ok=True)
+    secret = path.read_bytes().strip()
+    if len(secret) < SECRET_BYTES:
+        raise ValueError(f"The lab's secret {path} is damaged (shorter than {SECRET_BYTES} characters). "
+                         "Delete it and restart the lab: it makes a new one, and every browser gets a new id.")
+    return secret
+
+
+# --- the client's address ----------------------------------------------------------------------------------
+def proxies_in_front(environ: Mapping[str, str] | None = None) -> int:
+    """How many proxies the host says stand in front of the lab ($MNIST_LAB_BEHIND_PROXY; 0 when unset)."""
+    raw = (environ if environ is not None else os.environ).get(PROXY_ENV, "").strip().lower()
+    if raw in {"", "0", "no", "false"}:
+        return 0
+    if raw in {"yes", "true"}:
+        return 1
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise ValueError(f"{PROXY_ENV} must be the number of proxies in front of the lab (for example 1), "
+                         f"not {raw!r}") from None
+
+
+def client_address(ip: str | None, forwarded_for: str | None, proxies: int) -> str:
+    """The address a visitor is counted under: the connection's, or, behind `proxies` proxies, the entry
+    of X-Forwarded-For that the outermost one added (entries further left are whatever the client sent)."""
+    if proxies and isinstance(forwarded_for, str):
+        entries = [entry.strip() for entry in forwarded_for.split(",") if entry.strip()]
+        if entries:
+            return entries[max(0, len(entries) - proxies)]
+    return ip if isinstance(ip, str) and ip else LOCAL_ADDRESS
+
+
+def new_ids_per_minute(environ: Mapping[str, str] | None = None) -> int:
+    """New owner ids one address may get per minute ($MNIST_LAB_NEW_IDS_PER_MINUTE, at least 1)."""
+    raw = (environ if environ is not None else os.environ).get(NEW_IDS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_NEW_IDS_PER_MINUTE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{NEW_IDS_ENV} must be a whole number of at least 1, not {raw!r}")
+    return value
+
+
+# --- anonymous owner ids -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Identity:
+    """Who a session is. `cookie`: what the browser should store: a signed id, "" to delete its cookie, None to
+    keep what it has. A `shared` id is the one last issued to the same address, handed out instead of a new one."""
+
+    owner: str
+    cookie: str | None = None
+    shared: bool = False
+
+
+@dataclass
+class _Issued:
+    times: deque = field(default_factory=deque)
+    last: str = ""
+
+
+class OwnerIds:
+    """Issues and checks anonymous owner ids; thread-safe, one per server process."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, secret: bytes, per_minute: int = DEFAULT_NEW_IDS_PER_MINUTE,
+                 clock: Callable[[], float] = time.monotonic):
+        if per_minute < 1:
+            raise ValueError("at least one new id per minute")
+        self._signer = Signer(secret, salt=_SALT)
+        self.per_minute = per_minute
+        self.clock = clock
+        self._issued: OrderedDict[str, _Issued] = OrderedDict()  # by address, least recently issued first
+        self._lock = threading.Lock()
+
+    def cookie_for(self, owner: str) -> str:
+        """The cookie value for `owner`: the id and its signature."""
+        return self._signer.sign(owner.encode()).decode()
+
+    def owner_from_cookie(self, cookie: object) -> str | None:
+        """The owner id in a cookie this server signed; None for anything else (edited, forged, unsigned)."""
+        if not isinstance(cookie, str) or len(cookie) > 200:
+            return None
+        try:
+            owner = self._signer.unsign(cookie.encode()).decode()
+        except (BadSignature, UnicodeError):
+            return None
+        return owner if _ANONYMOUS_ID.match(owner) else None
+
+    def identify(self, cookie: object, address: str) -> Identity:
+        """The owner of a session that arrived with `cookie` from `address`: the cookie's id if signed here,
+        else a new one, at most `per_minute` a minute per address.
+
+        An address past its limit, or a cookie this server did not sign (an honest browser never has one),
+        gets the id last issued to that address, and the cookie is dropped: its next visit counts as new.
+        """
+        owner = self.owner_from_cookie(cookie)
+        if owner is not None:
+            return Identity(owner)
+        tampered = isinstance(cookie, str) and bool(cookie)
+        now = self.clock()
+        with self._lock:
+            self._forget_before(now - self.WINDOW_S)
+            issued = self._issued.pop(address, None) or _Issued()
+            self._issued[address] = issued  # now the most recent
+            while issued.times and issued.times[0] <= now - self.WINDOW_S:
+                issued.times.popleft()
+            shared = bool(issued.times) and (tampered or len(issued.times) >= self.per_minute)
+            if not shared:
+                issued.times.append(now)
+                issued.last = secrets.token_hex(16)
+            owner = issued.last
+        if shared:
+            log.info("No new owner id for %s (%s): the one last issued there is reused", address,
+                     "a cookie this server did not sign" if tampered else f"over {self.per_minute} a minute")
+            return Identity(owner, cookie="" if tampered else None, shared=True)
+        return Identity(owner, cookie=self.cookie_for(owner))
+
+    def _forget_before(self, cutoff: float) -> None:
+        """Drop addresses with no id issued since `cutoff` (the oldest come first), so memory stays small."""
+        while self._issued:
+            address, issued = next(iter(self._issued.items()))
+            if issued.times and issued.times[-1] > cutoff:
+                return
+            del self._issued[address]
+
+
+# --- signed-in accounts --------------------------------------------------------------------------------------
+def account_owner_id(issuer: str, subject: str) -> str:
+    """The owner id of a signed-in account: the provider's issuer and subject, hashed (never an anonymous id)."""
+    if not subject:
+        raise ValueError("a signed-in account has a subject")
+    return "acct-" + hashlib.sha256(f"{issuer}\0{subject}".encode()).hexdigest()[:32]
+
+
+def account_display_name(user: Mapping) -> str:
+    """The display name an account starts with: its name, else its email's local part; "" if neither is valid."""
+    email = user.get("email")
+    candidates = [user.get("name"), email.split("@")[0] if isinstance(email, str) else None]
+    for candidate in candidates:
+        if isinstance(candidate, str) and name_problem(candidate) is None:
+            return clean_name(candidate)
+    return ""
+
+
+def instructor_accounts(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """$MNIST_LAB_INSTRUCTORS: the accounts (emails or subjects, comma-separated) that are instructors."""
+    raw = (environ if environ is not None else os.environ).get(INSTRUCTORS_ENV, "")
+    return frozenset(entry.strip() for entry in raw.split(",") if entry.strip())
+
+
+def is_instructor(user: Mapping, accounts: frozenset[str]) -> bool:
+    """True when a signed-in account is listed: by its exact subject, or by its email (any case) unless the
+    provider says that email is unverified."""
+    subject, email = user.get("sub"), user.get("email")
+    if isinstance(subject, str) and subject in accounts:
+        return True
+    verified = user.get("email_verified", True) not in (False, "false")
+    emails = {account.casefold() for account in accounts if "@" in account}
+    return verified and isinstance(email, str) and email.strip().casefold() in emails

@@ -1,0 +1,379 @@
+"""core.lab.identity as plain Python: signed owner ids, the lab's secret, new ids per address, client addresses,
+signed-in accounts; and the instructor token's guard (core.lab.classroom.TokenGuard)."""
+
+import logging
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.lab.classroom import TokenGuard
+from core.lab.identity import (
+    DEFAULT_NEW_IDS_PER_MINUTE,
+    LOCAL_ADDRESS,
+    NEW_IDS_ENV,
+    PROXY_ENV,
+    SECRET_ENV,
+    SECRET_FILE,
+    Identity,
+    OwnerIds,
+    account_display_name,
+    account_owner_id,
+    client_address,
+    instructor_accounts,
+    is_instructor,
+    lab_secret,
+    new_ids_per_minute,
+    proxies_in_front,
+)
+from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
+
+SECRET = b"k" * 64
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def forged_cookies(owner: str) -> list:
+    """Cookies a student could write by hand: none of them signed by the server."""
+    other = OwnerIds(b"another server's secret, long enough....")
+    signed = OwnerIds(SECRET).cookie_for(owner)
+    dot = signed.index(".") + 1  # the signature's first character (the last one has bits base64 ignores)
+    flipped = signed[:dot] + ("A" if signed[dot] != "A" else "B") + signed[dot + 1:]
+    return [secrets.token_hex(16), owner, f"{owner}.", flipped, other.cookie_for(owner),
+            signed.replace(owner, secrets.token_hex(16)), "x" * 500, "", None, 42]
+
+
+# --- signed owner ids ------------------------------------------------------------------------------------------
+def test_a_signed_id_round_trips_and_anything_else_is_refused():
+    ids = OwnerIds(SECRET)
+    first = ids.identify(None, "10.0.0.1")
+    assert len(first.owner) == 32 and first.cookie and first.owner in first.cookie and not first.shared
+    assert ids.owner_from_cookie(first.cookie) == first.owner
+    assert ids.identify(first.cookie, "10.9.9.9") == Identity(first.owner)  # any address: kept, no new cookie
+    for cookie in forged_cookies(first.owner):
+        assert ids.owner_from_cookie(cookie) is None, cookie
+
+
+def test_an_unsigned_or_edited_cookie_is_replaced_by_a_fresh_signed_id():
+    ids = OwnerIds(SECRET)
+    typed = secrets.token_hex(16)  # what the cookie held before: any 32 hex digits made an owner
+    fresh = ids.identify(typed, "10.0.0.2")
+    assert fresh.owner != typed and ids.owner_from_cookie(fresh.cookie) == fresh.owner
+
+
+def test_a_flood_of_edited_cookies_from_one_address_gets_no_new_owner():
+    ids = OwnerIds(SECRET)
+    mine = ids.identify(None, "10.0.0.3")
+    owners = {ids.identify(cookie, "10.0.0.3").owner for cookie in forged_cookies(mine.owner)
+              if isinstance(cookie, str) and cookie}
+    assert owners == {mine.owner}
+    again = ids.identify(secrets.token_hex(16), "10.0.0.3")
+    assert again.shared and again.cookie == ""  # the browser drops the bad cookie: its next visit is a new one
+    assert ids.identify(secrets.token_hex(16), "10.0.0.4").owner != mine.owner  # another address is not held back
+
+
+def test_new_ids_per_address_are_limited_and_the_limit_passes_with_time():
+    clock = Clock()
+    ids = OwnerIds(SECRET, per_minute=3, clock=clock)
+    owners = [ids.identify(None, "10.0.0.5") for _ in range(5)]
+    assert len({o.owner for o in owners[:3]}) == 3 and not any(o.shared for o in owners[:3])
+    assert [o.owner for o in owners[3:]] == [owners[2].owner] * 2 and all(o.shared for o in owners[3:])
+    assert owners[3].cookie is None  # a shared id is never stored: a later visit gets its own
+    assert not ids.identify(None, "10.0.0.6").shared  # the limit is per address
+    clock.now += 61
+    assert not ids.identify(None, "10.0.0.5").shared
+
+
+def test_a_flood_of_edited_cookies_cannot_queue_more_than_the_waiting_limit(tmp_path, make_random_mnist):
+    ids = OwnerIds(SECRET)
+    manager = JobManager(RunStore(tmp_path / "runs"), data=make_random_mnist(500, 100), max_concurrent=1)
+    try:
+        manager.submit(TrainConfig(epochs=5, batch_size=1), owner="teacher")  # holds the one slot: the rest wait
+        quick = TrainConfig(epochs=1, batch_size=50, train_subset=500)
+        student = ids.identify(None, "10.0.0.7")
+        queued = refused = 0
+        for _ in range(8):  # eight tabs, each with the cookie edited to another owner
+            owner = ids.identify(secrets.token_hex(16), "10.0.0.7").owner
+            try:
+                manager.submit(quick, owner=owner)
+                queued += 1
+            except RunRefused:
+                refused += 1
+        assert queued == MAX_WAITING_PER_OWNER and refused == 8 - MAX_WAITING_PER_OWNER
+        assert manager.waiting_of(student.owner) == MAX_WAITING_PER_OWNER
+    finally:
+        manager.stop_all()
+        manager.shutdown()
+
+
+def test_the_limit_comes_from_the_environment():
+    assert new_ids_per_minute({}) == DEFAULT_NEW_IDS_PER_MINUTE
+    assert new_ids_per_minute({NEW_IDS_ENV: " 40 "}) == 40
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(ValueError, match=NEW_IDS_ENV):
+            new_ids_per_minute({NEW_IDS_ENV: bad})
+
+
+# --- the lab's secret ----------------------------------------------------------------------------------------
+def test_the_secret_is_made_once_private_and_reused(tmp_path):
+    runs = tmp_path / "runs"
+    first = lab_secret(runs, environ={})
+    path = runs / SECRET_FILE
+    assert len(first) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert lab_secret(runs, environ={}) == first
+    assert sorted(p.name for p in runs.iterdir()) == [SECRET_FILE]  # nothing left aside
+    cookie = OwnerIds(first).identify(None, "a").cookie
+    assert OwnerIds(lab_secret(runs, environ={})).owner_from_cookie(cookie)  # a restart keeps every browser's id
+
+
+def test_the_hosts_secret_wins_and_a_damaged_file_is_named(tmp_path):
+    runs = tmp_path / "runs"
+    assert lab_secret(runs, environ={SECRET_ENV: "the host's own secret"}) == b"the host's own secret"
+    assert not (runs / SECRET_FILE).exists()
+    runs.mkdir(exist_ok=True)
+    (runs / SECRET_FILE).write_text("short")
+    with pytest.raises(ValueError, match="damaged"):
+        lab_secret(runs, environ={})
+
+
+def test_processes_starting_together_get_the_same_secret(tmp_path):
+    code = ("import sys; from core.lab.identity import lab_secret; "
+            "sys.stdout.write(lab_secret(sys.argv[1], environ={}).decode())")
+    repo = Path(__file__).resolve().parents[1]
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "runs")], cwd=repo,
+                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    got = {worker.communicate(timeout=60)[0] for worker in workers}
+    assert all(worker.returncode == 0 for worker in workers)
+    assert got == {(tmp_path / "runs" / SECRET_FILE).read_text()}
+
+
+# --- client addresses ------------------------------------------------------------------------------------------
+def test_x_forwarded_for_counts_only_behind_a_proxy_and_only_the_proxys_entry():
+    assert client_address("203.0.113.9", "1.2.3.4", proxies=0) == "203.0.113.9"  # a header anyone can send
+    assert client_address(None, None, proxies=0) == LOCAL_ADDRESS
+    # Behind one proxy that appends: the first entries are whatever the student typed, the last is real.
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7", proxies=1) == "198.51.100.7"
+    assert client_address("10.0.0.1", "198.51.100.7", proxies=1) == "198.51.100.7"
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.7, 10.0.0.2", proxies=2) == "198.51.100.7"
+    assert client_address("10.0.0.1", " , ", proxies=1) == "10.0.0.1"
+    assert proxies_in_front({}) == 0 and proxies_in_front({PROXY_ENV: "1"}) == 1
+    assert proxies_in_front({PROXY_ENV: "yes"}) == 1 and proxies_in_front({PROXY_ENV: "2"}) == 2
+    with pytest.raises(ValueError, match=PROXY_ENV):
+        proxies_in_front({PROXY_ENV: "nginx"})
+
+
+# --- signed-in accounts ----------------------------------------------------------------------------------------
+def test_an_accounts_owner_id_is_its_issuer_and_subject():
+    ann = account_owner_id("https://accounts.example", "ann-1")
+    assert ann == account_owner_id("https://accounts.example", "ann-1")
+    assert ann != account_owner_id("https://other.example", "ann-1") != account_owner_id("https://accounts.example",
+                                                                                           "ann-2")
+    assert OwnerIds(SECRET).owner_from_cookie(OwnerIds(SECRET).cookie_for(ann)) is None  # never an anonymous id
+    with pytest.raises(ValueError):
+        account_owner_id("https://accounts.example", "")
+
+
+def test_an_accounts_display_name_is_its_name_else_its_emails_local_part():
+    assert account_display_name({"name": " Ann Lee ", "email": "ann@school.edu"}) == "Ann Lee"
+    assert account_display_name({"email": "bob.k@school.edu"}) == "bob.k"
+    assert account_display_name({"name": "Evil\u202eeman", "email": "cy@school.edu"}) == "cy"
+    assert account_display_name({"name": "x" * 31}) == "" and account_display_name({}) == ""
+
+
+def test_instructors_are_listed_accounts_only():
+    accounts = instructor_accounts({"MNIST_LAB_INSTRUCTORS": " Teacher@School.edu , sub-42 ,"})
+    assert is_instructor({"sub": "x", "email": "teacher@school.edu"}, accounts)
+    assert is_instructor({"sub": "sub-42"}, accounts)
+    assert not is_instructor({"sub": "SUB-42"}, accounts)  # subjects are exact
+    assert not is_instructor({"sub": "x", "email": "teacher@school.edu", "email_verified": False}, accounts)
+    assert not is_instructor({"sub": "x", "email": "student@school.edu"}, accounts)
+    assert not is_instructor({"sub": "teacher@school.edu"}, instructor_accounts({}))
+
+
+# --- the instructor token's guard ------------------------------------------------------------------------------
+TOKEN = "the-instructor-token"
+
+
+def test_after_a_wrong_try_that_address_waits_and_longer_each_time():
+    clock = Clock()
+    guard = TokenGuard(address_wait_s=1.0, free_failures=100, clock=clock)
+    first = guard.attempt("wrong", TOKEN, "10.1.0.1")
+    assert not first.unlocked and first.wait_s == 1.0 and first.wrong_from_address == 1
+    refused = guard.attempt(TOKEN, TOKEN, "10.1.0.1")  # even the right token is not compared during the wait
+    assert not refused.unlocked and not refused.compared and refused.wait_s == 1.0
+    assert guard.wait_left("10.1.0.2") == 0  # another address is not held back (the server saw one failure)
+    clock.now += 1.0
+    assert guard.attempt("wrong", TOKEN, "10.1.0.1").wait_s == 2.0
+    clock.now += 2.0
+    assert guard.attempt(TOKEN, TOKEN, "10.1.0.1").unlocked
+
+
+def test_twelve_fresh_sessions_cannot_make_twelve_guesses():
+    clock = Clock()
+    guard = TokenGuard(free_failures=3, clock=clock)
+    tries = [guard.attempt(f"guess-{n}", TOKEN, f"10.2.0.{n}") for n in range(12)]  # 12 addresses, same moment
+    # Three free failures and the one that passes them are compared; then the whole server waits.
+    assert [t.wrong_from_address for t in tries] == [1] * 4 + [0] * 8
+    assert [t.compared for t in tries] == [True] * 4 + [False] * 8
+    assert not any(t.unlocked for t in tries) and all(t.wait_s > 0 for t in tries)
+    assert not guard.attempt(TOKEN, TOKEN, "10.2.0.99").unlocked  # even the right token, from a new address
+    # From one address in 12 tabs: only the first is compared, even the right token at the end is not.
+    same = TokenGuard(clock=Clock())
+    tries = [same.attempt(f"guess-{n}", TOKEN, "10.3.0.1") for n in range(11)] + [same.attempt(TOKEN, TOKEN,
+                                                                                             "10.3.0.1")]
+    assert [t.compared for t in tries] == [True] + [False] * 11 and not any(t.unlocked for t in tries)
+
+
+def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
+    clock = Clock()
+    guard = TokenGuard(free_failures=2, window_s=60, max_wait_s=8, clock=clock)
+    waits = []
+    for n in range(8):
+        clock.now += 100 if n == 0 else guard.wait_left(f"10.4.0.{n}")
+        waits.append(guard.attempt("wrong", TOKEN, f"10.4.0.{n}").wait_s)
+    assert waits[:2] == [1.0, 1.0] and waits[2:6] == [1.0, 2.0, 4.0, 8.0] and max(waits) == 8
+    clock.now += 61 + 8
+    assert guard.wait_left("10.4.0.99") == 0 and guard.attempt(TOKEN, TOKEN, "10.4.0.99").unlocked
+
+
+def test_wrong_tries_are_logged_with_the_address_never_the_guess(caplog):
+    guard = TokenGuard(clock=Clock())
+    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+        guard.attempt("my-secret-guess-123", TOKEN, "10.5.0.1")
+        guard.attempt(TOKEN, TOKEN, "10.5.0.1")  # refused while waiting: not a compared try, not logged again
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "10.5.0.1" in messages[0] and "1 wrong" in messages[0]
+    assert "my-secret-guess-123" not in messages[0] and TOKEN not in messages[0]
+
+
+# --- on the pages: several AppTest sessions of one server -----------------------------------------------------
+@pytest.fixture
+def server(lab, monkeypatch):
+    """AppTests on one server; each session's address and sent cookie are what `visitor` holds when it starts
+    (AppTest has no browser connection: pages/ui/common reads them through two small functions)."""
+    from pages.ui import common
+
+    visitor = {"ip": "10.8.0.1", "cookie": None}
+    monkeypatch.setattr(common, "_connection", lambda: (visitor["ip"], None), raising=False)
+    monkeypatch.setattr(common, "_sent_cookie", lambda: visitor["cookie"], raising=False)
+    monkeypatch.delenv("MNIST_LAB_INSTRUCTOR_TOKEN", raising=False)
+    return lab, visitor
+
+
+def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
+    from pages.ui import common
+
+    lab, visitor = server
+    mine = lab("pages/train.py").session_state[common.OWNER]
+    for edited in (secrets.token_hex(16), mine + "x", OwnerIds(b"another secret, at least 32 chars").cookie_for(
+            secrets.token_hex(16))):
+        visitor["cookie"] = edited
+        assert lab("pages/train.py").session_state[common.OWNER] == mine  # the one this address got, not the edit
+    visitor["cookie"] = common.owner_ids().cookie_for(mine)
+    visitor["ip"] = "10.8.0.2"
+    assert lab("pages/train.py").session_state[common.OWNER] == mine  # a signed cookie keeps its owner anywhere
+
+
+def test_a_host_setting_the_lab_cannot_read_is_said_in_words(server, monkeypatch):
+    lab, _ = server
+    monkeypatch.setenv(PROXY_ENV, "nginx")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.lab_helpers import APP
+
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception and PROXY_ENV in at.error[0].value and "not set up correctly" in at.error[0].value
+
+
+def unlock_buttons(at):
+    return [b for b in at.button if b.label == "Unlock"]
+
+
+def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(server, monkeypatch, caplog):
+    monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
+    from pages.ui.instructor import token_guard
+
+    lab, visitor = server
+    token_guard().clock = Clock()  # the tabs open within one moment, however slowly the test machine runs
+    said = []
+    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+        for n in range(12):  # twelve fresh tabs from twelve addresses, one guess each, the last one right
+            visitor["ip"] = f"10.9.0.{n}"
+            at = lab("pages/class.py")
+            at.text_input(key="class_token").set_value(TOKEN if n == 11 else f"guess-{n}")
+            unlock_buttons(at)[0].click().run()
+            said.append(at.error[0].value if at.error else "")
+    assert [("not the instructor token" in s, "not checked" in s) for s in said] == [(True, False)] * 4 + [
+        (False, True)] * 8
+    assert not any(b.label == "Set the challenge" for b in at.button)  # the right token came during the wait
+    logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.classroom"]
+    assert len(logged) == 4 and all(f"10.9.0.{n}" in logged[n] for n in range(4))
+    assert not any("guess-" in line or TOKEN in line for line in logged)
+
+
+def account_page(page: str, user: dict):
+    """An AppTest of the app as seen by this account (st.user), opened at `page`."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.lab_helpers import APP
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.user = user
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+ANN = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "ann-1", "email": "ann@school.edu",
+       "name": "Ann Lee"}
+TEACHER = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "t-9", "email": "Teacher@School.edu"}
+
+
+def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(server, monkeypatch):
+    from pages.ui import common
+    from pages.ui.display_name import STUDENT
+
+    monkeypatch.setattr(common, "signin_configured", lambda: True)
+    stranger = account_page("pages/train.py", {"is_logged_in": False})
+    assert "Sign in" in [b.label for b in stranger.button] and "Sign in to train" in stranger.info[0].value
+    assert not any(b.key == "train_start" for b in stranger.button)
+    stranger.button(key="lab_sign_in_page").click().run()  # this test's server has no [auth] to sign in with
+    assert not stranger.exception and "Sign-in is not set up correctly" in stranger.error[0].value
+    for page in ("pages/hyperparameters.py", "pages/class.py", "pages/home.py"):  # the rest of the lab still shows
+        assert account_page(page, {"is_logged_in": False}).title
+    ann = account_page("pages/train.py", ANN)
+    assert ann.session_state[STUDENT] == "Ann Lee" and "Sign in" not in [b.label for b in ann.button]
+    ann.button(key="train_start").click().run()
+    manager = common.job_manager()
+    job = manager.get(ann.query_params["job"][0] if isinstance(ann.query_params["job"], list)
+                      else ann.query_params["job"])
+    assert job.owner == account_owner_id(ANN["iss"], ANN["sub"])
+    manager.wait(job.id, timeout=60)
+
+
+def test_with_sign_in_listed_accounts_are_the_instructors_and_the_token_is_no_way_in(server, monkeypatch):
+    from pages.ui import common
+
+    monkeypatch.setattr(common, "signin_configured", lambda: True)
+    monkeypatch.setenv("MNIST_LAB_INSTRUCTORS", "teacher@school.edu")
+    monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
+    teacher = account_page("pages/class.py", TEACHER)
+    assert {"Set the challenge", "Start a fresh board"} <= {b.label for b in teacher.button}
+    assert not any(t.label == "Instructor token" for t in teacher.text_input)
+    ann = account_page("pages/class.py", ANN)
+    assert not any(b.label in ("Set the challenge", "Unlock") for b in ann.button)
+    assert not any(h.value == "Instructor" for h in ann.header)
