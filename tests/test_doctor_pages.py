@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from core.engine.config import TrainConfig
+from core.engine.events import EndEvent, StepEvent, TrainResult
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.engine.trainer import EndEvent, StepEvent, TrainResult
 from tests.lab_helpers import wait_until
 
 
