@@ -315,3 +315,21 @@ def test_home_train_and_mistakes_work_beside_damaged_runs(damaged_lab):
     picker.set_value(damaged_lab[2]).run()
     assert not at.exception, at.exception
     assert "cannot be read" in at.error[0].value
+
+
+# --- reading never writes ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", [
+    {"run.json": {"status": "running", "pid": -1}},  # interrupted: its writer is gone
+    {"run.json": {"status": "running", "pid": -1, "message": 7}},  # interrupted and damaged
+    {"steps.json": b"\x00 not json"},  # finished, with a damaged steps.json
+    {"run.json": {"report_card": {"test_accuracy": "x"}}},  # finished, with a damaged report card
+])
+def test_loading_a_run_twice_leaves_its_files_as_they_were_and_its_status_as_first_read(runs, damage):
+    for name, content in damage.items():
+        write(runs, name, {**record(runs), **content} if name == "run.json" else content)
+    before = {name: (runs / BAD / name).read_bytes() for name in FILES}
+    first, second = RunStore(runs).load(BAD), RunStore(runs).load(BAD)
+    assert first.status == second.status != "finished"  # judged at once, never flipped by a later read
+    _ = first.steps, first.epochs, first.report_card, first.diagnosis(), RunStore(runs).list()
+    assert first.status == second.status and first.problems == second.problems
+    assert {name: (runs / BAD / name).read_bytes() for name in FILES} == before
