@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import math
@@ -320,10 +321,24 @@ def _read_epochs(path: Path, problems: list[str]) -> list[dict]:
 
 
 def _read_steps(path: Path, problems: list[str]) -> list[float]:
-    losses = [json_float(value) for value in _read_list(path / "steps.json", "a list of losses", problems)]
+    try:
+        stat = (path / "steps.json").stat()
+    except FileNotFoundError:
+        return []  # not written yet
+    losses, found = _parsed_steps(path / "steps.json", (stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    problems.extend(found)
+    return list(losses)
+
+
+# Parsing a few thousand floats takes milliseconds, and pages list every run every few seconds: a steps.json is
+# parsed again only when it changed (writers replace it whole, so its time, size or inode changes).
+@functools.lru_cache(maxsize=512)
+def _parsed_steps(path: Path, stamp: tuple) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    problems: list[str] = []
+    losses = [json_float(value) for value in _read_list(path, "a list of losses", problems)]
     if any(loss is None for loss in losses):
         problems.append("steps.json has losses that are not numbers")
-    return [math.nan if loss is None else loss for loss in losses]
+    return tuple(math.nan if loss is None else loss for loss in losses), tuple(problems)
 
 
 def _report_card(record: dict, problems: list[str]) -> dict | None:
