@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from core.engine.config import TrainConfig
-from core.engine.events import Callback, EpochEvent, Relay, StepEvent, deliver
+from core.engine.events import Callback, EpochEvent, Relay, StepEvent
 from core.engine.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,12 +51,12 @@ def test_a_listener_that_overrides_only_on_epoch_hears_only_epochs(make_random_m
     assert [e.epoch for e in epochs.epochs] == [1, 2] and epochs.epochs == result.epochs
 
 
-def test_deliver_calls_the_hook_the_event_names_and_a_relay_passes_every_event():
+def test_calling_a_callback_calls_the_hook_the_event_names_and_a_relay_passes_every_event():
     step = StepEvent(epoch=1, step=3, batch=3, steps_per_epoch=10, loss=2.0, samples=192, seconds=0.1)
     seen = []
-    deliver(Relay(seen.append), step)
+    Relay(seen.append)(step)
     epochs = EpochsOnly()
-    deliver(epochs, step)  # not a hook it overrides: nothing happens
+    epochs(step)  # not a hook it overrides: nothing happens
     assert seen == [step] and epochs.epochs == []
 
 

@@ -163,10 +163,14 @@ Event = (StartEvent | StepEvent | EpochEvent | LayerStatsEvent | PauseEvent | Le
 
 class Callback:
     """A Trainer listener: override the hooks you need. A hook not overridden passes its event to on_event.
+    Calling a callback with an event calls the hook that event names (how a relay's receiving end delivers).
 
     setup/teardown and the on_before_* hooks are for callbacks in the training process (gradient flow, trackers):
     they receive the Trainer or its LoopState, never cross a process, and do nothing by default.
     """
+
+    def __call__(self, event: Event) -> None:
+        getattr(self, event.hook)(event)
 
     def on_start(self, event: StartEvent) -> None:
         self.on_event(event)
@@ -225,11 +229,6 @@ class Relay(Callback):
 def as_callback(listener) -> Callback:
     """A Callback as it is; a plain function of events wrapped in a Relay."""
     return listener if isinstance(listener, Callback) else Relay(listener)
-
-
-def deliver(callback: Callback, event: Event) -> None:
-    """Call the hook that `event` names on `callback` (a relay's receiving end uses it)."""
-    getattr(callback, event.hook)(event)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.engine.events import Event, deliver
+from core.engine.events import Event
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.executors.base import RunSink
@@ -30,8 +30,8 @@ class JobSink(RunSink):
         self.job.attach_trainer(control, self.recorder.id)
 
     def on_event(self, event: Event) -> None:
-        deliver(self.recorder, event)  # first: a page that sees the job ended reads the run's final files
-        deliver(self.job, event)
+        self.recorder(event)  # first: a page that sees the job ended reads the run's final files
+        self.job(event)
 
     def refused(self, message: str) -> None:
         """The worker could not start the run: nothing of it is kept, and the student is told why."""

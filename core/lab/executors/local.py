@@ -18,7 +18,6 @@ from pathlib import Path
 
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
-from core.engine.events import deliver
 from core.engine.lr_finder import FinderStopped
 from core.lab.executors.base import (
     FINDER_HELPERS,
@@ -71,11 +70,11 @@ class LocalWorker:
                 kind = message[0]
                 if kind == "events":
                     for event in message[1]:
-                        deliver(sink, event)
+                        sink(event)
                 elif kind == "started":
                     sink.started(RemoteControl(lambda *command: self.link.send(command), config, self.pid))
                 elif kind == "end":
-                    deliver(sink, unpack_end(message[1], config))
+                    sink(unpack_end(message[1], config))
                     return
                 elif kind == "refused":
                     raise RunRefusedByWorker(message[1])

@@ -22,7 +22,7 @@ import time
 
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
-from core.engine.events import StepEvent, deliver
+from core.engine.events import StepEvent
 from core.engine.lr_finder import FinderStopped
 from core.lab.executors.base import (
     FINDER_HELPERS,
@@ -89,9 +89,9 @@ class RayWorker:
             while True:
                 events, end = ray.get(self.actor.take.remote())
                 for event in events:
-                    deliver(sink, event)
+                    sink(event)
                 if end is not None:
-                    deliver(sink, unpack_end(end, config))
+                    sink(unpack_end(end, config))
                     return
                 # The one look at an event's kind outside a callback: poll fast until the first loss point.
                 heard = heard or any(isinstance(event, StepEvent) for event in events)
