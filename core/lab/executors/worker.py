@@ -7,7 +7,7 @@ so no port and no auth key are needed. Messages are pickled tuples:
   server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig, run folder | None), ("pause",),
                     ("resume",), ("stop",), ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
   worker -> server: ("ready", pid), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
-                    ("found", LrFinderResult), ("stopped",) (a finder stopped by "stop")
+                    ("found", LrFinderResult), ("finder_stopped",) (a finder stopped by "stop")
 The worker trains one run at a time. It exits when the server's end of the socket closes, and within a second or
 so when the server process dies, even in the middle of a warm-up or a finder (see watch_parent).
 """
@@ -123,7 +123,7 @@ def find(link: MessageLink, config, data, threads: int, stop: threading.Event) -
     try:
         answer = ("found", find_lr(config, data, stop=stop))
     except FinderStopped:
-        answer = ("stopped",)
+        answer = ("finder_stopped",)
     except Exception as exc:  # the student is told; the helper stays up for the next finder
         answer = ("refused", f"the learning-rate finder failed: {type(exc).__name__}: {exc}")
     with contextlib.suppress(OSError):
