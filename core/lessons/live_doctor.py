@@ -72,7 +72,8 @@ def class_counts(findings: Sequence[tuple[LiveFinding, TrainConfig]]) -> str:
         group = [config.lr for finding, config in findings if finding.verdict == verdict]
         if not group:
             continue
-        others = [config.lr for finding, config in findings if finding.verdict != verdict]
+        others = [config.lr for finding, config in findings  # against the other runs the doctor judged
+                  if finding.verdict not in (verdict, WAITING, TOO_EARLY)]
         words = f"{len(group)} {verdict}"
         parts.append(words if verdict in (WAITING, TOO_EARLY) else f"{words}, {lr_words(group, others)}")
     return "; ".join(parts)
