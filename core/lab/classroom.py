@@ -179,7 +179,7 @@ class ClassState:
     def to_dict(self) -> dict:
         return {
             "challenge": self.challenge.to_dict() if self.challenge else None,
-            "locked": self.locked_settings,
+            "locked": dict(self.locked),  # the instructor's own locks (the experiment keeps its fixed settings)
             "board_since": self.board_since,
             "spotlight": self.spotlight,
             "version": self.version,
