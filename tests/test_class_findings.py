@@ -5,6 +5,8 @@ import math
 import random
 from dataclasses import replace
 
+import plotly.graph_objects as go
+
 from core.engine.presets import LECTURE
 from core.engine.status import Status
 from core.lessons.importance import MIN_RUNS, rank_settings
@@ -58,10 +60,11 @@ def test_the_chart_has_an_axis_per_varying_setting_log_lr_and_coded_choices():
     configs, accuracies = class_runs(20)
     entries = [BoardEntry(f"r{i}", f"S{i}", "", acc, c, 1, 1.0, 0.0, 0.0)
                for i, (c, acc) in enumerate(zip(configs, accuracies, strict=True))]
-    dims = parcoords_figure(entries).data[0].dimensions
+    figure = go.Figure(parcoords_figure([c.to_dict() for c in configs], accuracies))  # a valid Plotly figure
+    dims = figure.data[0].dimensions
     assert [d.label for d in dims] == ["Learning rate (log)", "Batch size", "Optimizer", "test accuracy (%)"]
     assert list(dims[0].ticktext) == ["0.001", "0.01", "0.1", "1"] and list(dims[0].tickvals) == [-3, -2, -1, 0]
-    assert list(dims[2].ticktext) == ["SGD", "Adam"]
+    assert list(dims[2].ticktext) == ["SGD", "Adam"] and list(figure.data[0].line.color) == accuracies
     cache = FindingsCache()
     first = cache.findings(entries)
     assert cache.findings(list(reversed(entries))) is first  # the same runs: nothing computed again
