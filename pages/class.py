@@ -72,7 +72,8 @@ def board_panel(drawn_version: int) -> None:
         show_table(apart_rows(board, mine))
     entries = [*board.ranked, *(entry for entry, _ in board.apart)]
     if class_state.experiment is not None:
-        experiment_section(class_state.experiment, board_reader().entries())
+        with st.container(key="class_experiment"):
+            experiment_section(class_state.experiment, board_reader().entries())
     findings_section(entries)
     configs = {entry.run_id: (entry.student, entry.config) for entry in entries}
     if entries:

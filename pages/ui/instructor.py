@@ -287,14 +287,15 @@ def live_section() -> None:
     """Every queued or training run on this server, with the live doctor's verdict and the counts on top."""
     if not unlocked():
         return
-    st.subheader("The class's runs now")
-    view = live_view(job_manager().live_snapshots())
-    if not view.rows:
-        st.caption(f"No run is training or waiting. Updates by itself every {LIVE_REFRESH_S:g} seconds.")
-        return
-    st.info(view.counts[0].upper() + view.counts[1:] + ".", icon=":material/monitor_heart:")  # counts, no user text
-    import pandas as pd  # here: only the instructor's view needs it
+    with st.container(key="class_live"):
+        st.subheader("The class's runs now")
+        view = live_view(job_manager().live_snapshots())
+        if not view.rows:
+            st.caption(f"No run is training or waiting. Updates by itself every {LIVE_REFRESH_S:g} seconds.")
+            return
+        st.info(view.counts[0].upper() + view.counts[1:] + ".", icon=":material/monitor_heart:")  # no user text
+        import pandas as pd  # here: only the instructor's view needs it
 
-    st.dataframe(pd.DataFrame(list(view.rows)), hide_index=True, width="stretch")  # names stay plain text
-    st.caption(f"The run doctor on what each run has streamed so far. Updates by itself every {LIVE_REFRESH_S:g} "
-               "seconds.")
+        st.dataframe(pd.DataFrame(list(view.rows)), hide_index=True, width="stretch")  # names stay plain text
+        st.caption("The run doctor on what each run has streamed so far. Updates by itself every "
+                   f"{LIVE_REFRESH_S:g} seconds.")
