@@ -69,8 +69,22 @@ def test_the_job_manager_asks_the_owner_gate_with_the_owner(tmp_path, make_rando
         with pytest.raises(RunRefused, match="gave you 0.001"):
             manager.submit(replace(QUICK, lr=0.03), "ann")
         assert manager.live_snapshots() == []
+        job = manager.submit(replace(QUICK, lr=0.001, epochs=QUICK.epochs), "ann", student="Ann")
+        assert [(snap.id, student) for snap, student in manager.live_snapshots()] == [(job.id, "Ann")]
+        manager.stop(job.id, "ann")
+        manager.wait(job.id, timeout=30)
+        assert manager.live_snapshots() == []
     finally:
         manager.shutdown()
+
+
+def test_an_instructors_lock_on_the_varied_setting_gives_way_to_each_students_value(tmp_path):
+    room = ClassRoom(tmp_path)
+    room.lock({"lr": 0.01, "optimizer": "sgd"})
+    room.start_experiment("lr", LRS, replace(QUICK, optimizer="sgd").to_dict())
+    value = room.join_experiment("ann")
+    mine = replace(QUICK, optimizer="sgd", lr=value)
+    assert room.lock_problem(mine) is None and room.experiment_problem(mine, "ann") is None
 
 
 def test_an_ended_experiment_is_kept_with_its_runs_and_csv(tmp_path):

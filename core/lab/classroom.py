@@ -157,8 +157,10 @@ class ClassState:
     @property
     def locked_settings(self) -> dict[str, Any]:
         """The instructor's locks, and every setting the experiment under way fixes."""
-        fixed = self.experiment.fixed_settings if self.experiment else {}
-        return {**fixed, **dict(self.locked)}
+        if self.experiment is None:
+            return dict(self.locked)
+        varied = self.experiment.setting  # each student's own value, never one lock for all
+        return {**self.experiment.fixed_settings, **{n: v for n, v in self.locked if n != varied}}
 
     def lock_problem(self, config: TrainConfig) -> str | None:
         """Why the class refuses a run with these settings (a locked one differs), for the student; else None."""
