@@ -22,7 +22,7 @@ from core.lessons.live_doctor import (
     live_finding,
 )
 from core.views.board import BoardEntry
-from core.views.class_findings import FindingsCache, parcoords_figure
+from core.views.class_findings import CURVE_POINTS, FindingsCache, even_curve, parcoords_figure
 
 
 def class_runs(count: int, seed: int = 0):
@@ -101,3 +101,8 @@ def test_the_instructors_counts_say_what_each_group_shares():
     assert class_counts(findings) == ("4 diverging, all with learning rate ≥ 1; "
                                       "2 still learning, all with learning rate ≤ 0.1; 1 waiting")
     assert class_counts([]) == ""
+
+
+def test_an_overlaid_curve_covers_the_whole_run_in_few_points():
+    curve = even_curve([2.3 / (1 + i / 10) for i in range(375)])
+    assert len(curve) <= CURVE_POINTS and curve.steps[0] < 5 and curve.steps[-1] > 370

@@ -19,10 +19,11 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.engine.runs import RunStore
+from core.engine.smoothing import ema
 from core.lessons.experiment import Experiment
 from core.lessons.importance import Column, Ranking, rank_settings, varying_columns
 from core.views.board import BoardEntry
-from core.views.curves import Curve, finite_or_none, loss_curve
+from core.views.curves import Curve, downsample, finite_or_none
 
 CURVE_POINTS = 120  # per run in the overlaid curves: dozens of runs in one chart stay light
 
@@ -141,6 +142,15 @@ def curves_figure(experiment: Experiment, curves: Sequence[tuple[object, Curve]]
     return fig
 
 
+def even_curve(losses: Sequence[float], points: int = CURVE_POINTS) -> Curve:
+    """A loss curve of at most `points` points, in equal buckets from the first step to the last (an overlay of
+    finished runs needs no step-exact live end)."""
+    steps = range(1, len(losses) + 1)
+    xs, raw = downsample(steps, losses, points, recent=0)
+    _, smooth = downsample(steps, ema(losses), points, recent=0)
+    return Curve(tuple(xs), tuple(raw), tuple(smooth))
+
+
 class CurveReader:
     """Saved runs' loss curves, read once each (a finished run's steps never change). Thread-safe."""
 
@@ -154,7 +164,7 @@ class CurveReader:
             if run_id in self._curves:
                 return self._curves[run_id]
         try:
-            curve = loss_curve(self.store.load(run_id).steps, max_points=CURVE_POINTS)
+            curve = even_curve(self.store.load(run_id).steps)
         except (OSError, ValueError):
             curve = None
         with self._lock:
