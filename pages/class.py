@@ -53,11 +53,19 @@ def show_table(rows: list[dict]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def board_panel(drawn_version: int) -> None:
+def drawn_key(class_state) -> tuple:
+    """What the page draws outside the board's fragment: a change redraws the whole page. Students joining or
+    leaving the experiment (most of class.json's changes in a class) are not in it: the fragment draws those."""
+    experiment = class_state.experiment
+    return (class_state.challenge, class_state.locked, class_state.spotlight, len(class_state.past_experiments),
+            experiment.id if experiment else None)
+
+
+def board_panel(drawn: tuple) -> None:
     """The leaderboard and the rule-breakers, rebuilt every few seconds; a new challenge or spotlight redraws
     the whole page."""
     class_state = classroom().state()
-    if class_state.version != drawn_version:
+    if drawn_key(class_state) != drawn:
         st.rerun()
     board = build_board(board_reader().entries(), class_state.challenge, class_state.board_since)
     mine = owner_tag(owner_id())
@@ -227,7 +235,7 @@ if class_state.challenge is not None:
 if class_state.spotlight:
     spotlight_section(class_state.spotlight)
 
-st.fragment(board_panel, run_every=BOARD_REFRESH_S)(class_state.version)
+st.fragment(board_panel, run_every=BOARD_REFRESH_S)(drawn_key(class_state))
 if class_state.past_experiments:
     past_experiments_section(class_state.past_experiments)
 instructor_section()
