@@ -47,8 +47,7 @@ def parcoords_figure(saved: Sequence[dict], accuracy: Sequence[float], height: i
             dimension |= {"tickvals": [code for code, _ in column.ticks], "ticktext": [t for _, t in column.ticks]}
         dimensions.append(dimension)
     dimensions.append({"label": "test accuracy (%)", "values": list(accuracy)})
-    line = {"color": list(accuracy), "colorscale": "Viridis", "showscale": True,
-            "colorbar": {"title": {"text": "accuracy %"}}}
+    line = {"color": list(accuracy), "colorscale": "Viridis", "showscale": False}  # the last axis is the scale
     return {"data": [{"type": "parcoords", "line": line, "dimensions": dimensions}],
             "layout": {"height": height, "margin": {"l": 60, "r": 40, "t": 50, "b": 20}}}
 
