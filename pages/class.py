@@ -127,6 +127,8 @@ def experiment_section(experiment: Experiment, all_entries: list[BoardEntry]) ->
     st.caption(f"Every student trains one value of {experiment.label()} ({values}); every other setting is fixed "
                "for the class, except the seed.")
     if not unlocked():
+        if experiment.value_of(owner_id()) is not None:
+            classroom().join_experiment(owner_id())  # seen: a student watching this page keeps their value
         gift = experiment.gift_words(owner_id())
         if gift is None:
             st.button("Join the experiment", key="class_x_join", on_click=_join, icon=":material/science:",
