@@ -143,7 +143,10 @@ for column, (name, preset) in zip(columns, PRESETS.items(), strict=True):
 st.caption(f"Now: **{current_preset or 'your own settings'}**.")
 
 st.subheader("Settings")
-locked = classroom().state().locked_settings
+locked = classroom().locked_for(owner_id())  # with this student's class-experiment value
+experiment = classroom().state().experiment
+if experiment is not None and experiment.value_of(owner_id()) is not None:
+    st.info(experiment.gift_words(owner_id()), icon=":material/science:")
 if locked:
     st.warning(f"{LOCKED}: "
                + ", ".join(SETTINGS[name].label.lower() for name in locked)
