@@ -206,3 +206,30 @@ def test_activation_and_dropout_have_help_and_refuse_bad_values(capsys):
         parse_args(["--activation", "swish"])
     with pytest.raises(ValueError, match="dropout = 0.9 is not allowed: a number from 0 to 0.8"):
         config_from_args(parse_args(["--dropout", "0.9"]))
+
+
+# Loaded by the CLI's interpreter through PYTHONPATH: once main has returned and the process is on its way out,
+# SIGTERM arrives twice; a process that outlives it says so.
+LATE_SIGNAL = """import atexit, os, signal, sys
+
+def _late_signal():
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+    sys.stderr.write("still running after a late SIGTERM\\n")
+
+atexit.register(_late_signal)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["core.train", "core.engine.cli"])
+def test_a_late_sigterm_ends_either_entry_at_once_with_the_runs_exit_code(module, runs_dir, tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(LATE_SIGNAL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    done = subprocess.run([sys.executable, "-m", module, "--epochs", "1", "--train-subset", "200", "--cpu",
+                           "--no-progress", "--runs-dir", str(runs_dir)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "still running" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+    (run,) = RunStore(runs_dir).list()
+    assert run.status == "finished"

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
 from core.engine.folders import default_root, default_runs_dir
@@ -350,11 +351,16 @@ def json_summary(result, recorder, config: TrainConfig) -> dict:
     }
 
 
-if __name__ == "__main__":
-    code = main()
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The process's entry, for both `python -m core.train` and `python -m core.engine.cli`: main, then exit."""
+    code = main(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # Nothing is left to stop or save: a late Ctrl+C or SIGTERM ends the process at once, with the same code.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: os._exit(code))
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()
