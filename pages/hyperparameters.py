@@ -12,13 +12,13 @@ from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.model import build_model, describe_layers
 from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
+from core.engine.words import format_seconds, plural
 from core.lab.estimate import estimate_epoch, estimate_finder_seconds
 from core.lab.jobs import RunRefused
 from core.lab.urlconfig import hidden_field_text, parse_hidden
 from core.views.charts import lr_finder_figure
 from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
-from core.views.words import format_seconds, plural
 from pages.ui.common import classroom, job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section

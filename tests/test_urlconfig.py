@@ -7,8 +7,8 @@ import pytest
 
 from core.engine.config import ACTIVATIONS, TrainConfig
 from core.engine.presets import DEFAULT, LECTURE, PRESETS, QUICK, preset_name
+from core.engine.words import format_hidden
 from core.lab.urlconfig import config_params, from_query, parse_hidden, to_query
-from core.views.words import format_hidden
 
 
 @pytest.mark.parametrize("config", [QUICK, LECTURE, TrainConfig(

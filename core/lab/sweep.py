@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from core.engine.config import ACTIVATIONS, OPTIMIZERS, SETTINGS, ConfigError, TrainConfig
 from core.engine.status import Status
-from core.views.words import format_hidden
+from core.engine.words import format_hidden
 
 MIN_VALUES, MAX_VALUES = 2, 6
 SHORT_EPOCHS = 1

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.presets import DEFAULT
-from core.views.words import format_hidden
+from core.engine.words import format_hidden
 
 FIELDS = tuple(described.url_key for described in SETTINGS.values())  # the URL keys: the settings' names
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}

@@ -13,7 +13,7 @@ from typing import Any
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.network_size import count_parameters
 from core.engine.presets import DEFAULT
-from core.views.words import plural
+from core.engine.words import plural
 
 BEST, FIRST_TO = "best", "first_to"
 GOALS = {BEST: "Highest test accuracy wins", FIRST_TO: "First to reach a test accuracy wins"}

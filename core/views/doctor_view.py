@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.engine.config import N_TRAIN, SETTINGS, TrainConfig
 from core.engine.doctor import Code
-from core.views.words import format_hidden, plural
+from core.engine.words import format_hidden, plural
 
 TITLES = {
     Code.DIVERGED: "Diverged",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from core.engine.config import SETTINGS, TrainConfig
-from core.views.words import format_seconds
+from core.engine.words import format_seconds
 
 
 def settings_text(config: TrainConfig) -> str:

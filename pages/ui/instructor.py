@@ -15,11 +15,11 @@ import streamlit as st
 
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
+from core.engine.words import plural
 from core.lab.classroom import TokenGuard, instructor_token, proof_matches, unlock_proof
 from core.lab.identity import instructor_accounts, is_instructor
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.views.board import Board, entry_title
-from core.views.words import plural
 from pages.ui import common
 from pages.ui.common import classroom, job_manager
 from pages.ui.settings_state import CONFIG
