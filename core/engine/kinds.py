@@ -150,15 +150,13 @@ class Number(Kind):
 
 
 @dataclass(frozen=True)
-class Whole(Kind):
+class Whole(Number):
     """A whole number in [low, high]."""
 
     name: ClassVar[str] = "int"
-    low: int = 0
-    high: int = 0
 
     def fits(self, value) -> bool:
-        return not isinstance(value, bool) and isinstance(value, int) and self.low <= value <= self.high
+        return isinstance(value, int) and super().fits(value)
 
     @property
     def allowed(self) -> str:
@@ -166,6 +164,14 @@ class Whole(Kind):
 
     def parse(self, text: str) -> int:
         return read_whole(text.strip())
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+    def words(self, value) -> str:
+        return str(value)
+
+    format = cli_text = words
 
     def cli_words(self) -> dict:
         return {"type": int}
