@@ -9,6 +9,7 @@ a link "128-64", a text field "128, 64", the CLI "128 64", people "784 â†’ 128 â
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -50,7 +51,7 @@ def read_whole(text: str) -> int:
                          else "not a whole number") from None
 
 
-class Kind:
+class Kind(ABC):
     """What every kind answers; the defaults suit a value written as itself (numbers, choices)."""
 
     name: ClassVar[str]  # how the kind is named in KINDS
@@ -63,16 +64,18 @@ class Kind:
         if not self.fits(value):
             raise ConfigError(setting, value, self.allowed)
 
+    @abstractmethod
     def fits(self, value) -> bool:
-        raise NotImplementedError
+        """True when `value` is allowed."""
 
     @property
+    @abstractmethod
     def allowed(self) -> str:
-        raise NotImplementedError
+        """What is allowed, in words for an error message."""
 
+    @abstractmethod
     def parse(self, text: str):
         """The value a link's or a text field's text means (not range-checked); ValueError in words."""
-        raise NotImplementedError
 
     def to_url(self, value) -> str:
         return str(value)
@@ -105,9 +108,9 @@ class Kind:
         """How a slider or list of options writes a value."""
         return str(value)
 
+    @abstractmethod
     def cli_words(self) -> dict:
         """add_argument's words for the setting's flag: its type, or choices, and how many values."""
-        raise NotImplementedError
 
     def cli_text(self, value) -> str:
         """A value as --help shows it."""
