@@ -14,6 +14,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from core.engine.curves import loss_curve
 from core.engine.runs import owner_tag
 from core.lessons.experiment import Experiment
 from core.views.board import BoardEntry, apart_rows, board_rows, build_board, entry_title
@@ -25,7 +26,6 @@ from core.views.class_findings import (
     experiment_figure,
     experiment_summary,
 )
-from core.views.curves import loss_curve
 from core.views.history import settings_text
 from pages.ui.common import board_reader, classroom, curve_reader, findings_cache, job_manager, owner_id
 from pages.ui.display_name import drop_link_name, name_field

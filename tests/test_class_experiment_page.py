@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.engine.curves import loss_curve
 from core.engine.presets import QUICK
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV
-from core.views.curves import loss_curve
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
 

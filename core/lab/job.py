@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
+from core.engine.curves import Curve, loss_curve
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
-from core.views.curves import Curve, loss_curve
 
 
 @dataclass(frozen=True)

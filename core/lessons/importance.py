@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.engine.config import N_TRAIN, SETTINGS
+from core.engine.config import SETTINGS
 from core.lessons.challenge import value_words
 
 IGNORED = ("seed", "device", "log_with")  # the seed is the noise the ranking measures against; the rest: where
@@ -40,18 +40,14 @@ class Column:
 
 
 def _number(name: str, value: Any) -> float | None:
-    if SETTINGS[name].kind == "subset":
-        return float(N_TRAIN if value is None else value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    return SETTINGS[name].kind.axis_value(value)
 
 
 def column(name: str, saved: Sequence[Mapping[str, Any]]) -> Column:
     """The setting `name` of every run (run.json's settings), encoded."""
     raw = [settings[name] for settings in saved]
     numbers = [_number(name, value) for value in raw]
-    if SETTINGS[name].kind not in ("choice", "bool", "hidden") and None not in numbers:
+    if None not in numbers:
         if name in LOG_SETTINGS and min(numbers) > 0:
             return Column(name, tuple(math.log10(v) for v in numbers), log=True)
         return Column(name, tuple(numbers))

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from core.engine.curves import Curve, downsample, finite_or_none
 from core.engine.runs import RunStore
 from core.engine.smoothing import ema
 from core.lessons.experiment import Experiment
 from core.lessons.importance import Column, Ranking, rank_settings, varying_columns
 from core.views.board import BoardEntry
-from core.views.curves import Curve, downsample, finite_or_none
 
 CURVE_POINTS = 120  # per run in the overlaid curves: dozens of runs in one chart stay light
 

@@ -15,13 +15,13 @@ import streamlit as st
 
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
+from core.engine.words import plural
 from core.lab.classroom import TokenGuard, instructor_token, proof_matches, unlock_proof
 from core.lab.identity import instructor_accounts, is_instructor
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, value_ladder
 from core.views.board import Board, entry_title
 from core.views.live_class import live_view
-from core.views.words import plural
 from pages.ui import common
 from pages.ui.common import classroom, job_manager
 from pages.ui.settings_state import CONFIG
@@ -236,7 +236,7 @@ def _experiment_values(setting: str) -> tuple:
     state = st.session_state
     if setting in CHOICE_SETTINGS:
         return tuple(state.get(f"class_x_choices_{setting}") or ())
-    integer = SETTINGS[setting].kind == "int"
+    integer = SETTINGS[setting].kind.whole
     return value_ladder(float(state[f"class_x_from_{setting}"]), float(state[f"class_x_to_{setting}"]),
                         int(state[f"class_x_count_{setting}"]), state[f"class_x_scale_{setting}"] == "log",
                         integer=integer)
