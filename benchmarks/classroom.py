@@ -3,6 +3,7 @@
     python -m benchmarks.classroom                           # threads (the baseline), local, ray: ~10 minutes
     python -m benchmarks.classroom --executors local,ray     # only these
     python -m benchmarks.classroom --students 10 --json      # a smaller class; one JSON line at the end too
+    python -m benchmarks.classroom --executors local --hostile   # the class with and without one hostile student
 
 For each executor, a fresh lab server (this script, in a child process, loopback only) with its own runs
 folder. Once its workers are warm, --browsers students click Train on the Train page in real Chromium tabs
@@ -16,6 +17,13 @@ local pool has as many workers as the machine has cores too (MNIST_LAB_MAX_CONCU
 that uses every core. Workers and actors train at nice 10; Chromium runs at the web server's priority
 (--browser-nice 0): in a class the browsers are the students' own computers, so here they should not wait
 behind the training. Bounded: at most 300 students and --timeout seconds per executor.
+
+With --hostile, each executor serves the class twice, on fresh servers: the honest students alone, then the
+same honest students beside one hostile one, who edits their cookie for a new owner id again and again (each
+time through the server's own issuer of ids, from one address), queues as many runs as it lets them, asks for
+a learning-rate finder far over the run budget, and starts a finder after every answer (and eight at once)
+for as long as the class trains. Printed: the honest students' wait p50 / p95 in both, and their ratio
+(target: within 1.2), and what the hostile student got through.
 """
 
 from __future__ import annotations
@@ -122,6 +130,7 @@ def run_class(url: str, args) -> dict:
             tab.page.locator(".st-key-train_start button").first.click(no_wait_after=True)
         jobs = [manager.submit(QUICK, owner=f"student-{i:03d}") for i in range(args.students - args.browsers)]
         watch = RunWatch(jobs, began, args.timeout)
+        hostile = HostileStudent(manager, _server_owner_ids(), watch) if args.hostile_here else None
         watch.add([manager.get(_job_id(tab)) for tab in tabs])
 
         # While the class trains: a sidebar page switch, and a fresh tab opening /autograd.
@@ -135,6 +144,7 @@ def run_class(url: str, args) -> dict:
             tab.assert_no_exception()
 
         started, ended, statuses = watch.result()
+        hostile_report = hostile.finish() if hostile else None
         cpu_server = _own_cpu(server) - cpu_before
         niced.close()
         first_points = [tab.page.evaluate("() => window.labFirstPointAt ? (window.labFirstPointAt - "
@@ -147,7 +157,7 @@ def run_class(url: str, args) -> dict:
         "wait_p50": percentile(started, 0.5), "wait_p95": percentile(started, 0.95),
         "first_point_seconds": first_points, "page_switch_seconds": switches, "fresh_tab_seconds": fresh,
         "server_cpu_seconds": cpu_server, "finished": statuses.count("finished"), "runs": len(statuses),
-        "load_average": os.getloadavg()[0],
+        "load_average": os.getloadavg()[0], "hostile": hostile_report,
     }
 
 
@@ -156,6 +166,69 @@ def _server_job_manager():
     from pages.ui.common import job_manager
 
     return job_manager()
+
+
+def _server_owner_ids():
+    from pages.ui.common import owner_ids
+
+    return owner_ids()
+
+
+class HostileStudent:
+    """One student who tries every unfair trick the lab has been seen to allow, in a thread, while `watch` is active.
+
+    Edited cookies: each try sends a forged or unsigned cookie to the server's issuer of owner ids, from one
+    address, and submits Quick runs under whatever owner it gets back. A finder over the budget; a light
+    finder started again the moment the last one answers, and eight at once now and then.
+    """
+
+    ADDRESS = "198.51.100.66"  # one client address (a documentation range: nothing is sent to it)
+    HEAVY = {"hidden": (1024,) * 16, "batch_size": 8192}
+
+    def __init__(self, manager, owner_ids, watch: RunWatch):
+        self.manager, self.owner_ids, self.watch = manager, owner_ids, watch
+        self.counts = {"cookie_tries": 0, "owners_got": 0, "runs_queued": 0, "runs_refused": 0,
+                       "heavy_finder_refused": 0, "finders_started": 0, "finders_refused": 0}
+        self._owners: set[str] = set()
+        self.first = ""
+        self.thread = threading.Thread(target=self._play, daemon=True, name="hostile-student")
+        self.thread.start()
+
+    def _play(self) -> None:
+        import secrets
+        from dataclasses import replace
+
+        from core.engine.presets import LECTURE, QUICK
+        from core.lab.jobs import RunRefused
+
+        first = self.first = self.owner_ids.identify(None, self.ADDRESS).owner
+        try:
+            self.manager.start_finder(replace(LECTURE, **self.HEAVY), first)
+        except RunRefused:
+            self.counts["heavy_finder_refused"] += 1
+        while self.watch.active():
+            for _ in range(5):  # edited cookies: a fresh 32-hex id, and a forged signature
+                cookie = secrets.token_hex(16) if self.counts["cookie_tries"] % 2 else f"{secrets.token_hex(16)}.x"
+                self.counts["cookie_tries"] += 1
+                owner = self.owner_ids.identify(cookie, self.ADDRESS).owner
+                self._owners.add(owner)
+                try:
+                    self.manager.submit(QUICK, owner=owner)
+                    self.counts["runs_queued"] += 1
+                except RunRefused:
+                    self.counts["runs_refused"] += 1
+            for _ in range(8):  # a finder the moment the last one answered, and seven more at once
+                try:
+                    self.manager.start_finder(LECTURE, first)
+                    self.counts["finders_started"] += 1
+                except RunRefused:
+                    self.counts["finders_refused"] += 1
+            time.sleep(0.5)
+
+    def finish(self) -> dict:
+        self.thread.join(30)
+        self.manager.stop_finder(self.first)
+        return {**self.counts, "owners_got": len(self._owners | {self.first})}
 
 
 def _own_cpu(process: psutil.Process) -> float:
@@ -221,9 +294,13 @@ def main(argv=None) -> None:
     parser.add_argument("--browser-nice", type=int, default=0,
                         help="Chromium's nice value (default 0, the web server's own: the students' browsers run on "
                         "their own computers, so they must not wait behind the training; 19 starves them)")
+    parser.add_argument("--hostile", action="store_true",
+                        help="serve the class twice per executor: the honest students alone, then beside one "
+                        "hostile student")
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end as well")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child: one executor
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--hostile-here", action="store_true", help=argparse.SUPPRESS)  # the child: with one
     args = parser.parse_args(argv)
     if not 1 <= args.students <= MAX_STUDENTS or not 0 <= args.browsers <= min(args.students, 10):
         parser.error(f"--students must be 1..{MAX_STUDENTS} and --browsers 0..10 (and at most --students)")
@@ -231,7 +308,9 @@ def main(argv=None) -> None:
         return serve_and_measure(args)
 
     results = []
-    for kind in args.executors.split(","):
+    with_hostile = (False, True) if args.hostile else (False,)
+    rounds = [(kind, hostile) for kind in args.executors.split(",") for hostile in with_hostile]
+    for kind, hostile in rounds:
         with tempfile.TemporaryDirectory() as runs, tempfile.NamedTemporaryFile(suffix=".json") as out:
             env = {**os.environ, "MNIST_LAB_EXECUTOR": kind, "MNIST_LAB_RUNS": runs,
                    "MNIST_LAB_MAX_CONCURRENT_RUNS": str(args.slots),
@@ -239,13 +318,16 @@ def main(argv=None) -> None:
             command = [sys.executable, "-m", "benchmarks.classroom", "--one", kind, "--out", out.name,
                        "--students", str(args.students), "--browsers", str(args.browsers),
                        "--timeout", str(args.timeout), "--browser-nice", str(args.browser_nice)]
-            print(f"{kind}: a class of {args.students} clicks Train…", flush=True)
+            command += ["--hostile-here"] if hostile else []
+            print(f"{kind}: a class of {args.students} honest students{' and one hostile' if hostile else ''} "
+                  "clicks Train…", flush=True)
             try:
                 subprocess.run(command, cwd=REPO, env=env, timeout=args.timeout + 300,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 result = json.loads(Path(out.name).read_text() or "{}")
             except (subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
                 result = {"executor": kind, "error": f"{type(exc).__name__}: {exc}"}
+        result["with_hostile"] = hostile
         results.append(result)
         print_result(result)
     print_comparison(results)
@@ -270,10 +352,24 @@ def print_result(r: dict) -> None:
         print(f"    fresh tab /autograd: {', '.join(f'{s:.2f} s' for s in r['fresh_tab_seconds'])}")
     print(f"    the server's own CPU: {r['server_cpu_seconds']:.1f} s; load average at the end "
           f"{r['load_average']:.1f}")
+    if r.get("hostile"):
+        h = r["hostile"]
+        print(f"    the hostile student: {h['cookie_tries']} edited cookies gave {h['owners_got']} owner id(s); "
+              f"{h['runs_queued']} runs queued, {h['runs_refused']} refused; heavy finder refused: "
+              f"{bool(h['heavy_finder_refused'])}; finders started {h['finders_started']}, "
+              f"refused {h['finders_refused']}")
 
 
 def print_comparison(results: list[dict]) -> None:
-    drained = {r["executor"]: r["drain_seconds"] for r in results if r.get("drain_seconds")}
+    honest = {r["executor"]: r for r in results if r.get("drain_seconds") and not r.get("with_hostile")}
+    for r in results:
+        alone = honest.get(r["executor"])
+        if r.get("with_hostile") and r.get("drain_seconds") and alone:
+            print(f"{r['executor']}: the honest students' wait beside a hostile one / alone: "
+                  f"p50 {r['wait_p50']:.1f} / {alone['wait_p50']:.1f} s ({r['wait_p50'] / alone['wait_p50']:.2f}), "
+                  f"p95 {r['wait_p95']:.1f} / {alone['wait_p95']:.1f} s ({r['wait_p95'] / alone['wait_p95']:.2f}); "
+                  "target within 1.2")
+    drained = {kind: r["drain_seconds"] for kind, r in honest.items()}
     if "threads" in drained:
         for kind, seconds in drained.items():
             if kind != "threads":

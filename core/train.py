@@ -1,8 +1,6 @@
 """`python -m core.train`: the command line, as the README documents it (it lives in core/engine/cli.py)."""
 
-import sys
-
-from core.engine.cli import main
+from core.engine.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -1,19 +1,33 @@
-"""Class: the class's live leaderboard, the instructor's challenge and spotlight, and the instructor's controls.
+"""Class: the class's live leaderboard, the class experiment, what the class found (every run in one chart, the
+settings ranked by how much they mattered), the instructor's challenge and spotlight, and the instructor's controls.
 
 Thin on purpose: the board is built in core.views.board from the run store, the rules are checked in
-core.lessons.challenge, and the class's state lives in core.lab.classroom. Names are user text: they are only
+core.lessons.challenge, the class's state (the experiment's values too) lives in core.lab.classroom, and the
+findings' charts and ranking in core.views.class_findings. Names are user text: they are only
 ever shown by st.dataframe, st.text or widget options, never as Markdown or HTML.
 """
+
+import html
+import time
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
+from core.engine.curves import loss_curve
 from core.engine.runs import owner_tag
-from core.views.board import apart_rows, board_rows, build_board, entry_title
+from core.lessons.experiment import Experiment
+from core.views.board import BoardEntry, apart_rows, board_rows, build_board, entry_title
 from core.views.charts import epoch_figure, loss_figure
-from core.views.curves import loss_curve
+from core.views.class_findings import (
+    curves_figure,
+    experiment_csv,
+    experiment_entries,
+    experiment_figure,
+    experiment_summary,
+)
 from core.views.history import settings_text
-from pages.ui.common import board_reader, classroom, owner_id
+from pages.ui.common import board_reader, classroom, curve_reader, findings_cache, job_manager, owner_id
 from pages.ui.display_name import drop_link_name, name_field
 from pages.ui.instructor import instructor_section, spotlight_picker, unlocked
 from pages.ui.settings_state import enter_page, link_params, set_settings
@@ -39,11 +53,19 @@ def show_table(rows: list[dict]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def board_panel(drawn_version: int) -> None:
+def drawn_key(class_state) -> tuple:
+    """What the page draws outside the board's fragment: a change redraws the whole page. Students joining or
+    leaving the experiment (most of class.json's changes in a class) are not in it: the fragment draws those."""
+    experiment = class_state.experiment
+    return (class_state.challenge, class_state.locked, class_state.spotlight, len(class_state.past_experiments),
+            experiment.id if experiment else None)
+
+
+def board_panel(drawn: tuple) -> None:
     """The leaderboard and the rule-breakers, rebuilt every few seconds; a new challenge or spotlight redraws
     the whole page."""
     class_state = classroom().state()
-    if class_state.version != drawn_version:
+    if drawn_key(class_state) != drawn:
         st.rerun()
     board = build_board(board_reader().entries(), class_state.challenge, class_state.board_since)
     mine = owner_tag(owner_id())
@@ -57,6 +79,10 @@ def board_panel(drawn_version: int) -> None:
         st.subheader("Runs that broke a rule")
         show_table(apart_rows(board, mine))
     entries = [*board.ranked, *(entry for entry, _ in board.apart)]
+    if class_state.experiment is not None:
+        with st.container(key="class_experiment"):
+            experiment_section(class_state.experiment, board_reader().entries())
+    findings_section(entries)
     configs = {entry.run_id: (entry.student, entry.config) for entry in entries}
     if entries:
         titles = {entry.run_id: entry_title(entry) for entry in entries}
@@ -73,6 +99,90 @@ def board_panel(drawn_version: int) -> None:
     st.caption(f"Updates by itself every {BOARD_REFRESH_S:g} seconds.")
     if unlocked():
         spotlight_picker(board, class_state)
+
+
+def findings_section(entries: list[BoardEntry]) -> None:
+    """Every run on the board in one chart, and the settings ranked by how much they mattered."""
+    st.header("What the class found")
+    found = findings_cache().findings(entries)
+    if found.figure is not None:
+        st.plotly_chart(found.figure, key="class_parcoords", config={"displayModeBar": False})
+        st.caption("Each line is one finished run on the board: its settings (those that differ between runs) and "
+                   "its test accuracy, coloured by it. Drag along an axis to pick out runs.")
+    st.info(found.ranking.words(), icon=":material/insights:")  # setting names and numbers only: no user text
+
+
+def _join() -> None:
+    classroom().join_experiment(owner_id())
+
+
+def _leave() -> None:
+    classroom().leave_experiment(owner_id())
+
+
+def experiment_section(experiment: Experiment, all_entries: list[BoardEntry]) -> None:
+    """The class experiment under way: this student's value, and the results so far, drawn live."""
+    st.header(f"Class experiment: {experiment.label()}")
+    values = ", ".join(experiment.value_words(v) for v in experiment.values)
+    st.caption(f"Every student trains one value of {experiment.label()} ({values}); every other setting is fixed "
+               "for the class, except the seed.")
+    if not unlocked():
+        if experiment.value_of(owner_id()) is not None:
+            classroom().join_experiment(owner_id())  # seen: a student watching this page keeps their value
+        gift = experiment.gift_words(owner_id())
+        if gift is None:
+            st.button("Join the experiment", key="class_x_join", on_click=_join, icon=":material/science:",
+                      help="You get the next value; the Hyperparameters and Train pages also give you one.")
+        else:
+            a, b = st.columns([3, 1], vertical_alignment="center")
+            a.success(gift + " Train it on the Train page: it appears here when it finishes.",
+                      icon=":material/science:")
+            b.button("Leave the experiment", key="class_x_leave", on_click=_leave, icon=":material/logout:")
+    runs = experiment_entries(experiment, all_entries)
+    st.markdown(experiment_summary(experiment, runs))  # values and numbers only
+    if runs:
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(experiment_figure(experiment, _escaped(runs)), key="class_x_points",
+                            config={"displayModeBar": False})
+        with right:
+            st.plotly_chart(curves_figure(experiment, experiment_curves(experiment, runs)), key="class_x_curves",
+                            config={"displayModeBar": False})
+        st.download_button("Download its runs (CSV)", experiment_csv(experiment, runs), key="class_x_csv",
+                           file_name=f"class-experiment-{experiment.id}.csv", mime="text/csv",
+                           icon=":material/download:")
+
+
+def _escaped(runs: list[BoardEntry]) -> list[BoardEntry]:
+    """Names as text in a chart's hover: Plotly reads a few HTML tags in its labels, so each is escaped."""
+    return [replace(entry, student=html.escape(entry.student)) for entry in runs]
+
+
+def experiment_curves(experiment: Experiment, runs: list[BoardEntry]) -> list:
+    """The saved runs' loss curves, then the runs of the experiment still training (their curves so far)."""
+    curves = [(getattr(e.config, experiment.setting), curve_reader().curve(e.run_id)) for e in runs]
+    now = time.time()
+    for snap, _ in job_manager().live_snapshots():
+        if len(snap.curve) and experiment.includes(snap.config.to_dict(), min(now, experiment.started)):
+            curves.append((getattr(snap.config, experiment.setting), snap.curve))
+    return [(value, curve) for value, curve in curves if curve is not None]
+
+
+def past_experiments_section(past: tuple[Experiment, ...]) -> None:
+    """The ended experiments, newest first, each with its results and its runs as CSV."""
+    st.header("Ended class experiments")
+    entries = board_reader().entries()
+    for experiment in reversed(past):
+        runs = experiment_entries(experiment, entries)
+        when = time.strftime("%d %b %H:%M", time.localtime(experiment.started))
+        with st.expander(f"{experiment.label().capitalize()}, {when}: {len(runs)} runs"):
+            st.markdown(experiment_summary(experiment, runs))
+            if runs:
+                st.plotly_chart(experiment_figure(experiment, _escaped(runs)), key=f"class_past_{experiment.id}",
+                                config={"displayModeBar": False})
+            st.download_button("Download its runs (CSV)", experiment_csv(experiment, runs),
+                               key=f"class_past_csv_{experiment.id}", icon=":material/download:",
+                               file_name=f"class-experiment-{experiment.id}.csv", mime="text/csv")
 
 
 def spotlight_section(run_id: str) -> None:
@@ -127,5 +237,7 @@ if class_state.challenge is not None:
 if class_state.spotlight:
     spotlight_section(class_state.spotlight)
 
-st.fragment(board_panel, run_every=BOARD_REFRESH_S)(class_state.version)
+st.fragment(board_panel, run_every=BOARD_REFRESH_S)(drawn_key(class_state))
+if class_state.past_experiments:
+    past_experiments_section(class_state.past_experiments)
 instructor_section()

@@ -12,13 +12,12 @@ from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.model import build_model, describe_layers
 from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
+from core.engine.words import format_seconds, plural
 from core.lab.estimate import estimate_epoch, estimate_finder_seconds
 from core.lab.jobs import RunRefused
-from core.lab.urlconfig import hidden_field_text, parse_hidden
 from core.views.charts import lr_finder_figure
 from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
-from core.views.words import format_seconds, plural
 from pages.ui.common import classroom, job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section
@@ -39,30 +38,10 @@ MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device", "log_with")
 MORE_LEFT = tuple(name for name in SETTINGS if name not in {*MAIN_COLUMNS[0], *MAIN_COLUMNS[1], *MORE_RIGHT})
 
 
-def widget_value(name: str, config: TrainConfig):
-    """What the widget for `name` shows for this config."""
-    value, kind = getattr(config, name), SETTINGS[name].kind
-    if kind == "hidden":
-        return hidden_field_text(value)
-    if kind == "subset":
-        return value or 0
-    return value
-
-
-def config_value(name: str, shown):
-    """The setting a widget's value means (raises ValueError on hidden sizes that do not parse)."""
-    kind = SETTINGS[name].kind
-    if kind == "hidden":
-        return parse_hidden(shown)
-    if kind == "subset":
-        return shown or None
-    return shown
-
-
 def fill_widgets(config: TrainConfig) -> None:
     """Put a config's values into the widgets (before they are drawn, or in a callback)."""
     for name, key in KEYS.items():
-        st.session_state[key] = widget_value(name, config)
+        st.session_state[key] = SETTINGS[name].kind.widget_value(getattr(config, name))
     st.session_state[WIDGETS_FOR] = config
 
 
@@ -80,7 +59,7 @@ def ladder(values: tuple, current) -> list:
 def read_widgets(config: TrainConfig) -> tuple[TrainConfig, str | None]:
     """The config the widgets describe, or the old one and an error message."""
     try:
-        values = {name: config_value(name, st.session_state[key]) for name, key in KEYS.items()}
+        values = {name: SETTINGS[name].kind.from_widget(st.session_state[key]) for name, key in KEYS.items()}
         return replace(config, **values), None
     except (ValueError, ConfigError) as error:
         return config, str(error)
@@ -94,31 +73,23 @@ def draw_widget(name: str, config: TrainConfig, locked: bool = False) -> None:
     if locked:
         words["disabled"] = True
     if widget.kind == "select_slider":
-        st.select_slider(described.label, ladder(widget.ladder, current), format_func=shown_as(described), **words)
+        st.select_slider(described.label, ladder(widget.ladder, current), format_func=described.kind.format, **words)
     elif widget.kind == "slider":
         st.slider(described.label, described.low, max(widget.high, current), **words)
     elif widget.kind == "radio":
-        st.radio(described.label, described.choices, format_func=shown_as(described), horizontal=True, **words)
+        st.radio(described.label, described.choices, format_func=described.kind.format, horizontal=True, **words)
     elif widget.kind == "selectbox":
-        st.selectbox(described.label, described.choices, format_func=shown_as(described), **words)
+        st.selectbox(described.label, described.choices, format_func=described.kind.format, **words)
     elif widget.kind == "text_input":
         st.text_input(described.label, placeholder=widget.placeholder, **words)
     elif widget.kind == "number_input":
-        low = 0 if described.kind == "subset" else described.low  # 0 stands for all the images
         off = bool(widget.enabled_by) and not st.session_state[KEYS[widget.enabled_by]]
         words["disabled"] = words.get("disabled", False) or off
-        st.number_input(described.label, low, described.high, step=widget.step, **words)
+        st.number_input(described.label, described.kind.widget_low, described.high, step=widget.step, **words)
     elif widget.kind == "checkbox":
         st.checkbox(described.label, **words)
     else:
         raise ValueError(f"{name}: no such widget {widget.kind!r}")
-
-
-def shown_as(described):
-    """How a widget writes a setting's values: the choice's label, a float without trailing zeros, or as is."""
-    if described.choice_labels:
-        return described.choice_labels.get
-    return (lambda v: f"{v:g}") if described.kind == "float" else str
 
 
 st.title("Hyperparameters")
@@ -143,7 +114,10 @@ for column, (name, preset) in zip(columns, PRESETS.items(), strict=True):
 st.caption(f"Now: **{current_preset or 'your own settings'}**.")
 
 st.subheader("Settings")
-locked = classroom().state().locked_settings
+locked = classroom().locked_for(owner_id())  # with this student's class-experiment value
+experiment = classroom().state().experiment
+if experiment is not None and experiment.value_of(owner_id()) is not None:
+    st.info(experiment.gift_words(owner_id()), icon=":material/science:")
 if locked:
     st.warning(f"{LOCKED}: "
                + ", ".join(SETTINGS[name].label.lower() for name in locked)

@@ -3,6 +3,7 @@ runs folder per test.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +15,19 @@ from core.engine.data import MNISTTensors, load_mnist
 # and no test waits for workers to import torch. The executors' own tests (tests/test_executors.py) and the
 # browser journeys' servers use worker processes and Ray.
 os.environ["MNIST_LAB_EXECUTOR"] = "threads"
+
+# The slow lane (`make test-fast` leaves it out): browser journeys, worker processes and Ray, real MNIST.
+SLOW_FOLDERS = {"browser"}
+SLOW_MODULES = {"test_executors.py"}  # starts worker processes and a Ray
+SLOW_FIXTURES = {"mnist"}  # the real MNIST, loaded and trained on
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `slow` every test in a slow folder or module, or that uses a slow fixture (directly or not)."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent.name in SLOW_FOLDERS or path.name in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 def random_mnist(n_train: int = 1000, n_test: int = 200, seed: int = 0) -> MNISTTensors:

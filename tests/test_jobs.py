@@ -440,6 +440,7 @@ KILLED_SERVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a server process that trains, then is killed
 def test_a_run_of_a_killed_server_reads_as_interrupted_with_its_epochs(tmp_path, make_random_mnist):
     runs = tmp_path / "runs"
     script = KILLED_SERVER.format(repo=str(REPO), tests=str(REPO / "tests"), runs=str(runs))

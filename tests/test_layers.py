@@ -1,8 +1,9 @@
 """The layers of core/ as the folders show them, checked on every module's imports (function-level ones too).
 
 engine: settings, data, network, trainer, run store, CLI; imports nothing else of core.
-lessons and views: may use the engine and each other, never the lab (the server's services).
-lab: may use all three. Nothing in core/ imports streamlit: the CLI, tests and torchrun use it without one.
+lessons: may use the engine. views (words and pictures for the pages): may use the engine and lessons.
+lab (the server's services): may use the engine and lessons, never views: what both need sits in the engine.
+Nothing in core/ imports streamlit: the CLI, tests and torchrun use it without one.
 """
 
 import ast
@@ -11,9 +12,9 @@ from pathlib import Path
 CORE = Path(__file__).resolve().parents[1] / "core"
 ALLOWED = {
     "engine": {"engine"},
-    "lessons": {"engine", "lessons", "views"},
+    "lessons": {"engine", "lessons"},
     "views": {"engine", "lessons", "views"},
-    "lab": {"engine", "lab", "lessons", "views"},
+    "lab": {"engine", "lab", "lessons"},
 }
 
 

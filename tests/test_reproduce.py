@@ -5,11 +5,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from core.engine.config import TrainConfig
+from core.engine.config import SETTINGS, TrainConfig
 from core.engine.data import default_root
 from core.engine.reproduce import reproduce_script
 from core.engine.runs import RunStore
@@ -93,3 +94,35 @@ def test_the_script_reproduces_a_tanh_run_with_dropout(runs_dir, tmp_path, mnist
                                           "--dropout", "0.3", "--optimizer", "adam", "--lr", "0.002"], tmp_path)
     result = json.loads(lines[-1])
     assert abs(result["test_accuracy"] - summary["test_accuracy"]) < 0.1
+
+
+def another_value(name: str):
+    """A value of the setting other than its default, one that TrainConfig allows."""
+    described = SETTINGS[name]
+    if described.choices:
+        return next(c for c in described.choices if c != described.default)
+    if isinstance(described.default, bool):
+        return not described.default
+    if isinstance(described.default, tuple):
+        return (3, 4)
+    return described.high if described.default != described.high else described.low
+
+
+def script_constants(script: str) -> dict:
+    """The script's top-level NAME = literal assignments."""
+    constants = {}
+    for node in ast.parse(script).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                constants[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue  # computed from other constants, e.g. CPU = DEVICE == "cpu"
+    return constants
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(TrainConfig)])
+def test_every_setting_reaches_the_script_with_its_value(name):
+    config = replace(TrainConfig(), **{name: another_value(name)})
+    constants = script_constants(reproduce_script(config))
+    assert name.upper() in constants, f"the script has no line for {name}"
+    assert constants[name.upper()] == getattr(config, name)

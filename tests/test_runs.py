@@ -65,6 +65,7 @@ def test_delete_removes_a_run_but_not_a_live_one(mnist, runs_dir):
         store.load("../../etc")
 
 
+@pytest.mark.slow  # trains on the real MNIST in a process it then kills
 def test_a_run_killed_midway_reads_back_as_interrupted_with_its_finished_epochs(runs_dir):
     cmd = [sys.executable, "-m", "core.train", "--epochs", "100", "--train-subset", "3000", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,5 +1,6 @@
 """core.engine.schema: each setting is described once, and the CLI, links, history and page derive from it."""
 
+import re
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.engine.cli import build_parser, config_from_args
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
+from core.engine.kinds import Number
 from core.engine.schema import KINDS, Cli
 from core.lab.urlconfig import from_query, to_query
 from core.views.history import setting_text, settings_text
@@ -18,20 +20,20 @@ APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 def changed_value(described):
     """A value other than the default that the setting allows."""
-    if described.kind == "bool":
+    if described.kind.name == "bool":
         return not described.default
-    if described.kind == "hidden":
+    if described.kind.name == "hidden":
         return (3, 4)
-    if described.kind == "choice":
+    if described.kind.name == "choice":
         return next(c for c in described.choices if c != described.default)
     return described.high if described.default != described.high else described.low
 
 
 def flag_words(described, value) -> list[str]:
     """The command-line words that set `value`."""
-    if described.kind == "bool" or described.cli.switch is not None:
+    if described.kind.name == "bool" or described.cli.switch is not None:
         return [described.flag]
-    if described.kind == "hidden":
+    if described.kind.name == "hidden":
         return [described.flag, *(str(n) for n in value)]
     return [described.flag, str(value)]
 
@@ -39,7 +41,7 @@ def flag_words(described, value) -> list[str]:
 def test_every_field_of_trainconfig_is_described():
     assert list(SETTINGS) == [f.name for f in fields(TrainConfig)]
     for name, described in SETTINGS.items():
-        assert described.kind in KINDS and described.label and len(described.help) > 30, name
+        assert described.kind.name in KINDS and described.label and len(described.help) > 30, name
         assert described.history and described.widget.kind, name
         assert described.default == getattr(TrainConfig(), name)
 
@@ -68,19 +70,19 @@ def test_every_setting_survives_a_link_and_is_named_in_the_history(name):
     assert settings_text(config) != "the lecture's setup"
 
 
-@pytest.mark.parametrize("name", [n for n, s in SETTINGS.items() if s.kind in ("float", "int", "subset")])
+@pytest.mark.parametrize("name", [n for n, s in SETTINGS.items() if s.kind.name in ("float", "int", "subset")])
 def test_trainconfig_allows_exactly_the_range_of_its_setting(name):
     described = SETTINGS[name]
     TrainConfig(**{name: described.low})
     TrainConfig(**{name: described.high})
-    step = 1e-7 if described.kind == "float" else 1
+    step = 1e-7 if described.kind.name == "float" else 1
     for outside in (described.low - step, described.high + max(step, described.high * 1e-6)):
         with pytest.raises(ConfigError, match=described.allowed):
             TrainConfig(**{name: type(described.low)(outside)})
 
 
 def test_a_new_setting_in_the_schema_gets_its_flag():
-    dropout = replace(SETTINGS["weight_decay"], name="dropout", label="Dropout", high=0.9,
+    dropout = replace(SETTINGS["weight_decay"], name="dropout", label="Dropout", kind=Number(0.0, 0.9),
                       cli=Cli("share of hidden units dropped at each step (default {default})"))
     parser = build_parser({**SETTINGS, "dropout": dropout})
     assert parser.parse_args(["--dropout", "0.5"]).dropout == 0.5
@@ -111,3 +113,22 @@ def test_every_setting_has_the_widget_its_schema_describes(hyperparameters_page)
             assert len(widget.options) >= len(described.widget.ladder), name
         if described.widget.kind == "number_input":
             assert widget.max == described.high, name
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_each_kind_reads_back_what_it_writes_for_links_and_widgets(name):
+    kind = SETTINGS[name].kind
+    for value in (SETTINGS[name].default, changed_value(SETTINGS[name])):
+        assert kind.parse(kind.to_url(value)) == value
+        assert kind.from_widget(kind.widget_value(value)) == value
+        assert kind.words(value) and isinstance(kind.short(value), str)
+
+
+def test_no_code_branches_on_which_kind_a_setting_is():
+    names = "|".join(KINDS)
+    branching = re.compile(rf"kind\s*(==|!=|in)\s*\(?[^)\n]*\"({names})\"")
+    root = Path(__file__).resolve().parents[1]
+    found = [f"{path.relative_to(root)}: {line.strip()}" for folder in ("core", "pages")
+             for path in (root / folder).rglob("*.py") for line in path.read_text().splitlines()
+             if branching.search(line)]
+    assert found == []

@@ -5,10 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from core.engine.config import ACTIVATIONS, TrainConfig
+from core.engine.config import ACTIVATIONS, SETTINGS, TrainConfig
 from core.engine.presets import DEFAULT, LECTURE, PRESETS, QUICK, preset_name
-from core.lab.urlconfig import config_params, from_query, parse_hidden, to_query
-from core.views.words import format_hidden
+from core.lab.urlconfig import config_params, from_query, to_query
+
+parse_hidden, format_hidden = SETTINGS["hidden"].kind.parse, SETTINGS["hidden"].kind.to_url  # a link's spelling
 
 
 @pytest.mark.parametrize("config", [QUICK, LECTURE, TrainConfig(

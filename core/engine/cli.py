@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
 from core.engine.events import EndEvent, TrainResult
@@ -82,34 +83,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def add_flag(group, described: Setting) -> None:
     """The flag of one setting, its value stored under the setting's name."""
-    cli = described.cli
+    cli, kind = described.cli, described.kind
     words = {"dest": described.name, "help": cli.help.format(
-        default=default_text(described.default), low=described.low, high=described.high)}
+        default=kind.cli_text(described.default), low=described.low, high=described.high)}
     if cli.switch is not None:
         group.add_argument(described.flag, action="store_const", const=cli.switch, default=described.default, **words)
-    elif described.kind == "bool":
-        group.add_argument(described.flag, action="store_true", **words)
-    else:
-        group.add_argument(described.flag, default=described.default, metavar=cli.metavar, **value_words(described),
-                           **words)
+        return
+    if cli.metavar is not None:
+        words["metavar"] = cli.metavar
+    group.add_argument(described.flag, default=described.default, **value_words(described), **words)
 
 
 def value_words(described: Setting) -> dict:
-    """add_argument's words for a flag that takes a value: its type, or its choices, and how many."""
-    if described.kind == "hidden":
-        return {"type": int, "nargs": "*"}
-    words = {"choices": described.choices} if described.kind == "choice" else {
-        "type": float if described.kind == "float" else int}
+    """add_argument's words for a setting's flag: what its kind asks for, and the value meant by the flag alone."""
+    words = described.kind.cli_words()
     if described.cli.alone is not None:
         words.update(nargs="?", const=described.cli.alone)
     return words
-
-
-def default_text(value) -> str:
-    """A default as --help shows it: 0.01, 0, 128 64."""
-    if isinstance(value, tuple):
-        return " ".join(str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -222,11 +212,16 @@ def main(argv: list[str] | None = None) -> int:
         return signals.exit_code
 
 
-if __name__ == "__main__":
-    code = main()
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The process's entry, for both `python -m core.train` and `python -m core.engine.cli`: main, then exit."""
+    code = main(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # Nothing is left to stop or save: a late Ctrl+C or SIGTERM ends the process at once, with the same code.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: os._exit(code))
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from core.engine.schema import Cli, ConfigError, Setting, Widget, setting, settings_of
+from core.engine.kinds import Choice, ConfigError, Hidden, Number, Subset, Switch, Whole
+from core.engine.schema import Cli, Setting, Sweep, Widget, setting, settings_of
 from core.engine.tracking import TRACKERS
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -18,6 +19,7 @@ SCHEDULES = ("constant", "onecycle")
 DEVICES = ("auto", "cpu")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu")
 MAX_DROPOUT = 0.8  # above it too few units are left in each step for the network to learn
+DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)  # the page's stops and the sweep's values
 MOMENTUM = 0.9  # the usual value; "momentum" is plain SGD with it
 MAX_HIDDEN_LAYERS = 16
 N_TRAIN = 60_000
@@ -28,38 +30,44 @@ class TrainConfig:
     """Hyperparameters of one training run. The defaults are the lecture's setup."""
 
     lr: float = setting(
-        0.01, kind="float", low=1e-6, high=100.0, in_link=True, label="Learning rate",
+        0.01, kind=Number(1e-6, 100.0), in_link=True, label="Learning rate",
         help="How far each step moves the weights along the gradient. **Too high** and the steps overshoot: "
         "the loss jumps around or shoots up to NaN (try 3 with SGD). **Too low** and every step is tiny: the "
         "loss creeps down and the run ends long before the network has learned (try 0.0001 with SGD). "
         "Adam wants smaller rates (around 0.001) than plain SGD (around 0.01-0.1).",
         cli=Cli("learning rate (default {default})"), history="lr {}",
+        sweep=Sweep((0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), (0.001, 0.01, 0.1)),
         widget=Widget("select_slider", ladder=(0.00001, 0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3,
                                                1.0, 3.0, 10.0)))
     batch_size: int = setting(
-        64, kind="int", low=1, high=8192, in_link=True, label="Batch size",
+        64, kind=Whole(1, 8192), in_link=True, label="Batch size",
         help="Images averaged into one gradient step. Small batches give noisy steps but many of them "
         "per epoch; large batches give smooth, accurate steps but few of them, and each costs more. With a "
         "larger batch you can usually raise the learning rate.",
         cli=Cli("images per step (default {default})"), history="batch {}",
+        sweep=Sweep((8, 16, 32, 64, 128, 256, 512, 1024), (32, 128, 512)),
         widget=Widget("select_slider", ladder=(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)))
     epochs: int = setting(
-        3, kind="int", low=1, high=100, in_link=True, label="Epochs",
+        3, kind=Whole(1, 100), in_link=True, label="Epochs",
         help="Passes over the training set. More epochs keep lowering the training loss; watch the test "
         "loss: when it starts rising while the training loss falls, the network is memorising (overfitting).",
         cli=Cli("passes over the training set (default {default})"), history="{} epoch{s}",
         widget=Widget("slider", high=20))
     hidden: tuple[int, ...] = setting(
-        (128, 64), kind="hidden", low=1, high=1024, longest=MAX_HIDDEN_LAYERS, in_link=True, label="Hidden layers",
+        (128, 64), kind=Hidden(1, 1024, MAX_HIDDEN_LAYERS), in_link=True, label="Hidden layers",
         help="Sizes of the hidden layers, separated by commas: `128, 64` is the lecture's "
         "784 → 128 → 64 → 10. Wider or more layers can learn more, cost more time per step and overfit "
         "sooner. `none` trains a linear classifier (about 92 %).",
         cli=Cli("hidden layer sizes, {low}-{high} each (default: {default})", metavar="UNITS"),
-        history="{}", widget=Widget("text_input", placeholder="128, 64"))
+        history="{}", widget=Widget("text_input", placeholder="128, 64"), script="units of each hidden layer",
+        sweep=Sweep(((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
+                    ((32,), (128, 64), (512, 256))))
     activation: str = setting(
-        "relu", kind="choice", choices=ACTIVATIONS, label="Activation function",
-        choice_labels={"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU",
-                       "leaky_relu": "leaky ReLU"},
+        "relu", label="Activation function",
+        kind=Choice(ACTIVATIONS, {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU",
+                                  "leaky_relu": "leaky ReLU"}, labelled_when_short=True),
+        script="build_model puts its module after every hidden layer",
+        sweep=Sweep(ACTIVATIONS, ("relu", "tanh", "sigmoid")),
         help="What each hidden unit does to its weighted sum before passing it on. **ReLU** (the lecture's) "
         "keeps positives and zeroes negatives: cheap, and its gradient is 1 wherever it fires. **Leaky ReLU** "
         "lets a little (1 %) of negatives through, so no unit can die. **GELU** is a smooth ReLU. **tanh** "
@@ -68,16 +76,18 @@ class TrainConfig:
         cli=Cli("relu, tanh, sigmoid, gelu or leaky_relu, after every hidden layer (default {default})"),
         history="{} activation", widget=Widget("selectbox"))
     dropout: float = setting(
-        0.0, kind="float", low=0.0, high=MAX_DROPOUT, label="Dropout",
+        0.0, kind=Number(0.0, MAX_DROPOUT), label="Dropout",
+        script="fraction of hidden units dropped in each training step", sweep=Sweep(DROPOUTS, (0.0, 0.2, 0.5)),
         help="The fraction of hidden units switched off at random in each training step (each hidden layer, "
         "after its activation); the others are scaled up to make up for them. The network cannot rely on any "
         "one unit, which reduces overfitting; too much and it learns slowly. Testing always uses every unit.",
         cli=Cli("fraction of hidden units dropped at random in each training step, {low:g} to {high:g} "
                 "(default {default})"),
-        history="dropout {}", widget=Widget("select_slider", ladder=(0.0, 0.1, 0.2, 0.3, 0.5, 0.8)))
+        history="dropout {}", widget=Widget("select_slider", ladder=DROPOUTS))
     optimizer: str = setting(
-        "sgd", kind="choice", choices=OPTIMIZERS, in_link=True, label="Optimizer",
-        choice_labels={"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"},
+        "sgd", kind=Choice(OPTIMIZERS, {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}),
+        in_link=True, label="Optimizer", script="sgd, momentum (SGD with momentum MOMENTUM) or adam",
+        sweep=Sweep(OPTIMIZERS, OPTIMIZERS),
         help="**SGD** takes the plain gradient step. **Momentum** keeps a running direction (90 % of "
         "the last one), so it rolls through small bumps and speeds up along consistent slopes. **Adam** also "
         "scales each weight's step by how large its gradients usually are: fast and forgiving, the usual "
@@ -85,28 +95,28 @@ class TrainConfig:
         cli=Cli(f"sgd, momentum (SGD with momentum {MOMENTUM}) or adam (default {{default}})"), history="{}",
         widget=Widget("radio"))
     weight_decay: float = setting(
-        0.0, kind="float", low=0.0, high=1.0, label="Weight decay",
+        0.0, kind=Number(0.0, 1.0), label="Weight decay",
         help="Pulls every weight a little towards 0 at each step (L2 regularisation). A little "
         "(0.0001) can reduce overfitting; too much keeps the network from learning at all.",
         cli=Cli("L2 penalty (default {default})"), history="weight decay {}",
         widget=Widget("select_slider", ladder=(0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)))
     schedule: str = setting(
-        "constant", kind="choice", choices=SCHEDULES, label="Learning-rate schedule",
-        choice_labels={"constant": "constant", "onecycle": "one cycle"},
+        "constant", kind=Choice(SCHEDULES, {"constant": "constant", "onecycle": "one cycle"}),
+        label="Learning-rate schedule", script="constant or onecycle",
         help="**Constant** keeps the learning rate the same at every step, as the lecture does. **One cycle** "
         "starts low, warms up to the learning rate over the first 30 % of the steps, then anneals it to "
         "almost zero: big steps while the network is far from good, small careful ones at the end.",
         cli=Cli("constant or onecycle: warm up to --lr, then anneal to almost 0 (default {default})"),
         history="{} schedule", widget=Widget("radio"))
     seed: int = setting(
-        0, kind="int", low=0, high=2**31 - 1, in_link=True, label="Random seed",
+        0, kind=Whole(0, 2**31 - 1), in_link=True, label="Random seed",
         help="Fixes the random start: the initial weights and the order of the batches. The same seed and "
         "settings give the same run; another seed shows how much of a result is luck.",
         cli=Cli("random seed: same seed, same run (default {default})"), history="seed {}",
         widget=Widget("number_input"))
     normalize: str = setting(
-        "plain", kind="choice", choices=NORMALIZATIONS, in_link=True, label="Pixel scaling",
-        choice_labels={"plain": "0 to 1 (plain)", "standard": "standardised (mean 0, std 1)"},
+        "plain", kind=Choice(NORMALIZATIONS, {"plain": "0 to 1 (plain)", "standard": "standardised (mean 0, std 1)"}),
+        in_link=True, label="Pixel scaling", script="plain (0..1) or standard (mean 0, std 1)",
         help="**Plain** scales pixels to 0..1 as ToTensor does. **Standardised** shifts and scales them "
         "to mean 0, standard deviation 1 (MNIST's mean 0.1307, std 0.3081): the first layer's inputs are then "
         "centred, its gradients better balanced, and training usually converges faster at the same learning "
@@ -115,37 +125,38 @@ class TrainConfig:
                 "--normalize alone means standard", alone="standard"),
         history="{} pixels", widget=Widget("radio"))
     train_subset: int | None = setting(
-        None, kind="subset", low=1, high=N_TRAIN, label=f"Training images (0 = all {N_TRAIN:,})",
+        None, kind=Subset(1, N_TRAIN), script=f"None: all {N_TRAIN:,} training images",
+        label=f"Training images (0 = all {N_TRAIN:,})",
         help=f"Train on a fixed random part of the {N_TRAIN:,} training images (0 = all of them). A few "
         "thousand images train fast and show overfitting clearly: training loss falls, test loss rises.",
         cli=Cli("train on a fixed random N of the {high:,} images (to see overfitting)", metavar="N"),
         history="{} images", widget=Widget("number_input", step=1000))
     overfit_one_batch: bool = setting(
-        False, kind="bool", label="Overfit one batch",
+        False, kind=Switch(), label="Overfit one batch",
         help="A debugging classic: train on one fixed batch only. A correct network and "
         "training loop drive its loss near 0; if it does not, something is wrong in the code, not the data.",
         cli=Cli("train on one fixed batch only; its loss should fall near zero"), history="one batch only",
         widget=Widget("checkbox"))
     overfit_steps: int = setting(
-        100, kind="int", low=1, high=10_000, label="Steps on that batch per epoch",
+        100, kind=Whole(1, 10_000), label="Steps on that batch per epoch", script="steps per epoch on that one batch",
         help="Steps per epoch on that one batch.",
         cli=Cli("steps per epoch with --overfit-one-batch (default {default})"), history="{} overfit steps",
         widget=Widget("number_input", step=10, enabled_by="overfit_one_batch"))
     mixed_precision: str = setting(
-        "no", kind="choice", choices=MIXED_PRECISIONS, label="Mixed precision",
+        "no", kind=Choice(MIXED_PRECISIONS), label="Mixed precision",
         help="Compute in 16-bit floats where it is safe (fp16 or bf16): faster on GPUs with "
         "tensor cores, usually no gain on a CPU. `no` keeps full 32-bit precision.",
         cli=Cli("no, fp16 or bf16 (default {default}): faster on GPUs, slower on most CPUs", group="hardware"),
         history="{} precision", widget=Widget("selectbox"))
     device: str = setting(
-        "auto", kind="choice", choices=DEVICES, label="Device",
+        "auto", kind=Choice(DEVICES), label="Device", script="auto: a GPU when there is one; cpu: the CPU even then",
         help="`auto` trains on a GPU when the server has one, else on the CPU; `cpu` forces the CPU.",
         cli=Cli("train on the CPU even if a GPU is present", flag="--cpu", switch="cpu", group="hardware"),
         history="device {}", widget=Widget("selectbox"))
     log_with: str = setting(
-        "none", kind="choice", choices=TRACKERS, label="Log to",
-        choice_labels={"none": "nothing else", "tensorboard": "TensorBoard", "mlflow": "MLflow",
-                       "wandb": "Weights & Biases"},
+        "none", label="Log to", script="the lab logged the run to this tracker too; this script logs nothing",
+        kind=Choice(TRACKERS, {"none": "nothing else", "tensorboard": "TensorBoard", "mlflow": "MLflow",
+                               "wandb": "Weights & Biases"}),
         help="Also log the run with an experiment tracker, through Accelerate's own trackers, into the "
         "run's folder: `tensorboard --logdir runs` then shows the lab's runs beside your other work. "
         "MLflow and Weights & Biases work the same way once their package is installed.",
@@ -160,9 +171,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values."""
-        d = asdict(self)
-        d["hidden"] = list(self.hidden)
-        return d
+        return {name: SETTINGS[name].kind.to_json(value) for name, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -183,7 +192,7 @@ class TrainConfig:
 
     def architecture(self) -> str:
         """The layer widths as the lecture writes them: 784 → 128 → 64 → 10."""
-        return " → ".join(str(n) for n in (784, *self.hidden, 10))
+        return SETTINGS["hidden"].kind.words(self.hidden)
 
 
 SETTINGS: dict[str, Setting] = settings_of(TrainConfig)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.engine.config import MOMENTUM, TrainConfig
+from core.engine.config import MOMENTUM, SETTINGS, TrainConfig
 from core.engine.data import MNIST_MEAN, MNIST_STD
 from core.engine.model import ACTIVATION_MODULES
+from core.engine.schema import Setting
 
 _SETTINGS_MARK = "# @SETTINGS@\n"
 # How the script writes each activation: the lab's own module, by name (nn.Tanh(), nn.LeakyReLU(), …).
@@ -21,7 +22,7 @@ ACTIVATION_CODE = {name: f"nn.{module.__name__}()" for name, module in ACTIVATIO
 
 TEMPLATE = '''"""MNIST Lab run @RUN@ as a standalone script, written like the lecture's code.
 
-Trains 784 -> @ARCHITECTURE@ with the run's settings and seed: the same initial weights, the same batch order and
+Trains @ARCHITECTURE@ with the run's settings and seed: the same initial weights, the same batch order and
 the same pixel scaling as the lab, so on the same machine it reaches the run's test accuracy. Needs torch,
 torchvision, accelerate and torchmetrics; MNIST is read from (or downloaded into) DIR/MNIST/raw.
 
@@ -172,26 +173,19 @@ if __name__ == "__main__":
 '''
 
 
+def script_line(described: Setting, value) -> str:
+    """One setting as the script's constant: its name in capitals, its value as its kind writes it, a comment."""
+    comment = f"  # {described.script}" if described.script else ""
+    return f"{described.name.upper()} = {described.kind.script(value)}{comment}"
+
+
 def _settings_block(config: TrainConfig, lr_changes: Iterable[tuple[int, float]]) -> str:
     changes = {int(step): float(lr) for step, lr in lr_changes}
-    lines = [
-        f"SEED = {config.seed}",
-        f"HIDDEN = {tuple(config.hidden)!r}  # units of each hidden layer",
-        f"LR = {config.lr!r}",
-        f"BATCH_SIZE = {config.batch_size}",
-        f"EPOCHS = {config.epochs}",
-        f"DROPOUT = {config.dropout!r}  # fraction of hidden units dropped in each training step",
-        f'OPTIMIZER = "{config.optimizer}"  # sgd, momentum (SGD with momentum MOMENTUM) or adam',
+    lines = [script_line(described, getattr(config, name)) for name, described in SETTINGS.items()]
+    lines += [
         f"MOMENTUM = {MOMENTUM!r}",
-        f"WEIGHT_DECAY = {config.weight_decay!r}",
-        f'SCHEDULE = "{config.schedule}"  # constant or onecycle',
-        f'NORMALIZE = "{config.normalize}"  # plain (0..1) or standard (mean 0, std 1)',
         f"MNIST_MEAN, MNIST_STD = {MNIST_MEAN!r}, {MNIST_STD!r}",
-        f"TRAIN_SUBSET = {config.train_subset!r}  # None: all 60,000 training images",
-        f"OVERFIT_ONE_BATCH = {config.overfit_one_batch!r}",
-        f"OVERFIT_STEPS = {config.overfit_steps}  # steps per epoch on that one batch",
-        f'MIXED_PRECISION = "{config.mixed_precision}"',
-        f"CPU = {config.device == 'cpu'!r}  # False: a GPU when there is one",
+        'CPU = DEVICE == "cpu"  # False: a GPU when there is one',
         f"LR_CHANGES = {changes!r}  # steps done: new learning rate, set by hand while the run trained",
     ]
     return "\n".join(lines) + "\n"
@@ -199,7 +193,7 @@ def _settings_block(config: TrainConfig, lr_changes: Iterable[tuple[int, float]]
 
 def reproduce_script(config: TrainConfig, run_id: str = "", lr_changes: Iterable[tuple[int, float]] = ()) -> str:
     """The standalone script of a run with these settings (and learning-rate changes: (steps done, new rate))."""
-    architecture = config.architecture().split(" → ", 1)[1].replace(" → ", " -> ")
+    architecture = SETTINGS["hidden"].kind.script_words(config.hidden)
     return (TEMPLATE.replace("@RUN@", run_id or "(unsaved)").replace("@ARCHITECTURE@", architecture)
             .replace("@ACTIVATION@", ACTIVATION_CODE[config.activation])
             .replace(_SETTINGS_MARK, _settings_block(config, lr_changes)))

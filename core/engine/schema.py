@@ -1,24 +1,18 @@
 """The words that describe a setting once: its range, its names for people, its flag, its widget.
 
-TrainConfig's fields carry one Setting each (core.engine.config.SETTINGS); the CLI, links, the run history
-and the Hyperparameters page are derived from them, so a new setting is described in one place.
+TrainConfig's fields carry one Setting each (core.engine.config.SETTINGS); the CLI, links, the run history,
+the Hyperparameters page, sweeps and the exported script are derived from them and from each Setting's kind
+(core.engine.kinds), so a new setting is described in one place.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-KINDS = ("float", "int", "choice", "bool", "hidden", "subset")  # subset: a whole number, or None for all
+from core.engine.kinds import KINDS, ConfigError, Kind, plain_number
 
-
-class ConfigError(ValueError):
-    """A hyperparameter is out of range; the message names the field, the value and what is allowed."""
-
-    def __init__(self, name: str, value, allowed: str):
-        self.field, self.value, self.allowed = name, value, allowed
-        super().__init__(f"{name} = {value!r} is not allowed: {allowed}")
+__all__ = ["KINDS", "Cli", "ConfigError", "Setting", "Sweep", "Widget", "plain_number", "setting", "settings_of"]
 
 
 @dataclass(frozen=True)
@@ -46,20 +40,25 @@ class Widget:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """The values a sweep offers for a setting, and those it picks until the student changes them."""
+
+    values: tuple
+    picked: tuple
+
+
+@dataclass(frozen=True)
 class Setting:
     """One hyperparameter described once; its name and default come from its TrainConfig field."""
 
-    kind: str  # one of KINDS
+    kind: Kind  # what its values are, and how each context reads and writes them (core.engine.kinds)
     label: str  # for people: "Learning rate"
     help: str  # for students on the Hyperparameters page (markdown)
     cli: Cli
     history: str  # the run history's short text; {} is the value and {s} a plural s: "lr {}", "{} epoch{s}"
     widget: Widget
-    low: float = 0  # a number's range; for hidden, each layer's units
-    high: float = 0
-    choices: tuple = ()
-    choice_labels: dict = field(default_factory=dict)  # how people read each choice, where it is not plain
-    longest: int = 0  # hidden: the most layers
+    script: str = ""  # the exported script's comment on its line, where the value needs one
+    sweep: Sweep | None = None  # None: a sweep cannot vary it
     in_link: bool = False  # always written into links, so a link keeps its meaning if the defaults change
     name: str = ""
     default: Any = None
@@ -72,43 +71,30 @@ class Setting:
     def url_key(self) -> str:
         return self.name  # links use the field's own name: readable, and old links keep working
 
+    @property
+    def low(self):
+        return self.kind.low
+
+    @property
+    def high(self):
+        return self.kind.high
+
+    @property
+    def choices(self) -> tuple:
+        return getattr(self.kind, "choices", ())
+
+    @property
+    def choice_labels(self) -> dict:
+        return getattr(self.kind, "labels", {})
+
     def check(self, value) -> None:
         """Raise ConfigError unless `value` is allowed for this setting."""
-        if self.kind == "subset" and value is None:
-            return
-        if self.kind == "hidden":
-            self._check_hidden(value)
-        elif not self._fits(value):
-            raise ConfigError(self.name, value, self.allowed)
+        self.kind.check(self.name, value)
 
     @property
     def allowed(self) -> str:
         """What is allowed, in words for an error message."""
-        if self.kind == "float":
-            return f"a number from {plain_number(self.low)} to {plain_number(self.high)}"
-        if self.kind in ("int", "subset"):
-            return f"a whole number from {self.low:,} to {self.high:,}"
-        if self.kind == "bool":
-            return "true or false"
-        return f"one of {', '.join(self.choices)}"
-
-    def _fits(self, value) -> bool:
-        if self.kind == "bool":
-            return isinstance(value, bool)
-        if self.kind == "choice":
-            return value in self.choices
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if self.kind != "float" and not isinstance(value, int):
-            return False
-        return math.isfinite(value) and self.low <= value <= self.high
-
-    def _check_hidden(self, value) -> None:
-        if not isinstance(value, tuple) or len(value) > self.longest:
-            raise ConfigError(self.name, value, f"a list of at most {self.longest} layer sizes")
-        for units in value:
-            if isinstance(units, bool) or not isinstance(units, int) or not self.low <= units <= self.high:
-                raise ConfigError(self.name, value, f"each hidden layer must have {self.low} to {self.high} units")
+        return self.kind.allowed
 
 
 def setting(default, **described) -> Any:
@@ -119,8 +105,3 @@ def setting(default, **described) -> Any:
 def settings_of(cls) -> dict[str, Setting]:
     """Each field's Setting, in the fields' order, with the field's name and default filled in."""
     return {f.name: replace(f.metadata["setting"], name=f.name, default=f.default) for f in fields(cls)}
-
-
-def plain_number(value: float) -> str:
-    """A number without exponent or trailing zeros: 1e-06 → "0.000001", 100.0 → "100"."""
-    return f"{value:.10f}".rstrip("0").rstrip(".")

@@ -1,5 +1,6 @@
-"""The class's shared state: the instructor's challenge, the locked settings, the board's fresh start and the
-spotlighted run; and the instructor token that unlocks the controls.
+"""The class's shared state: the instructor's challenge, the locked settings, the board's fresh start, the
+spotlighted run and the class experiment (with the values handed to its students, and the ended ones); and the
+instructor token that unlocks the controls.
 
 One JSON file in the runs folder (class.json), written atomically under a file lock, so two instructors, even
 on two server processes, never lose each other's change or leave half a file; it survives restarts.
@@ -27,11 +28,13 @@ from core.engine.config import TrainConfig
 from core.engine.fileio import atomic_write_json
 from core.engine.run_record import read_json_file
 from core.lessons.challenge import Challenge, checked_settings, setting_words, value_words
+from core.lessons.experiment import Experiment
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "MNIST_LAB_INSTRUCTOR_TOKEN"
 CLASS_FILE, LOCK_FILE = "class.json", ".class.lock"
+MAX_PAST_EXPERIMENTS = 30  # ended experiments kept in class.json, newest last
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 
 
@@ -148,16 +151,22 @@ class ClassState:
     spotlight: str | None = None  # the id of the run every Class page shows
     version: int = 0  # one more at each change
     problem: str = ""
+    experiment: Experiment | None = None  # the class experiment under way
+    past_experiments: tuple[Experiment, ...] = ()  # ended ones, oldest first
 
     @property
     def locked_settings(self) -> dict[str, Any]:
-        return dict(self.locked)
+        """The instructor's locks, and every setting the experiment under way fixes."""
+        if self.experiment is None:
+            return dict(self.locked)
+        varied = self.experiment.setting  # each student's own value, never one lock for all
+        return {**self.experiment.fixed_settings, **{n: v for n, v in self.locked if n != varied}}
 
     def lock_problem(self, config: TrainConfig) -> str | None:
         """Why the class refuses a run with these settings (a locked one differs), for the student; else None."""
         saved = config.to_dict()
         wrong = [f"{setting_words(name, value)} (yours: {value_words(name, saved[name])})"
-                 for name, value in self.locked if saved[name] != value]
+                 for name, value in self.locked_settings.items() if saved[name] != value]
         if not wrong:
             return None
         them = "it" if len(wrong) == 1 else "them"
@@ -166,15 +175,18 @@ class ClassState:
 
     def locked_config(self, config: TrainConfig) -> TrainConfig:
         """`config` with the locked settings set to their locked values."""
-        return TrainConfig.from_dict({**config.to_dict(), **self.locked_settings}) if self.locked else config
+        locked = self.locked_settings
+        return TrainConfig.from_dict({**config.to_dict(), **locked}) if locked else config
 
     def to_dict(self) -> dict:
         return {
             "challenge": self.challenge.to_dict() if self.challenge else None,
-            "locked": self.locked_settings,
+            "locked": dict(self.locked),  # the instructor's own locks (the experiment keeps its fixed settings)
             "board_since": self.board_since,
             "spotlight": self.spotlight,
             "version": self.version,
+            "experiment": self.experiment.to_dict() if self.experiment else None,
+            "past_experiments": [experiment.to_dict() for experiment in self.past_experiments],
             "updated": time.time(),
         }
 
@@ -205,8 +217,20 @@ class ClassState:
             problems.append("the spotlight")
         version = raw.get("version")
         version = version if isinstance(version, int) and not isinstance(version, bool) and version >= 0 else 0
+        experiment = None
+        if raw.get("experiment") is not None:
+            try:
+                experiment = Experiment.from_dict(raw["experiment"])
+            except (ValueError, TypeError, KeyError):
+                problems.append("the class experiment")
+        past, saved_past = [], raw.get("past_experiments")
+        for item in saved_past if isinstance(saved_past, list) else ():
+            try:
+                past.append(Experiment.from_dict(item))
+            except (ValueError, TypeError, KeyError):
+                problems.append("an ended experiment")
         problem = "class.json was damaged; left out: " + ", ".join(problems) if problems else ""
-        return cls(challenge, locked, float(since), spotlight, version, problem)
+        return cls(challenge, locked, float(since), spotlight, version, problem, experiment, tuple(past))
 
 
 class ClassRoom:
@@ -278,3 +302,66 @@ class ClassRoom:
     def lock_problem(self, config: TrainConfig) -> str | None:
         """Why the class refuses these settings now, or None: a gate for core.lab.jobs.JobManager."""
         return self.state().lock_problem(config)
+
+    # The class experiment.
+    def start_experiment(self, setting: str, values, base: Mapping[str, Any], now: float | None = None) -> ClassState:
+        """Start an experiment on `setting` over `values`, the rest at `base`'s values; an experiment under way
+        ends first (it is kept). Raises ValueError in words for a bad setting or value."""
+        now = time.time() if now is None else now
+        experiment = Experiment.new(setting, values, base, now)
+        return self.update(lambda state: replace(_ended(state, now), experiment=experiment))
+
+    def end_experiment(self, now: float | None = None) -> ClassState:
+        """End the experiment under way; it stays listed with the ended ones."""
+        now = time.time() if now is None else now
+        if self.state().experiment is None:
+            raise ValueError("No class experiment is under way.")
+        return self.update(lambda state: _ended(state, now))
+
+    def join_experiment(self, owner: str, now: float | None = None) -> Any | None:
+        """The experiment's value for this student, handed out now if they hold none (None: no experiment).
+        Written only when something changed, so a student's page runs cost a file read at most."""
+        now = time.time() if now is None else now
+        experiment = self.state().experiment
+        if experiment is None or not owner:
+            return None
+        if experiment.needs_write(owner, now):
+            def join(state: ClassState) -> ClassState:
+                return replace(state, experiment=state.experiment and state.experiment.joined(owner, now))
+
+            experiment = self.update(join).experiment
+        return experiment.value_of(owner) if experiment else None
+
+    def leave_experiment(self, owner: str) -> ClassState:
+        """The student leaves the experiment: their value goes to the next student who joins."""
+        return self.update(lambda state: replace(state, experiment=state.experiment and state.experiment.left(owner)))
+
+    def locked_for(self, owner: str) -> dict[str, Any]:
+        """Every setting this student may not change now: the class's locks and their experiment value."""
+        state = self.state()
+        value = self.join_experiment(owner) if state.experiment else None
+        if value is None:
+            return state.locked_settings
+        return {**state.locked_settings, state.experiment.setting: value}
+
+    def locked_config_for(self, owner: str, config: TrainConfig) -> TrainConfig:
+        """`config` with this student's locked values (their experiment value included)."""
+        locked = self.locked_for(owner)
+        return TrainConfig.from_dict({**config.to_dict(), **locked}) if locked else config
+
+    def experiment_problem(self, config: TrainConfig, owner: str) -> str | None:
+        """Why the experiment refuses this student's run (another value than theirs), or None: a gate for
+        core.lab.jobs.JobManager that knows the owner. A student who has no value yet is given one here."""
+        if self.state().experiment is None:
+            return None
+        self.join_experiment(owner)
+        experiment = self.state().experiment
+        return experiment.problem(config.to_dict(), owner) if experiment else None
+
+
+def _ended(state: ClassState, now: float) -> ClassState:
+    """The state with its experiment (if any) ended and kept with the past ones."""
+    if state.experiment is None:
+        return state
+    done = replace(state.experiment, ended=now, holders=())
+    return replace(state, experiment=None, past_experiments=(*state.past_experiments, done)[-MAX_PAST_EXPERIMENTS:])

@@ -19,7 +19,7 @@ from core.engine.data import to_inputs
 from core.engine.model import build_model
 from core.engine.network_size import count_parameters
 from core.engine.optimizers import make_optimizer
-from core.views.words import format_seconds
+from core.engine.words import format_seconds
 
 N_TEST = 10_000
 # The Trainer's own cost per step beyond the bare maths (Accelerate's wrappers, events, the data loader);

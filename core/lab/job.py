@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
+from core.engine.curves import Curve, loss_curve
 from core.engine.events import (
     Callback,
     EndEvent,
@@ -26,7 +27,6 @@ from core.engine.events import (
 from core.engine.run_log import RunLog
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
-from core.views.curves import Curve, loss_curve
 
 
 @dataclass(frozen=True)

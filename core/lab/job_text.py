@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from core.engine.status import Status
+from core.engine.words import format_seconds, plural
 from core.lab.executors.base import Capacity
 from core.lab.job import JobSnapshot
-from core.views.words import format_seconds, plural
 
 
 def progress_text(snap: JobSnapshot) -> str:

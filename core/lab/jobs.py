@@ -45,14 +45,17 @@ class JobManager:
     All methods are thread-safe. Without an executor, the environment chooses one (core.lab.executors) and
     the manager closes it at shutdown; `data` (default: MNIST, loaded by each worker) goes to that executor.
     `gates` are further checks of every run's settings (the class's locked settings): each returns why a run is
-    refused, or None. `name_check(owner, student)` likewise says why an owner may not sign a run with a name.
+    refused, or None; `owner_gates` take the owner too. `name_check(owner, student)` likewise says why an owner
+    may not sign a run with a name.
     """
 
     def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
                  budget: RunBudget = RUN_BUDGET, executor: Executor | None = None,
                  gates: Sequence[Callable[[TrainConfig], str | None]] = (),
-                 name_check: Callable[[str, str], str | None] | None = None):
+                 name_check: Callable[[str, str], str | None] | None = None,
+                 owner_gates: Sequence[Callable[[TrainConfig, str], str | None]] = ()):
         self.store = store
+        self.owner_gates = tuple(owner_gates)  # checks that depend on who asks (the class experiment's value)
         self.name_check = name_check
         self.budget = budget
         self.gates = tuple(gates)
@@ -192,6 +195,13 @@ class JobManager:
             jobs = self._start_order()
         return [job.snapshot() for job in jobs]
 
+    def live_snapshots(self) -> list[tuple[JobSnapshot, str]]:
+        """Every queued, running or paused job's snapshot with its student's name, oldest first (the
+        instructor's live view)."""
+        with self._lock:
+            jobs = [job for job in self._jobs.values() if job.status.active]
+        return [(job.snapshot(), job.student) for job in jobs]
+
     def waiting_of(self, owner: str) -> int:
         """How many of this owner's runs wait in the queue."""
         with self._lock:
@@ -318,7 +328,8 @@ class JobManager:
                  student: str = "") -> list[Job]:
         """Check the limits, then queue every run or none; raises RunRefused with the reason."""
         for config, _ in requests:
-            problem = self.over_budget(config) or next(filter(None, (gate(config) for gate in self.gates)), None)
+            problem = (self.over_budget(config) or next(filter(None, (gate(config) for gate in self.gates)), None)
+                       or next(filter(None, (gate(config, owner) for gate in self.owner_gates)), None))
             if problem:
                 raise RunRefused(problem)
         with self._lock:

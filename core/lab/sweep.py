@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from core.engine.config import ACTIVATIONS, OPTIMIZERS, SETTINGS, ConfigError, TrainConfig
+from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.status import Status
-from core.views.words import format_hidden
 
 MIN_VALUES, MAX_VALUES = 2, 6
 SHORT_EPOCHS = 1
@@ -28,26 +27,16 @@ class Sweepable:
         return SETTINGS[self.param].label.lower()
 
 
-SWEEPABLE: dict[str, Sweepable] = {sweepable.param: sweepable for sweepable in (
-    Sweepable("lr", (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), (0.001, 0.01, 0.1)),
-    Sweepable("batch_size", (8, 16, 32, 64, 128, 256, 512, 1024), (32, 128, 512)),
-    Sweepable("hidden", ((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
-              ((32,), (128, 64), (512, 256))),
-    Sweepable("optimizer", OPTIMIZERS, OPTIMIZERS),
-    Sweepable("activation", ACTIVATIONS, ("relu", "tanh", "sigmoid")),
-    Sweepable("dropout", (0.0, 0.1, 0.2, 0.3, 0.5, 0.8), (0.0, 0.2, 0.5)),
-)}
+# What a sweep can vary and with which values: each setting's own Sweep, in the settings' order.
+SWEEPABLE: dict[str, Sweepable] = {
+    name: Sweepable(name, described.sweep.values, described.sweep.picked)
+    for name, described in SETTINGS.items() if described.sweep is not None
+}
 
 
 def format_param_value(param: str, value) -> str:
-    """A swept value as people read it: 0.001, 128, 256-128, adam."""
-    if param == "hidden":
-        return format_hidden(value)
-    if param == "activation":
-        return SETTINGS[param].choice_labels[value]
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    """A swept value as people read it: 0.001, 128, 256-128, adam, leaky ReLU."""
+    return SETTINGS[param].kind.short(value)
 
 
 def sweep_configs(

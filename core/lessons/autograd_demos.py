@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
+from core.engine.curves import finite_or_none
+from core.lessons.autograd_graph import autograd_graph
 from core.lessons.expr import Expression, derivative, finite_difference
-from core.views.autograd_graph import autograd_graph
-from core.views.curves import finite_or_none
 
 # --- 1. y = x² + 3x + 1 --------------------------------------------------------------------------------
 

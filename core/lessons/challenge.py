@@ -13,7 +13,7 @@ from typing import Any
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.network_size import count_parameters
 from core.engine.presets import DEFAULT
-from core.views.words import plural
+from core.engine.words import plural
 
 BEST, FIRST_TO = "best", "first_to"
 GOALS = {BEST: "Highest test accuracy wins", FIRST_TO: "First to reach a test accuracy wins"}
@@ -21,16 +21,7 @@ GOALS = {BEST: "Highest test accuracy wins", FIRST_TO: "First to reach a test ac
 
 def value_words(name: str, value: Any) -> str:
     """A setting's value as people read it: "SGD", "784 → 128 → 64 → 10", "0.01", "all"."""
-    described = SETTINGS[name]
-    if described.kind == "hidden":
-        return " → ".join(str(n) for n in (784, *value, 10))
-    if described.choice_labels:
-        return described.choice_labels.get(value, value)
-    if described.kind == "subset":
-        return "all" if value is None else f"{value:,}"
-    if described.kind == "bool":
-        return "on" if value else "off"
-    return f"{value:g}" if isinstance(value, float) else f"{value}"
+    return SETTINGS[name].kind.words(value)
 
 
 def setting_words(name: str, value: Any) -> str:
@@ -40,7 +31,7 @@ def setting_words(name: str, value: Any) -> str:
 
 def json_setting(name: str, value: Any) -> Any:
     """A setting's value as run.json keeps it (hidden layers as a list)."""
-    return list(value) if SETTINGS[name].kind == "hidden" else value
+    return SETTINGS[name].kind.to_json(value)
 
 
 def checked_settings(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from core.engine.predictions import N_CLASSES, Predictions
-from core.views.words import plural
+from core.engine.words import plural
 
 SORTS = ("confidence", "least_confident", "index")
 

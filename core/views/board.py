@@ -16,9 +16,9 @@ from core.engine.display_name import is_saved_name
 from core.engine.run_record import finite_number
 from core.engine.runs import RunStore
 from core.engine.status import Status
+from core.engine.words import format_seconds
 from core.lessons.challenge import FIRST_TO, Challenge
 from core.views.history import settings_text
-from core.views.words import format_seconds
 
 MINE = "yours"  # how a student's own runs are marked
 

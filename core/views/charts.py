@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.views.curves import MAX_POINTS, Curve, downsample, finite_or_none
+from core.engine.curves import MAX_POINTS, Curve, downsample, finite_or_none
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25

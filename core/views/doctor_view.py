@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.engine.config import N_TRAIN, SETTINGS, TrainConfig
 from core.engine.doctor import Code
-from core.views.words import format_hidden, plural
+from core.engine.words import plural
 
 TITLES = {
     Code.DIVERGED: "Diverged",
@@ -29,16 +29,15 @@ def finding_text(code: str, message: str) -> str:
 def change_text(name: str, value) -> str:
     """One setting to try, in words: "learning rate 0.1", "10,000 training images", "6 epochs"."""
     described = SETTINGS[name]
-    if described.kind == "subset":
+    if name == "train_subset":
         return f"{value:,} training images" if value else f"all {N_TRAIN:,} training images"
     if name == "epochs":
         return plural(value, "epoch")
-    if described.kind == "hidden":
-        return f"hidden layers {format_hidden(tuple(value))}"
+    if name == "hidden":
+        return f"hidden layers {described.kind.short(tuple(value))}"
     if described.choice_labels:
-        return described.choice_labels.get(value, str(value))
-    shown = f"{value:g}" if isinstance(value, float) else str(value)
-    return f"{described.label.lower()} {shown}"
+        return described.kind.words(value)
+    return f"{described.label.lower()} {described.kind.words(value)}"
 
 
 def try_label(changes: dict) -> str:

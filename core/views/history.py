@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from core.engine.config import SETTINGS, TrainConfig
-from core.views.words import format_seconds
+from core.engine.words import format_seconds
 
 
 def settings_text(config: TrainConfig) -> str:
@@ -17,24 +17,15 @@ def settings_text(config: TrainConfig) -> str:
 def setting_text(config: TrainConfig, name: str, value) -> str:
     """One setting as the history writes it: "lr 0.002", "5 epochs", "one batch only" (or "" when off)."""
     described = SETTINGS[name]
-    if described.kind == "bool":
-        return described.history if value else ""
-    if described.kind == "hidden":
-        shown = config.architecture()
-    elif name == "activation":
-        shown = described.choice_labels[value]  # "leaky ReLU", not the flag's leaky_relu
-    elif described.kind == "subset":
-        shown = f"{value:,}" if value else "all"
-    else:
-        shown = f"{value:g}" if isinstance(value, float) else value
-    return described.history.format(shown, s="" if value == 1 else "s")
+    shown = described.kind.history(value)
+    return described.history.format(shown, s="" if value == 1 else "s") if shown else ""
 
 
 def network_words(config: TrainConfig) -> str:
     """What follows each hidden layer: "with ReLU after every hidden layer", "…, then dropout 0.3"."""
     if not config.hidden:
         return "with no hidden layer: a linear classifier"
-    activation = SETTINGS["activation"].choice_labels[config.activation]
+    activation = SETTINGS["activation"].kind.words(config.activation)
     dropout = f", then dropout {config.dropout:g}" if config.dropout else ""
     return f"with {activation}{dropout} after every hidden layer"
 

@@ -68,9 +68,11 @@ def _job_manager(runs_dir: str):
     from core.lab.jobs import JobManager
 
     # The class's locked settings and the name a run is signed with are checked on the server at every
-    # submission, whatever a page showed. Also marks runs left "running" by a dead server interrupted.
+    # submission, whatever a page showed, and so is each student's class-experiment value. Also marks runs left
+    # "running" by a dead server interrupted.
     manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem],
-                         name_check=_name_registry(runs_dir).holder_problem)
+                         name_check=_name_registry(runs_dir).holder_problem,
+                         owner_gates=[_classroom(runs_dir).experiment_problem])
     manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
     return manager
 
@@ -121,6 +123,24 @@ def _board_reader(runs_dir: str):
 def board_reader():
     """The server's one reader of the board's runs, shared by every session (it remembers unchanged runs)."""
     return _board_reader(_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _class_findings(runs_dir: str):
+    from core.engine.runs import RunStore
+    from core.views.class_findings import CurveReader, FindingsCache
+
+    return FindingsCache(), CurveReader(RunStore(runs_dir))
+
+
+def findings_cache():
+    """The server's one cache of what the class found (chart and ranking by the set of runs), for every session."""
+    return _class_findings(_runs_dir())[0]
+
+
+def curve_reader():
+    """The server's one reader of saved runs' loss curves (each read once), for the class experiment's chart."""
+    return _class_findings(_runs_dir())[1]
 
 
 # --- Who this visitor is (see core/lab/identity.py and the README's "Who is who") ------------------------

@@ -15,11 +15,13 @@ import streamlit as st
 
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
+from core.engine.words import plural
 from core.lab.classroom import TokenGuard, instructor_token, proof_matches, unlock_proof
 from core.lab.identity import instructor_accounts, is_instructor
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
+from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, value_ladder
 from core.views.board import Board, entry_title
-from core.views.words import plural
+from core.views.live_class import live_view
 from pages.ui import common
 from pages.ui.common import classroom, job_manager
 from pages.ui.settings_state import CONFIG
@@ -29,6 +31,7 @@ TOKEN_INPUT = "class_token"
 NOTICE = "lab_instructor_notice"  # what the last control did (or why it did nothing), shown once
 YOUR_SETTINGS = "Your settings (Hyperparameters page)"
 FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
+LIVE_REFRESH_S = 3.0  # the live view of the class's runs redraws itself this often, like the board
 
 
 @st.cache_resource(show_spinner=False)
@@ -152,6 +155,8 @@ def instructor_section() -> None:
     class_state = classroom().state()
     if class_state.problem:
         st.warning(class_state.problem)
+    st.fragment(live_section, run_every=LIVE_REFRESH_S)()
+    _experiment_form(class_state)
     _challenge_form(class_state)
     _lock_form(class_state)
     _board_controls()
@@ -223,3 +228,74 @@ def spotlight_picker(board: Board, class_state) -> None:
     if class_state.spotlight:
         st.button("Turn the spotlight off", key="class_i_spot_off", icon=":material/close:",
                   on_click=_spotlight, args=(None,))
+
+
+# --- the class experiment ------------------------------------------------------------------------------------
+def _experiment_values(setting: str) -> tuple:
+    """The values the instructor chose: a multiselect for a choice, else "from, to, how many, log/linear"."""
+    state = st.session_state
+    if setting in CHOICE_SETTINGS:
+        return tuple(state.get(f"class_x_choices_{setting}") or ())
+    integer = SETTINGS[setting].kind.whole
+    return value_ladder(float(state[f"class_x_from_{setting}"]), float(state[f"class_x_to_{setting}"]),
+                        int(state[f"class_x_count_{setting}"]), state[f"class_x_scale_{setting}"] == "log",
+                        integer=integer)
+
+
+def _start_experiment() -> None:
+    state = st.session_state
+    setting = state["class_x_setting"]
+    base = _base_values(state["class_x_base"])
+    _act(lambda: classroom().start_experiment(setting, _experiment_values(setting), base),
+         "The experiment has started: each student who opens the Hyperparameters, Train or Class page gets a value.")
+
+
+def _experiment_form(class_state) -> None:
+    st.subheader("Class experiment")
+    experiment = class_state.experiment
+    if experiment is not None:
+        holders = len(experiment.holders)
+        st.caption(f"Under way: {experiment.label()} over "
+                   + ", ".join(experiment.value_words(v) for v in experiment.values)
+                   + f"; {plural(holders, 'student')} hold a value. Starting another ends this one.")
+        st.button("End the experiment", key="class_x_end", icon=":material/stop:",
+                  on_click=_act, args=(lambda: classroom().end_experiment(),
+                                       "The experiment has ended; it stays listed with its results and CSV."))
+    a, b = st.columns(2)
+    setting = a.selectbox("Setting to vary", list(EXPERIMENT_SETTINGS), format_func=_setting_label,
+                          key="class_x_setting")
+    sources = [*PRESETS, YOUR_SETTINGS]
+    b.selectbox("Every other setting at the values of", sources, index=sources.index("Quick"), key="class_x_base")
+    if setting in CHOICE_SETTINGS:
+        st.multiselect("Values", list(SETTINGS[setting].choices), default=list(SETTINGS[setting].choices),
+                       format_func=lambda v: SETTINGS[setting].choice_labels.get(v, v),
+                       key=f"class_x_choices_{setting}", max_selections=MAX_VALUES)
+    else:
+        described = SETTINGS[setting]
+        starts = {"lr": (0.001, 3.0), "weight_decay": (0.0001, 0.1)}  # log scales start above 0
+        low, high = starts.get(setting, (float(described.low), float(min(described.high, 256))))
+        c, d, e, f = st.columns(4)
+        c.number_input("From", value=low, format="%g", key=f"class_x_from_{setting}")
+        d.number_input("To", value=high, format="%g", key=f"class_x_to_{setting}")
+        e.number_input("How many", 2, MAX_VALUES, 5, key=f"class_x_count_{setting}")
+        f.radio("Spaced", ["log", "linear"], index=0 if setting in ("lr", "weight_decay", "batch_size") else 1,
+                key=f"class_x_scale_{setting}", horizontal=True)
+    st.button("Start the experiment", key="class_x_start", icon=":material/science:", on_click=_start_experiment)
+
+
+def live_section() -> None:
+    """Every queued or training run on this server, with the live doctor's verdict and the counts on top."""
+    if not unlocked():
+        return
+    with st.container(key="class_live"):
+        st.subheader("The class's runs now")
+        view = live_view(job_manager().live_snapshots())
+        if not view.rows:
+            st.caption(f"No run is training or waiting. Updates by itself every {LIVE_REFRESH_S:g} seconds.")
+            return
+        st.info(view.counts[0].upper() + view.counts[1:] + ".", icon=":material/monitor_heart:")  # no user text
+        import pandas as pd  # here: only the instructor's view needs it
+
+        st.dataframe(pd.DataFrame(list(view.rows)), hide_index=True, width="stretch")  # names stay plain text
+        st.caption("The run doctor on what each run has streamed so far. Updates by itself every "
+                   f"{LIVE_REFRESH_S:g} seconds.")

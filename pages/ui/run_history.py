@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.engine.curves import loss_curve
 from core.engine.status import Status
 from core.views.charts import loss_figure
-from core.views.curves import loss_curve
 from core.views.history import history_rows, run_title
 from pages.ui.common import table_rows
 from pages.ui.doctor_panel import doctor_panel

@@ -66,8 +66,7 @@ def settings(params: dict[str, str] | None = None) -> TrainConfig:
 
 def with_class_locks(config: TrainConfig) -> TrainConfig:
     """The settings with the instructor's locked values; says so when that changed the student's settings."""
-    class_state = classroom().state()
-    locked = class_state.locked_config(config)
+    locked = classroom().locked_config_for(owner_id(), config)  # a class experiment's value for this student too
     if locked != config:
         st.session_state[CONFIG] = locked
         st.info("Your instructor has locked some settings for the class; your settings now use the locked "

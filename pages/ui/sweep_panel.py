@@ -10,10 +10,10 @@ from dataclasses import replace
 import streamlit as st
 
 from core.engine.status import Status
+from core.engine.words import format_seconds, plural
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
 from core.views.charts import loss_figure
-from core.views.words import format_seconds, plural
 from pages.ui.common import job_manager, table_rows
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
 

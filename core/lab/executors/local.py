@@ -99,7 +99,7 @@ class LocalWorker:
             raise WorkerLost(self.exit_text()) from exc
         if kind == "refused":
             raise RunRefusedByWorker(answer[0])
-        if kind == "stopped":
+        if kind == "finder_stopped":
             raise FinderStopped("the learning-rate finder was stopped")
         return answer[0]
 

@@ -7,7 +7,7 @@ so no port and no auth key are needed. Messages are pickled tuples:
   server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig, run folder | None), ("pause",),
                     ("resume",), ("stop",), ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
   worker -> server: ("ready", (pid, host)), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
-                    ("found", LrFinderResult), ("stopped",) (a finder stopped by "stop")
+                    ("found", LrFinderResult), ("finder_stopped",) (a finder stopped by "stop")
 Its body (core.lab.executors.worker_body.WorkerBody) is the Ray actor's too; it trains one run at a time.
 The worker exits when the server's end of the socket closes, and within a second or so when the server
 process dies, even in the middle of a warm-up or a finder (see watch_parent).
@@ -95,9 +95,9 @@ def serve(link: MessageLink, threads: int) -> None:
 
 
 def find(link: MessageLink, body, config) -> None:
-    """Run the learning-rate finder in this thread and send its answer: found, refused (why) or stopped."""
+    """Run the learning-rate finder in this thread and send its answer: found, refused (why) or finder_stopped."""
     found, why_not = body.find_lr(config)
-    answer = ("found", found) if found is not None else ("refused", why_not) if why_not else ("stopped",)
+    answer = ("found", found) if found is not None else ("refused", why_not) if why_not else ("finder_stopped",)
     with contextlib.suppress(OSError):
         link.send(answer)
 

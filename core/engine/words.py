@@ -1,4 +1,4 @@
-"""Numbers and settings in words for students: durations, counts, layer sizes."""
+"""Numbers in words for students: durations and counts (a setting's values are worded by its kind)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,3 @@ def format_seconds(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
 
-
-def format_hidden(hidden: tuple[int, ...]) -> str:
-    """Hidden layer sizes as text: (256, 128) → "256-128"; no hidden layer → "none"."""
-    return "-".join(str(n) for n in hidden) or "none"

@@ -1,0 +1,90 @@
+"""A class experiment on the learning rate in four browsers: the instructor sets it up from her own tiny settings,
+three students join and get the next values, train, and the instructor's live view and the experiment's plot
+update without a reload. Real MNIST, tiny runs (1 epoch on 6,000 images)."""
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from core.lab.classroom import CLASS_FILE
+from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a fixture
+    BOARD_MS,
+    TOKEN,
+    button,
+    choose_option,
+    class_server,
+    type_name,
+)
+
+pytestmark = pytest.mark.browser
+TINY = {"epochs": 1, "train_subset": 6000, "batch_size": 16, "hidden": "128-64", "optimizer": "sgd", "seed": 0}
+LRS = [0.001, 0.0074, 0.0548]  # the first three of the helper's default: 0.001 to 3, five values, log
+
+
+def experiment_points(page) -> list[int]:
+    """How many runs each drawn "a run" trace of the experiment's accuracy chart holds."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.st-key-class_experiment [data-testid="stPlotlyChart"] .js-plotly-plot'))
+        .flatMap(p => (p.data || []).filter(t => t.name === "a run").map(t => (t.x || []).length))""")
+
+
+@pytest.fixture
+def one_run_at_a_time(monkeypatch):
+    """The server trains one run at a time (set before class_server starts it): the students' later runs wait
+    in the queue, so the live view has runs to show, and CI's two cores are not shared by three runs."""
+    monkeypatch.setenv("MNIST_LAB_MAX_CONCURRENT_RUNS", "1")
+
+
+def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_a_time, class_server,  # noqa: F811
+                                                                     record_timing):
+    url, runs, new_tab = class_server
+    teacher, students = new_tab(), [new_tab() for _ in range(3)]
+    names = ["Ann", "Bob", "Cy"]
+
+    teacher.open("train?" + urlencode(TINY))  # her own settings: what the experiment fixes for the class
+    teacher.go_to("Class")
+    teacher.page.locator(".st-key-class_token input").fill(TOKEN)
+    teacher.page.get_by_role("button", name="Unlock").click()
+    choose_option(teacher.page, ".st-key-class_x_base", "Your settings")
+    button(teacher.page, "class_x_start").click()
+    teacher.page.get_by_text("The experiment has started").wait_for()
+    teacher.page.locator(".st-key-class_live", has_text="No run is training or waiting").wait_for()
+
+    for app, name, lr in zip(students, names, LRS, strict=True):
+        app.open("class")
+        type_name(app, name)
+        button(app.page, "class_x_join").click()
+        app.page.get_by_text(f"Your instructor's experiment on the learning rate gave you {lr:g}.").wait_for()
+    holders = json.loads((runs / CLASS_FILE).read_text())["experiment"]["holders"]
+    assert [index for _, index, _ in holders] == [0, 1, 2]
+
+    start = time.perf_counter()
+    for app in students:
+        app.go_to("Train")
+        button(app.page, "train_start").click()
+    live = teacher.page.locator(".st-key-class_live")
+    live.locator('[data-testid="stDataFrame"]').wait_for(timeout=BOARD_MS)  # no reload: the view polls
+    live.locator('[data-testid="stAlertContainer"]', has_text="waiting").wait_for(timeout=BOARD_MS)
+    record_timing("the live view shows the class's runs", time.perf_counter() - start)
+    for app in students:
+        app.page.locator('[data-testid="stAlertContainer"]', has_text="Finished: test accuracy").first.wait_for(
+            timeout=120_000)
+    record_timing("three tiny runs of the experiment trained", time.perf_counter() - start)
+
+    # Without a reload: the live view empties and the plot holds three runs, one per value.
+    live.get_by_text("No run is training or waiting").wait_for(timeout=BOARD_MS)
+    teacher.page.locator(".st-key-class_experiment", has_text="3 runs so far.").wait_for(timeout=BOARD_MS)
+    deadline = time.monotonic() + BOARD_MS / 1000
+    while sum(experiment_points(teacher.page)) != 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sum(experiment_points(teacher.page)) == 3
+    teacher.screenshot("class-experiment-instructor")
+
+    button(teacher.page, "class_x_end").click()
+    teacher.page.get_by_text("The experiment has ended").wait_for()
+    students[0].go_to("Class")
+    students[0].page.locator("h2", has_text="Ended class experiments").wait_for(timeout=BOARD_MS)
+    for app in (teacher, *students):
+        app.assert_no_exception()

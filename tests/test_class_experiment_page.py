@@ -1,0 +1,140 @@
+"""The class experiment and the instructor's live view through AppTest: several sessions on one server."""
+
+import csv
+import io
+import json
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from core.engine.curves import loss_curve
+from core.engine.presets import QUICK
+from core.engine.runs import RunStore
+from core.engine.status import Status
+from core.lab.classroom import CLASS_FILE, TOKEN_ENV
+from pages.ui.common import OWNER
+from tests.fake_runs import save_finished_run
+
+PAGE = "pages/class.py"
+TOKEN = "a-long-instructor-token-for-tests"
+LRS = [0.001, 0.0074, 0.0548, 0.405, 3.0]  # the helper's default: 0.001 to 3, 5 values, log
+
+
+@pytest.fixture
+def instructor(lab, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    at = lab(PAGE)
+    at.text_input(key="class_token").set_value(TOKEN)
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    assert not at.exception
+    return at
+
+
+def start_lr_experiment(at):
+    at.selectbox(key="class_x_setting").set_value("lr").run()
+    at.selectbox(key="class_x_base").set_value("Quick").run()
+    at.button(key="class_x_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_students_get_the_next_value_see_it_fixed_and_the_class_page_plots_the_results(lab, instructor, runs_dir):
+    start_lr_experiment(instructor)
+    saved = json.loads((runs_dir / CLASS_FILE).read_text())
+    assert saved["experiment"]["values"] == LRS and saved["locked"] == {}
+    assert saved["experiment"]["fixed"]["epochs"] == QUICK.epochs and "seed" not in saved["experiment"]["fixed"]
+
+    ann = lab(PAGE)
+    ann.button(key="class_x_join").click().run()
+    assert "Your instructor's experiment on the learning rate gave you 0.001." in ann.success[0].value
+    bob = lab("pages/hyperparameters.py")  # opening Hyperparameters joins: the next value, shown fixed
+    assert any("gave you 0.0074" in i.value for i in bob.info)
+    lr = next(e for e in bob.select_slider if e.key == "hp_lr")
+    assert lr.disabled and lr.value == 0.0074
+    ann.run()  # a refresh keeps the value
+    assert "gave you 0.001." in ann.success[0].value
+
+    store = RunStore(runs_dir)
+    for i, lr in enumerate([0.001, 0.001, 0.0074, 3.0]):
+        save_finished_run(store, replace(QUICK, lr=lr, seed=i), f"S{i}", [91.0, 93.0, 95.0, 10.0][i])
+    ann.run()
+    assert ("4 runs so far. 0.001: 2 runs, median 92.0 %; 0.0074: 1 run, median 95.0 %; 0.0548: no run yet; "
+            "0.405: no run yet; 3: 1 run, median 10.0 %.") in [m.value for m in ann.markdown]
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in ann.get("plotly_chart")}
+    points = next(spec for spec in charts.values() if spec["layout"].get("yaxis", {}).get("title", {}).get("text")
+                  == "test accuracy (%)")
+    assert points["layout"]["xaxis"]["type"] == "log" and points["data"][1]["name"] == "median"
+    assert points["data"][1]["y"] == [92.0, 95.0, 10.0]
+    curves = next(spec for spec in charts.values() if spec["layout"]["yaxis"]["title"]["text"] == "loss (smoothed)")
+    assert len(curves["data"]) == 4
+    found = [spec for spec in charts.values() if spec["data"][0]["type"] == "parcoords"]
+    assert found and found[0]["data"][0]["dimensions"][0]["label"] == "Learning rate (log)"
+
+    bob.switch_page("pages/train.py").run()
+    bob.session_state["lab_config"] = replace(QUICK, lr=0.5)  # a session holding another value: refused in core
+    bob.button(key="train_start").click().run()
+    assert any("gave you 0.0074, and this run has 0.5" in e.value for e in bob.error)
+
+    instructor.button(key="class_x_end").click().run()
+    assert "The experiment has ended" in instructor.success[0].value
+    ann.run()
+    assert "Ended class experiments" in [h.value for h in ann.header]
+    assert any(d.proto.label == "Download its runs (CSV)" for d in ann.get("download_button"))
+    state = json.loads((runs_dir / CLASS_FILE).read_text())
+    assert state["experiment"] is None and state["past_experiments"][0]["values"] == LRS
+
+
+def test_ann_leaves_and_her_value_goes_to_the_next_student(lab, instructor):
+    start_lr_experiment(instructor)
+    ann = lab(PAGE)
+    ann.button(key="class_x_join").click().run()
+    ann.button(key="class_x_leave").click().run()
+    assert ann.button(key="class_x_join")  # out again
+    cy = lab(PAGE)
+    cy.button(key="class_x_join").click().run()
+    assert "gave you 0.001." in cy.success[0].value
+
+
+def test_a_bad_range_is_refused_in_words(instructor, runs_dir):
+    instructor.selectbox(key="class_x_setting").set_value("lr").run()
+    instructor.number_input(key="class_x_from_lr").set_value(0.5)
+    instructor.number_input(key="class_x_to_lr").set_value(0.1)
+    instructor.button(key="class_x_start").click().run()
+    assert "“From” must be below “to”." in instructor.error[0].value
+    assert not (runs_dir / CLASS_FILE).exists() or json.loads((runs_dir / CLASS_FILE).read_text())["experiment"] is None
+
+
+def snapshot(lr: float, losses: list[float], status=Status.RUNNING):
+    return SimpleNamespace(curve=loss_curve(losses), epoch_metrics=(), config=replace(QUICK, lr=lr), status=status,
+                           epoch=1, epochs=1, progress=0.5)
+
+
+def test_the_live_view_shows_every_run_with_the_doctors_verdict_and_counts_for_the_instructor_only(
+        lab, instructor, monkeypatch):
+    from pages.ui.common import job_manager
+
+    live = [(snapshot(lr, [2.3 + i * 0.05 for i in range(150)]), f"Div{k}") for k, lr in enumerate((1.0, 3.0))]
+    live += [(snapshot(0.05, [2.3 - i * 0.012 for i in range(150)]), "Fine")]
+    monkeypatch.setattr(type(job_manager()), "live_snapshots", lambda self: live)
+    instructor.run()
+    assert "2 diverging, all with learning rate ≥ 1; 1 still learning, learning rate 0.05." in [
+        i.value for i in instructor.info]
+    frame = instructor.dataframe[-1].value
+    assert list(frame["student"]) == ["Div0", "Div1", "Fine"] and list(frame["doctor"])[0] == "diverging"
+    student = lab(PAGE)
+    assert "The class's runs now" not in [s.value for s in student.subheader]
+    assert student.session_state[OWNER] != instructor.session_state[OWNER]
+
+
+def test_the_csv_of_an_experiment_lists_its_runs(lab, instructor, runs_dir):
+    start_lr_experiment(instructor)
+    run_id = save_finished_run(RunStore(runs_dir), replace(QUICK, lr=3.0), "Zed", 11.0, seconds=4.0)
+    instructor.run()
+    assert any(d.proto.label == "Download its runs (CSV)" for d in instructor.get("download_button"))
+    from core.lab.classroom import ClassRoom
+    from core.views.board import BoardReader
+    from core.views.class_findings import experiment_csv
+
+    experiment = ClassRoom(runs_dir).state().experiment
+    rows = list(csv.reader(io.StringIO(experiment_csv(experiment, BoardReader(RunStore(runs_dir)).entries()))))
+    assert rows[1] == ["3.0", "Zed", "11.00", str(QUICK.epochs), "4.0", run_id]
