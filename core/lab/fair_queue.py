@@ -55,3 +55,8 @@ class FairQueue:
             if not pending[owner]:
                 del pending[owner]
         return order
+
+    def renumber(self) -> None:
+        """Tell each waiting job its place in order() (1 = next)."""
+        for position, job in enumerate(self.order(), start=1):
+            job.set_queue_position(position)

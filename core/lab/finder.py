@@ -12,6 +12,7 @@ import threading
 from core.engine.config import TrainConfig
 from core.engine.lr_finder import FinderStopped
 from core.lab.executors.base import RunRefusedByWorker, WorkerLost
+from core.lab.limits import RunRefused
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,13 @@ class Finders:
         self._lock = threading.Lock()
         self._latest: dict[str, FinderTask] = {}
 
-    def start(self, config: TrainConfig, owner: str, executor) -> FinderTask | None:
-        """Start a finder for `owner` with `executor`'s helpers; None while the owner's last one still runs."""
+    def start(self, config: TrainConfig, owner: str, executor) -> FinderTask:
+        """Start a finder for `owner` with `executor`'s helpers; RunRefused while the owner's last one runs."""
         with self._lock:
             running = self._latest.get(owner)
             if running is not None and not running.done:
-                return None
+                raise RunRefused("Your learning-rate finder is still running: wait for its answer, or stop it, "
+                                 "before you start another.")
             task = self._latest[owner] = FinderTask(config, owner)
         task.start(executor)
         return task

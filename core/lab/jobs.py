@@ -133,7 +133,7 @@ class JobManager:
         if not instructor:
             raise PermissionError("Only the instructor may stop every run: unlock the Class page's controls first.")
         with self._lock:
-            jobs = list(reversed(self._start_order())) + list(self._running.values())  # the queued first
+            jobs = list(reversed(self._queue.order())) + list(self._running.values())  # the queued first
         return sum(self._stop(job) for job in jobs)
 
     def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
@@ -166,11 +166,7 @@ class JobManager:
         problem = self.finder_problem(config)
         if problem:
             raise RunRefused(problem)
-        task = self._finders.start(config, owner, self.executor)
-        if task is None:
-            raise RunRefused("Your learning-rate finder is still running: wait for its answer, or stop it, "
-                             "before you start another.")
-        return task
+        return self._finders.start(config, owner, self.executor)
 
     def finder(self, owner: str) -> FinderTask | None:
         """The owner's latest learning-rate finder (running or ended), or None."""
@@ -192,7 +188,7 @@ class JobManager:
     def queue_order(self) -> list[JobSnapshot]:
         """The waiting runs in the order they will start."""
         with self._lock:
-            jobs = self._start_order()
+            jobs = self._queue.order()
         return [job.snapshot() for job in jobs]
 
     def live_snapshots(self) -> list[tuple[JobSnapshot, str]]:
@@ -320,7 +316,7 @@ class JobManager:
             if job in self._queue:
                 self._queue.remove(job)
                 job.cancel()
-                self._renumber()
+                self._queue.renumber()
                 return True
         return job.request_stop()
 
@@ -349,14 +345,14 @@ class JobManager:
             if self.max_concurrent == 0 and self._warming is None:
                 self.warm_up()  # slots are counted once the executor has started (a Ray cluster's, say)
             starting = []
-            for job in self._start_order():
+            for job in self._queue.order():
                 if len(self._running) >= self.max_concurrent or not self._compatible(job):
                     break
                 self._queue.started(job)
                 self._running[job.id] = job
                 starting.append(job)
             # Positions first: a job seen running must never leave its followers with stale positions.
-            self._renumber()
+            self._queue.renumber()
             for job in starting:
                 job.thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"train-{job.id}")
                 job.thread.start()
@@ -367,13 +363,6 @@ class JobManager:
             return True
         key = (job.config.device, job.config.mixed_precision)
         return all((j.config.device, j.config.mixed_precision) == key for j in self._running.values())
-
-    def _renumber(self) -> None:
-        for position, job in enumerate(self._start_order(), start=1):
-            job.set_queue_position(position)
-
-    def _start_order(self) -> list[Job]:
-        return self._queue.order()
 
     def _run(self, job: Job) -> None:
         sink = JobSink(self.store, job)
