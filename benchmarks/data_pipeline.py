@@ -70,7 +70,7 @@ def our_trainer(epochs: int, batch_size: int, root) -> tuple[list[float], float]
     """core.engine.trainer.Trainer: Accelerate, events, per-epoch torchmetrics evaluation (not timed)."""
     steps = []
     config = TrainConfig(epochs=epochs, batch_size=batch_size, device="cpu")
-    result = Trainer(config, load_mnist(root), listeners=[steps.append]).fit()
+    result = Trainer(config, load_mnist(root), callbacks=[steps.append]).fit()
     return [e.seconds for e in result.epochs], result.test_accuracy
 
 

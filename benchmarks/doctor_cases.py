@@ -17,10 +17,11 @@ import torch
 from core.engine import doctor
 from core.engine.config import TrainConfig
 from core.engine.data import load_mnist
+from core.engine.events import EpochEvent, StepEvent
 from core.engine.presets import BEST, LECTURE, QUICK
 from core.engine.report_card import ReportCardEvent
 from core.engine.smoothing import ema
-from core.engine.trainer import EpochEvent, StepEvent, Trainer
+from core.engine.trainer import Trainer
 
 CASES = {
     # The four cases (tests/test_doctor.py trains them too).

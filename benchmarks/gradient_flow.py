@@ -21,9 +21,10 @@ import torch
 
 from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import IndexBatches, load_mnist
+from core.engine.events import StepEvent
 from core.engine.gradient_flow import GradientFlow
 from core.engine.runs import RunStore
-from core.engine.trainer import StepEvent, Trainer
+from core.engine.trainer import Trainer
 
 
 def seconds_per_step(config: TrainConfig, data, gradient_flow: bool, runs: Path) -> float:
@@ -35,7 +36,7 @@ def seconds_per_step(config: TrainConfig, data, gradient_flow: bool, runs: Path)
         if isinstance(event, StepEvent):
             marks.append(time.process_time())
 
-    Trainer(config, data, listeners=[clock], gradient_flow=gradient_flow,
+    Trainer(config, data, callbacks=[clock], gradient_flow=gradient_flow,
             run_folder=recorder.path if recorder else None).fit()
     return (marks[-1] - marks[0]) / (len(marks) - 1)
 

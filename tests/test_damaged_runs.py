@@ -33,7 +33,7 @@ def saved_run(tmp_path_factory, mnist) -> Path:
     store = RunStore(tmp_path_factory.mktemp("template"))
     config = TrainConfig(epochs=1, batch_size=50, train_subset=500)
     recorder = store.create(config, label="good")
-    Trainer(config, mnist, listeners=[recorder]).fit()
+    Trainer(config, mnist, callbacks=[recorder]).fit()
     return recorder.path
 
 
@@ -135,6 +135,7 @@ def test_a_run_json_without_id_or_with_another_runs_id_is_keyed_by_its_folder(ru
 def test_a_running_run_with_a_bad_writer_identity_reads_as_interrupted(runs, process):
     write(runs, "run.json", {**record(runs), "status": "running", **process})
     assert loaded(runs)[BAD].status == "interrupted"
+    RunStore(runs).mark_interrupted()  # a starting server's step: reading alone never writes
     assert record(runs, BAD)["status"] == "interrupted"  # the verdict is saved
 
 
@@ -148,6 +149,7 @@ def test_an_interrupted_run_with_damage_elsewhere_is_damaged_and_left_as_it_was(
     damaged = {**record(runs), "status": "running", "pid": -1, "message": 7}
     write(runs, "run.json", damaged)
     assert loaded(runs)[BAD].status == "damaged"
+    RunStore(runs).mark_interrupted()
     assert record(runs, BAD) == damaged  # nothing was rewritten over what is left
 
 
@@ -313,3 +315,21 @@ def test_home_train_and_mistakes_work_beside_damaged_runs(damaged_lab):
     picker.set_value(damaged_lab[2]).run()
     assert not at.exception, at.exception
     assert "cannot be read" in at.error[0].value
+
+
+# --- reading never writes ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", [
+    {"run.json": {"status": "running", "pid": -1}},  # interrupted: its writer is gone
+    {"run.json": {"status": "running", "pid": -1, "message": 7}},  # interrupted and damaged
+    {"steps.json": b"\x00 not json"},  # finished, with a damaged steps.json
+    {"run.json": {"report_card": {"test_accuracy": "x"}}},  # finished, with a damaged report card
+])
+def test_loading_a_run_twice_leaves_its_files_as_they_were_and_its_status_as_first_read(runs, damage):
+    for name, content in damage.items():
+        write(runs, name, {**record(runs), **content} if name == "run.json" else content)
+    before = {name: (runs / BAD / name).read_bytes() for name in FILES}
+    first, second = RunStore(runs).load(BAD), RunStore(runs).load(BAD)
+    assert first.status == second.status != "finished"  # judged at once, never flipped by a later read
+    _ = first.steps, first.epochs, first.report_card, first.diagnosis(), RunStore(runs).list()
+    assert first.status == second.status and first.problems == second.problems
+    assert {name: (runs / BAD / name).read_bytes() for name in FILES} == before

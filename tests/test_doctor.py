@@ -11,11 +11,12 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.doctor import GOOD_LR, Code, diagnose, round_lr
+from core.engine.events import EndEvent
 from core.engine.presets import LECTURE
 from core.engine.report_card import ReportCardEvent
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.engine.trainer import EndEvent, Trainer
+from core.engine.trainer import Trainer
 from core.views.doctor_view import finding_text, try_label
 
 CASES = {
@@ -35,7 +36,7 @@ def trained(mnist, tmp_path_factory):
     for code, config in CASES.items():
         events = []
         recorder = store.create(config)
-        Trainer(config, mnist, listeners=[recorder, events.append]).fit()
+        Trainer(config, mnist, callbacks=[recorder, events.append]).fit()
         runs[code] = (store.load(recorder.id), events)
     return runs
 

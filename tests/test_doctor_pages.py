@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.engine.config import TrainConfig
+from core.engine.events import EndEvent, StepEvent, TrainResult
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.engine.trainer import EndEvent, StepEvent, TrainResult
 from tests.lab_helpers import wait_until
 
 

@@ -328,4 +328,5 @@ def test_a_killed_server_leaves_its_run_interrupted_and_no_worker_behind(tmp_pat
     store = RunStore(runs)
     run = store.load(run_dir.name)
     assert run.status == "interrupted" and len(run.epochs) >= 1
+    store.mark_interrupted()  # what a starting server does: reading alone never writes
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"

@@ -6,8 +6,9 @@ import threading
 import pytest
 
 from core.engine.config import TrainConfig
+from core.engine.events import check_new_lr
 from core.engine.runs import RunStore
-from core.engine.trainer import Trainer, check_new_lr
+from core.engine.trainer import Trainer
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import JobManager, RunRefused

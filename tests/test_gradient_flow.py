@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from core.engine.config import TrainConfig
+from core.engine.events import EpochEvent, LayerStatsEvent
 from core.engine.gradient_flow import GradientFlow, layer_names
 from core.engine.model import build_mlp
-from core.engine.trainer import EpochEvent, LayerStatsEvent, Trainer
+from core.engine.trainer import Trainer
 
 
 def sgd_steps(model, flow, steps, lr=0.1, seed=0):
@@ -107,7 +108,7 @@ def flows(mnist):
     runs = {}
     for lr in (0.01, 3.0):
         events = []
-        Trainer(TrainConfig(lr=lr, epochs=1, train_subset=12_800, device="cpu"), mnist, listeners=[events.append]).fit()
+        Trainer(TrainConfig(lr=lr, epochs=1, train_subset=12_800, device="cpu"), mnist, callbacks=[events.append]).fit()
         runs[lr] = events
     return runs
 

@@ -37,7 +37,7 @@ def runs_root(tmp_path_factory, mnist):
         ("adam", TrainConfig(epochs=1, train_subset=2000, optimizer="adam", lr=0.002)),
     ]
     for label, config in configs:
-        Trainer(config, mnist, listeners=[store.create(config, label=label)]).fit()
+        Trainer(config, mnist, callbacks=[store.create(config, label=label)]).fit()
         time.sleep(1.1)  # run ids sort by the second they were made: keep the order certain
     return root
 

@@ -76,7 +76,7 @@ def test_run_option_line_of_a_real_run(mnist, runs_dir):
 
     store = RunStore(runs_dir)
     config = TrainConfig(epochs=1, train_subset=256, batch_size=64)
-    Trainer(config, mnist, listeners=[store.create(config, label="tiny")]).fit()
+    Trainer(config, mnist, callbacks=[store.create(config, label="tiny")]).fit()
     run = store.list()[0]
     assert default_run(store.list()).id == run.id
     assert run_option_line(run).startswith("tiny · ")

@@ -81,7 +81,7 @@ def test_a_saved_runs_weights_take_the_step_with_its_activation(runs_dir, fake_m
     config = TrainConfig(hidden=(16, 8), activation="tanh", dropout=0.2, epochs=1, train_subset=256, device="cpu")
     store = RunStore(runs_dir)
     recorder = store.create(config)
-    Trainer(config, fake_mnist, listeners=[recorder]).fit()
+    Trainer(config, fake_mnist, callbacks=[recorder]).fit()
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()

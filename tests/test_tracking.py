@@ -12,7 +12,7 @@ from core.engine.trainer import Trainer
 def test_a_run_logged_to_tensorboard_can_be_read_back(tmp_path, make_random_mnist):
     config = TrainConfig(epochs=2, batch_size=50, train_subset=1000, log_with="tensorboard", device="cpu")
     recorder = RunStore(tmp_path / "runs").create(config)
-    result = Trainer(config, make_random_mnist(1000, 200), listeners=[recorder], run_folder=recorder.path).fit()
+    result = Trainer(config, make_random_mnist(1000, 200), callbacks=[recorder], run_folder=recorder.path).fit()
     assert result.status == "finished"
     events = EventAccumulator(str(recorder.path)).Reload()  # the run's own folder: runs/<id>/
     tags = set(events.Tags()["scalars"])
@@ -29,7 +29,7 @@ def test_a_run_logged_to_tensorboard_can_be_read_back(tmp_path, make_random_mnis
 def test_without_a_tracker_nothing_is_written(tmp_path, make_random_mnist):
     config = TrainConfig(epochs=1, batch_size=50, train_subset=500, device="cpu")
     recorder = RunStore(tmp_path / "runs").create(config)
-    Trainer(config, make_random_mnist(500, 100), listeners=[recorder], run_folder=recorder.path).fit()
+    Trainer(config, make_random_mnist(500, 100), callbacks=[recorder], run_folder=recorder.path).fit()
     assert not list(recorder.path.rglob("events.out.tfevents*"))
 
 

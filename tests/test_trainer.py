@@ -7,25 +7,24 @@ import torch
 
 from core.engine.accelerate_fixes import speed_up_accelerate_optimizer, zero_grad
 from core.engine.config import TrainConfig
-from core.engine.model import build_mlp, build_model
-from core.engine.presets import BEST
-from core.engine.trainer import (
+from core.engine.events import (
     EndEvent,
     EpochEvent,
     LearningRateEvent,
     PauseEvent,
     StartEvent,
     StepEvent,
-    Trainer,
-    make_optimizer,
-    make_schedule,
-    predict,
+    as_callback,
 )
+from core.engine.model import build_mlp, build_model
+from core.engine.optimizers import make_optimizer, make_schedule
+from core.engine.presets import BEST
+from core.engine.trainer import Trainer, predict
 
 
 def fit(mnist, **settings):
     events = []
-    result = Trainer(TrainConfig(**settings), mnist, listeners=[events.append]).fit()
+    result = Trainer(TrainConfig(**settings), mnist, callbacks=[events.append]).fit()
     return result, events
 
 
@@ -90,7 +89,7 @@ def test_a_nan_loss_is_named_in_words(mnist, monkeypatch):
 
 def test_stop_from_another_thread_acts_at_once(mnist):
     steps = []
-    trainer = Trainer(TrainConfig(epochs=50, train_subset=5000), mnist, listeners=[steps.append])
+    trainer = Trainer(TrainConfig(epochs=50, train_subset=5000), mnist, callbacks=[steps.append])
     seen_at_stop = []
 
     def stop_soon():
@@ -111,7 +110,7 @@ def test_stop_from_another_thread_acts_at_once(mnist):
 
 def test_pause_holds_the_loop_and_resume_lets_it_go_on(mnist):
     events = []
-    trainer = Trainer(TrainConfig(epochs=1, train_subset=3000), mnist, listeners=[events.append])
+    trainer = Trainer(TrainConfig(epochs=1, train_subset=3000), mnist, callbacks=[events.append])
     trainer.pause()
     thread = threading.Thread(target=trainer.fit)
     thread.start()
@@ -132,12 +131,12 @@ def test_pause_holds_the_loop_and_resume_lets_it_go_on(mnist):
 
 def test_a_new_learning_rate_applies_from_the_next_step(mnist):
     events = []
-    trainer = Trainer(TrainConfig(epochs=1, train_subset=640), mnist, listeners=[events.append])
+    trainer = Trainer(TrainConfig(epochs=1, train_subset=640), mnist, callbacks=[events.append])
 
     def at_step(event):
         if isinstance(event, StepEvent) and event.step == 3:
             trainer.set_lr(0.2)
-    trainer.listeners.append(at_step)
+    trainer.callbacks.append(as_callback(at_step))
     result = trainer.fit()
     (change,) = [e for e in events if isinstance(e, LearningRateEvent)]
     assert change == LearningRateEvent(3, 0.2)

@@ -11,17 +11,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
 from core.engine.config import SETTINGS, ConfigError, Setting, TrainConfig
+from core.engine.events import EndEvent, TrainResult
 from core.engine.folders import default_root, default_runs_dir
 from core.engine.presets import PRESETS
 from core.engine.status import Status
@@ -108,42 +107,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{name: getattr(args, name) for name in SETTINGS})
 
 
-class ConsoleReport:
-    """Progress for people: a redrawn bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, stream, bar: bool):
-        self.stream, self.bar, self.total, self.last_draw = stream, bar, 0, 0.0
-
-    def __call__(self, event) -> None:
-        from core.engine.trainer import EndEvent, EpochEvent, StartEvent, StepEvent
-
-        if isinstance(event, StartEvent):
-            cfg = event.config
-            self._line(f"training {cfg.architecture()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
-                       f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)} on {event.n_train:,} images ({event.device}, "
-                       f"{event.num_processes} process{'es' if event.num_processes > 1 else ''})")
-            self.total = event.total_steps
-        elif isinstance(event, StepEvent) and self.bar:
-            now = time.monotonic()
-            if now - self.last_draw > 0.1 or event.batch == event.steps_per_epoch:
-                self.last_draw = now
-                filled = int(30 * event.step / max(self.total, 1))
-                self.stream.write(f"\repoch {event.epoch} "
-                                  f"[{'#' * filled}{'.' * (30 - filled)}] step {event.step}/{self.total} "
-                                  f"loss {event.loss:.4f}")
-                self.stream.flush()
-        elif isinstance(event, EpochEvent):
-            self._line(f"epoch {event.epoch}: train loss {event.train_loss:.4f}, test loss {event.test_loss:.4f}, "
-                       f"test accuracy {event.test_accuracy:.2f} %, {event.seconds:.2f} s")
-        elif isinstance(event, EndEvent):
-            self._line(event.message)
-
-    def _line(self, text: str) -> None:
-        if self.bar:
-            self.stream.write("\r\033[K")
-        print(text, file=self.stream, flush=True)
-
-
 def data_dir(args: argparse.Namespace) -> Path:
     """The MNIST folder: --data-dir, else the default (folders.default_root)."""
     return Path(args.data_dir) if args.data_dir else default_root()
@@ -212,13 +175,11 @@ class StopSignals:
 
 def mark_stopped(recorder) -> None:
     """Save a run cut short at once as stopped, not leave it "running" (weights are not saved then)."""
-    from core.engine.trainer import EndEvent, TrainResult
-
     if recorder is None or recorder.record.get("status") != Status.RUNNING:
         return  # no run yet, or it was already saved with its final status
     steps = len(recorder.step_losses)
     message = f"stopped at once after {steps} step{'s' * (steps != 1)}; the weights were not saved"
-    recorder.finish(EndEvent(Status.STOPPED, message, TrainResult(Status.STOPPED, message, steps=steps)))
+    recorder.on_end(EndEvent(Status.STOPPED, message, TrainResult(Status.STOPPED, message, steps=steps)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     if error := folders_error(args):
         print(error, file=sys.stderr)
         return 2
+    # Only now: the training side imports torch and Accelerate, which take seconds.
+    from core.engine.cli_run import find_learning_rate, train
+
     if args.find_lr:
         return find_learning_rate(args, config)
     if problem := tracker_problem(config.log_with):
@@ -246,98 +210,6 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped at once; the run is saved as stopped" if signals.recorder
               else "stopped at once" if signals.trainer else "stopped before training started", file=sys.stderr)
         return signals.exit_code
-
-
-def load_data(args: argparse.Namespace):
-    """MNIST from --data-dir, or None after an error message."""
-    from core.engine.data import MNISTUnavailable, load_mnist
-
-    try:
-        return load_mnist(data_dir(args))
-    except MNISTUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    except OSError as exc:  # e.g. MNIST half there in a read-only folder
-        print(f"error: cannot read or build MNIST in {data_dir(args)}: {exc.strerror or exc}", file=sys.stderr)
-    return None
-
-
-def find_learning_rate(args: argparse.Namespace, config: TrainConfig) -> int:
-    """--find-lr: the range test for these settings; its suggestion in words, or as JSON on the last line."""
-    from core.engine.lr_finder import find_lr
-
-    data = load_data(args)
-    if data is None:
-        return 1
-    result = find_lr(config, data)
-    if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        print(f"suggested learning rate: {result.suggested_lr:g} ({result.seconds:.1f} s)\n{result.reason}")
-    return 0
-
-
-def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -> int:
-    """Load MNIST, train and save the run, telling `signals` what to stop; returns the exit code."""
-    from core.engine.runs import RunStore
-    from core.engine.trainer import Trainer, make_accelerator
-
-    # Trackers log into the runs folder, each run under its own id: runs/<id>/ (main process only).
-    accelerator = make_accelerator(config, runs_dir(args))
-    main_process = accelerator.is_main_process
-    # The main process builds the IDX files if needed; the others then just read them.
-    with accelerator.main_process_first():
-        data = load_data(args)
-    if data is None:
-        return 1
-    listeners = []
-    recorder = None
-    if main_process:
-        recorder = signals.recorder = RunStore(runs_dir(args)).create(config, label=args.label)
-        listeners += [recorder, ConsoleReport(sys.stderr if args.json else sys.stdout,
-                                              bar=not args.no_progress and sys.stdout.isatty() and not args.json)]
-    trainer = signals.trainer = Trainer(config, data, listeners=listeners, accelerator=accelerator,
-                                        run_folder=recorder.path if recorder else None)
-    result = trainer.fit()
-    if args.json and main_process:
-        print(json.dumps(json_summary(result, recorder, config)))
-    return {Status.FINISHED: 0, Status.STOPPED: signals.exit_code or 130}.get(result.status, 1)
-
-
-def json_summary(result, recorder, config: TrainConfig) -> dict:
-    """The --json summary of a run: how it ended, each epoch, the report card, the doctor's diagnosis and the
-    calibration; also writes the run's standalone reproduce.py into its folder."""
-    from core.engine.calibration import expected_calibration_error
-    from core.engine.doctor import diagnose
-    from core.engine.fileio import atomic_write_bytes
-    from core.engine.predictions import Predictions
-    from core.engine.reproduce import reproduce_script
-
-    script = recorder.path / "reproduce.py"
-    changes = [(change["step"], change["lr"]) for change in recorder.record.get("lr_changes", [])]
-    atomic_write_bytes(script, reproduce_script(config, recorder.id, changes).encode())
-    ev = result.evaluation
-    ece = None
-    if ev is not None:
-        ece = round(expected_calibration_error(Predictions(ev.labels.numpy(), ev.predicted.numpy(),
-                                                           ev.probs.numpy())), 6)
-    card = recorder.record.get("report_card")
-    diagnosis = diagnose(recorder.step_losses, recorder.epochs, config, result.status,
-                         card["train_accuracy"] if card else None)
-    return {
-        "status": result.status,
-        "message": result.message,
-        "run_dir": str(recorder.path),
-        "reproduce": str(script),
-        "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
-        "test_samples": ev.n_samples if ev is not None else 0,
-        "ece": ece,
-        "epochs": [
-            {k: e.to_dict()[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "layers")}
-            for e in result.epochs
-        ],
-        "report_card": card,
-        "diagnosis": [d.to_dict() for d in diagnosis],
-    }
 
 
 def run(argv: list[str] | None = None) -> NoReturn:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, subset_indices, to_inputs
 from core.engine.model import build_model
+from core.engine.optimizers import make_optimizer
 from core.engine.smoothing import ema
 
 START_LR, END_LR = 1e-5, 10.0  # six decades: below any useful rate for SGD or Adam, past where all explode
@@ -84,8 +85,6 @@ def learning_rates(steps: int) -> list[float]:
 def range_test(config: TrainConfig, data: MNISTTensors, seed: int, steps: int = STEPS,
                stop: threading.Event | None = None) -> list[float]:
     """The smoothed loss at each rate of learning_rates(steps), until it explodes (FinderStopped once `stop` is set)."""
-    from core.engine.trainer import make_optimizer
-
     model = build_model(config, seed=seed)
     optimizer = make_optimizer(replace(config, lr=START_LR), model.parameters())
     images, labels = data.train_images, data.train_labels

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass
 
 import torch
 
 from core.engine.data import MNISTBatches
+from core.engine.events import ReportCardEvent
 
 SPEED_BATCH = 1000  # "images per second" is measured in batches of this size
 ONE_IMAGE_REPEATS = 50  # single-image timings, of which the median is kept (a few are disturbed by others)
@@ -22,22 +22,6 @@ BATCH_REPEATS = 5
 # the test set, so both accuracies are as precise (about ±0.1 points near 99 %), and five times cheaper on
 # all 60,000 (Best's card: 0.8 s with every image, measured on one thread).
 TRAIN_SAMPLE = 10_000
-
-
-@dataclass(frozen=True)
-class ReportCardEvent:
-    """The report card of a finished run, emitted before its EndEvent. Accuracies in percent."""
-
-    test_accuracy: float
-    test_loss: float
-    train_accuracy: float
-    accuracy_gap: float  # train minus test accuracy, in points
-    ms_per_image: float  # one image at a time
-    images_per_second: float  # in batches of SPEED_BATCH
-
-    def to_dict(self) -> dict:
-        """JSON-ready values."""
-        return asdict(self)
 
 
 @torch.no_grad()

@@ -12,12 +12,16 @@ applied from step "step" + 1.
 
 The folder name is the run's id. Files damaged by hand or by a full disk never break a listing: such a run
 reads as "damaged", with what is wrong in plain words, beside the others (core.engine.run_record checks them).
+Reading never writes: a run whose writer died reads as interrupted, and RunStore.mark_interrupted() saves that
+verdict (the server calls it when it starts). core.engine.run_recorder writes the files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import functools
 import hashlib
 import io
 import math
@@ -27,7 +31,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +41,11 @@ import torch
 from core.engine.config import ConfigError, TrainConfig
 from core.engine.display_name import clean_name, name_problem
 from core.engine.doctor import Diagnosis, diagnose
-from core.engine.fileio import atomic_write_bytes, atomic_write_json
+from core.engine.events import ReportCardEvent
+from core.engine.fileio import atomic_write_json
 from core.engine.folders import default_runs_dir
 from core.engine.model import build_model
 from core.engine.predictions import Predictions
-from core.engine.report_card import ReportCardEvent
 from core.engine.reproduce import reproduce_script
 from core.engine.run_record import (
     EPOCH_COLUMNS,
@@ -52,8 +56,8 @@ from core.engine.run_record import (
     read_json_file,
     run_settings,
 )
+from core.engine.run_recorder import RunRecorder
 from core.engine.status import Status
-from core.engine.trainer import EndEvent, EpochEvent, Event, LearningRateEvent, StartEvent, StepEvent
 
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 
@@ -83,18 +87,20 @@ def _writer_alive(record: dict) -> bool:
         return False
 
 
+@dataclass(frozen=True)
 class Run:
-    """One saved run, read back: its record, config, metrics, and on demand its model and predictions.
+    """One saved run, read back once and checked: its record, metrics, and on demand its model and predictions.
 
-    `problems` says what is damaged, in plain words. RunStore.load reads epochs.json; steps.json, which can be
-    long, is checked when it is first read, and may add a problem then.
+    `problems` says what is damaged, in plain words; a damaged run's status is damaged (unless its writer is
+    still training it: a live writer rewrites its files at the next epoch).
     """
 
-    def __init__(self, path: Path, record: dict, problems: Sequence[str] = ()):
-        self.path, self.record = path, record
-        self.problems: list[str] = []
-        for problem in problems:
-            self._found(problem)
+    path: Path
+    record: dict
+    epochs: list[dict]  # one dict per finished epoch; entries that are not epochs are left out
+    steps: list[float]  # the loss of every step; a value that is not a number reads as NaN, a gap in the curve
+    report_card: dict | None  # measured when the run finished (None for older or unfinished runs)
+    problems: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -114,68 +120,16 @@ class Run:
         """The run's settings; ConfigError (a ValueError) when run.json's are damaged."""
         return run_settings(self.record.get("config"))
 
-    @property
-    def epochs(self) -> list[dict]:
-        """One dict per finished epoch; entries that are not epochs are left out (and the run marked damaged)."""
-        entries = self._read_list("epochs.json", "a list of epochs")
-        good = [entry for entry in entries if is_epoch(entry)]
-        if len(good) < len(entries):
-            self._found("epochs.json has entries that are not epochs")
-        return good
-
-    @property
-    def steps(self) -> list[float]:
-        """The loss of every step; a value that is not a number reads as NaN, a gap in the curve."""
-        values = self._read_list("steps.json", "a list of losses")
-        losses = [json_float(value) for value in values]
-        if any(loss is None for loss in losses):
-            self._found("steps.json has losses that are not numbers")
-        return [math.nan if loss is None else loss for loss in losses]
-
-    @property
-    def report_card(self) -> dict | None:
-        """The report card measured when the run finished (None for older or unfinished runs)."""
-        card = self.record.get("report_card")
-        if card is None:
-            return None
-        names = ReportCardEvent.__dataclass_fields__
-        if not isinstance(card, dict) or set(card) != set(names) or any(
-                finite_number(card[name]) is None for name in names):
-            self._found("run.json's report card is not a set of numbers")
-            return None
-        return {name: float(card[name]) for name in names}
-
     def diagnosis(self) -> list[Diagnosis]:
         """The run doctor's findings from the saved numbers ([] for runs it cannot judge, damaged ones too)."""
-        card = self.report_card
+        if self.status == Status.DAMAGED:
+            return []
         try:
             config = self.config
         except ConfigError:
             return []
-        steps, epochs = self.steps, self.epochs
-        if self.status == Status.DAMAGED:
-            return []
-        return diagnose(steps, epochs, config, self.status, card["train_accuracy"] if card else None)
-
-    def _read_list(self, name: str, what: str) -> list:
-        try:
-            value, problem = read_json_file(self.path / name)
-        except FileNotFoundError:
-            return []  # not written yet: no epoch has finished
-        if problem is None and not isinstance(value, list):
-            problem = f"{name} is not {what}"
-        if problem:
-            self._found(problem)
-            return []
-        return value
-
-    def _found(self, problem: str) -> None:
-        # A live writer rewrites its files at the next epoch: its run stays "running" (and undeletable).
-        if problem not in self.problems:
-            self.problems.append(problem)
-        if self.status != Status.RUNNING:
-            self.record["status"] = Status.DAMAGED
-            self.record["message"] = f"damaged: {self.problem}"
+        card = self.report_card
+        return diagnose(self.steps, self.epochs, config, self.status, card["train_accuracy"] if card else None)
 
     @property
     def has_model(self) -> bool:
@@ -293,22 +247,41 @@ class RunStore:
         return sorted(runs, key=lambda run: (run.record["created"], run.id), reverse=True)
 
     def load(self, run_id: str) -> Run:
-        """One run by id (its folder's name); a damaged run.json gives a run with status damaged."""
+        """One run by id (its folder's name), every file checked once; never writes. A damaged file gives a run
+        with status damaged; one whose writer died reads as interrupted (see mark_interrupted)."""
         if not _ID.match(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
         path = self.root / run_id
         raw, unreadable = read_json_file(path / "run.json")
         record, problems = checked_record(raw, run_id)
         problems = [unreadable] if unreadable else problems
+        epochs, steps, card = _read_epochs(path, problems), _read_steps(path, problems), _report_card(record, problems)
         # Judged on run.json as written: a damaged "updated" must not pass for a recent one.
         if record["status"] == Status.RUNNING and not _writer_alive(raw):
-            if problems:  # not rewritten: what is left of a damaged file is evidence, not ours to overwrite
-                record["status"] = Status.DAMAGED
-            else:
-                _mark_interrupted(path, raw, record)
-        run = Run(path, record, problems)
-        _ = run.epochs  # epochs.json is small: read now, so that a damaged one lists the run as damaged
-        return run
+            record["status"] = Status.DAMAGED if problems else Status.INTERRUPTED
+            if not problems:
+                record["message"] = _interrupted_message(record["epochs_done"])
+        problems = list(dict.fromkeys(problems))
+        if problems and record["status"] != Status.RUNNING:
+            record["status"], record["message"] = Status.DAMAGED, f"damaged: {'; '.join(problems)}"
+        return Run(path, record, epochs, steps, card, problems)
+
+    def mark_interrupted(self) -> list[str]:
+        """Save "interrupted" into each run whose writer died while it was running; their ids. Damaged ones are
+        left as they are: what is left of a damaged file is evidence, not ours to overwrite."""
+        marked = []
+        for run in self.list():
+            if run.status != Status.INTERRUPTED:
+                continue
+            raw, unreadable = read_json_file(run.path / "run.json")
+            if unreadable or not isinstance(raw, dict) or raw.get("status") != Status.RUNNING:
+                continue  # saved before, or changed since it was read
+            # A read-only runs folder only loses the saving: the verdict is made again at the next reading.
+            with contextlib.suppress(OSError):
+                atomic_write_json(run.path / "run.json",
+                                  {**raw, "status": Status.INTERRUPTED, "message": run.record["message"]})
+                marked.append(run.id)
+        return marked
 
     def delete(self, run_id: str) -> None:
         """Remove a run's folder; a run still training cannot be deleted."""
@@ -321,88 +294,59 @@ class RunStore:
         shutil.rmtree(doomed, ignore_errors=True)
 
 
-def _mark_interrupted(path: Path, raw: dict, record: dict) -> None:
-    """Say that a run's writer died, and save it, so that the run no longer claims to be running."""
-    done = record["epochs_done"]
-    record["status"] = Status.INTERRUPTED
-    record["message"] = (
-        f"interrupted: the process training it ended after {done} finished epoch{'s' if done != 1 else ''}"
-    )
-    # A read-only runs folder only loses the saving: the verdict is made again at the next reading.
-    with contextlib.suppress(OSError):
-        atomic_write_json(path / "run.json", {**raw, "status": record["status"], "message": record["message"]})
+def _interrupted_message(done: int) -> str:
+    return f"interrupted: the process training it ended after {done} finished epoch{'s' if done != 1 else ''}"
 
 
-class RunRecorder:
-    """A Trainer listener that saves a run as it goes: metrics each epoch, weights and predictions at the end."""
+def _read_list(path: Path, what: str, problems: list[str]) -> list:
+    """A JSON list from a run's file ([] when not written yet); what is wrong goes into `problems`."""
+    try:
+        value, problem = read_json_file(path)
+    except FileNotFoundError:
+        return []  # not written yet: no epoch has finished
+    if problem is None and not isinstance(value, list):
+        problem = f"{path.name} is not {what}"
+    if problem:
+        problems.append(problem)
+        return []
+    return value
 
-    def __init__(self, path: Path, record: dict):
-        self.path, self.record = path, record
-        self.epochs: list[dict] = []
-        self.step_losses: list[float] = []
 
-    @property
-    def id(self) -> str:
-        return self.record["id"]
+def _read_epochs(path: Path, problems: list[str]) -> list[dict]:
+    entries = _read_list(path / "epochs.json", "a list of epochs", problems)
+    good = [entry for entry in entries if is_epoch(entry)]
+    if len(good) < len(entries):
+        problems.append("epochs.json has entries that are not epochs")
+    return good
 
-    def _save_record(self, **changes) -> None:
-        self.record.update(changes, updated=time.time())
-        atomic_write_json(self.path / "run.json", self.record)
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, StepEvent):
-            self.step_losses.append(event.loss)
-        elif isinstance(event, LearningRateEvent):
-            changes = [*self.record.get("lr_changes", []), {"step": event.step, "lr": event.lr}]
-            self._save_record(lr_changes=changes, message=f"learning rate set to {event.lr:g} at step {event.step}")
-        elif isinstance(event, StartEvent):
-            self._save_record(message="training", device=event.device, num_processes=event.num_processes,
-                              n_train=event.n_train, total_steps=event.total_steps)
-        elif isinstance(event, EpochEvent):
-            self.epochs.append(event.to_dict())
-            # Steps first: a reader (or a crash) between the two writes never sees an epoch without its steps.
-            atomic_write_json(self.path / "steps.json", self.step_losses)
-            atomic_write_json(self.path / "epochs.json", self.epochs)
-            self._save_record(
-                epochs_done=event.epoch,
-                steps=len(self.step_losses),
-                test_accuracy=event.test_accuracy,
-                train_seconds=sum(e["seconds"] for e in self.epochs),
-                message=f"epoch {event.epoch} done",
-            )
-        elif isinstance(event, ReportCardEvent):
-            self._save_record(report_card=event.to_dict())
-        elif isinstance(event, EndEvent):
-            self.finish(event)
+def _read_steps(path: Path, problems: list[str]) -> list[float]:
+    try:
+        stat = (path / "steps.json").stat()
+    except FileNotFoundError:
+        return []  # not written yet
+    losses, found = _parsed_steps(path / "steps.json", (stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    problems.extend(found)
+    return list(losses)
 
-    def finish(self, event: EndEvent) -> None:
-        """Save the weights and predictions (when there are any), then the final status."""
-        result = event.result
-        atomic_write_json(self.path / "steps.json", self.step_losses)
-        if result.model is not None and event.status != Status.DIVERGED:
-            buffer = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, buffer)
-            atomic_write_bytes(self.path / "model.pt", buffer.getvalue())
-        if result.evaluation is not None and event.status != Status.DIVERGED:
-            ev = result.evaluation
-            buffer = io.BytesIO()
-            np.savez(buffer, labels=ev.labels.numpy().astype(np.uint8),
-                     predicted=ev.predicted.numpy().astype(np.uint8), probs=ev.probs.numpy().astype(np.float32))
-            atomic_write_bytes(self.path / "predictions.npz", buffer.getvalue())
-        self._save_record(
-            status=event.status,
-            message=event.message,
-            steps=len(self.step_losses),
-            test_accuracy=result.test_accuracy,
-            ended=time.time(),
-        )
 
-    def discard(self) -> None:
-        """Remove the folder of a run that never started (its worker refused it): no trace is left."""
-        doomed = self.path.with_name(f".deleting-{self.id}")
-        os.replace(self.path, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+# Parsing a few thousand floats takes milliseconds, and pages list every run every few seconds: a steps.json is
+# parsed again only when it changed (writers replace it whole, so its time, size or inode changes).
+@functools.lru_cache(maxsize=512)
+def _parsed_steps(path: Path, stamp: tuple) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    problems: list[str] = []
+    losses = [json_float(value) for value in _read_list(path, "a list of losses", problems)]
+    if any(loss is None for loss in losses):
+        problems.append("steps.json has losses that are not numbers")
+    return tuple(math.nan if loss is None else loss for loss in losses), tuple(problems)
 
-    def fail(self, message: str) -> None:
-        """Mark the run failed before or outside training (e.g. bad data); the message is for the student."""
-        self._save_record(status=Status.FAILED, message=message, ended=time.time())
+
+def _report_card(record: dict, problems: list[str]) -> dict | None:
+    card = record.get("report_card")
+    if card is None:
+        return None
+    names = [field.name for field in dataclasses.fields(ReportCardEvent)]
+    if not isinstance(card, dict) or set(card) != set(names) or any(finite_number(card[n]) is None for n in names):
+        problems.append("run.json's report card is not a set of numbers")
+        return None
+    return {name: float(card[name]) for name in names}

@@ -18,6 +18,7 @@ from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import to_inputs
 from core.engine.model import build_model
 from core.engine.network_size import count_parameters
+from core.engine.optimizers import make_optimizer
 from core.engine.words import format_seconds
 
 N_TEST = 10_000
@@ -91,8 +92,6 @@ def estimate_epoch(config: TrainConfig, speed: float = 1.0, cost: StepCost = LAB
 
 def measure_step_seconds(config: TrainConfig, budget_s: float = 0.15, max_steps: int = 20) -> float:
     """Seconds per Trainer step of this network, batch size and optimizer, from a few steps on random images."""
-    from core.engine.trainer import make_optimizer  # Accelerate is slow to import; only needed here
-
     model = build_model(config, seed=0)
     optimizer = make_optimizer(config, model.parameters())
     generator = torch.Generator().manual_seed(0)

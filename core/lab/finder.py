@@ -10,6 +10,9 @@ import secrets
 import threading
 
 from core.engine.config import TrainConfig
+from core.engine.lr_finder import FinderStopped
+from core.lab.executors.base import RunRefusedByWorker, WorkerLost
+from core.lab.limits import RunRefused
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,6 @@ class FinderTask:
         return self._done.is_set() and self.result is None and self._stop.is_set()
 
     def _find(self, executor) -> None:
-        from core.engine.lr_finder import FinderStopped
-        from core.lab.executors.base import RunRefusedByWorker, WorkerLost
-
         try:
             executor.ensure_started()
             if self._stop.is_set():
@@ -71,3 +71,30 @@ class FinderTask:
             self.message = f"The learning-rate finder failed: {type(exc).__name__}: {exc}"
         finally:
             self._done.set()
+
+
+class Finders:
+    """Each owner's latest learning-rate finder (running or ended); one at a time per owner. Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._latest: dict[str, FinderTask] = {}
+
+    def start(self, config: TrainConfig, owner: str, executor) -> FinderTask:
+        """Start a finder for `owner` with `executor`'s helpers; RunRefused while the owner's last one runs."""
+        with self._lock:
+            running = self._latest.get(owner)
+            if running is not None and not running.done:
+                raise RunRefused("Your learning-rate finder is still running: wait for its answer, or stop it, "
+                                 "before you start another.")
+            task = self._latest[owner] = FinderTask(config, owner)
+        task.start(executor)
+        return task
+
+    def latest(self, owner: str) -> FinderTask | None:
+        with self._lock:
+            return self._latest.get(owner)
+
+    def all(self) -> list[FinderTask]:
+        with self._lock:
+            return list(self._latest.values())

@@ -1,12 +1,12 @@
 """One training job: its state under a lock, its live metrics, and the immutable snapshots pages read.
 
-A job's thread runs a core Trainer with the job itself as a listener. The JobManager drives a job through the
-public methods of the "lifecycle" section below; students' controls go through pause, resume and request_stop.
+The job is a Callback (core.engine.events) of its run; its RunLog keeps what the run has said so far. The
+JobManager drives a job through the public methods of the "lifecycle" section below; students' controls go
+through pause, resume and request_stop.
 """
 
 from __future__ import annotations
 
-import functools
 import secrets
 import threading
 import time
@@ -15,6 +15,16 @@ from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
 from core.engine.curves import Curve, loss_curve
+from core.engine.events import (
+    Callback,
+    EndEvent,
+    EpochEvent,
+    LayerStatsEvent,
+    LearningRateEvent,
+    StartEvent,
+    StepEvent,
+)
+from core.engine.run_log import RunLog
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
 
@@ -63,51 +73,26 @@ class JobSnapshot:
         return sum(e["seconds"] for e in self.epoch_metrics)
 
 
-class LiveMetrics:
-    """What a job's trainer has reported so far: every loss, the epochs, the step, and the recent speed.
+class SpeedWindow:
+    """The recent training speed, from the last steps' times; forgets gaps that are not training."""
 
-    Not locked by itself: the Job that owns it holds its lock around every call.
-    """
-
-    def __init__(self, config: TrainConfig):
-        self.config = config
-        self.losses: list[float] = []
-        self.epochs: list[dict] = []
-        self.epoch = self.step = 0
-        self.total_steps = steps_per_epoch(config) * config.epochs
-        self.lr_changes: list[tuple[int, float]] = []
-        self.layer_stats: list[tuple[int, tuple[dict, ...]]] = []
-        self._epoch_samples = self._samples = 0
+    def __init__(self):
+        self._epoch = self._epoch_samples = self._samples = 0
         self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (time, step, samples)
 
-    def add_step(self, event) -> None:
-        """Count one optimizer step (a StepEvent)."""
-        self.losses.append(event.loss)
-        if event.epoch != self.epoch:
-            self.epoch, self._epoch_samples = event.epoch, 0
+    def add_step(self, event: StepEvent) -> None:
+        """Count one optimizer step."""
+        if event.epoch != self._epoch:
+            self._epoch, self._epoch_samples = event.epoch, 0
         self._samples += event.samples - self._epoch_samples
         self._epoch_samples = event.samples
-        self.step = event.step
         self._window.append((time.perf_counter(), event.step, self._samples))
 
-    def add_epoch(self, event) -> None:
-        """Keep one evaluated epoch (an EpochEvent)."""
-        self.epochs.append(event.to_dict())
-        self.forget_speed()  # the evaluation pause is not training speed
-
-    def add_lr_change(self, event) -> None:
-        """Keep a learning rate changed by hand (a LearningRateEvent)."""
-        self.lr_changes.append((event.step, event.lr))
-
-    def add_layer_stats(self, event) -> None:
-        """Keep one gradient-flow measurement (a LayerStatsEvent)."""
-        self.layer_stats.append((event.step, tuple(dict(layer) for layer in event.layers)))
-
-    def forget_speed(self) -> None:
-        """Start the speed window again, after a gap that is not training (an evaluation, a pause)."""
+    def forget(self) -> None:
+        """Start the window again, after a gap that is not training (an evaluation, a pause)."""
         self._window.clear()
 
-    def speed(self) -> tuple[float | None, float | None]:
+    def speed(self, log: RunLog, epochs: int) -> tuple[float | None, float | None]:
         """Samples per second and seconds left, from the recent steps; None while there are too few."""
         if len(self._window) < 2:
             return None, None
@@ -116,12 +101,12 @@ class LiveMetrics:
             return None, None
         rate = (samples1 - samples0) / (t1 - t0)
         per_step = (t1 - t0) / (step1 - step0)
-        eval_seconds = self.epochs[-1]["eval_seconds"] if self.epochs else 0.0
-        remaining_epochs = self.config.epochs - len(self.epochs)
-        return rate, max(0.0, (self.total_steps - self.step) * per_step + remaining_epochs * eval_seconds)
+        eval_seconds = log.epochs[-1]["eval_seconds"] if log.epochs else 0.0
+        remaining_epochs = epochs - len(log.epochs)
+        return rate, max(0.0, (log.total_steps - log.step) * per_step + remaining_epochs * eval_seconds)
 
 
-class Job:
+class Job(Callback):
     """One training run requested by one owner: queued, then trained in its own daemon thread."""
 
     def __init__(self, config: TrainConfig, owner: str, label: str = "", sweep_id: str | None = None,
@@ -136,7 +121,9 @@ class Job:
         self._trainer = None
         self._stop_requested = self._pause_requested = False
         self._queue_position: int | None = None
-        self._metrics = LiveMetrics(config)
+        self._log = RunLog(steps_per_epoch(config) * config.epochs)
+        self._layer_stats: list[tuple[int, tuple[dict, ...]]] = []
+        self._speed = SpeedWindow()
         self._test_accuracy: float | None = None
         self._version = 0
         self._cached: JobSnapshot | None = None
@@ -184,6 +171,21 @@ class Job:
     def stop_requested(self) -> bool:
         """True once Stop was asked: a job's thread that has not reached a worker yet gives up."""
         return self._stop_requested
+
+    def wait(self, timeout: float | None = None) -> JobSnapshot:
+        """Block until the job has ended and its thread is done (or the timeout passed); its snapshot then."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.status.ended:
+                if self.thread is not None:
+                    self.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                return self.snapshot()
+            if deadline is not None and time.monotonic() > deadline:
+                return self.snapshot()
+            if self.thread is not None:
+                self.thread.join(0.05)
+            else:
+                time.sleep(0.05)
 
     def wait_first_step(self, timeout: float) -> bool:
         """Block up to `timeout` seconds until the first step is done (or the job ended); True if so."""
@@ -242,28 +244,32 @@ class Job:
             if not self._status.ended:
                 self._end(Status.FAILED, message)
 
-    def __call__(self, event) -> None:
-        """The Trainer listener (in the job's thread): keep the live metrics, never the model."""
-        StepEvent, EpochEvent, StartEvent, EndEvent, LayerStatsEvent, LearningRateEvent = _events()  # noqa: N806
+    # --- the run's events (in the job's thread): keep the live metrics, never the model ----------------------
+    def on_start(self, event: StartEvent) -> None:
+        self._hear(self._started, event)
+
+    def on_step(self, event: StepEvent) -> None:
+        self._hear(self._stepped, event)
+
+    def on_epoch(self, event: EpochEvent) -> None:
+        self._hear(self._epoch_done, event)
+
+    def on_layer_stats(self, event: LayerStatsEvent) -> None:
+        self._hear(self._layer_stats.append, (event.step, tuple(dict(layer) for layer in event.layers)))
+
+    def on_lr_change(self, event: LearningRateEvent) -> None:
+        self._hear(self._log.on_lr_change, event)
+
+    def on_end(self, event: EndEvent) -> None:
+        self._hear(self._ended, event)
+
+    def _hear(self, keep, what) -> None:
+        """keep(what) under the lock; an ended job (stopped while it prepared: a worker that started it anyway)
+        changes nothing."""
         with self._lock:
-            if self._status.ended:  # stopped while it prepared: a worker that started it anyway changes nothing
-                return
-            if isinstance(event, StepEvent):
-                self._metrics.add_step(event)
-                self._first_step.set()
-            elif isinstance(event, EpochEvent):
-                self._metrics.add_epoch(event)
-            elif isinstance(event, StartEvent):
-                self._metrics.total_steps = event.total_steps
-                self._status, self._message = _training_state(self._pause_requested)
-            elif isinstance(event, LayerStatsEvent):
-                self._metrics.add_layer_stats(event)
-            elif isinstance(event, LearningRateEvent):
-                self._metrics.add_lr_change(event)
-            elif isinstance(event, EndEvent):
-                self._test_accuracy = event.result.test_accuracy
-                self._end(event.status, event.message)
-            self._touch()
+            if not self._status.ended:
+                keep(what)
+                self._touch()
 
     # --- reading -------------------------------------------------------------------------------------------
     def snapshot(self) -> JobSnapshot:
@@ -271,16 +277,16 @@ class Job:
         with self._lock:
             if self._cached is not None and self._cached.version == self._version:
                 return self._cached
-            version, curve, metrics = self._version, self._final_curve, self._metrics
-            losses = list(metrics.losses) if curve is None else []
-            rate, eta = metrics.speed() if self._status == Status.RUNNING else (None, None)
+            version, curve, log = self._version, self._final_curve, self._log
+            losses = list(log.losses) if curve is None else []
+            rate, eta = self._speed.speed(log, self.config.epochs) if self._status == Status.RUNNING else (None, None)
             state = dict(
                 id=self.id, owner=self.owner, label=self.label, sweep_id=self.sweep_id, config=self.config,
                 status=self._status, message=self._message, run_id=self._run_id,
-                queue_position=self._queue_position, epoch=metrics.epoch, epochs=self.config.epochs,
-                step=metrics.step, total_steps=metrics.total_steps, samples_per_second=rate, eta_seconds=eta,
-                epoch_metrics=tuple(dict(e) for e in metrics.epochs), test_accuracy=self._test_accuracy,
-                version=version, lr_changes=tuple(metrics.lr_changes), layer_stats=tuple(metrics.layer_stats),
+                queue_position=self._queue_position, epoch=log.epoch, epochs=self.config.epochs,
+                step=log.step, total_steps=log.total_steps, samples_per_second=rate, eta_seconds=eta,
+                epoch_metrics=tuple(dict(e) for e in log.epochs), test_accuracy=self._test_accuracy,
+                version=version, lr_changes=tuple(log.lr_changes), layer_stats=tuple(self._layer_stats),
             )
         snap = JobSnapshot(curve=curve or loss_curve(losses), **state)  # built outside the lock
         with self._lock:
@@ -288,7 +294,7 @@ class Job:
                 self._cached = snap
                 if self._status.ended and self._final_curve is None:
                     # The drawn curve is all an ended job needs (steps.json has every loss): free the rest.
-                    self._final_curve, self._metrics.losses = snap.curve, []
+                    self._final_curve, self._log.losses = snap.curve, []
         return snap
 
     # --- inside --------------------------------------------------------------------------------------------
@@ -304,11 +310,28 @@ class Job:
                 self._trainer.resume()
             self._status, self._message = _training_state(paused)
             if not paused:
-                self._metrics.forget_speed()  # a pause is not slow training
+                self._speed.forget()  # a pause is not slow training
             self._touch()
             return True
 
     # The lock is held for these.
+    def _started(self, event: StartEvent) -> None:
+        self._log.on_start(event)
+        self._status, self._message = _training_state(self._pause_requested)
+
+    def _stepped(self, event: StepEvent) -> None:
+        self._log.on_step(event)
+        self._speed.add_step(event)
+        self._first_step.set()
+
+    def _epoch_done(self, event: EpochEvent) -> None:
+        self._log.on_epoch(event)
+        self._speed.forget()  # the evaluation pause is not training speed
+
+    def _ended(self, event: EndEvent) -> None:
+        self._test_accuracy = event.result.test_accuracy
+        self._end(event.status, event.message)
+
     def _touch(self) -> None:
         self._version += 1
 
@@ -321,12 +344,3 @@ class Job:
 def _training_state(paused: bool) -> tuple[Status, str]:
     """The status and message of a job that has started training, paused or not."""
     return (Status.PAUSED, "paused") if paused else (Status.RUNNING, "training")
-
-
-@functools.cache
-def _events():
-    # Imported on first use: Accelerate takes seconds to import, and pages import this module.
-    from core.engine import trainer
-
-    return (trainer.StepEvent, trainer.EpochEvent, trainer.StartEvent, trainer.EndEvent, trainer.LayerStatsEvent,
-            trainer.LearningRateEvent)

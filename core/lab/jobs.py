@@ -3,9 +3,10 @@
 Plain Python: never imports streamlit. The dashboard keeps one JobManager per server (per runs folder); each
 browser session submits jobs under its own owner id and reads them back through immutable snapshots.
 Each running job has a light thread in the server that hands the run to the executor (worker processes or Ray
-actors, core.lab.executors) and passes the Trainer's events, as they come back, to two listeners: the run
-store's recorder (files on disk) and the job itself (core.lab.job). The manager keeps no model: the result is
-dropped as soon as the recorder has saved it.
+actors, core.lab.executors) and passes the Trainer's events, as they come back, to two callbacks (JobSink): the
+run store's recorder (files on disk) and the job itself (core.lab.job). The manager keeps no model: the result
+is dropped as soon as the recorder has saved it. The queue's order is core.lab.fair_queue's; the learning-rate
+finders are core.lab.finder's.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -23,85 +22,23 @@ import torch
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.display_name import clean_name, name_problem
-from core.engine.runs import RunStore, owner_tag
+from core.engine.events import failure_message
+from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
 from core.lab.executors import make_executor
 from core.lab.executors.base import Capacity, Executor, RunCancelled, RunRefusedByWorker, WorkerLost
-from core.lab.finder import FinderTask
+from core.lab.fair_queue import FairQueue
+from core.lab.finder import Finders, FinderTask
 from core.lab.job import Job, JobSnapshot
+from core.lab.job_sink import JobSink
+from core.lab.limits import MAX_WAITING_PER_OWNER, NOT_YOURS_TO_DELETE, RunRefused, owns_run, waiting_limit_text
 from core.lab.sweep import Sweep, sweep_configs
 from core.lab.tuning import torch_threads
 
 log = logging.getLogger(__name__)
 
 KEEP_ENDED = 100  # ended jobs remembered for their owners' pages; older ones live on in the run store
-MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count): nobody can fill the queue
-
-
-class RunRefused(ValueError):
-    """The server will not queue this run; the message tells the student why and what to change."""
-
-
-NOT_YOURS_TO_DELETE = ("Only the browser that trained this run, or the instructor, may delete it: the history is "
-                       "everyone's to read, and each run is its owner's.")
-
-
-def owns_run(record: dict, owner: str) -> bool:
-    """True when a saved run (its run.json) was started by this browser: its owner_tag is this owner's."""
-    return bool(owner) and record.get("owner_tag") == owner_tag(owner)
-
-
-def waiting_limit_text(runs: int, would_wait: int) -> str:
-    """Why a browser may not queue more runs now, in words for the student."""
-    what = "this run" if runs == 1 else f"these {runs} runs"
-    return (f"With {what}, {would_wait} of your runs would be waiting, and one browser may have at most "
-            f"{MAX_WAITING_PER_OWNER} waiting at once. Wait until one of your runs starts, or cancel one"
-            + ("." if runs == 1 else ", or choose fewer values."))
-
-
-class _JobSink:
-    """Where the executor reports one job's run: the run store's recorder, created once the worker has it, and
-    the job itself."""
-
-    def __init__(self, store: RunStore, job: Job):
-        self.store, self.job = store, job
-        self.recorder = None
-
-    def cancelled(self) -> bool:
-        """Stopped before a worker took it: the executor gives up waiting for one."""
-        return self.job.stop_requested
-
-    def open(self):
-        """Make the run's folder (a tracker such as TensorBoard writes into it while it trains); its path."""
-        job = self.job
-        self.recorder = self.store.create(job.config, label=job.label, student=job.student, owner=job.owner)
-        return self.recorder.path
-
-    def started(self, control) -> None:
-        self.job.attach_trainer(control, self.recorder.id)
-
-    def refused(self, message: str) -> None:
-        """The worker could not start the run: nothing of it is kept, and the student is told why."""
-        self.discard()
-        self.job.fail(message)
-
-    def discard(self) -> None:
-        """Nothing of a run that never started is kept."""
-        if self.recorder is not None:
-            self.recorder.discard()
-            self.recorder = None
-
-    def __call__(self, event) -> None:
-        self.recorder(event)  # first: a page that sees the job ended reads the run's final files
-        self.job(event)
-
-    def fail(self, message: str) -> None:
-        self.job.fail(message)
-        if self.recorder is not None and self.recorder.record.get("status") == Status.RUNNING:
-            self.recorder.fail(message)
-
-
 class JobManager:
     """Queues training jobs and has the executor train at most max_concurrent at a time.
 
@@ -130,11 +67,9 @@ class JobManager:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._sweeps: dict[str, Sweep] = {}
-        self._queue: list[Job] = []  # in the order they came; _start_order() says in which they start
-        self._starts = 0  # runs started so far: the clock of each owner's last start
-        self._last_start: dict[str, int] = {}  # owner -> the value of _starts at their last run's start
+        self._queue = FairQueue()
         self._running: dict[str, Job] = {}
-        self._finders: dict[str, FinderTask] = {}  # owner -> their latest learning-rate finder
+        self._finders = Finders()
         self.speed: float | None = None  # this machine against the lab machine, timed by warm_up()
         self._warming: threading.Thread | None = None
         self.recover()  # marks the runs of a server that died interrupted, on disk
@@ -198,7 +133,7 @@ class JobManager:
         if not instructor:
             raise PermissionError("Only the instructor may stop every run: unlock the Class page's controls first.")
         with self._lock:
-            jobs = list(reversed(self._start_order())) + list(self._running.values())  # the queued first
+            jobs = list(reversed(self._queue.order())) + list(self._running.values())  # the queued first
         return sum(self._stop(job) for job in jobs)
 
     def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
@@ -231,19 +166,11 @@ class JobManager:
         problem = self.finder_problem(config)
         if problem:
             raise RunRefused(problem)
-        with self._lock:
-            running = self._finders.get(owner)
-            if running is not None and not running.done:
-                raise RunRefused("Your learning-rate finder is still running: wait for its answer, or stop it, "
-                                 "before you start another.")
-            task = self._finders[owner] = FinderTask(config, owner)
-        task.start(self.executor)
-        return task
+        return self._finders.start(config, owner, self.executor)
 
     def finder(self, owner: str) -> FinderTask | None:
         """The owner's latest learning-rate finder (running or ended), or None."""
-        with self._lock:
-            return self._finders.get(owner)
+        return self._finders.latest(owner)
 
     def stop_finder(self, owner: str) -> bool:
         """Stop the owner's running finder after its current step; False if none runs."""
@@ -261,7 +188,7 @@ class JobManager:
     def queue_order(self) -> list[JobSnapshot]:
         """The waiting runs in the order they will start."""
         with self._lock:
-            jobs = self._start_order()
+            jobs = self._queue.order()
         return [job.snapshot() for job in jobs]
 
     def live_snapshots(self) -> list[tuple[JobSnapshot, str]]:
@@ -274,7 +201,7 @@ class JobManager:
     def waiting_of(self, owner: str) -> int:
         """How many of this owner's runs wait in the queue."""
         with self._lock:
-            return sum(job.owner == owner for job in self._queue)
+            return self._queue.waiting_of(owner)
 
     # --- lookups ---------------------------------------------------------------------------------------
     def get(self, job_id: str | None) -> Job | None:
@@ -320,22 +247,10 @@ class JobManager:
         with self._lock:
             return len(self._queue)
 
-    def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
+    def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot | None:
         """Block until the job has ended (or the timeout passed); for scripts and tests, never for pages."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get(job_id)
-            thread = job.thread if job else None
-            if job is None or job.status.ended:
-                if thread is not None:
-                    thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-                return job.snapshot() if job else None
-            if deadline is not None and time.monotonic() > deadline:
-                return job.snapshot()
-            if thread is not None:
-                thread.join(0.05)
-            else:
-                time.sleep(0.05)
+        job = self.get(job_id)
+        return job.wait(timeout) if job else None
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel the queue, stop every run and wait for them and the warm-up; close an executor of our own.
@@ -343,8 +258,8 @@ class JobManager:
         A thread still inside torch when the interpreter exits aborts the whole process (exit code 134).
         """
         with self._lock:
-            ids = [job.id for job in self._queue] + list(self._running)
-            finders = list(self._finders.values())
+            ids = [job.id for job in self._queue.jobs] + list(self._running)
+        finders = self._finders.all()
         for task in finders:  # a closed server stops its finders; the helpers go with the executor
             task.stop()
         for job_id in ids:
@@ -361,7 +276,9 @@ class JobManager:
             self.executor.close()
 
     def recover(self) -> list[str]:
-        """Runs left "running" by a process that died are marked interrupted (their epochs kept); their ids."""
+        """Runs left "running" by a process that died are marked interrupted on disk (their epochs kept); the ids
+        of every interrupted run."""
+        self.store.mark_interrupted()
         return [run.id for run in self.store.list() if run.status == Status.INTERRUPTED]
 
     def warm_up(self) -> threading.Thread:
@@ -387,7 +304,7 @@ class JobManager:
     @property
     def notice(self) -> str:
         """Why the lab trains otherwise than it was asked to (Ray not reachable, say); "" when it does not."""
-        return getattr(self.executor, "notice", "")
+        return self.executor.abilities().notice
 
     def _owned(self, job_id: str | None, owner: str) -> Job | None:
         # A link shows anyone a run; only the browser that started it may control it.
@@ -399,7 +316,7 @@ class JobManager:
             if job in self._queue:
                 self._queue.remove(job)
                 job.cancel()
-                self._renumber()
+                self._queue.renumber()
                 return True
         return job.request_stop()
 
@@ -419,7 +336,7 @@ class JobManager:
             jobs = [Job(config, owner, label, sweep_id, student) for config, label in requests]
             for job in jobs:
                 self._jobs[job.id] = job
-                self._queue.append(job)
+                self._queue.add(job)
             self._dispatch()  # a sweep's runs are all queued before any starts: whole or not at all
         return jobs
 
@@ -428,51 +345,27 @@ class JobManager:
             if self.max_concurrent == 0 and self._warming is None:
                 self.warm_up()  # slots are counted once the executor has started (a Ray cluster's, say)
             starting = []
-            for job in self._start_order():
+            for job in self._queue.order():
                 if len(self._running) >= self.max_concurrent or not self._compatible(job):
                     break
-                self._queue.remove(job)
-                self._starts += 1
-                self._last_start[job.owner] = self._starts
+                self._queue.started(job)
                 self._running[job.id] = job
                 starting.append(job)
             # Positions first: a job seen running must never leave its followers with stale positions.
-            self._renumber()
+            self._queue.renumber()
             for job in starting:
                 job.thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"train-{job.id}")
                 job.thread.start()
 
     def _compatible(self, job: Job) -> bool:
         # Accelerate keeps one device/precision state per process: in one process, runs with another one wait.
-        if not getattr(self.executor, "shares_process", False):
+        if not self.executor.abilities().shares_process:
             return True
         key = (job.config.device, job.config.mixed_precision)
         return all((j.config.device, j.config.mixed_precision) == key for j in self._running.values())
 
-    def _renumber(self) -> None:
-        for position, job in enumerate(self._start_order(), start=1):
-            job.set_queue_position(position)
-
-    def _start_order(self) -> list[Job]:
-        """The queue in the order it will start: round-robin between owners, each owner's runs in their own
-        order, next the owner whose last start is longest ago (one who never started first; ties: who came
-        first). One student's three waiting runs no longer all go before a classmate's first."""
-        last = dict(self._last_start)
-        pending: dict[str, deque[Job]] = {}  # insertion order: owners by their earliest waiting run
-        for job in self._queue:
-            pending.setdefault(job.owner, deque()).append(job)
-        order, clock = [], self._starts
-        while pending:
-            owner = min(pending, key=lambda o: last.get(o, -1))
-            order.append(pending[owner].popleft())
-            clock += 1
-            last[owner] = clock
-            if not pending[owner]:
-                del pending[owner]
-        return order
-
     def _run(self, job: Job) -> None:
-        sink = _JobSink(self.store, job)
+        sink = JobSink(self.store, job)
         try:
             if not job.mark_running():
                 return
@@ -487,8 +380,6 @@ class JobManager:
         except WorkerLost as exc:
             sink.fail(str(exc))
         except Exception as exc:
-            from core.engine.trainer import failure_message
-
             log.exception("job %s failed", job.id)
             sink.fail(failure_message(exc))
         finally:

@@ -1,6 +1,8 @@
 """Where runs train: worker processes on this machine (local, the default), Ray actors (ray), or threads (tests).
 
-Chosen by one setting, MNIST_LAB_EXECUTOR; Ray's own RAY_ADDRESS joins an existing cluster.
+Chosen by one setting, MNIST_LAB_EXECUTOR; Ray's own RAY_ADDRESS joins an existing cluster. Server side: base,
+pool, local, ray_actors, fallback, threads. Worker side: worker (the local worker process) and worker_body (what
+every worker does, in a process or a Ray actor).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def make_executor(data: MNISTTensors | None = None, slots: int | None = None, en
         return ThreadExecutor(data, slots or max_concurrent_runs(environ))
     slots = slots or max_concurrent_runs(environ, default=WORKER_SLOTS_PER_CORE * (os.cpu_count() or 1))
     if kind == "ray":
+        from core.lab.executors.fallback import FallbackExecutor
         from core.lab.executors.ray_actors import RayExecutor
 
-        return RayExecutor(data, fallback=lambda: LocalExecutor(data, slots))
+        return FallbackExecutor(RayExecutor(data), fallback=lambda: LocalExecutor(data, slots))
     return LocalExecutor(data, slots)

@@ -1,21 +1,25 @@
 """What the job manager asks of an executor: train one run away from the web server and relay what happens.
 
-An executor trains each run in a worker (a process of the local pool, or a Ray actor), with the same Trainer
-as the command line. Commands go in (start, pause, resume, stop, set the learning rate); the Trainer's own
-events come out, in order, to a RunSink in the server. The weights and predictions come back with the
-EndEvent, so the server saves every run in its own RunStore: workers need no shared folder.
+Server side only (the code that runs inside a worker is in core.lab.executors.worker_body). An executor trains
+each run in a worker (a process of the local pool, or a Ray actor), with the same Trainer as the command line.
+Commands go in (start, pause, resume, stop, set the learning rate) through a RemoteControl; the Trainer's own
+events come out, in order, to the run's RunSink, a Callback in the server. The weights and predictions come
+back with the EndEvent, so the server saves every run in its own RunStore: workers need no shared folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from core.engine.config import TrainConfig
+from core.engine.events import Callback, EndEvent, Evaluation, TrainResult, check_new_lr
+from core.engine.model import build_model
 
 # Said of a run whose worker process or actor died under it; the run's other work is kept as far as it got.
 WORKER_LOST = "failed: the worker running it was lost"
@@ -36,6 +40,10 @@ class RunCancelled(RuntimeError):
     """The run was stopped while it waited for a worker: no worker was given it."""
 
 
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot start here (a Ray it cannot reach); the message says so, for the Train page."""
+
+
 # Short tasks (the learning-rate finder) get helper workers of their own, beside the runs' slots: two, so that one
 # student's long finder never holds up a classmate's, and few, so that they take little from the runs.
 FINDER_HELPERS = min(2, os.cpu_count() or 1)
@@ -51,21 +59,50 @@ class Capacity:
     machines: int
 
 
-class RunControl(Protocol):
-    """The controls of one run while it trains, safe from any thread: the Trainer's own, or a proxy of them."""
+@dataclass(frozen=True)
+class Abilities:
+    """What the job manager must know of an executor beyond its capacity."""
 
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def stop(self) -> None: ...
-    def set_lr(self, lr: float) -> None: ...
+    # Runs train in the server's own process: Accelerate keeps one device state per process, so runs with
+    # another device or precision must wait.
+    shares_process: bool = False
+    notice: str = ""  # why the lab trains otherwise than it was asked to (Ray not reachable), for the students
 
 
-class RunSink(Protocol):
-    """Where an executor reports one run, in the server: first `started`, then every event in order."""
+class RunSink(Callback):
+    """Where an executor reports one run, in the server: first `started`, then every event's hook, in order."""
 
-    def started(self, control: RunControl) -> None: ...
-    def __call__(self, event) -> None: ...
-    def cancelled(self) -> bool: ...  # stopped before it started: a worker not yet taken is not taken
+    def started(self, control) -> None:
+        """The run has a worker; `control` pauses, resumes, stops it and sets its learning rate."""
+
+    def cancelled(self) -> bool:
+        """Stopped before it started: a worker not yet taken is not taken."""
+        return False
+
+
+class RemoteControl:
+    """A run's controls, sent to the worker that trains it; the same methods as the Trainer's."""
+
+    def __init__(self, send: Callable[..., None], config: TrainConfig, pid: int | None = None):
+        self.send, self.config = send, config
+        self.pid = pid  # the process that trains the run, on whichever machine
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def stop(self) -> None:
+        self._send("stop")
+
+    def set_lr(self, lr: float) -> None:
+        check_new_lr(self.config, lr)  # refused here, in words, rather than ignored in the worker
+        self._send("set_lr", float(lr))
+
+    def _send(self, *message) -> None:
+        with contextlib.suppress(OSError):  # the worker is gone: its run's thread reports that
+            self.send(*message)
 
 
 class Executor(ABC):
@@ -88,6 +125,10 @@ class Executor(ABC):
     def started(self) -> bool:
         """True once start() has ended: the workers are warm."""
         return self._started
+
+    def abilities(self) -> Abilities:
+        """What the job manager must know of this executor (see Abilities)."""
+        return Abilities()
 
     @abstractmethod
     def start(self) -> None:
@@ -127,34 +168,8 @@ def take_idle(idle: queue.Queue, cancelled) -> object:
             continue
 
 
-# --- carrying a run's end between processes ------------------------------------------------------------------
-def pack_end(event) -> dict:
-    """An EndEvent as plain data (tensors, numbers, strings) that pickles small: the model as its weights."""
-    result = event.result
-    ev = result.evaluation
-    return dict(
-        status=event.status, message=event.message, epochs=list(result.epochs), steps=result.steps,
-        report_card=result.report_card,
-        weights=None if result.model is None else {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-        evaluation=None if ev is None else dict(loss=ev.loss, accuracy=ev.accuracy, labels=ev.labels.cpu(),
-                                                 predicted=ev.predicted.cpu(), probs=ev.probs.cpu()),
-    )
-
-
-def failed_end(exc: Exception):
-    """The EndEvent of a run that failed before its Trainer could report it (say, while preparing)."""
-    from core.engine.status import Status
-    from core.engine.trainer import EndEvent, TrainResult, failure_message
-
-    message = failure_message(exc)
-    return EndEvent(Status.FAILED, message, TrainResult(Status.FAILED, message))
-
-
-def unpack_end(packed: dict, config: TrainConfig):
-    """The EndEvent that pack_end() carried, with the model rebuilt from its weights."""
-    from core.engine.model import build_model
-    from core.engine.trainer import EndEvent, Evaluation, TrainResult
-
+def unpack_end(packed: dict, config: TrainConfig) -> EndEvent:
+    """The EndEvent that worker_body.pack_end() carried, with the model rebuilt from its weights."""
     model = None
     if packed["weights"] is not None:
         model = build_model(config)
@@ -163,77 +178,3 @@ def unpack_end(packed: dict, config: TrainConfig):
     result = TrainResult(packed["status"], packed["message"], packed["epochs"], model, evaluation, packed["steps"],
                          packed.get("report_card"))
     return EndEvent(packed["status"], packed["message"], result)
-
-
-def warm_up_training() -> None:
-    """Train a few steps on a few blank images, untimed: a worker's first real run then starts without the
-    one-off costs (Accelerate's state, torch's first kernels, the evaluation path)."""
-    import torch
-
-    from core.engine.data import MNISTTensors
-    from core.engine.trainer import Trainer
-
-    images, labels = torch.zeros(256, 28, 28, dtype=torch.uint8), torch.arange(256) % 10
-    Trainer(TrainConfig(epochs=1, batch_size=64), MNISTTensors(images, labels, images, labels)).fit()
-
-
-# --- one run inside a worker -----------------------------------------------------------------------------------
-class RunInWorker:
-    """One run inside a worker: a Trainer in its own thread, whose events wait in a buffer until collected.
-
-    The controls act on the Trainer at once (it exists before training starts). `wake` is set at the first
-    step (the student waits for the first loss point) and at every event that is not a step, so a sender
-    passes these on without waiting for its next round.
-    """
-
-    def __init__(self, config: TrainConfig, data, threads: int, run_folder=None):
-        from core.engine.trainer import Trainer
-
-        self.trainer = Trainer(config, data, listeners=[self._keep], run_folder=run_folder)
-        self.threads = threads
-        self.wake = threading.Event()
-        self._lock = threading.Lock()
-        self._events: list = []
-        self._end: dict | None = None
-        self._ended_reported = False
-        self.thread = threading.Thread(target=self._fit, daemon=True, name="train")
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def take(self) -> tuple[list, dict | None]:
-        """The events since the last call (the EndEvent packed, once the run has ended)."""
-        with self._lock:
-            events, self._events = self._events, []
-            end, self._end = self._end, None
-            self.wake.clear()
-            return events, end
-
-    def _keep(self, event) -> None:
-        from core.engine.trainer import EndEvent, StepEvent
-
-        with self._lock:
-            if isinstance(event, EndEvent):
-                self._end, self._ended_reported = pack_end(event), True
-            else:
-                self._events.append(event)
-        if not isinstance(event, StepEvent) or event.step == 1:
-            self.wake.set()
-
-    def _fit(self) -> None:
-        import torch
-
-        from core.lab.tuning import DEFAULT_WORKER_NICE, lower_thread_priority
-
-        lower_thread_priority(default=DEFAULT_WORKER_NICE)  # nice is per thread: set by the training thread itself
-        torch.set_num_threads(self.threads)
-        try:
-            self.trainer.fit()
-        # Inside its loop the Trainer has reported a failure already; before it, not. Whatever ends the thread,
-        # the run gets an end: the sender waits for one.
-        except BaseException as exc:
-            with self._lock:
-                if not self._ended_reported:
-                    self._end = pack_end(failed_end(exc))
-        finally:
-            self.wake.set()

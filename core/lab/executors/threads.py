@@ -14,15 +14,28 @@ import torch
 from core.engine import data as mnist_data
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
-from core.lab.executors.base import Capacity, Executor, RunRefusedByWorker, RunSink, failed_end
+from core.engine.events import Callback, EndEvent
+from core.engine.lr_finder import find_lr
+from core.engine.trainer import Trainer, make_accelerator
+from core.lab.executors.base import Abilities, Capacity, Executor, RunRefusedByWorker, RunSink
+from core.lab.executors.worker_body import failed_end
 from core.lab.tuning import lower_thread_priority, torch_threads
+
+
+class EndSeen(Callback):
+    """Remembers whether the Trainer reported its end (a failure inside its loop), so it is not reported twice."""
+
+    def __init__(self):
+        self.seen = False
+
+    def on_end(self, event: EndEvent) -> None:
+        self.seen = True
 
 
 class ThreadExecutor(Executor):
     """Each run trains in the thread that calls train(); `slots` runs at once share one process."""
 
     kind = "threads"
-    shares_process = True  # Accelerate keeps one device state per process: the job manager must know
 
     def __init__(self, data: MNISTTensors | None = None, slots: int = 1):
         super().__init__()
@@ -31,42 +44,33 @@ class ThreadExecutor(Executor):
         self._accelerator_lock = threading.Lock()
 
     def start(self) -> None:
-        import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import)
-
         self._get_data()
 
     def capacity(self) -> Capacity:
         return Capacity(self.kind, self.slots, 1)
 
-    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
-        from core.engine.trainer import EndEvent, Trainer, make_accelerator
+    def abilities(self) -> Abilities:
+        return Abilities(shares_process=True)  # Accelerate keeps one device state per process
 
+    def train(self, config: TrainConfig, sink: RunSink, run_folder=None) -> None:
         torch.set_num_threads(self.threads)
         lower_thread_priority()
         try:
             data = self._get_data()
         except MNISTUnavailable as exc:
             raise RunRefusedByWorker(str(exc)) from exc
-        ended = []
-
-        def relay(event) -> None:
-            if isinstance(event, EndEvent):
-                ended.append(event)
-            sink(event)
-
+        ended = EndSeen()
         try:
             with self._accelerator_lock:  # trackers write into the runs folder, each run under its own id
                 accelerator = make_accelerator(config, Path(run_folder).parent if run_folder else None)
-            trainer = Trainer(config, data, listeners=[relay], accelerator=accelerator, run_folder=run_folder)
+            trainer = Trainer(config, data, callbacks=[ended, sink], accelerator=accelerator, run_folder=run_folder)
             sink.started(trainer)
             trainer.fit()
         except Exception as exc:  # inside its loop the Trainer has reported the failure itself
-            if not ended:
-                sink(failed_end(exc))
+            if not ended.seen:
+                sink.on_end(failed_end(exc))
 
     def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
-        from core.engine.lr_finder import find_lr
-
         lower_thread_priority()  # the calling thread is the job manager's finder thread, made for this finder
         try:
             return find_lr(config, self._get_data(), stop=stop)

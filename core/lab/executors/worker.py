@@ -6,10 +6,11 @@ imported torch can deadlock. The server hands over one end of a socket pair (fd 
 so no port and no auth key are needed. Messages are pickled tuples:
   server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig, run folder | None), ("pause",),
                     ("resume",), ("stop",), ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
-  worker -> server: ("ready", pid), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
+  worker -> server: ("ready", (pid, host)), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
                     ("found", LrFinderResult), ("finder_stopped",) (a finder stopped by "stop")
-The worker trains one run at a time. It exits when the server's end of the socket closes, and within a second or
-so when the server process dies, even in the middle of a warm-up or a finder (see watch_parent).
+Its body (core.lab.executors.worker_body.WorkerBody) is the Ray actor's too; it trains one run at a time.
+The worker exits when the server's end of the socket closes, and within a second or so when the server
+process dies, even in the middle of a warm-up or a finder (see watch_parent).
 """
 
 from __future__ import annotations
@@ -67,76 +68,38 @@ def relay(link: MessageLink, run) -> None:
 
 
 def serve(link: MessageLink, threads: int) -> None:
-    """Warm up (torch, Accelerate, MNIST), say ready, then train what the server sends, one run at a time."""
-    from core.engine import data as mnist_data
-    from core.engine.data import MNISTUnavailable
-    from core.lab.executors.base import RunInWorker, warm_up_training
+    """Warm up (torch, Accelerate, MNIST), say ready, then do what the server sends, one run at a time."""
+    from core.lab.executors.worker_body import WorkerBody  # imports torch and Accelerate: after watch_parent
+
     kind, data = link.recv()
     assert kind == "data"
-    import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import: before "ready", not per run)
-
-    unavailable = None
-    if data is None:
-        try:
-            data = mnist_data.load_mnist()
-        except MNISTUnavailable as exc:  # every run is refused with the advice, the worker stays up
-            unavailable = str(exc)
-    warm_up_training()
-    link.send(("ready", os.getpid()))
-    run = None
-    finder_stop = threading.Event()
+    body = WorkerBody(data, threads)
+    link.send(("ready", body.ready()))
     while True:
-        message = link.recv()
-        command = message[0]
+        command, *args = link.recv()
         if command == "train":
-            if unavailable:
-                link.send(("refused", unavailable))
+            why_not = body.start(*args)
+            if why_not:
+                link.send(("refused", why_not))
                 continue
-            run = RunInWorker(message[1], data, threads, message[2])
             link.send(("started",))
-            run.start()
-            threading.Thread(target=relay, args=(link, run), daemon=True, name="relay").start()
+            threading.Thread(target=relay, args=(link, body.run), daemon=True, name="relay").start()
         elif command == "find_lr":  # only the pool's helper workers are asked: they train no runs
-            if unavailable:
-                link.send(("refused", unavailable))
-                continue
-            finder_stop = threading.Event()  # a fresh one: a late "stop" for the last finder stops nothing now
-            threading.Thread(target=find, args=(link, message[1], data, threads, finder_stop), daemon=True,
-                             name="finder").start()
+            threading.Thread(target=find, args=(link, body, *args), daemon=True, name="finder").start()
         elif command == "quit":
             return
-        elif command == "stop" and run is None:
-            finder_stop.set()
-        elif run is not None:
-            control(run.trainer, command, message[1:])
+        elif command == "stop" and body.run is None:
+            body.stop_finder()
+        else:
+            body.control(command, *args)
 
 
-def find(link: MessageLink, config, data, threads: int, stop: threading.Event) -> None:
-    """Run the learning-rate finder in this thread, niced like training, and send its answer; stoppable."""
-    import torch
-
-    from core.engine.lr_finder import FinderStopped, find_lr
-    from core.lab.tuning import DEFAULT_WORKER_NICE, lower_thread_priority
-
-    lower_thread_priority(default=DEFAULT_WORKER_NICE)
-    torch.set_num_threads(threads)
-    try:
-        answer = ("found", find_lr(config, data, stop=stop))
-    except FinderStopped:
-        answer = ("finder_stopped",)
-    except Exception as exc:  # the student is told; the helper stays up for the next finder
-        answer = ("refused", f"the learning-rate finder failed: {type(exc).__name__}: {exc}")
+def find(link: MessageLink, body, config) -> None:
+    """Run the learning-rate finder in this thread and send its answer: found, refused (why) or finder_stopped."""
+    found, why_not = body.find_lr(config)
+    answer = ("found", found) if found is not None else ("refused", why_not) if why_not else ("finder_stopped",)
     with contextlib.suppress(OSError):
         link.send(answer)
-
-
-def control(trainer, command: str, args: tuple) -> None:
-    """Apply one of the server's controls to the run's Trainer."""
-    if command == "set_lr":
-        with contextlib.suppress(ValueError):  # the server checked the rate before sending it
-            trainer.set_lr(*args)
-    elif command in ("pause", "resume", "stop"):
-        getattr(trainer, command)()
 
 
 def main(argv=None) -> None:
