@@ -238,7 +238,7 @@ def test_a_closer_look_at_a_chosen_image(app, newest):
 
 def test_compare_two_runs(app):
     open_tab(app, "Compare two runs")
-    card = {"Accuracy", "Loss", "Speed", "Consistency"}  # the run's report card, above the tabs
+    card = {"Accuracy", "Loss", "Time per image", "Consistency"}  # the run's report card, above the tabs
     assert card <= {m.label for m in app.metric}
     values = [int(m.value.replace(",", "")) for m in app.metric if m.label not in card]
     assert len(values) == 4 and sum(values) == 10_000

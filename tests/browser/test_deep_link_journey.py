@@ -27,6 +27,13 @@ def train_cli(runs_dir: Path, label: str) -> str:
     return next(run.id for run in RunStore(runs_dir).list() if run.record.get("label") == label)
 
 
+def cut_off_metrics(page) -> list[str]:
+    """The texts of metric values wider than their box (Streamlit ends them with "…")."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+        .filter(v => [v, ...v.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+        .map(v => v.innerText)""")
+
+
 def query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
@@ -41,6 +48,8 @@ def test_a_first_visit_to_a_runs_mistakes_shows_that_run_and_keeps_the_link(fres
     chosen = app.page.locator(".st-key-mk_run")
     assert "the linked run" in chosen.inner_text() + chosen.locator("input").first.input_value()
     assert query(app.page).get("run") == [linked]
+    app.page.locator('[data-testid="stMetricValue"]').first.wait_for()  # the report card, at the default width
+    assert cut_off_metrics(app.page) == []
     app.assert_no_exception()
 
 
