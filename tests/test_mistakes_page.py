@@ -117,6 +117,10 @@ def test_opens_on_the_newest_finished_run_with_its_headline(app, newest):
 
 def test_calibration_shows_the_reliability_diagram_and_the_error(app, newest):
     c = calibration(newest.predictions())
+    # Closed, the calibration section draws no chart (issue 19: a lighter page); opened, it shows it all.
+    assert not any("how sure" in chart.proto.spec for chart in app.get("plotly_chart"))
+    app.session_state["mk_calibration_open"] = True
+    run_again(app)
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     (reliability,) = [f for f in figures if f["layout"]["xaxis"]["title"]["text"].startswith("how sure")]
     bars = reliability["data"][0]["y"]  # plotly sends numbers as base64 binary
