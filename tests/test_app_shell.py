@@ -1,6 +1,5 @@
 """The dashboard shell and the Autograd page, driven by Streamlit's AppTest (no browser)."""
 
-import json
 from pathlib import Path
 
 import pytest
