@@ -6,9 +6,8 @@ from functools import partial
 
 import streamlit as st
 
-from core.lessons.mistakes import Predictions, confusion, headline, most_confused_pairs, per_class_accuracy
-from core.views.mistakes_charts import accuracy_figure, confusion_figure
-from pages.mistakes_parts import keys, paging
+from core.lessons.mistakes import Predictions, confusion, headline, most_confused_pairs
+from pages.mistakes_parts import keys, loaders, paging
 from pages.ui.common import table
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -30,8 +29,8 @@ def _cell_clicked(chart_key: str) -> None:
     st.session_state[keys.MATRIX_CLICKS] = st.session_state.get(keys.MATRIX_CLICKS, 0) + 1
 
 
-def show(p: Predictions) -> None:
-    """Headline, confusion matrix (counts or row %), per-class accuracy and the most-confused pairs."""
+def show(run, p: Predictions) -> None:
+    """Headline, confusion matrix (counts or row %), per-class accuracy and the most-confused pairs of a run."""
     st.subheader(headline(p))
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -39,9 +38,10 @@ def show(p: Predictions) -> None:
             "Confusion matrix", ["counts", "percent"], default="counts", required=True, key=keys.MATRIX_VIEW,
             format_func={"counts": "Counts", "percent": "% of each true digit"}.get, persist_state="session",
         )  # fmt: skip
+        matrix, accuracy = loaders.overview_figures(run, percent=view == "percent")
         chart_key = f"{keys.MATRIX}_{st.session_state.get(keys.MATRIX_CLICKS, 0)}"
         st.plotly_chart(
-            confusion_figure(p, normalize=view == "percent"),
+            matrix,
             key=chart_key, on_select=partial(_cell_clicked, chart_key), selection_mode="points",
             config=CHART_CONFIG,
         )  # fmt: skip
@@ -51,7 +51,7 @@ def show(p: Predictions) -> None:
         )
     with right:
         st.markdown("**Accuracy per digit**")
-        st.plotly_chart(accuracy_figure(per_class_accuracy(p)), config=CHART_CONFIG, key=keys.ACCURACY)
+        st.plotly_chart(accuracy, config=CHART_CONFIG, key=keys.ACCURACY)
         pairs = most_confused_pairs(p, k=5)
         st.markdown("**Most confused pairs**")
         if pairs:
