@@ -70,8 +70,7 @@ def test_train_a_quick_setup_and_watch_it_finish(streamlit_app, record_timing, p
     accuracy = float(re.search(r"accuracy ([\d.]+) %", message).group(1))
     assert accuracy > 90, message
     names = {t["name"] for t in plotly_traces(page)}
-    # 3 epochs of 313 steps: more than 400 points, so each faint point is the mean of 5 steps, and says so.
-    assert {"loss, mean of every 5 steps", "smoothed"} <= names
+    assert {"loss of each step", "smoothed"} <= names
     assert "job=" in page.url and "epochs=3" in page.url  # a refresh would find it again
     page.locator("td", has_text="finished").first.wait_for()  # the history has it
     app.assert_no_exception()
