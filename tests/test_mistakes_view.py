@@ -10,10 +10,10 @@ from core.lessons.mistakes import COLORS, Predictions, compare, confusion
 from core.views.mistakes_charts import (
     GREEN,
     RED,
-    accuracy_figure,
+    accuracy_chart,
     activation_figure,
     confusion_figure,
-    probability_figure,
+    probability_chart,
 )
 from core.views.mistakes_view import (
     NBSP,
@@ -130,18 +130,19 @@ def test_confusion_figure_percent_view(preds):
     assert fig.data[0].text[3][3] == "50.0" and fig.data[1].text[1][1] == "100.0"
 
 
-def test_accuracy_figure_marks_the_weakest_digit(preds):
+def test_accuracy_chart_marks_the_weakest_digit(preds):
     accuracy = np.array([np.nan, 100, np.nan, 50, np.nan, 100, np.nan, np.nan, 0, np.nan])
-    bars = accuracy_figure(accuracy).data[0]
-    assert list(bars.marker.color).count(RED) == 1 and bars.marker.color[8] == RED
-    assert bars.text[0] == "–"
+    bars = accuracy_chart(accuracy).data
+    assert list(bars["color"]).count(RED) == 1 and bars["color"][8] == RED
+    assert bars["label"][0] == "–" and bars["label"][3] == "50.0"
 
 
-def test_probability_figure_colours_true_and_wrong_answer():
+def test_probability_chart_colours_true_and_wrong_answer():
     probs = np.array([0.05, 0.8, 0.15] + [0.0] * 7)
-    colors = probability_figure(probs, true=2).data[0].marker.color
+    colors = probability_chart(probs, true=2).data["color"]
     assert colors[1] == RED and colors[2] == GREEN
-    assert probability_figure(probs, true=1).data[0].marker.color[1] == GREEN
+    assert probability_chart(probs, true=1).data["color"][1] == GREEN
+    assert probability_chart(probs).data["value"][1] == pytest.approx(80)
 
 
 def test_activation_figure_numbers_the_neurons_and_leaves_padding_empty():

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.engine.runs import RunStore
 from core.lessons.mistakes import Predictions, per_class_accuracy
-from core.views.mistakes_charts import accuracy_figure, confusion_figure
+from core.views.mistakes_charts import accuracy_chart, confusion_figure
 from pages.ui.common import mnist
 
 PREDICTIONS, MODEL = "predictions.npz", "model.pt"
@@ -31,15 +31,15 @@ def _model(root: str, run_id: str, mtime_ns: int):
 
 
 # Building the matrix's figure takes about 0.1 s (plotly validates every property): once per run and view,
-# shared by every session, instead of on every rerun. st.plotly_chart copies a figure before it sends it.
+# shared by every session, instead of on every rerun. Streamlit copies (plotly) or serialises (Altair) each.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _overview_figures(root: str, run_id: str, mtime_ns: int, percent: bool):
     p = _predictions(root, run_id, mtime_ns)
-    return confusion_figure(p, normalize=percent), accuracy_figure(per_class_accuracy(p))
+    return confusion_figure(p, normalize=percent), accuracy_chart(per_class_accuracy(p))
 
 
 def overview_figures(run, percent: bool):
-    """(confusion matrix, accuracy per digit) figures of a run whose predictions `predictions` has read."""
+    """(confusion matrix, accuracy per digit) charts of a run whose predictions `predictions` has read."""
     return _overview_figures(str(run.path.parent), run.id, _mtime(run, PREDICTIONS), percent)
 
 

@@ -51,7 +51,7 @@ def show(run, p: Predictions) -> None:
         )
     with right:
         st.markdown("**Accuracy per digit**")
-        st.plotly_chart(accuracy, config=CHART_CONFIG, key=keys.ACCURACY)
+        st.altair_chart(accuracy, key=keys.ACCURACY)
         pairs = most_confused_pairs(p, k=5)
         st.markdown("**Most confused pairs**")
         if pairs:
