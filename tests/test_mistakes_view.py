@@ -3,16 +3,19 @@
 from types import SimpleNamespace
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from core.lessons.mistakes import COLORS, Predictions, compare, confusion
 from core.views.mistakes_charts import (
     GREEN,
+    MATRIX_SELECTION,
     RED,
+    RIGHT_SCALE,
+    WRONG_SCALE,
+    _shade,
     accuracy_chart,
     activation_figure,
-    confusion_figure,
+    confusion_chart,
     probability_chart,
 )
 from core.views.mistakes_view import (
@@ -113,21 +116,28 @@ def test_comparison_counts_and_captions(preds):
 # --- figures ----------------------------------------------------------------------------------------------
 
 
-def test_confusion_figure_cells_are_clickable_markers_with_the_counts(preds):
-    fig = confusion_figure(preds)
-    heat_wrong, heat_right, cells = fig.data
-    assert isinstance(cells, go.Scatter) and len(cells.x) == 100
+def test_confusion_chart_cells_carry_their_digits_and_counts_and_are_clickable(preds):
+    chart = confusion_chart(preds)
+    cells = chart.data
+    assert len(cells) == 100
     counts = confusion(preds)
-    for x, y, data in zip(cells.x, cells.y, cells.customdata, strict=True):
-        assert (data[0], data[1]) == (y, x)  # y the true digit, x the predicted one
-        assert data[2] == counts[y, x]
-    assert np.isnan(np.asarray(heat_wrong.z, dtype=float)[3, 3]) and np.asarray(heat_right.z, dtype=float)[3, 3] == 1
+    for row in cells.itertuples():
+        assert row.label == str(counts[row.true, row.predicted])  # y the true digit, x the predicted one
+    spec = chart.to_dict()
+    params = spec.get("params", []) + [param for layer in spec["layer"] for param in layer.get("params", [])]
+    named = [(param["name"], param["select"]["fields"]) for param in params]
+    assert named == [(MATRIX_SELECTION, ["true", "predicted"])]
+    # Mistakes in the red scale, right answers in the green one, the fullest cell of each at its scale's end.
+    diagonal, off = cells[cells.true == cells.predicted], cells[cells.true != cells.predicted]
+    assert off.fill.str.startswith("#ff").all() and WRONG_SCALE[1][1] in set(off.fill)
+    assert RIGHT_SCALE[1][1] in set(diagonal.fill) and not set(diagonal.fill) & set(off.fill)
+    assert _shade(RIGHT_SCALE, 0.0) == RIGHT_SCALE[0][1]
 
 
-def test_confusion_figure_percent_view(preds):
-    fig = confusion_figure(preds, normalize=True)
-    assert fig.data[0].text[3][5] == "50.0"
-    assert fig.data[0].text[3][3] == "50.0" and fig.data[1].text[1][1] == "100.0"
+def test_confusion_chart_percent_view(preds):
+    cells = confusion_chart(preds, normalize=True).data.set_index(["true", "predicted"])
+    assert cells.loc[(3, 5), "label"] == "50.0"
+    assert cells.loc[(3, 3), "label"] == "50.0" and cells.loc[(1, 1), "label"] == "100.0"
 
 
 def test_accuracy_chart_marks_the_weakest_digit(preds):

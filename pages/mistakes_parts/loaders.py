@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.engine.runs import RunStore
 from core.lessons.mistakes import Predictions, per_class_accuracy
-from core.views.mistakes_charts import accuracy_chart, confusion_figure
+from core.views.mistakes_charts import accuracy_chart, confusion_chart
 from pages.ui.common import mnist
 
 PREDICTIONS, MODEL = "predictions.npz", "model.pt"
@@ -30,12 +30,12 @@ def _model(root: str, run_id: str, mtime_ns: int):
     return RunStore(root).load(run_id).model()
 
 
-# Building the matrix's figure takes about 0.1 s (plotly validates every property): once per run and view,
-# shared by every session, instead of on every rerun. Streamlit copies (plotly) or serialises (Altair) each.
+# Once per run and view, shared by every session, instead of on every rerun (as a Plotly figure, the matrix took
+# about 0.1 s to build). Streamlit only serialises a chart, so sharing one is safe.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _overview_figures(root: str, run_id: str, mtime_ns: int, percent: bool):
     p = _predictions(root, run_id, mtime_ns)
-    return confusion_figure(p, normalize=percent), accuracy_chart(per_class_accuracy(p))
+    return confusion_chart(p, normalize=percent), accuracy_chart(per_class_accuracy(p))
 
 
 def overview_figures(run, percent: bool):
