@@ -5,7 +5,14 @@ The page titles and their order are part of the interface: the lecture notes ref
 
 import streamlit as st
 
-from pages.ui.common import SHELL_RAN, WANTED_PAGE, identity_sidebar, job_manager, owner_cookie_delivered
+from pages.ui.common import (
+    SHELL_RAN,
+    WANTED_PAGE,
+    WANTED_QUERY,
+    identity_sidebar,
+    job_manager,
+    owner_cookie_delivered,
+)
 
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
 
@@ -32,7 +39,7 @@ st.session_state[SHELL_RAN] = True
 identity_sidebar()  # every page: Sign in, or the browser keeps its owner id (a refresh keeps control of its runs)
 wanted = st.session_state.pop(WANTED_PAGE, None)
 if wanted:  # a deep link that arrived before the shell had ever run: see pages/ui/common.require_shell
-    st.switch_page(wanted)
+    st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None) or None)
 page.run()
 # After the page is drawn: the first visit starts the server's job manager, whose warm-up loads MNIST and
 # Accelerate in the background, so the first click on Train does not wait for them.

@@ -31,6 +31,7 @@ from pathlib import Path
 from tests.browser.lab_server import REPO, start_lab_server, stop_lab_server
 
 WAIT_MS = 30_000
+MATRIX = '[class*="st-key-mk_matrix_"]:not(.st-key-mk_matrix_view)'  # the confusion matrix's chart (its key changes)
 GALLERY_COUNTS = '[data-testid="stMarkdownContainer"]:has-text("showing")'
 IMAGES_READY = """(n) => {
     const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
@@ -49,7 +50,7 @@ def wait_for_gallery(page, counts_text: str | None = None, images: int = 1) -> N
     counts.first.wait_for(timeout=WAIT_MS)
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=WAIT_MS)
     page.wait_for_function(IMAGES_READY, arg=images, timeout=WAIT_MS)
-    page.locator('[class*="st-key-mk_matrix_"] .nsewdrag').first.wait_for(timeout=WAIT_MS)
+    page.locator(f"{MATRIX} path[aria-label]").first.wait_for(timeout=WAIT_MS)
 
 
 def counts_line(page) -> str:
@@ -98,11 +99,12 @@ def next_page(page) -> float:
 
 def click_matrix_cell(page, true: int, predicted: int) -> float:
     """Click the confusion-matrix cell (true, predicted) and wait for the gallery to show that pair."""
-    area = page.locator('[class*="st-key-mk_matrix_"] .nsewdrag').first
-    box = area.bounding_box()
+    # Vega draws each cell as an SVG path labelled with its digits; the click lands on the cell's number, as a
+    # student's would.
+    cell = f'{MATRIX} path[aria-label^="predicted digit: {predicted}; true digit: {true};"]'
+    box = page.locator(cell).first.bounding_box()
     start = time.perf_counter()
-    # The y axis runs 0 (top) to 9 (bottom), the x axis 0 (left) to 9 (right): cell centres at (d + 0.5) / 10.
-    page.mouse.click(box["x"] + (predicted + 0.5) / 10 * box["width"], box["y"] + (true + 0.5) / 10 * box["height"])
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     what = "test images" if true == predicted else "mistakes"
     wait_for_gallery(page, f"{what} with true digit {true} and predicted {predicted}")
     return time.perf_counter() - start

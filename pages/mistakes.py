@@ -65,7 +65,7 @@ if len(images) != len(predictions):
 mistakes_tab, compare_tab, try_tab, inside_tab = st.tabs(TABS, key=keys.TAB, on_change="rerun")
 if mistakes_tab.open:
     with mistakes_tab:
-        overview.show(predictions)
+        overview.show(run, predictions)
         gallery.show(predictions, images)  # right below the matrix: a click on a cell filters it
         calibration.show(predictions)
 if compare_tab.open:

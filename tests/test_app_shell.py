@@ -1,6 +1,5 @@
 """The dashboard shell and the Autograd page, driven by Streamlit's AppTest (no browser)."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,21 @@ def app(monkeypatch, tmp_path, fake_mnist):
     st.cache_resource.clear()
 
 
-def open_autograd(at):
+AUTOGRAD_TABS = ["1. y = x² + 3x + 1", "2. y = sum(x²)", "3. f = x1·x2 + x3·x4", "4. Your own function"]
+
+
+def open_autograd(at, tab: int = 1):
+    """The Autograd page with tab number `tab` open: only the open tab is drawn (issue 19)."""
     at.switch_page("pages/autograd.py").run()
+    if tab != 1:
+        open_tab(at, tab)
+    assert not at.exception
+    return at
+
+
+def open_tab(at, tab: int):
+    at.session_state["ag_tab"] = AUTOGRAD_TABS[tab - 1]
+    at.run()
     assert not at.exception
     return at
 
@@ -106,13 +118,13 @@ def test_streamlit_config_is_set_for_a_lab_server():
 def test_example_1_defaults(app):
     open_autograd(app)
     assert (metric(app, "y"), metric(app, "dy/dx from backward()"), metric(app, "2x + 3 by hand")) == ("11", "7", "7")
-    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
-    names = [trace["name"] for trace in figure["data"]]
-    assert names[1] == "tangent at x = 2, slope 7"
+    assert not app.get("plotly_chart")  # Vega, so the first screen never loads Plotly's browser code (issue 19)
+    chart = app.get("vega_lite_chart")[0].proto
+    assert "tangent at x = 2, slope 7" in chart.spec + str(chart.datasets)
 
 
 def test_example_2_defaults_show_gradient_beside_two_x(app):
-    open_autograd(app)
+    open_autograd(app, 2)
     table = table_with(app, "gradient from autograd")
     for x, gradient in zip(table["x"], table["gradient from autograd"], strict=True):
         assert float(gradient) == pytest.approx(2 * float(x))
@@ -120,7 +132,7 @@ def test_example_2_defaults_show_gradient_beside_two_x(app):
 
 
 def test_example_3_defaults_match_the_lecture(app):
-    open_autograd(app)
+    open_autograd(app, 3)
     assert metric(app, "f = x1·x2 + x3·x4 (float16)") == "10"
     assert rows_of(table_with(app, "from torch.autograd.grad")) == [
         ("∂f/∂x1", "3", "x2 = 3"), ("∂f/∂x2", "2", "x1 = 2"), ("∂f/∂x3", "4", "x4 = 4"), ("∂f/∂x4", "1", "x3 = 1"),
@@ -129,7 +141,7 @@ def test_example_3_defaults_match_the_lecture(app):
 
 
 def test_example_4_defaults(app):
-    open_autograd(app)
+    open_autograd(app, 4)
     assert app.text_input(key="own_text").value == "sin(x) * x**2"
     assert metric(app, "f(1)") == "0.841471"
     assert rows_of(table_with(app, "autograd (exact)"))[0][:3] == ("∂f/∂x", "2.22324", "2.22324")
@@ -151,7 +163,7 @@ def test_slider_and_number_box_move_together(app):
 
 
 def test_typed_vector_and_a_bad_one(app):
-    open_autograd(app)
+    open_autograd(app, 2)
     app.radio(key="sq_source").set_value("typed").run()
     app.text_input(key="sq_text").input("1, -2, 3").run()
     assert metric(app, "y = sum(x²)") == "14"
@@ -161,14 +173,14 @@ def test_typed_vector_and_a_bad_one(app):
 
 
 def test_seed_changes_the_random_vector(app):
-    open_autograd(app)
+    open_autograd(app, 2)
     before = metric(app, "y = sum(x²)")
     app.number_input(key="sq_seed").set_value(7).run()
     assert metric(app, "y = sum(x²)") != before
 
 
 def test_float16_overflow_and_dtype_choice(app):
-    open_autograd(app)
+    open_autograd(app, 3)
     app.number_input(key="fp_x1").set_value(300.0).run()
     app.number_input(key="fp_x2").set_value(300.0).run()
     assert metric(app, "f = x1·x2 + x3·x4 (float16)") == "inf"
@@ -177,7 +189,7 @@ def test_float16_overflow_and_dtype_choice(app):
 
 
 def test_own_function_with_y_and_a_new_point(app):
-    open_autograd(app)
+    open_autograd(app, 4)
     app.text_input(key="own_text").input("x * y**2").run()
     app.number_input(key="own_x").set_value(2.0).run()
     app.number_input(key="own_y").set_value(3.0).run()
@@ -198,20 +210,20 @@ def test_own_function_with_y_and_a_new_point(app):
     ],
 )
 def test_bad_expression_shows_an_error_and_the_page_keeps_working(app, text, words):
-    open_autograd(app)
+    open_autograd(app, 4)
     app.text_input(key="own_text").input(text).run()
     assert not app.exception
     assert any(words in e.value for e in app.error)
-    assert metric(app, "dy/dx from backward()") == "7"  # the other examples are untouched
     app.text_input(key="own_text").input("x**3").run()
     assert not app.error and metric(app, "f(1)") == "1"
+    assert metric(open_tab(app, 1), "dy/dx from backward()") == "7"  # the other examples are untouched
 
 
 def test_choices_survive_a_visit_to_another_page(app):
     open_autograd(app)
     app.slider(key="quad_slider").set_value(4.0).run()
-    app.text_input(key="own_text").input("exp(x)").run()
+    open_tab(app, 4).text_input(key="own_text").input("exp(x)").run()
     app.switch_page("pages/home.py").run()
-    open_autograd(app)
-    assert metric(app, "dy/dx from backward()") == "11"
+    open_autograd(app, 4)
     assert app.text_input(key="own_text").value == "exp(x)"
+    assert metric(open_tab(app, 1), "dy/dx from backward()") == "11"

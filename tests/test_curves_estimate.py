@@ -5,7 +5,7 @@ import math
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.curves import MAX_POINTS, RECENT, downsample, ema, loss_curve
+from core.engine.curves import MAX_POINTS, bucket_size, downsample, ema, loss_curve
 from core.engine.presets import QUICK
 from core.engine.words import format_seconds
 from core.lab.estimate import RUN_BUDGET, estimate_epoch, estimate_memory_mb, measure_speed, steps_per_epoch
@@ -25,25 +25,51 @@ def test_ema_passes_non_finite_values_without_poisoning_the_rest():
 
 
 def test_short_curves_are_drawn_point_by_point():
-    xs, ys = downsample([1, 2, 3], [3.0, 2.0, 1.0])
-    assert (xs, ys) == ([1, 2, 3], [3.0, 2.0, 1.0])
+    xs, ys, every = downsample([1, 2, 3], [3.0, 2.0, 1.0])
+    assert (xs, ys, every) == ([1, 2, 3], [3.0, 2.0, 1.0], 1)
 
 
-def test_long_curves_stay_light_and_keep_their_recent_end_exact():
-    losses = [1.0 / (i + 1) for i in range(20_000)]
+def test_long_curves_stay_light_and_every_point_is_the_mean_of_the_same_number_of_steps():
+    # Issue 19: the old curve mixed bucket means with the newest 150 raw steps, so its end looked noisier.
+    losses = [1.0 / (i + 1) + (0.5 if i % 2 else -0.5) for i in range(20_005)]
     curve = loss_curve(losses)
-    assert len(curve) <= MAX_POINTS
-    assert list(curve.raw[-RECENT:]) == losses[-RECENT:]
-    assert curve.steps[-1] == 20_000 and list(curve.steps) == sorted(curve.steps)
-    assert curve.raw[0] == pytest.approx(sum(losses[:len(losses) // MAX_POINTS + 1]) / (len(losses) // MAX_POINTS + 1),
-                                         rel=0.5)
-    assert len(curve.smooth) == len(curve.raw)
+    assert len(curve) <= MAX_POINTS and curve.every == 50
+    for x, raw in zip(curve.steps, curve.raw, strict=True):
+        start = int(x) - 1 - 25  # each point sits at its bucket's middle step
+        assert start % 50 == 0 and raw == pytest.approx(sum(losses[start:start + 50]) / 50)
+    assert curve.steps[-1] == 19_951 + 25  # the last bucket is steps 19,951-20,000; the 5 after it fill none yet
+    assert list(curve.steps) == sorted(curve.steps) and len(curve.smooth) == len(curve.raw)
+    smooth = ema(losses)
+    assert list(curve.smooth) == [smooth[int(x) - 1] for x in curve.steps]
 
 
-def test_bucket_means_preserve_the_average():
-    xs, ys = downsample(list(range(1000)), [float(i % 2) for i in range(1000)], max_points=60, recent=10)
-    assert len(xs) <= 60
-    assert all(y == pytest.approx(0.5) for y in ys[:-10])
+def test_bucket_sizes_are_round_and_grow_with_the_run():
+    assert [bucket_size(n) for n in (400, 401, 2_000, 2_001, 20_000, 20_001, 100_000)] == [1, 2, 5, 5, 50, 50, 500]
+
+
+def test_bucket_means_preserve_the_average_and_skip_what_is_not_a_number():
+    xs, ys, every = downsample(list(range(1000)), [float(i % 2) for i in range(1000)], max_points=60)
+    assert every == 20 and len(xs) == 50
+    assert all(y == pytest.approx(0.5) for y in ys)
+    _, ys, every = downsample(list(range(8)), [math.nan, 1.0, math.nan, math.nan, 3.0, 5.0, 7.0, math.inf], 4)
+    assert every == 2 and ys[0] == 1.0 and math.isnan(ys[1]) and ys[2:] == [4.0, 7.0]
+
+
+def test_the_loss_chart_says_what_its_faint_points_are():
+    assert loss_figure([("run", loss_curve([1.0] * 300))]).data[0].name == "loss of each step"
+    fig = loss_figure([("run", loss_curve([1.0] * 5000))])
+    assert fig.data[0].name == "loss, mean of every 20 steps" and fig.data[1].name == "smoothed"
+    overlay = loss_figure([("a", loss_curve([1.0] * 300)), ("b", loss_curve([1.0] * 5000))])
+    assert "mean of every 1 / 20 steps, per run" in overlay.layout.xaxis.title.text
+
+
+def test_the_accuracy_axis_has_round_ticks():
+    epochs = [{"epoch": e, "train_loss": 0.1, "test_loss": 0.1, "test_accuracy": acc}
+              for e, acc in enumerate([96.281, 96.98, 97.43], start=1)]
+    axis = epoch_figure(epochs).layout.yaxis2
+    assert axis.tickmode == "linear" and axis.tick0 == 0 and axis.dtick == 0.5 and axis.tickformat == ".1f"
+    wide = [{**e, "test_accuracy": acc} for e, acc in zip(epochs, [11.35, 80.0, 95.0], strict=False)]
+    assert epoch_figure(wide).layout.yaxis2.dtick == 20 and epoch_figure(wide).layout.yaxis2.tickformat == ".0f"
 
 
 def test_steps_per_epoch_follow_the_settings():

@@ -50,7 +50,7 @@ def test_a_finished_run_shows_its_report_card(lab, runs_dir):
     path.write_text(json.dumps({**json.loads(path.read_text()), "status": "finished", "report_card": card}))
     at = lab("pages/train.py")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Accuracy": "97.40 %", "Loss": "0.084", "Speed": "0.031 ms per image",
+    assert metrics == {"Accuracy": "97.40 %", "Loss": "0.084", "Time per image": "0.031 ms",
                        "Consistency": "+1.2 points"}
     assert any("184,710 images per second" in m.help for m in at.metric)
 

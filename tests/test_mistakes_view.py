@@ -3,17 +3,20 @@
 from types import SimpleNamespace
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from core.lessons.mistakes import COLORS, Predictions, compare, confusion
 from core.views.mistakes_charts import (
     GREEN,
+    MATRIX_SELECTION,
     RED,
-    accuracy_figure,
+    RIGHT_SCALE,
+    WRONG_SCALE,
+    _shade,
+    accuracy_chart,
     activation_figure,
-    confusion_figure,
-    probability_figure,
+    confusion_chart,
+    probability_chart,
 )
 from core.views.mistakes_view import (
     NBSP,
@@ -113,35 +116,43 @@ def test_comparison_counts_and_captions(preds):
 # --- figures ----------------------------------------------------------------------------------------------
 
 
-def test_confusion_figure_cells_are_clickable_markers_with_the_counts(preds):
-    fig = confusion_figure(preds)
-    heat_wrong, heat_right, cells = fig.data
-    assert isinstance(cells, go.Scatter) and len(cells.x) == 100
+def test_confusion_chart_cells_carry_their_digits_and_counts_and_are_clickable(preds):
+    chart = confusion_chart(preds)
+    cells = chart.data
+    assert len(cells) == 100
     counts = confusion(preds)
-    for x, y, data in zip(cells.x, cells.y, cells.customdata, strict=True):
-        assert (data[0], data[1]) == (y, x)  # y the true digit, x the predicted one
-        assert data[2] == counts[y, x]
-    assert np.isnan(np.asarray(heat_wrong.z, dtype=float)[3, 3]) and np.asarray(heat_right.z, dtype=float)[3, 3] == 1
+    for row in cells.itertuples():
+        assert row.label == str(counts[row.true, row.predicted])  # y the true digit, x the predicted one
+    spec = chart.to_dict()
+    params = spec.get("params", []) + [param for layer in spec["layer"] for param in layer.get("params", [])]
+    named = [(param["name"], param["select"]["fields"]) for param in params]
+    assert named == [(MATRIX_SELECTION, ["true", "predicted"])]
+    # Mistakes in the red scale, right answers in the green one, the fullest cell of each at its scale's end.
+    diagonal, off = cells[cells.true == cells.predicted], cells[cells.true != cells.predicted]
+    assert off.fill.str.startswith("#ff").all() and WRONG_SCALE[1][1] in set(off.fill)
+    assert RIGHT_SCALE[1][1] in set(diagonal.fill) and not set(diagonal.fill) & set(off.fill)
+    assert _shade(RIGHT_SCALE, 0.0) == RIGHT_SCALE[0][1]
 
 
-def test_confusion_figure_percent_view(preds):
-    fig = confusion_figure(preds, normalize=True)
-    assert fig.data[0].text[3][5] == "50.0"
-    assert fig.data[0].text[3][3] == "50.0" and fig.data[1].text[1][1] == "100.0"
+def test_confusion_chart_percent_view(preds):
+    cells = confusion_chart(preds, normalize=True).data.set_index(["true", "predicted"])
+    assert cells.loc[(3, 5), "label"] == "50.0"
+    assert cells.loc[(3, 3), "label"] == "50.0" and cells.loc[(1, 1), "label"] == "100.0"
 
 
-def test_accuracy_figure_marks_the_weakest_digit(preds):
+def test_accuracy_chart_marks_the_weakest_digit(preds):
     accuracy = np.array([np.nan, 100, np.nan, 50, np.nan, 100, np.nan, np.nan, 0, np.nan])
-    bars = accuracy_figure(accuracy).data[0]
-    assert list(bars.marker.color).count(RED) == 1 and bars.marker.color[8] == RED
-    assert bars.text[0] == "–"
+    bars = accuracy_chart(accuracy).data
+    assert list(bars["color"]).count(RED) == 1 and bars["color"][8] == RED
+    assert bars["label"][0] == "–" and bars["label"][3] == "50.0"
 
 
-def test_probability_figure_colours_true_and_wrong_answer():
+def test_probability_chart_colours_true_and_wrong_answer():
     probs = np.array([0.05, 0.8, 0.15] + [0.0] * 7)
-    colors = probability_figure(probs, true=2).data[0].marker.color
+    colors = probability_chart(probs, true=2).data["color"]
     assert colors[1] == RED and colors[2] == GREEN
-    assert probability_figure(probs, true=1).data[0].marker.color[1] == GREEN
+    assert probability_chart(probs, true=1).data["color"][1] == GREEN
+    assert probability_chart(probs).data["value"][1] == pytest.approx(80)
 
 
 def test_activation_figure_numbers_the_neurons_and_leaves_padding_empty():

@@ -1,4 +1,9 @@
-"""Loss curves for drawing: smoothed, and downsampled so a long run's chart stays light."""
+"""Loss curves for drawing: smoothed, and downsampled so a long run's chart stays light.
+
+Every point of a downsampled line is of one kind: the mean of the same number of consecutive steps (N, from
+1, 2, 5, 10, 20, 50, ...), and the chart says N. A bucket not yet full (the live end) is left out rather than
+drawn as a mean of fewer steps.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,24 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.engine.smoothing import SMOOTHING, ema
 
 MAX_POINTS = 400  # per line: enough for a smooth curve, little enough for a browser redrawn every second
-RECENT = 150  # the newest steps are always drawn one by one, so the live end of the curve is exact
 
 
 @dataclass(frozen=True)
 class Curve:
-    """A loss curve ready to draw: step numbers (1-based), raw losses and smoothed losses, same length."""
+    """A loss curve ready to draw: step numbers (1-based), raw losses and smoothed losses, same length.
+
+    `every`: each raw point is the mean of this many consecutive steps (1: each step as it is).
+    """
 
     steps: tuple[float, ...]
     raw: tuple[float, ...]
     smooth: tuple[float, ...]
+    every: int = 1
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -29,32 +39,41 @@ def finite_or_none(values: Iterable[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def downsample(
-    xs: Sequence[float], ys: Sequence[float], max_points: int = MAX_POINTS, recent: int = RECENT
-) -> tuple[list[float], list[float]]:
-    """At most max_points points: the last `recent` as they are, older ones averaged in equal buckets."""
+def bucket_size(n: int, max_points: int = MAX_POINTS) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... whose full buckets of n values make at most max_points points."""
+    size, ladder = 1, (2, 2.5, 2)  # 1 → 2 → 5 → 10 → 20 → 50 ...
+    i = 0
+    while n // size > max_points:
+        size = round(size * ladder[i % 3])
+        i += 1
+    return size
+
+
+def downsample(xs: Sequence[float], ys: Sequence[float], max_points: int = MAX_POINTS) -> tuple[list, list, int]:
+    """(xs, ys, N): ys as means of full buckets of N consecutive values (non-finite ones ignored; a bucket of
+    none is nan), each at its bucket's middle x; at most max_points points. N is 1 when they already fit."""
     n = len(xs)
-    if n <= max_points:
-        return list(xs), list(ys)
-    recent = min(recent, max_points - 1)
-    old = n - recent
-    size = math.ceil(old / (max_points - recent))
-    out_x, out_y = [], []
-    for start in range(0, old, size):
-        stop = min(start + size, old)
-        out_x.append(sum(xs[start:stop]) / (stop - start))
-        out_y.append(_mean(ys[start:stop]))
-    return out_x + list(xs[old:]), out_y + list(ys[old:])
-
-
-def _mean(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
+    size = bucket_size(n, max_points)
+    if size == 1:
+        return list(xs), list(ys), 1
+    full = n // size * size
+    values = np.asarray(ys[:full], dtype=float).reshape(-1, size)
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=1)
+    sums = np.where(finite, values, 0.0).sum(axis=1)
+    means = np.divide(sums, counts, out=np.full(len(sums), math.nan), where=counts > 0)
+    middles = [xs[start + size // 2] for start in range(0, full, size)]
+    return middles, means.tolist(), size
 
 
 def loss_curve(losses: Sequence[float], max_points: int = MAX_POINTS, weight: float = SMOOTHING) -> Curve:
-    """Smooth every step's loss, then downsample both lines the same way."""
-    steps = range(1, len(losses) + 1)
-    xs, raw = downsample(steps, losses, max_points)
-    _, smooth = downsample(steps, ema(losses, weight), max_points)
-    return Curve(tuple(xs), tuple(raw), tuple(smooth))
+    """Each point: the mean of N steps' losses, and the smoothed loss (a moving average) at the same step."""
+    steps = list(range(1, len(losses) + 1))
+    xs, raw, every = downsample(steps, losses, max_points)
+    smooth = ema(losses, weight)
+    return Curve(tuple(xs), tuple(raw), tuple(smooth[int(x) - 1] for x in xs), every)
+
+
+def raw_label(every: int) -> str:
+    """What a curve's raw points are, in words: "loss of each step" or "loss, mean of every 50 steps"."""
+    return "loss of each step" if every == 1 else f"loss, mean of every {every} steps"

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.engine.curves import MAX_POINTS, Curve, downsample, finite_or_none
+from core.engine.curves import MAX_POINTS, Curve, downsample, finite_or_none, raw_label
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25
 LOG_SPAN = 100.0  # draw the loss on a log axis once it spans more than this factor (a diverging run)
+SMOOTHED = "smoothed"  # an exponential moving average (core.engine.smoothing)
+ACCURACY_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)  # the accuracy axis steps by one of these: round ticks only
 
 
 def _log_axis(curves: Sequence[Curve]) -> bool:
@@ -22,28 +24,31 @@ def _log_axis(curves: Sequence[Curve]) -> bool:
 
 def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340,
                 lr_changes: Sequence[tuple[int, float]] = ()) -> go.Figure:
-    """Loss per step: each line smoothed, with its raw values faint behind it in the same colour.
+    """Loss per step: each line smoothed, with its raw values (or their means of N steps) faint behind it.
 
+    The legend (one line) or the x-axis title (several) says what the faint points are.
     `lr_changes` ((steps done, new rate)) are marked by a dotted line where the new rate starts.
     """
     fig = go.Figure()
     single = len(lines) == 1
     for i, (name, curve) in enumerate(lines):
         color = PALETTE[i % len(PALETTE)]
+        kind = raw_label(curve.every)
         fig.add_trace(go.Scatter(
             x=list(curve.steps), y=finite_or_none(curve.raw), mode="lines",
-            name="loss of each step" if single else name,
+            name=kind if single else name,
             line=dict(color=color, width=1), opacity=RAW_OPACITY, showlegend=single, hoverinfo="skip",
             legendgroup=name,
         ))
         fig.add_trace(go.Scatter(
-            x=list(curve.steps), y=finite_or_none(curve.smooth), mode="lines", name="smoothed" if single else name,
+            x=list(curve.steps), y=finite_or_none(curve.smooth), mode="lines", name=SMOOTHED if single else name,
             line=dict(color=color, width=2.5), legendgroup=name,
-            hovertemplate="step %{x:.0f}<br>loss %{y:.4f}<extra>" + ("" if single else name) + "</extra>",
+            hovertemplate="step %{x:.0f}<br>smoothed loss %{y:.4f}<extra>" + ("" if single else name) + "</extra>",
         ))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep-zoom",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), xaxis_title="step", yaxis_title="loss",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), yaxis_title="loss",
+        xaxis_title="step" if single else _faint_lines_title(curve.every for _, curve in lines),
     )
     if _log_axis([curve for _, curve in lines]):
         fig.update_yaxes(type="log", dtick=1)  # powers of ten only: 0.1, 1, 10, 100
@@ -51,6 +56,14 @@ def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340,
         fig.add_vline(x=step + 1, line=dict(color="gray", width=1, dash="dot"),
                       annotation=dict(text=f"lr {lr:g}", textangle=-90, font=dict(size=11, color="gray")))
     return fig
+
+
+def _faint_lines_title(everies: Iterable[int]) -> str:
+    sizes = sorted(set(everies))
+    if sizes == [1]:
+        return "step (faint: the loss of each step; bold: smoothed)"
+    per_run = ", per run" if len(sizes) > 1 else ""
+    return f"step (faint: the mean of every {' / '.join(map(str, sizes))} steps{per_run}; bold: smoothed)"
 
 
 # The gradient-flow charts: which quantity, its axis title, and whether it spans powers of ten.
@@ -70,18 +83,20 @@ def layer_figure(stats: Sequence[tuple[int, Sequence[dict]]], quantity: str, hei
     fig = go.Figure()
     names = [layer["name"] for layer in stats[0][1]] if stats else []
     steps = [step for step, _ in stats]
+    every = 1
     for i, name in enumerate(names):
         values = [_layer_value(layers[i][quantity], quantity) for _, layers in stats]
         if all(v is None for v in values):
             continue  # the output layer has no ReLUs to be dead
-        xs, ys = downsample(steps, [math.nan if v is None else v for v in values], MAX_POINTS)
+        xs, ys, every = downsample(steps, [math.nan if v is None else v for v in values], MAX_POINTS)
         fig.add_trace(go.Scatter(
             x=xs, y=finite_or_none(ys), mode="lines", name=name, line=dict(color=PALETTE[i % len(PALETTE)], width=2),
             hovertemplate="step %{x:.0f}<br>%{y:.3g}<extra>" + name + "</extra>",
         ))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep-zoom",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), xaxis_title="step", yaxis_title=title,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), yaxis_title=title,
+        xaxis_title="step" if every == 1 else f"step (each point: the mean of {every} measurements)",
     )
     if log_axis:
         fig.update_yaxes(type="log", exponentformat="power")
@@ -116,9 +131,19 @@ def epoch_figure(epochs: Sequence[dict], height: int = 300) -> go.Figure:
         height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep-zoom",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
         xaxis=dict(title="epoch", dtick=1), yaxis=dict(title="loss"),
-        yaxis2=dict(title="test accuracy (%)", overlaying="y", side="right", showgrid=False),
+        yaxis2=dict(title="test accuracy (%)", overlaying="y", side="right", showgrid=False,
+                    **accuracy_ticks([e["test_accuracy"] for e in epochs])),
     )
     return fig
+
+
+def accuracy_ticks(accuracies: Sequence[float], most: int = 6) -> dict:
+    """Round ticks for an accuracy axis (tick0 0 and a step from ACCURACY_TICKS, at most `most` ticks), with as
+    many decimals as the step needs: 96.2, 96.4, ... never 96.281."""
+    finite = [a for a in accuracies if math.isfinite(a)]
+    span = max(finite) - min(finite) if finite else 0.0
+    dtick = next((d for d in ACCURACY_TICKS if span / d <= most - 1), ACCURACY_TICKS[-1])
+    return dict(tickmode="linear", tick0=0, dtick=dtick, tickformat=".1f" if dtick < 1 else ".0f")
 
 
 def lr_finder_figure(points: Sequence[Sequence[float]], suggested_lr: float, height: int = 320) -> go.Figure:

@@ -12,9 +12,17 @@ from pages.mistakes_parts import keys
 
 
 def show(p: Predictions) -> None:
-    """How sure against how right, per confidence bin, with the ECE in words."""
-    st.markdown("**How sure against how right (calibration)**")
-    c = calibration(p)
+    """How sure against how right, per confidence bin, with the ECE in words; computed only once opened."""
+    # A lazy expander: closed, it costs the page no chart (each Plotly chart is drawn again on every rerun).
+    section = st.expander("How sure against how right (calibration)", key=keys.CALIBRATION_OPEN,
+                          on_change="rerun", icon=":material/balance:")
+    if not section.open:
+        return
+    with section:
+        _diagram(calibration(p))
+
+
+def _diagram(c) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.plotly_chart(reliability_figure(c), key=keys.RELIABILITY, config={"displayModeBar": False})

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice, top_k
-from core.views.mistakes_charts import probability_figure
+from core.views.mistakes_charts import probability_chart
 from core.views.mistakes_view import caption, choice_label, gallery_tile
 from pages.mistakes_parts import keys, paging
 
@@ -98,7 +98,6 @@ def _closer_look(p: Predictions, images: np.ndarray, options: list[int]) -> None
     picture.image(enlarge(images[index], 8), caption=f"Test image #{index} as the network sees it", output_format="PNG")
     with chart:
         label = int(p.labels[index])
-        st.plotly_chart(probability_figure(p.probs[index], true=label), config={"displayModeBar": False},
-                        key="mk_pick_probs")
+        st.altair_chart(probability_chart(p.probs[index], true=label), key="mk_pick_probs")
         ranking = " · ".join(f"**{d}**: {100 * q:.1f} %" for d, q in top_k(p.probs[index], 3))
         st.markdown(f"Top three: {ranking}. True digit: **{label}**.")

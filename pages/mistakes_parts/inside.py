@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.lessons import inside
 from core.lessons.mistakes import enlarge, top_k
-from core.views.mistakes_charts import activation_figure, probability_figure
+from core.views.mistakes_charts import activation_figure, probability_chart
 from pages.mistakes_parts import keys
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -73,7 +73,7 @@ def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np
     with columns[-1]:
         probs = layers[-1].values
         guess, confidence = top_k(probs, 1)[0]
-        st.plotly_chart(probability_figure(probs, height=220), config=CHART_CONFIG, key="mk_layer_out")
+        st.altair_chart(probability_chart(probs, height=220), key="mk_layer_out")
         st.caption(f"Output: 10 digits. It answers **{guess}** ({100 * confidence:.1f} %).")
     if hidden:
         _strongest(hidden[0].values, weights)

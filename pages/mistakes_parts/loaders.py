@@ -6,7 +6,8 @@ import numpy as np
 import streamlit as st
 
 from core.engine.runs import RunStore
-from core.lessons.mistakes import Predictions
+from core.lessons.mistakes import Predictions, per_class_accuracy
+from core.views.mistakes_charts import accuracy_chart, confusion_chart
 from pages.ui.common import mnist
 
 PREDICTIONS, MODEL = "predictions.npz", "model.pt"
@@ -27,6 +28,19 @@ def _predictions(root: str, run_id: str, mtime_ns: int) -> Predictions:
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained network…")
 def _model(root: str, run_id: str, mtime_ns: int):
     return RunStore(root).load(run_id).model()
+
+
+# Once per run and view, shared by every session, instead of on every rerun (as a Plotly figure, the matrix took
+# about 0.1 s to build). Streamlit only serialises a chart, so sharing one is safe.
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _overview_figures(root: str, run_id: str, mtime_ns: int, percent: bool):
+    p = _predictions(root, run_id, mtime_ns)
+    return confusion_chart(p, normalize=percent), accuracy_chart(per_class_accuracy(p))
+
+
+def overview_figures(run, percent: bool):
+    """(confusion matrix, accuracy per digit) charts of a run whose predictions `predictions` has read."""
+    return _overview_figures(str(run.path.parent), run.id, _mtime(run, PREDICTIONS), percent)
 
 
 def _short(error: Exception, limit: int = 160) -> str:

@@ -9,7 +9,7 @@ import torch
 from core.engine.trainer import predict
 from core.lessons.digits import MAX_BYTES, DigitError, DigitInput, to_mnist
 from core.lessons.mistakes import enlarge, top_k
-from core.views.mistakes_charts import probability_figure
+from core.views.mistakes_charts import probability_chart
 from pages.mistakes_parts import keys
 
 CANVAS_SIDE = 280  # 10 canvas pixels per MNIST pixel
@@ -68,7 +68,7 @@ def show(run, model) -> None:
     with answer:
         guess, confidence = top_k(probs, 1)[0]
         st.markdown(f"### The network says **{guess}** ({100 * confidence:.1f} %)")
-        st.plotly_chart(probability_figure(probs), config={"displayModeBar": False}, key="mk_try_probs")
+        st.altair_chart(probability_chart(probs), key="mk_try_probs")
         ranking = " · ".join(f"**{d}**: {100 * q:.1f} %" for d, q in top_k(probs, 3))
         st.markdown(f"Top three: {ranking}")
     notes = ["cropped to the digit, scaled to fit 20×20 pixels and centred by its centre of mass, as MNIST was made"]

@@ -10,6 +10,7 @@ from core.lab import identity
 
 SHELL_RAN = "lab_shell_ran"
 WANTED_PAGE = "lab_wanted_page"
+WANTED_QUERY = "lab_wanted_query"  # that deep link's query parameters (?run=, ?job=, settings), kept for the page
 
 
 def require_shell(page: str) -> None:
@@ -17,10 +18,12 @@ def require_shell(page: str) -> None:
 
     Streamlit treats a folder named pages/ as legacy auto-navigation until some session has run
     st.navigation. Until then a deep link (/autograd) runs the page file alone: no page config, and a
-    sidebar listing every file in pages/. Such a visit goes through the shell once, then to the page.
+    sidebar listing every file in pages/. Such a visit goes through the shell once, then to the page, with
+    the link's query parameters (st.switch_page would otherwise clear them).
     """
     if not st.session_state.get(SHELL_RAN):
         st.session_state[WANTED_PAGE] = page
+        st.session_state[WANTED_QUERY] = st.query_params.to_dict()
         st.switch_page("streamlit_app.py")
 
 

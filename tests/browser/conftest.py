@@ -88,6 +88,12 @@ def fresh_app_server(tmp_path_factory) -> str:
         yield url
 
 
+@pytest.fixture
+def fresh_app_runs_dir(fresh_app_server) -> Path:
+    """The runs folder of the fresh server: runs saved there before the first visit are that visit's to see."""
+    return SERVER_RUNS[fresh_app_server]
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
     """One headless Chromium for the whole session."""
