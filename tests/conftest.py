@@ -82,3 +82,28 @@ def lab(fake_mnist, runs_dir):
 
     job_manager().shutdown()
     st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def data(make_random_mnist):
+    """Random digits for job managers that train in threads of the test process (one set per test module)."""
+    return make_random_mnist(2000, 200)
+
+
+@pytest.fixture
+def make_manager(tmp_path, data):
+    """A factory of JobManagers on one runs folder (`data` and `max_concurrent` may be given); all shut down after."""
+    from core.engine.runs import RunStore
+    from core.lab.jobs import JobManager
+
+    managers = []
+
+    def make(max_concurrent=1, **kwargs):
+        manager = JobManager(RunStore(tmp_path / "runs"), data=kwargs.pop("data", data),
+                             max_concurrent=max_concurrent, **kwargs)
+        managers.append(manager)
+        return manager
+
+    yield make
+    for manager in managers:
+        manager.shutdown()

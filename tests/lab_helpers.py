@@ -27,3 +27,8 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def steps_of(job) -> int:
+    """How many steps a job has trained, from its snapshot."""
+    return job.snapshot().step

@@ -24,7 +24,7 @@ from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import JobManager
-from tests.lab_helpers import wait_until
+from tests.lab_helpers import steps_of, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
@@ -55,10 +55,6 @@ def manager(executor, tmp_path):
     made = JobManager(RunStore(tmp_path / "runs"), executor=executor, max_concurrent=2)
     yield made
     made.shutdown()
-
-
-def steps_of(job) -> int:
-    return job.snapshot().step
 
 
 def steady_steps(job, timeout: float = 30.0) -> int:

@@ -7,39 +7,15 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.events import check_new_lr
-from core.engine.runs import RunStore
 from core.engine.trainer import Trainer
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.threads import ThreadExecutor
-from core.lab.jobs import JobManager, RunRefused
-from tests.lab_helpers import wait_until
+from core.lab.jobs import RunRefused
+from tests.lab_helpers import steps_of, wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
 HUGE_FINDER = TrainConfig(hidden=(1024,) * 16, batch_size=8192)  # about 15 s a step: hours of finder
-
-
-@pytest.fixture(scope="module")
-def data(make_random_mnist):
-    return make_random_mnist(2000, 200)
-
-
-@pytest.fixture
-def make_manager(tmp_path, data):
-    managers = []
-
-    def make(max_concurrent=1, **kwargs):
-        manager = JobManager(RunStore(tmp_path / "runs"), data=data, max_concurrent=max_concurrent, **kwargs)
-        managers.append(manager)
-        return manager
-
-    yield make
-    for manager in managers:
-        manager.shutdown()
-
-
-def steps_of(job) -> int:
-    return job.snapshot().step
 
 
 # --- the learning rate's range --------------------------------------------------------------------------------

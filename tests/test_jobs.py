@@ -27,35 +27,11 @@ from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
 from core.lab.tuning import lower_thread_priority, max_concurrent_runs, torch_threads
 from core.views.history import history_rows
-from tests.lab_helpers import wait_until
+from tests.lab_helpers import steps_of, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run budget: it is stopped long before
-
-
-@pytest.fixture(scope="module")
-def data(make_random_mnist):
-    return make_random_mnist(2000, 200)
-
-
-@pytest.fixture
-def make_manager(tmp_path, data):
-    managers = []
-
-    def make(max_concurrent=1, **kwargs):
-        manager = JobManager(RunStore(tmp_path / "runs"), data=kwargs.pop("data", data),
-                             max_concurrent=max_concurrent, **kwargs)
-        managers.append(manager)
-        return manager
-
-    yield make
-    for manager in managers:
-        manager.shutdown()
-
-
-def steps_of(job) -> int:
-    return job.snapshot().step
 
 
 # --- one job -----------------------------------------------------------------------------------------------

@@ -17,9 +17,8 @@ from pages.ui.one_step_panel import TAB_LABEL as ONE_STEP_TAB
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
-@pytest.fixture
-def step_tab(runs_dir, fake_mnist):
-    """The Autograd page with its fifth tab open, on a fake MNIST and the runs folder of runs_dir."""
+def open_step_tab() -> AppTest:
+    """A fresh server's Autograd page with the One training step tab open."""
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
@@ -27,7 +26,13 @@ def step_tab(runs_dir, fake_mnist):
     at.session_state["ag_tab"] = ONE_STEP_TAB
     at.run()
     assert not at.exception, at.exception
-    yield at
+    return at
+
+
+@pytest.fixture
+def step_tab(runs_dir, fake_mnist):
+    """The Autograd page with its fifth tab open, on a fake MNIST and the runs folder of runs_dir."""
+    yield open_step_tab()
     st.cache_resource.clear()
 
 
@@ -82,12 +87,7 @@ def test_a_saved_runs_weights_take_the_step_with_its_activation(runs_dir, fake_m
     store = RunStore(runs_dir)
     recorder = store.create(config)
     Trainer(config, fake_mnist, callbacks=[recorder]).fit()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.switch_page("pages/autograd.py").run()
-    at.session_state["ag_tab"] = ONE_STEP_TAB
-    at.run()
+    at = open_step_tab()
     at.segmented_control(key="os_network").set_value("run").run()
     assert not at.exception, at.exception
     assert any("dropout 0.2" in c.value for c in at.caption)

@@ -61,7 +61,6 @@ def find_lr(config: TrainConfig, data: MNISTTensors, seeds: int = SEEDS, steps: 
     """Run the range test for this config's network, optimizer, batch size and data; it trains nothing kept.
 
     Raises FinderStopped, between two steps, once `stop` is set."""
-    import core.engine.trainer  # noqa: F401  (Accelerate takes seconds to import: before the clock starts)
 
     began = time.perf_counter()
     curves = [range_test(config, data, config.seed + i, steps, stop) for i in range(seeds)]

@@ -146,20 +146,31 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{what:<55} {seconds * 1000:8.0f} ms")
 
 
+@contextlib.contextmanager
+def browser_tabs(browser, url: str):
+    """Yields new_tab(context=None): a StreamlitPage at `url`, in a browser context of its own (its own cookies,
+    so its own student) unless one is given; every context made is closed at the end."""
+    contexts = []
+
+    def new_tab(context=None) -> StreamlitPage:
+        if context is None:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(TIMEOUT_MS)
+            contexts.append(context)
+        return StreamlitPage(context.new_page(), url)
+
+    try:
+        yield new_tab
+    finally:
+        for context in contexts:
+            context.close()
+
+
 @pytest.fixture
 def new_streamlit_app(browser, app_server):
     """A factory of StreamlitPages, each in its own browser context (its own Streamlit session)."""
-    contexts = []
-
-    def make() -> StreamlitPage:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return StreamlitPage(context.new_page(), app_server)
-
-    yield make
-    for context in contexts:
-        context.close()
+    with browser_tabs(browser, app_server) as new_tab:
+        yield new_tab
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import browser_tabs
 from tests.browser.lab_server import StreamlitPage, start_lab_server, stop_lab_server
 
 pytestmark = pytest.mark.browser
@@ -25,20 +25,10 @@ def class_server(tmp_path, monkeypatch, browser):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     runs = tmp_path / "runs"
     server, url = start_lab_server(runs, tmp_path / "streamlit.log")
-    contexts = []
-
-    def new_tab(context=None) -> StreamlitPage:
-        if context is None:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.set_default_timeout(TIMEOUT_MS)
-            contexts.append(context)
-        return StreamlitPage(context.new_page(), url)
-
     try:
-        yield url, runs, new_tab
+        with browser_tabs(browser, url) as new_tab:
+            yield url, runs, new_tab
     finally:
-        for context in contexts:
-            context.close()
         stop_lab_server(server)
 
 

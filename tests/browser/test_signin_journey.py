@@ -18,7 +18,7 @@ import pytest
 
 from core.engine.runs import owner_tag
 from core.lab.identity import account_owner_id
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import browser_tabs
 from tests.browser.lab_server import StreamlitPage, free_port, start_lab_server, stop_lab_server
 
 pytestmark = pytest.mark.browser
@@ -78,19 +78,10 @@ def signin_lab(tmp_path, oidc_provider, browser):
     server, url = start_lab_server(runs, tmp_path / "streamlit.log",
                                    extra_env={"MNIST_LAB_INSTRUCTORS": USERS["teacher"]["email"]},
                                    extra_args=("--secrets.files", str(secrets_file)))
-    contexts = []
-
-    def new_tab() -> StreamlitPage:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return StreamlitPage(context.new_page(), url)
-
     try:
-        yield runs, issuer, new_tab
+        with browser_tabs(browser, url) as new_tab:
+            yield runs, issuer, new_tab
     finally:
-        for context in contexts:
-            context.close()
         stop_lab_server(server)
 
 
