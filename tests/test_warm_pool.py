@@ -2,6 +2,7 @@
 as soon as it is warm, and the students are told how the warm-up goes."""
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -133,3 +134,50 @@ def test_the_warm_up_reports_its_steps_and_ends_warm(tmp_path, make_random_mnist
         wait_until(lambda: len(executor.pids) == 1, what="the worker is lent out")
     finally:
         executor.close()
+
+
+def test_the_train_page_says_how_the_warm_up_goes_while_the_first_run_waits(lab, monkeypatch):
+    from pages.ui.common import job_manager
+
+    at = lab("pages/train.py")
+    executor, released = job_manager().executor, threading.Event()
+    real_train = executor.train
+
+    def train_once_warm(config, sink, run_folder=None):
+        released.wait(30)
+        real_train(config, sink, run_folder)
+
+    monkeypatch.setattr(executor, "train", train_once_warm)
+    monkeypatch.setattr(executor, "warming", lambda: WarmingUp("loading MNIST", 2.2))
+    try:
+        at.button(key="train_start").click().run()
+        assert "Warming up the lab: loading MNIST (about 3 s left)…" in [c.value for c in at.caption]
+        monkeypatch.setattr(executor, "warming", lambda: None)  # warm now: the words say what remains
+        at.run()
+        captions = [c.value for c in at.caption]
+        assert "Preparing the data and the network…" in captions and not any("Warming" in c for c in captions)
+    finally:
+        released.set()
+    assert not at.exception
+
+
+def test_launch_warms_the_workers_then_runs_streamlit_on_the_app(monkeypatch):
+    import streamlit.web.cli
+
+    import launch
+    from core.lab.executors import local
+
+    calls = []
+    monkeypatch.setenv("MNIST_LAB_EXECUTOR", "local")
+    monkeypatch.setattr(local, "prewarm", lambda: calls.append("prewarm"))
+    monkeypatch.setattr(streamlit.web.cli, "main", lambda: calls.append(list(sys.argv)) or 0)
+    monkeypatch.setattr("sys.argv", ["launch"])
+    with pytest.raises(SystemExit) as done:
+        launch.main(["--server.port", "8600"])
+    assert done.value.code == 0
+    assert calls == ["prewarm", ["streamlit", "run", "streamlit_app.py", "--server.port", "8600"]]
+    monkeypatch.setenv("MNIST_LAB_EXECUTOR", "threads")  # nothing to warm: no zygote is started
+    calls.clear()
+    with pytest.raises(SystemExit):
+        launch.main([])
+    assert calls == [["streamlit", "run", "streamlit_app.py"]]
