@@ -14,14 +14,14 @@ APP = "streamlit_app.py"
 
 
 def main(argv: list[str] | None = None) -> None:
-    from streamlit.web import cli as streamlit_cli
-
     from core.lab.executors import executor_kind
 
     if executor_kind() == "local":  # Ray's actors warm where Ray puts them; threads need no workers
         from core.lab.executors.local import prewarm
 
         prewarm()
+    from streamlit.web import cli as streamlit_cli  # after: its second of importing overlaps the zygote's warm-up
+
     sys.argv = ["streamlit", "run", APP, *(sys.argv[1:] if argv is None else argv)]
     sys.exit(streamlit_cli.main())
 
