@@ -18,8 +18,9 @@ setup: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m core.engine.data
 
+# `streamlit run streamlit_app.py`, with the training workers warming from the server's start (launch.py).
 app: $(STAMP) data
-	$(BIN)/streamlit run streamlit_app.py
+	$(BIN)/python -m launch
 
 # The browser journeys need Debian's Chromium; installing it needs root (CI runs as root).
 browser:

@@ -41,7 +41,7 @@ wanted = st.session_state.pop(WANTED_PAGE, None)
 if wanted:  # a deep link that arrived before the shell had ever run: see pages/ui/common.require_shell
     st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None) or None)
 page.run()
-# After the page is drawn: the first visit starts the server's job manager, whose warm-up loads MNIST and
-# Accelerate in the background, so the first click on Train does not wait for them.
+# After the page is drawn: the first visit starts the server's job manager, whose workers fork from the zygote
+# that `python -m launch` (make app) started warming with the server (without it, they start warming now).
 job_manager()
 owner_cookie_delivered()

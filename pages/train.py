@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.engine.status import Status
 from core.engine.tracking import tracker_problem
-from core.lab.job_text import capacity_text, end_text, progress_text, queue_text
+from core.lab.job_text import capacity_text, end_text, progress_text, queue_text, warming_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.views.charts import LAYER_QUANTITIES, epoch_figure, layer_figure, loss_figure
 from core.views.history import settings_text
@@ -144,7 +144,8 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
             st.plotly_chart(loss_figure([("this run", snap.curve)], lr_changes=snap.lr_changes), key="live_loss",
                             config={"displayModeBar": False})
         else:
-            st.caption("Preparing the data and the network (the first run on a new server also loads MNIST)…")
+            warming = manager.warming()  # a fresh server's workers, still loading torch and MNIST
+            st.caption(warming_text(warming) if warming else "Preparing the data and the network…")
     with right:
         st.markdown("**After each epoch: loss and accuracy on the test set**")
         if snap.epoch_metrics:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from core.engine.status import Status
 from core.engine.words import format_seconds, plural
-from core.lab.executors.base import Capacity
+from core.lab.executors.base import Capacity, WarmingUp
 from core.lab.job import JobSnapshot
 
 
@@ -55,3 +57,13 @@ def capacity_text(capacity: Capacity, training: int, waiting: int, mine: int, ma
         lab = f"This lab trains {plural(capacity.slots, 'run')} at once on {plural(capacity.machines, 'machine')}"
     return (f"{lab}; now {training} training and {waiting} waiting"
             + (f", {mine} of them yours (at most {max_waiting} may wait)." if mine else "."))
+
+
+def warming_text(warming: WarmingUp) -> str:
+    """ "Warming up the lab: loading MNIST (about 3 s left)…", from the warm-up's own step and estimate."""
+    if warming.seconds_left < 0.5:
+        left = "a moment more"
+    else:
+        seconds = math.ceil(warming.seconds_left)
+        left = f"about {seconds} s left" if seconds < 60 else f"about {format_seconds(seconds)} left"
+    return f"Warming up the lab: {warming.stage} ({left})…"

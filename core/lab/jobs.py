@@ -301,6 +301,10 @@ class JobManager:
         """True once the executor's workers are warm: a Train click then draws its first point at once."""
         return self.executor.started
 
+    def warming(self):
+        """The workers' warm-up under way (a WarmingUp: its step and seconds left), or None once they are warm."""
+        return self.executor.warming()
+
     @property
     def notice(self) -> str:
         """Why the lab trains otherwise than it was asked to (Ray not reachable, say); "" when it does not."""
@@ -369,7 +373,7 @@ class JobManager:
         try:
             if not job.mark_running():
                 return
-            self.executor.ensure_started()
+            self.executor.ensure_launched()  # a pool lends its first warm worker: no wait for the whole pool
             if job.stop_requested:  # stopped while the workers warmed up: it has ended already
                 return
             self.executor.train(job.config, sink, sink.open())

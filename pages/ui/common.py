@@ -76,7 +76,9 @@ def _job_manager(runs_dir: str):
     manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem],
                          name_check=_name_registry(runs_dir).holder_problem,
                          owner_gates=[_classroom(runs_dir).experiment_problem])
-    manager.warm_up()  # MNIST and Accelerate load in the background, so the first Train click is quick
+    # The workers fork from the zygote that `python -m launch` started with the server (warm or warming by now);
+    # the machine is timed meanwhile, in the background.
+    manager.warm_up()
     return manager
 
 

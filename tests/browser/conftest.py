@@ -53,7 +53,7 @@ SERVER_RUNS: dict[str, Path] = {}
 
 @contextlib.contextmanager
 def run_app_server(tmp_path_factory):
-    """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it by its pid."""
+    """Start the lab as `make app` does (`python -m launch`) on a free port; yield its base URL; stop it by its pid."""
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     runs_dir = tmp_path_factory.mktemp("runs")
     try:

@@ -68,7 +68,8 @@ def healthy(url: str) -> bool:
 
 def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str = "local",
                      extra_env: dict | None = None, extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
-    """`streamlit run streamlit_app.py` on a free port with its own runs folder and executor; (process, base URL).
+    """`python -m launch` (`streamlit run streamlit_app.py`, as `make app` runs it) on a free port with its own
+    runs folder and executor; (process, base URL).
     `extra_args`: more of Streamlit's options (for example --secrets.files).
 
     Raises RuntimeError, with the end of the server's log, if it does not answer within 90 s.
@@ -84,7 +85,7 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
         **(extra_env or {}),
     }
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        sys.executable, "-m", "launch",  # as `make app` starts it: `streamlit run streamlit_app.py`, warming early
         "--server.headless", "true",
         "--global.developmentMode", "false",
         "--server.fileWatcherType", "none",

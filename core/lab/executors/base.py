@@ -69,6 +69,14 @@ class Abilities:
     notice: str = ""  # why the lab trains otherwise than it was asked to (Ray not reachable), for the students
 
 
+@dataclass(frozen=True)
+class WarmingUp:
+    """Where the workers' warm-up stands: the step under way ("loading MNIST") and about how long is left."""
+
+    stage: str
+    seconds_left: float
+
+
 class RunSink(Callback):
     """Where an executor reports one run, in the server: first `started`, then every event's hook, in order."""
 
@@ -125,6 +133,15 @@ class Executor(ABC):
     def started(self) -> bool:
         """True once start() has ended: the workers are warm."""
         return self._started
+
+    def ensure_launched(self) -> None:
+        """Start the workers if nobody has yet; returns once a run may be handed to train() (by default, once
+        every worker is warm; a pool that lends each worker as soon as it is warm returns at once)."""
+        self.ensure_started()
+
+    def warming(self) -> WarmingUp | None:
+        """The warm-up under way, for the students; None when the workers are warm (or it is not known)."""
+        return None
 
     def abilities(self) -> Abilities:
         """What the job manager must know of this executor (see Abilities)."""

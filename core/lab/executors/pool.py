@@ -54,9 +54,14 @@ class WorkerPool:
         self._idle.put(worker)
 
     def admit_all(self, workers: list) -> None:
-        """admit() each; if none of them started, a waiting caller is told why (RunRefusedByWorker)."""
-        for worker in workers:
-            self.admit(worker)
+        """admit() each at once, each lent out as soon as it is warm (the first run need not wait for the slowest);
+        returns when all are admitted. If none of them started, a waiting caller is told why (RunRefusedByWorker)."""
+        admitting = [threading.Thread(target=self.admit, args=(worker,), daemon=True, name="worker-admit")
+                     for worker in workers]
+        for thread in admitting:
+            thread.start()
+        for thread in admitting:
+            thread.join()
         if workers and not any(worker.alive for worker in workers):
             self._idle.put(None)
 

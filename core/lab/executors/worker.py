@@ -1,21 +1,20 @@
-"""One training worker of the local pool: `python -m core.lab.executors.worker --fd N --threads T`.
+"""One training worker of the local pool: forked, already warm, by the pool's zygote (core.lab.executors.zygote).
 
-Started by the web server (core.lab.executors.local) as a module of its own, never by multiprocessing: Streamlit
-runs a page as __main__, so a spawned child would re-run the page, and forking a threaded server that has
-imported torch can deadlock. The server hands over one end of a socket pair (fd N): nobody else can connect,
+Never started by multiprocessing from the server: Streamlit runs a page as __main__, so a spawned child would
+re-run the page, and forking a threaded server that has imported torch can deadlock. The zygote forks it from a
+single-threaded, warm process instead, with one end of a socket pair the server made: nobody else can connect,
 so no port and no auth key are needed. Messages are pickled tuples:
-  server -> worker: ("data", MNISTTensors | None), ("train", TrainConfig, run folder | None), ("pause",),
-                    ("resume",), ("stop",), ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
+  server -> worker: ("train", TrainConfig, run folder | None), ("pause",), ("resume",), ("stop",),
+                    ("set_lr", lr), ("find_lr", TrainConfig), ("quit",)
   worker -> server: ("ready", (pid, host)), ("refused", why), ("started",), ("events", [event, ...]), ("end", packed),
                     ("found", LrFinderResult), ("finder_stopped",) (a finder stopped by "stop")
 Its body (core.lab.executors.worker_body.WorkerBody) is the Ray actor's too; it trains one run at a time.
-The worker exits when the server's end of the socket closes, and within a second or so when the server
-process dies, even in the middle of a warm-up or a finder (see watch_parent).
+The worker exits when the server's end of the socket closes, and within a second or so when the zygote (and so
+the server) dies, even in the middle of a run or a finder (see watch_parent).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import os
@@ -32,26 +31,35 @@ PARENT_POLL_S = 0.5  # how often the watchdog looks whether the server is still 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def watch_parent() -> None:
-    """Exit at once when the server that started this worker is gone, whatever the worker is doing.
+def ask_death_with_parent() -> int:
+    """Ask Linux for SIGKILL when this process's parent goes; its parent's pid (exits at once if already gone).
 
-    The socket tells only when it is next read, and a worker busy with a finder or its warm-up does not read it:
-    workers of a killed server kept 40-99 % of a core for 45 minutes. So the kernel is asked for SIGKILL when the
-    server's spawning thread ends (Linux), and a thread checks the parent every PARENT_POLL_S as well, because
-    the parent-death signal follows that one thread, not the process, and exists only on Linux.
+    The parent-death signal follows the parent's thread that started this process, not the whole process, exists
+    only on Linux, and is cleared by fork: every process asks for it itself, right after it starts.
     """
     parent = os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(0)
+    return parent
+
+
+def watch_parent() -> None:
+    """Exit at once when the process that started this worker is gone, whatever the worker is doing.
+
+    The socket tells only when it is next read, and a worker busy with a finder does not read it: workers of a
+    killed server kept 40-99 % of a core for 45 minutes. So the kernel is asked for SIGKILL when the parent goes,
+    and a thread checks the parent every PARENT_POLL_S as well (see ask_death_with_parent for why both).
+    """
+    parent = ask_death_with_parent()
 
     def watch() -> None:
         while os.getppid() == parent:  # an orphan is re-parented to init or a subreaper
             time.sleep(PARENT_POLL_S)
         os._exit(0)
 
-    if os.getppid() != parent:  # it died before the signal was asked for
-        os._exit(0)
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
@@ -67,13 +75,8 @@ def relay(link: MessageLink, run) -> None:
             return
 
 
-def serve(link: MessageLink, threads: int) -> None:
-    """Warm up (torch, Accelerate, MNIST), say ready, then do what the server sends, one run at a time."""
-    from core.lab.executors.worker_body import WorkerBody  # imports torch and Accelerate: after watch_parent
-
-    kind, data = link.recv()
-    assert kind == "data"
-    body = WorkerBody(data, threads)
+def serve(link: MessageLink, body) -> None:
+    """Say ready, then do what the server sends to this warm WorkerBody, one run at a time."""
     link.send(("ready", body.ready()))
     while True:
         command, *args = link.recv()
@@ -100,22 +103,3 @@ def find(link: MessageLink, body, config) -> None:
     answer = ("found", found) if found is not None else ("refused", why_not) if why_not else ("finder_stopped",)
     with contextlib.suppress(OSError):
         link.send(answer)
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="A training worker of MNIST Lab's local pool (started by the lab).")
-    parser.add_argument("--fd", type=int, required=True, help="the file descriptor of the worker's socket end")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
-    args = parser.parse_args(argv)
-    watch_parent()  # before the seconds of importing torch: a server gone meanwhile leaves nothing behind
-    import torch
-
-    torch.set_num_threads(args.threads)
-    link = MessageLink(args.fd)
-    with contextlib.suppress(EOFError, OSError):  # the server is gone: so is the reason to train
-        serve(link, args.threads)
-    os._exit(0)  # at once, even with a run's thread inside torch
-
-
-if __name__ == "__main__":
-    main()

@@ -132,17 +132,27 @@ class WorkerBody:
     """What one worker does, in a local worker process or a Ray actor: keep MNIST and a warm torch, train one run
     at a time in a thread of its own, and run the learning-rate finder when it is a helper."""
 
-    def __init__(self, data: MNISTTensors | None, threads: int):
+    def __init__(self, data: MNISTTensors | None, threads: int, on_stage=None):
+        """`on_stage(name)` hears each step of the warm-up as it begins ("loading MNIST", "warming up")."""
         torch.set_num_threads(threads)
         self.threads, self.unavailable, self.run = threads, "", None
         self.finder_stop = threading.Event()
         self.data = data
         if data is None:
+            if on_stage:
+                on_stage("loading MNIST")
             try:
                 self.data = mnist_data.load_mnist()
             except MNISTUnavailable as exc:  # every run is refused with the advice, the worker stays up
                 self.unavailable = str(exc)
+        if on_stage:
+            on_stage("warming up")
         warm_up_training()
+
+    def use_threads(self, threads: int) -> None:
+        """Train with this many torch threads from now on (a worker forked by the zygote sets its own)."""
+        self.threads = threads
+        torch.set_num_threads(threads)
 
     def ready(self) -> tuple[int, str]:
         """This worker's process id and machine."""

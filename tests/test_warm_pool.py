@@ -1,0 +1,183 @@
+"""The local pool's shared warm-up: one zygote imports torch and loads MNIST for every worker, each worker is lent
+as soon as it is warm, and the students are told how the warm-up goes."""
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.lab.executors.base import WarmingUp
+from core.lab.executors.local import LocalExecutor, LocalWorker
+from core.lab.executors.pool import WorkerPool
+from core.lab.job_text import warming_text
+from core.lab.jobs import JobManager
+from tests.lab_helpers import wait_until
+
+PROBE = Path(__file__).resolve().parent / "warm_probe"
+QUICK = TrainConfig(epochs=1, batch_size=50, train_subset=500)
+
+
+class FakeWorker:
+    """A worker whose warm-up ends when its event is set."""
+
+    def __init__(self, name: str, warm: threading.Event):
+        self.name, self.warm, self.pid = name, warm, None
+        self.alive = True
+
+    def wait_ready(self) -> None:
+        self.warm.wait()
+        self.pid = self.name
+
+    identity = property(lambda self: self.pid)
+
+    def exit_text(self) -> str:
+        return ""
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.alive = False
+
+
+def test_a_pool_lends_its_first_warm_worker_while_a_slower_one_still_warms():
+    slow, fast = threading.Event(), threading.Event()
+    made = iter([FakeWorker("slow", slow), FakeWorker("fast", fast)])
+    pool = WorkerPool(lambda: next(made), "training workers")
+    members = pool.spawn(2)
+    admitting = threading.Thread(target=pool.admit_all, args=(members,), daemon=True)
+    admitting.start()
+    fast.set()
+    taken = []
+    taker = threading.Thread(target=lambda: taken.append(pool.take(lambda: False)), daemon=True)
+    taker.start()
+    taker.join(5)
+    assert [w.name for w in taken] == ["fast"]  # the first in line is still warming
+    assert admitting.is_alive()  # admit_all returns only once every worker is warm
+    slow.set()
+    admitting.join(5)
+    assert not admitting.is_alive() and pool.take(lambda: False).name == "slow"
+
+
+@pytest.mark.parametrize(("warming", "words"), [
+    (WarmingUp("loading MNIST", 3.4), "Warming up the lab: loading MNIST (about 4 s left)…"),
+    (WarmingUp("importing torch", 12.0), "Warming up the lab: importing torch (about 12 s left)…"),
+    (WarmingUp("warming up", 0.2), "Warming up the lab: warming up (a moment more)…"),
+])
+def test_the_warm_up_is_said_with_its_step_and_time_left(warming, words):
+    assert warming_text(warming) == words
+
+
+@pytest.mark.slow
+def test_a_pool_of_two_workers_and_two_helpers_imports_torch_and_loads_mnist_once(tmp_path, monkeypatch):
+    log = tmp_path / "probe.log"
+    monkeypatch.setenv("MNIST_LAB_PROBE_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(PROBE), os.environ.get("PYTHONPATH")])))
+    executor = LocalExecutor(None, slots=2, helpers=2)  # MNIST from data/, loaded where the workers run
+    try:
+        executor.ensure_started()
+        pids = executor.pids + executor.helper_pids
+        assert len(set(pids)) == 4 and executor.zygote.process.pid not in pids
+        lines = log.read_text().split()
+        assert lines.count("python") == 1 and lines.count("load_mnist") == 1  # the zygote's, for all four
+        assert executor.zygote.threads_when_forking == 1  # fork is safe: no other thread to lose
+        manager = JobManager(RunStore(tmp_path / "runs"), executor=executor, max_concurrent=2)
+        try:
+            jobs = [manager.submit(QUICK, owner=o) for o in ("ann", "bob")]
+            assert [manager.wait(job.id, 60).status for job in jobs] == ["finished", "finished"]
+        finally:
+            manager.shutdown()
+    finally:
+        executor.close()
+
+
+@pytest.mark.slow
+def test_the_first_run_starts_on_the_first_warm_worker(tmp_path, make_random_mnist, monkeypatch):
+    real, released, calls = LocalWorker.wait_ready, threading.Event(), []
+
+    def every_worker_but_the_first_is_slow(worker):
+        calls.append(worker)
+        if len(calls) > 1:
+            released.wait(120)
+        real(worker)
+
+    monkeypatch.setattr(LocalWorker, "wait_ready", every_worker_but_the_first_is_slow)
+    executor = LocalExecutor(make_random_mnist(1000, 100), slots=2)
+    manager = JobManager(RunStore(tmp_path / "runs"), executor=executor, max_concurrent=2)
+    try:
+        job = manager.submit(QUICK, owner="ann")  # on a fresh pool: nothing is warm yet
+        assert manager.wait(job.id, timeout=60).status == "finished"
+        assert not executor.started and len(calls) == 4  # the others still warming
+    finally:
+        released.set()
+        manager.shutdown()
+        executor.close()
+
+
+@pytest.mark.slow
+def test_the_warm_up_reports_its_steps_and_ends_warm(tmp_path, make_random_mnist):
+    executor = LocalExecutor(make_random_mnist(1000, 100), slots=1, helpers=0)
+    seen = []
+    try:
+        executor.ensure_launched()
+        deadline = time.monotonic() + 120
+        while not executor.started and time.monotonic() < deadline:
+            warming = executor.warming()
+            if warming is not None and warming.stage not in seen:
+                seen.append(warming.stage)
+                assert warming.seconds_left >= 0
+            time.sleep(0.02)
+        assert executor.started and executor.warming() is None
+        assert seen and seen[0] == "importing torch" and "loading MNIST" not in seen  # its data came with it
+        wait_until(lambda: len(executor.pids) == 1, what="the worker is lent out")
+    finally:
+        executor.close()
+
+
+def test_the_train_page_says_how_the_warm_up_goes_while_the_first_run_waits(lab, monkeypatch):
+    from pages.ui.common import job_manager
+
+    at = lab("pages/train.py")
+    executor, released = job_manager().executor, threading.Event()
+    real_train = executor.train
+
+    def train_once_warm(config, sink, run_folder=None):
+        released.wait(30)
+        real_train(config, sink, run_folder)
+
+    monkeypatch.setattr(executor, "train", train_once_warm)
+    monkeypatch.setattr(executor, "warming", lambda: WarmingUp("loading MNIST", 2.2))
+    try:
+        at.button(key="train_start").click().run()
+        assert "Warming up the lab: loading MNIST (about 3 s left)…" in [c.value for c in at.caption]
+        monkeypatch.setattr(executor, "warming", lambda: None)  # warm now: the words say what remains
+        at.run()
+        captions = [c.value for c in at.caption]
+        assert "Preparing the data and the network…" in captions and not any("Warming" in c for c in captions)
+    finally:
+        released.set()
+    assert not at.exception
+
+
+def test_launch_warms_the_workers_then_runs_streamlit_on_the_app(monkeypatch):
+    import streamlit.web.cli
+
+    import launch
+    from core.lab.executors import local
+
+    calls = []
+    monkeypatch.setenv("MNIST_LAB_EXECUTOR", "local")
+    monkeypatch.setattr(local, "prewarm", lambda: calls.append("prewarm"))
+    monkeypatch.setattr(streamlit.web.cli, "main", lambda: calls.append(list(sys.argv)) or 0)
+    monkeypatch.setattr("sys.argv", ["launch"])
+    with pytest.raises(SystemExit) as done:
+        launch.main(["--server.port", "8600"])
+    assert done.value.code == 0
+    assert calls == ["prewarm", ["streamlit", "run", "streamlit_app.py", "--server.port", "8600"]]
+    monkeypatch.setenv("MNIST_LAB_EXECUTOR", "threads")  # nothing to warm: no zygote is started
+    calls.clear()
+    with pytest.raises(SystemExit):
+        launch.main([])
+    assert calls == [["streamlit", "run", "streamlit_app.py"]]
