@@ -76,7 +76,7 @@ def core_times(runs_dir: Path, repeats: int) -> dict[str, list[float]]:
         state = room.state()
         board = build_board(reader.entries(), state.challenge, state.board_since)
         board_rows(board, "someone")
-        findings.findings([*board.ranked, *(entry for entry, _ in board.apart)], wait=False)  # as the page polls
+        findings.findings([*board.ranked, *(entry for entry, _ in board.apart)])
 
     times: dict[str, list[float]] = {"core: first read": [], "core: update": [], "core: update +1 run": [],
                                      "core: poll + findings": [], "core: findings +1 run": []}

@@ -104,7 +104,7 @@ def board_panel(drawn: tuple) -> None:
 def findings_section(entries: list[BoardEntry]) -> None:
     """Every run on the board in one chart, and the settings ranked by how much they mattered."""
     st.header("What the class found")
-    found = findings_cache().findings(entries, wait=False)  # a new run's findings follow at the next poll
+    found = findings_cache().findings(entries)
     if found.figure is not None:
         st.plotly_chart(found.figure, key="class_parcoords", config={"displayModeBar": False})
         st.caption("Each line is one finished run on the board: its settings (those that differ between runs) and "

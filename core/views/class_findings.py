@@ -67,38 +67,18 @@ class FindingsCache:
         self._lock = threading.Lock()
         self._key: frozenset | None = None
         self._findings: Findings | None = None
-        self._building: frozenset | None = None  # the set a background thread is computing now
 
-    def findings(self, entries: Sequence[BoardEntry], wait: bool = True) -> Findings:
-        """The findings for these runs. With wait=False (a page's poll), a new set is computed in the background
-        and the last findings are returned meanwhile, so no poll pays for the forest; only the first one waits."""
+    def findings(self, entries: Sequence[BoardEntry]) -> Findings:
         key = frozenset(entry.run_id for entry in entries)
         with self._lock:
             if key == self._key and self._findings is not None:
                 return self._findings
-            if not wait and self._findings is not None:
-                if self._building != key:
-                    self._building = key
-                    threading.Thread(target=self._build, args=(key, list(entries)), daemon=True,
-                                     name="class-findings").start()
-                return self._findings
-        return self._build(key, entries)
-
-    @property
-    def latest(self) -> Findings | None:
-        """The findings of the last set computed (None before the first)."""
-        with self._lock:
-            return self._findings
-
-    def _build(self, key: frozenset, entries: Sequence[BoardEntry]) -> Findings:
         ordered = sorted(entries, key=lambda entry: entry.run_id)  # the same runs give the same forest
         saved, accuracy = [e.config.to_dict() for e in ordered], [e.test_accuracy for e in ordered]
         figure = parcoords_figure(saved, accuracy) if len(ordered) >= 2 else None
         findings = Findings(len(ordered), figure, rank_settings(saved, accuracy))
         with self._lock:
             self._key, self._findings = key, findings
-            if self._building == key:
-                self._building = None
         return findings
 
 
