@@ -235,7 +235,8 @@ if class_state.challenge is not None:
     st.caption("Runs that break a rule are listed apart, with the rule they broke; only runs made after the "
                "board's last fresh start count.")
 if class_state.spotlight:
-    spotlight_section(class_state.spotlight)
+    with st.container(key="class_spotlight"):
+        spotlight_section(class_state.spotlight)
 
 st.fragment(board_panel, run_every=BOARD_REFRESH_S)(drawn_key(class_state))
 if class_state.past_experiments:

@@ -60,7 +60,7 @@ def choose_option(page, picker: str, name: str, attempts: int = 5) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(attempts):
-        page.locator(picker).click()
+        page.locator(picker).last.click()  # during a refresh the old picker may still be drawn, greyed
         try:
             page.get_by_role("option", name=name, exact=False).click(timeout=5_000)
             return
@@ -75,6 +75,8 @@ def type_name(app: StreamlitPage, name: str) -> None:
     field.fill(name)
     field.press("Enter")
     app.page.locator(f".st-key-class_name input[value='{name}']").wait_for()
+    # The server has taken the name (the box alone changes before it does): the page says runs now carry it.
+    app.page.get_by_text("Your runs from now on appear on the board under this name").wait_for()
 
 
 def train(app: StreamlitPage) -> None:
@@ -158,7 +160,8 @@ def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, r
     ann_board.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
     bob.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
     bob.page.get_by_text("Ann <b>&</b> ·", exact=False).first.wait_for()
-    assert bob.page.locator('[data-testid="stPlotlyChart"]').count() == 2
+    # The spotlight's two charts (what the class found draws its own chart further down the page).
+    assert bob.page.locator('.st-key-class_spotlight [data-testid="stPlotlyChart"]').count() == 2
     bob.page.get_by_role("link", name="See its mistakes").click()
     bob.page.locator("h1", has_text="Mistakes").wait_for()
     spotlit = json.loads((runs / CLASS_FILE).read_text())["spotlight"]

@@ -146,7 +146,7 @@ class Zygote:
                     log.info("workers' zygote warm in %.1f s: %s", self.warm_at - self.started_at,
                              {s: round(t - self.started_at, 2) for s, t in self.stages.items()})
                     return
-                elif kind == "failed":
+                elif kind == "warm_up_failed":
                     self.problem = f"its warm parent failed ({detail})"
                     log.error("the workers' zygote failed: %s", detail)
                     return

@@ -9,7 +9,7 @@ with one thread only (GNU OpenMP's thread pool does not survive a fork); each wo
 Its socket (fd N), server -> zygote: a pickled ("data", MNISTTensors | None) message, then per worker 5 bytes
 ("F" and its torch threads) carrying the worker's end of a fresh socket pair (SCM_RIGHTS). Zygote -> server,
 pickled: ("stage", what it begins now, after "importing torch") during the warm-up, then ("warm", threads of
-the zygote when it forks) or ("failed", why). It exits when the server closes the socket or dies; its workers
+the zygote when it forks) or ("warm_up_failed", why). It exits when the server closes the socket or dies; its workers
 when it dies.
 """
 
@@ -109,7 +109,7 @@ def main(argv=None) -> None:
         os._exit(0)
     except Exception as exc:  # said to the server, which tells the students
         with contextlib.suppress(OSError):
-            link.send(("failed", f"{type(exc).__name__}: {exc}"))
+            link.send(("warm_up_failed", f"{type(exc).__name__}: {exc}"))
         os._exit(1)
     link.close()
     fork_workers(control, body, parent)
