@@ -29,7 +29,7 @@ from core.views.class_findings import (
 from core.views.history import settings_text
 from pages.ui.common import board_reader, classroom, curve_reader, findings_cache, job_manager, owner_id
 from pages.ui.display_name import drop_link_name, name_field
-from pages.ui.instructor import instructor_section, spotlight_picker, unlocked
+from pages.ui.instructor import instructor_section, live_section, spotlight_picker, unlocked
 from pages.ui.settings_state import enter_page, link_params, set_settings
 
 enter_page("pages/class.py")
@@ -69,6 +69,9 @@ def board_panel(drawn: tuple) -> None:
         st.rerun()
     board = build_board(board_reader().entries(), class_state.challenge, class_state.board_since)
     mine = owner_tag(owner_id())
+    # The instructor's live view refreshes with the board: one polling fragment on the page, since two of them
+    # (the board's and a live view's of its own) left the experiment's charts drawn twice.
+    live_section()
     st.header("Leaderboard")
     if board.ranked:
         show_table(board_rows(board, mine))

@@ -31,7 +31,7 @@ TOKEN_INPUT = "class_token"
 NOTICE = "lab_instructor_notice"  # what the last control did (or why it did nothing), shown once
 YOUR_SETTINGS = "Your settings (Hyperparameters page)"
 FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
-LIVE_REFRESH_S = 3.0  # the live view of the class's runs redraws itself this often, like the board
+LIVE_REFRESH_S = 3.0  # the live view redraws with the board (pages/class.py BOARD_REFRESH_S), this often
 
 
 @st.cache_resource(show_spinner=False)
@@ -155,7 +155,6 @@ def instructor_section() -> None:
     class_state = classroom().state()
     if class_state.problem:
         st.warning(class_state.problem)
-    st.fragment(live_section, run_every=LIVE_REFRESH_S)()
     _experiment_form(class_state)
     _challenge_form(class_state)
     _lock_form(class_state)
