@@ -7,6 +7,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.lab.classroom import CLASS_FILE
 from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a fixture
@@ -37,6 +38,9 @@ def one_run_at_a_time(monkeypatch):
     monkeypatch.setenv("MNIST_LAB_MAX_CONCURRENT_RUNS", "1")
 
 
+# Three or four browsers against a page that redraws every 3 s on 2 shared cores: one more try when a
+# refresh swallows a click (it still fails when the lab does).
+@pytest.mark.flaky(reruns=1)
 def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_a_time, class_server,  # noqa: F811
                                                                      record_timing):
     url, runs, new_tab = class_server
@@ -55,8 +59,17 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     for app, name, lr in zip(students, names, LRS, strict=True):
         app.open("class")
         type_name(app, name)
-        button(app.page, "class_x_join").click()
-        app.page.get_by_text(f"Your instructor's experiment on the learning rate gave you {lr:g}.").wait_for()
+        gift = app.page.get_by_text(f"Your instructor's experiment on the learning rate gave you {lr:g}.")
+        for attempt in range(3):  # the button lives in the board's fragment: a refresh can swallow a click
+            join = button(app.page, "class_x_join")
+            if join.count():
+                join.click()
+            try:
+                gift.wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
     holders = json.loads((runs / CLASS_FILE).read_text())["experiment"]["holders"]
     assert [index for _, index, _ in holders] == [0, 1, 2]
 

@@ -86,6 +86,9 @@ def train(app: StreamlitPage) -> None:
         timeout=120_000)
 
 
+# Three or four browsers against a page that redraws every 3 s on 2 shared cores: one more try when a
+# refresh swallows a click (it still fails when the lab does).
+@pytest.mark.flaky(reruns=1)
 def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, record_timing):
     url, runs, new_tab = class_server
     teacher, ann, bob = new_tab(), new_tab(), new_tab()
