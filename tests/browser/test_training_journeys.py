@@ -55,7 +55,10 @@ def test_train_a_quick_setup_and_watch_it_finish(streamlit_app, record_timing, p
     wait_for_points(page, 0)
     record_timing("click Train -> first loss point drawn (cold server)", time.perf_counter() - start)
     first = plotly_traces(page)[0]["points"]
-    wait_for_points(page, first)  # the chart grows while it trains
+    # The chart grows while it trains. The warm lab trains these 237 steps in a few seconds, so the run may
+    # already have ended when the tab first draws its chart: then there is nothing left to grow.
+    if not page.locator('[data-testid="stAlertContainer"]', has_text="Finished: test accuracy").count():
+        wait_for_points(page, first)
     app.assert_no_exception()
     app.screenshot("train-running")
 
