@@ -291,7 +291,7 @@ class RunWatch:
 
 
 # --- several web processes, one lab -----------------------------------------------------------------------------
-WATCHED = "train?epochs=10&batch_size=16"  # a run that trains through the whole measurement
+WATCHED = "train?epochs=20&batch_size=8"  # a run that trains through the whole measurement (checked)
 
 
 def polled_by_tabs(web_processes: int, tabs: int, seconds: float, browser_nice: int) -> dict:
@@ -340,7 +340,7 @@ def polled_by_tabs(web_processes: int, tabs: int, seconds: float, browser_nice: 
                 elapsed = time.perf_counter() - began
                 used = [_own_cpu(process) - before for process, before in zip(processes, cpu, strict=True)]
                 # The tabs poll only while the run trains: a run that ended in the window makes these numbers low.
-                polled_throughout = owner.page.locator(".st-key-job_pause button").count() > 0
+                polled_throughout = owner.page.get_by_text("Finished: test accuracy").count() == 0
                 switches, began = [], time.perf_counter()
                 while time.perf_counter() - began < seconds:
                     for probe in probes:
