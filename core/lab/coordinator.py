@@ -299,11 +299,15 @@ class LabClient:
 
     def _find_actor(self):
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        # get_if_exists: the first web process creates it, every other one (and every restart) finds it.
+        # get_if_exists: the first web process creates it, every other one (and every restart) finds it. It runs on
+        # that web process's machine, which has the runs folder it writes.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         actor = ray.remote(Coordinator).options(
             name=COORDINATOR_NAME, namespace=lab_namespace(self.runs_dir), lifetime="detached", get_if_exists=True,
             max_concurrency=COORDINATOR_THREADS, max_restarts=-1, max_task_retries=0, num_cpus=0,
+            scheduling_strategy=here,
         ).remote(self.runs_dir)
         ray.get(actor.pid.remote(), timeout=CONNECT_TIMEOUT_S)
         return actor
