@@ -14,6 +14,7 @@ lab's JobManager stays in the web process (pages.ui.common chooses).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -314,14 +315,20 @@ class LabClient:
 
     def _remote(self, ask, wrapped: bool = True):
         import ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import ActorUnavailableError, RayActorError
 
-        try:
-            answer = ray.get(ask(self._actor))
-        except RayActorError:
-            # The coordinator died: find it again (Ray restarts it; a new one marks its runs interrupted), once.
-            log.warning("the lab's coordinator was lost; asking again")
-            self._actor = self._find_actor()
-            answer = ray.get(ask(self._actor))
-        return answer if wrapped else (answer, None)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                answer = ray.get(ask(self._actor))
+                return answer if wrapped else (answer, None)
+            except (RayActorError, ActorUnavailableError):
+                # The coordinator died or is restarting: find it again (Ray restarts it; the new one marks the old
+                # one's runs interrupted) until it answers.
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("the lab's coordinator was lost; asking again")
+                time.sleep(1)
+                with contextlib.suppress(RayActorError, ActorUnavailableError):
+                    self._actor = self._find_actor()
 
