@@ -93,6 +93,10 @@ _CALLS = frozenset({
     "waiting_of", "get", "snapshot", "get_sweep", "sweep_snapshots", "wait", "recover",
 })
 
+# What a read answers while the web process still connects to the coordinator: nothing is known yet.
+_READS_WHILE_CONNECTING = {"waiting_of": 0, "live_snapshots": [], "queue_order": [], "get": None, "snapshot": None,
+                           "get_sweep": None, "sweep_snapshots": [], "finder": None}
+
 
 class Coordinator:
     """The lab's JobManager behind one door, `call`; Ray hosts it as the detached coordinator actor."""
@@ -198,6 +202,8 @@ class LabClient:
     # --- the manager's interface ----------------------------------------------------------------------
     def call(self, name: str, *args, **kwargs):
         """Ask the coordinator (or, Ray unreachable, the local manager) for one of the manager's calls."""
+        if name in _READS_WHILE_CONNECTING and not self._connected.is_set():
+            return _READS_WHILE_CONNECTING[name]  # a page never waits for Ray's start just to read
         if not self._connected.wait(CONNECT_TIMEOUT_S):
             raise TimeoutError("The lab is still starting; try again in a minute.")
         if self._local is not None:
