@@ -4,6 +4,7 @@
     python -m benchmarks.classroom --executors local,ray     # only these
     python -m benchmarks.classroom --students 10 --json      # a smaller class; one JSON line at the end too
     python -m benchmarks.classroom --executors local --hostile   # the class with and without one hostile student
+    python -m benchmarks.classroom --web-processes 1,2 --tabs 8  # polling tabs on 1, then 2 web processes, one Ray
 
 For each executor, a fresh lab server (this script, in a child process, loopback only) with its own runs
 folder. Once its workers are warm, --browsers students click Train on the Train page in real Chromium tabs
@@ -24,6 +25,13 @@ time through the server's own issuer of ids, from one address), queues as many r
 a learning-rate finder far over the run budget, and starts a finder after every answer (and eight at once)
 for as long as the class trains. Printed: the honest students' wait p50 / p95 in both, and their ratio
 (target: within 1.2), and what the hostile student got through.
+
+With --web-processes, a Ray head (one CPU: one run trains) and that many lab servers on it with one runs folder,
+one lab (core.lab.coordinator): one long run, started from the first server, polled by --tabs Chromium tabs
+spread over the servers through its link, while a probe tab switches pages in the sidebar again and again on
+each server. Printed: each web server's own CPU per polling tab (% of a core, over --measure-seconds of polling
+alone) and the p50 / p95 of the probes' page switches (one script run each, seen from the browser) over the
+next --measure-seconds.
 """
 
 from __future__ import annotations
@@ -282,6 +290,93 @@ class RunWatch:
             time.sleep(0.02)
 
 
+# --- several web processes, one lab -----------------------------------------------------------------------------
+WATCHED = "train?epochs=20&batch_size=8"  # a run that trains through the whole measurement (checked)
+
+
+def polled_by_tabs(web_processes: int, tabs: int, seconds: float, browser_nice: int) -> dict:
+    """Serve one long run from `web_processes` lab servers on one Ray head, polled by `tabs` tabs; the measures."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.lab_server import (
+        CHROMIUM_ARGS,
+        StreamlitPage,
+        chromium_kept_niced,
+        find_chromium,
+        start_lab_server,
+        start_ray_head,
+        stop_lab_server,
+        stop_ray_head,
+    )
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        head = start_ray_head(folder / "ray.log", num_cpus=1)
+        servers = []
+        try:
+            for n in range(web_processes):
+                servers.append(start_lab_server(folder / "runs", folder / f"web-{n}.log", executor="ray",
+                                                extra_env=head.env))
+            urls = [url for _, url in servers]
+            with sync_playwright() as playwright, chromium_kept_niced(browser_nice):
+                browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+                owner = StreamlitPage(browser.new_context().new_page(), urls[0])
+                owner.open(WATCHED)
+                owner.page.get_by_text("This lab trains 1 run at once").first.wait_for(timeout=300_000)
+                owner.page.locator(".st-key-train_start button").first.click()
+                owner.page.wait_for_url(lambda address: "job=" in address, timeout=60_000)
+                link = owner.page.url.split("/", 3)[3]
+                for n in range(tabs - 1):  # the owner's tab polls too
+                    tab = StreamlitPage(browser.new_context().new_page(), urls[(n + 1) % web_processes])
+                    tab.page.goto(f"{tab.base_url}/{link}")
+                    tab.page.get_by_text("only that browser can pause or stop it").first.wait_for(timeout=120_000)
+                processes = [psutil.Process(server.pid) for server, _ in servers]
+                probes = [StreamlitPage(browser.new_context().new_page(), url) for url in urls]
+                for probe in probes:
+                    probe.open()
+                # First the tabs' polling alone (the servers' CPU), then the probes' page switches (latency).
+                cpu, began = [_own_cpu(process) for process in processes], time.perf_counter()
+                time.sleep(seconds)
+                elapsed = time.perf_counter() - began
+                used = [_own_cpu(process) - before for process, before in zip(processes, cpu, strict=True)]
+                # The tabs poll only while the run trains: a run that ended in the window makes these numbers low.
+                polled_throughout = owner.page.get_by_text("Finished: test accuracy").count() == 0
+                switches, began = [], time.perf_counter()
+                while time.perf_counter() - began < seconds:
+                    for probe in probes:
+                        for title in NAV_PAGES:
+                            switches.append(probe.go_to(title, HEADINGS.get(title)))
+                browser.close()
+        finally:
+            for server, _ in servers:
+                stop_lab_server(server)
+            stop_ray_head(head)
+    tabs_on = [sum(1 for n in range(tabs) if n % web_processes == k) for k in range(web_processes)]
+    return {
+        "web_processes": web_processes, "tabs": tabs, "seconds": round(elapsed, 1),
+        "cpu_per_tab_pct": [round(100 * u / elapsed / n, 2) for u, n in zip(used, tabs_on, strict=True)],
+        "switch_p50_s": round(statistics.median(switches), 3), "switch_p95_s": round(percentile(switches, 0.95), 3),
+        "switches": len(switches), "load_average": [round(x, 2) for x in os.getloadavg()],
+        "polled_throughout": polled_throughout,
+    }
+
+
+def web_processes_mode(args) -> None:
+    """--web-processes: the measures for each count of web processes, printed as they come."""
+    results = []
+    for count in (int(text) for text in args.web_processes.split(",")):
+        print(f"{count} web process(es), {args.tabs} polling tabs…", flush=True)
+        result = polled_by_tabs(count, args.tabs, args.measure_seconds, args.browser_nice)
+        print(f"  web server CPU per polling tab: {', '.join(f'{x} %' for x in result['cpu_per_tab_pct'])} of a "
+              f"core; page switch p50 {result['switch_p50_s']} s, p95 {result['switch_p95_s']} s "
+              f"({result['switches']} switches in {result['seconds']} s; load average {result['load_average']}; "
+              f"the run trained throughout the polling: {result['polled_throughout']})",
+              flush=True)
+        results.append(result)
+    if args.json:
+        print(json.dumps(results))
+
+
 # --- the parent: one child per executor, then the table ------------------------------------------------------
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -298,6 +393,10 @@ def main(argv=None) -> None:
                         help="serve the class twice per executor: the honest students alone, then beside one "
                         "hostile student")
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end as well")
+    parser.add_argument("--web-processes", help="comma-separated counts of lab servers on one Ray head (e.g. 1,2): "
+                        "measure polling tabs instead of a class")
+    parser.add_argument("--tabs", type=int, default=8, help="with --web-processes: polling Chromium tabs (default 8)")
+    parser.add_argument("--measure-seconds", type=float, default=40, help="with --web-processes: the window")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child: one executor
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--hostile-here", action="store_true", help=argparse.SUPPRESS)  # the child: with one
@@ -306,6 +405,8 @@ def main(argv=None) -> None:
         parser.error(f"--students must be 1..{MAX_STUDENTS} and --browsers 0..10 (and at most --students)")
     if args.one:
         return serve_and_measure(args)
+    if args.web_processes:
+        return web_processes_mode(args)
 
     results = []
     with_hostile = (False, True) if args.hostile else (False,)

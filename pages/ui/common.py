@@ -68,7 +68,13 @@ def table(columns: dict[str, list]) -> None:
 @st.cache_resource(show_spinner=False)
 def _job_manager(runs_dir: str):
     from core.engine.runs import RunStore
+    from core.lab.executors import executor_kind
     from core.lab.jobs import JobManager
+
+    if executor_kind() == "ray":  # one lab for every web process: the job manager lives in the Ray cluster
+        from core.lab.coordinator import LabClient
+
+        return LabClient(runs_dir)
 
     # The class's locked settings and the name a run is signed with are checked on the server at every
     # submission, whatever a page showed, and so is each student's class-experiment value. Also marks runs left

@@ -117,6 +117,49 @@ def stop_lab_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
+RAY_HEAD_START_TIMEOUT_S = 180  # Ray's start took about 26 s on a busy 2-core machine
+
+
+class RayHead(NamedTuple):
+    """A Ray head started for a test or a benchmark, and what a lab server needs to join it."""
+
+    process: subprocess.Popen
+    env: dict  # RAY_ADDRESS and the token (RAY_AUTH_MODE, RAY_AUTH_TOKEN)
+
+
+def start_ray_head(log_path: Path, num_cpus: int) -> RayHead:
+    """`ray start --head --block` on a free port with token authentication and a token of its own.
+
+    Raises RuntimeError, with the end of its log, if it does not say it started within 180 s.
+    """
+    import secrets
+
+    port = free_port()
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16), "RAY_ADDRESS": f"127.0.0.1:{port}"}
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--port", str(port),
+               "--num-cpus", str(num_cpus), "--include-dashboard", "false", "--disable-usage-stats"]
+    with open(log_path, "wb") as log:
+        head = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env, "RAY_ADDRESS": ""}, stdout=log,
+                                stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + RAY_HEAD_START_TIMEOUT_S
+    while "Ray runtime started" not in log_path.read_text(errors="replace"):
+        if head.poll() is not None or time.monotonic() > deadline:
+            stop_ray_head(RayHead(head, env))
+            raise RuntimeError(f"Ray's head did not start; its log:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    return RayHead(head, env)
+
+
+def stop_ray_head(head: RayHead) -> None:
+    """End the head by its own pid (it stops the cluster's processes, detached actors included)."""
+    head.process.terminate()
+    try:
+        head.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        head.process.kill()
+        head.process.wait()
+
+
 @contextlib.contextmanager
 def chromium_kept_niced(nice: int, period_s: float = 0.5):
     """Keep every Chromium process below this one at `nice` while the block runs.

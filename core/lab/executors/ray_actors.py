@@ -57,6 +57,41 @@ def cpus_per_run(environ=None) -> float:
         return 1.0
 
 
+def connect_ray(closing: threading.Event, num_cpus: int | None = None) -> threading.Thread:
+    """ray.init once in this process (RAY_ADDRESS's cluster, else a local Ray), from a thread that lives until
+    `closing` is set; that thread. Raises what ray.init raised, or TimeoutError.
+
+    Ray starts its local cluster's processes with a parent-death signal tied to the thread that called ray.init
+    (measured here: they died when that thread ended), so one long-lived thread of the server owns Ray.
+    """
+    import ray
+
+    done: list = []
+    ready = threading.Event()
+
+    def own_ray() -> None:
+        try:
+            if not ray.is_initialized():
+                ray.init(address=os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus,
+                         include_dashboard=os.environ.get(DASHBOARD_ENV) == "1", logging_level=logging.WARNING,
+                         log_to_driver=False)
+            done.append(None)
+        except Exception as exc:
+            done.append(exc)
+        ready.set()
+        closing.wait()
+        if ray.is_initialized():
+            ray.shutdown()
+
+    owner = threading.Thread(target=own_ray, daemon=True, name="ray-owner")
+    owner.start()
+    if not ready.wait(INIT_TIMEOUT_S):
+        raise TimeoutError(f"Ray did not start within {INIT_TIMEOUT_S} s")
+    if done[0] is not None:
+        raise done[0]
+    return owner
+
+
 class RayWorker:
     """The server's end of one Ray actor (a WorkerBody): the pool's transport, as LocalWorker is for a process."""
 
@@ -151,34 +186,7 @@ class RayExecutor(PoolExecutor):
         self._fill_pools()
 
     def _init_ray(self) -> None:
-        import ray
-
-        # Ray starts its local cluster's processes with a parent-death signal tied to the thread that called
-        # ray.init (measured here: they died when that thread ended). So one thread of the server owns Ray and
-        # lives as long as the server; ray.init runs once per process, whichever session asks first.
-        done: list = []
-        ready = threading.Event()
-
-        def own_ray() -> None:
-            try:
-                if not ray.is_initialized():
-                    ray.init(address=os.environ.get("RAY_ADDRESS") or None, num_cpus=self.num_cpus,
-                             include_dashboard=os.environ.get(DASHBOARD_ENV) == "1", logging_level=logging.WARNING,
-                             log_to_driver=False)
-                done.append(None)
-            except Exception as exc:
-                done.append(exc)
-            ready.set()
-            self._closing.wait()
-            if ray.is_initialized():
-                ray.shutdown()
-
-        self._owner = threading.Thread(target=own_ray, daemon=True, name="ray-owner")
-        self._owner.start()
-        if not ready.wait(INIT_TIMEOUT_S):
-            raise TimeoutError(f"Ray did not start within {INIT_TIMEOUT_S} s")
-        if done[0] is not None:
-            raise done[0]
+        self._owner = connect_ray(self._closing, self.num_cpus)
 
     def _fill_pools(self) -> None:
         import ray

@@ -1,0 +1,340 @@
+"""One lab for several web processes: with Ray, the job manager lives in the cluster as one detached actor.
+
+The coordinator (`Coordinator`, the actor "mnist-lab-coordinator") hosts the same JobManager as a single web
+process does: the fair queue, the live snapshots, the controls, the limits and the pool of training actors; it
+alone writes the run files, so it needs the runs folder (one machine, or a folder every node shares). Each web
+process holds a `LabClient` with the JobManager's interface; what crosses is plain data (snapshots, sweeps, the
+finder's state), and an error raised by the manager (a refused run, say) is raised again in the web process.
+
+A web process that ends or restarts interrupts nothing: the actor is detached and owns the training actors.
+If the coordinator dies, Ray restarts it (and the next call finds it again); the new one marks the runs the old
+one was writing interrupted, as a restarted single server does. Without Ray (the default, local workers) the
+lab's JobManager stays in the web process (pages.ui.common chooses).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.lab.estimate import RUN_BUDGET
+from core.lab.executors.base import Capacity, Executor
+from core.lab.job import JobSnapshot
+from core.lab.jobs import JobManager
+from core.lab.limits import owns_run
+
+log = logging.getLogger(__name__)
+
+COORDINATOR_NAME = "mnist-lab-coordinator"
+# Threads of the coordinator: every web call, and each page's short wait for a stopped run, holds one meanwhile.
+COORDINATOR_THREADS = 256
+STATUS_TTL_S = 0.5  # a page's load line (capacity, training, waiting…) is asked at most twice a second per process
+FIRST_STEP_POLL_S = 0.05  # as the Ray executor polls a run until its first step
+CONNECT_TIMEOUT_S = 180  # ray.init took 26 s on a busy 2-core machine; the coordinator then imports torch
+
+
+def build_job_manager(runs_dir: str, executor: Executor | None = None) -> JobManager:
+    """The lab's JobManager for a runs folder, with the class's checks of every run (locked settings, the
+    class experiment's value, names held), warming up in the background."""
+    from core.lab.classroom import ClassRoom
+    from core.lab.names import NameRegistry
+
+    room = ClassRoom(runs_dir)
+    manager = JobManager(RunStore(runs_dir), executor=executor, gates=[room.lock_problem],
+                         name_check=NameRegistry(runs_dir).holder_problem, owner_gates=[room.experiment_problem])
+    manager.warm_up()
+    return manager
+
+
+def lab_namespace(runs_dir: str) -> str:
+    """Ray namespace of the lab with this runs folder: labs with other folders on one cluster stay apart."""
+    return "mnist-lab-" + hashlib.sha256(str(runs_dir).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class FinderState:
+    """A learning-rate finder's state, as plain data: what a page reads of a FinderTask."""
+
+    id: str
+    owner: str
+    config: TrainConfig
+    result: object  # the LrFinderResult, or None
+    message: str
+    done: bool
+    stopped: bool
+
+
+def _finder_state(task) -> FinderState | None:
+    if task is None:
+        return None
+    return FinderState(task.id, task.owner, task.config, task.result, task.message, task.done, task.stopped)
+
+
+def _snapshot(job) -> JobSnapshot | None:
+    return job.snapshot() if job is not None else None
+
+
+# What a web process may ask of the coordinator, and how each answer becomes plain data.
+_AS_DATA = {
+    "get": _snapshot,
+    "submit": _snapshot,
+    "start_finder": _finder_state,
+    "finder": _finder_state,
+}
+_CALLS = frozenset({
+    "submit", "submit_sweep", "pause", "resume", "set_lr", "stop", "stop_sweep", "stop_all", "delete_run",
+    "over_budget", "finder_problem", "start_finder", "finder", "stop_finder", "queue_order", "live_snapshots",
+    "waiting_of", "get", "snapshot", "get_sweep", "sweep_snapshots", "wait", "recover",
+})
+
+# What a read answers while the web process still connects to the coordinator: nothing is known yet.
+_READS_WHILE_CONNECTING = {"waiting_of": 0, "live_snapshots": [], "queue_order": [], "get": None, "snapshot": None,
+                           "get_sweep": None, "sweep_snapshots": [], "finder": None}
+
+
+class Coordinator:
+    """The lab's JobManager behind one door, `call`; Ray hosts it as the detached coordinator actor."""
+
+    def __init__(self, runs_dir: str, executor: Executor | None = None):
+        if executor is None:
+            from core.lab.executors.ray_actors import RayExecutor
+
+            executor = RayExecutor()  # inside the cluster: its actors are this coordinator's, not a web process's
+        self.manager = build_job_manager(runs_dir, executor)
+
+    def call(self, name: str, args: tuple = (), kwargs: dict | None = None) -> tuple[object, BaseException | None]:
+        """(answer, None), or (None, the error the manager raised) so that the caller raises it as it is."""
+        if name not in _CALLS:
+            return None, AttributeError(f"the lab's job manager has no call {name!r}")
+        try:
+            answer = getattr(self.manager, name)(*args, **(kwargs or {}))
+        except Exception as exc:
+            return None, exc
+        return _AS_DATA.get(name, lambda value: value)(answer), None
+
+    def status(self) -> dict:
+        """What a page's load line shows, in one answer."""
+        manager = self.manager
+        return {"capacity": manager.capacity, "max_concurrent": manager.max_concurrent, "training": manager.training,
+                "waiting": manager.waiting, "ready": manager.ready, "notice": manager.notice, "speed": manager.speed}
+
+    def pid(self) -> int:
+        """The coordinator's process id (tests end it to check a restart)."""
+        import os
+
+        return os.getpid()
+
+
+class RemoteJob:
+    """A job as a web process sees it: its id, owner and the snapshot it was read with."""
+
+    def __init__(self, snap: JobSnapshot, client: LabClient):
+        self.id, self.owner, self._snap, self._client = snap.id, snap.owner, snap, client
+
+    @property
+    def status(self):
+        return self._snap.status
+
+    def snapshot(self) -> JobSnapshot:
+        return self._snap
+
+    def wait_first_step(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds until the first step is done (or the job ended); True if so."""
+        deadline = time.monotonic() + timeout
+        while not (self._snap.step or self._snap.status.ended):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(FIRST_STEP_POLL_S)
+            self._snap = self._client.call("snapshot", self.id) or self._snap
+        return True
+
+
+class RemoteFinder:
+    """A learning-rate finder as a web process sees it; wait() asks the coordinator again."""
+
+    def __init__(self, state: FinderState, client: LabClient):
+        self._state, self._client = state, client
+
+    def __getattr__(self, name):
+        return getattr(self._state, name)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until it has ended (or the timeout passed); True if it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._state.done:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+            state = self._client.call("finder", self._state.owner)
+            if state is not None and state.id == self._state.id:
+                self._state = state
+        return True
+
+    def stop(self) -> bool:
+        return self._client.call("stop_finder", self._state.owner)
+
+
+class LabClient:
+    """The JobManager's interface in a web process, answered by the coordinator actor in the Ray cluster.
+
+    Connects in the background; until connected `ready` is False and the load line says nothing trains yet.
+    Reads the run history itself (`store`): the coordinator is the only writer.
+    """
+
+    def __init__(self, runs_dir: str):
+        self.runs_dir = str(runs_dir)
+        self.store = RunStore(runs_dir)
+        self.budget = RUN_BUDGET
+        self._actor = None
+        self._local: Coordinator | None = None  # where the lab trains when Ray cannot be reached
+        self._notice = ""
+        self._connected = threading.Event()
+        self._closing = threading.Event()
+        self._status: tuple[float, dict] | None = None
+        threading.Thread(target=self._connect, daemon=True, name="lab-coordinator-connect").start()
+
+    # --- the manager's interface ----------------------------------------------------------------------
+    def call(self, name: str, *args, **kwargs):
+        """Ask the coordinator (or, Ray unreachable, the local manager) for one of the manager's calls."""
+        if name in _READS_WHILE_CONNECTING and not self._connected.is_set():
+            return _READS_WHILE_CONNECTING[name]  # a page never waits for Ray's start just to read
+        if not self._connected.wait(CONNECT_TIMEOUT_S):
+            raise TimeoutError("The lab is still starting; try again in a minute.")
+        if self._local is not None:
+            answer, error = self._local.call(name, args, kwargs)
+        else:
+            answer, error = self._remote(lambda actor: actor.call.remote(name, args, kwargs))
+        if error is not None:
+            raise error
+        return answer
+
+    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "") -> RemoteJob:
+        return RemoteJob(self.call("submit", config, owner, label, student), self)
+
+    def get(self, job_id: str | None) -> RemoteJob | None:
+        snap = self.call("get", job_id) if job_id else None
+        return RemoteJob(snap, self) if snap is not None else None
+
+    def start_finder(self, config: TrainConfig, owner: str) -> RemoteFinder:
+        return RemoteFinder(self.call("start_finder", config, owner), self)
+
+    def finder(self, owner: str) -> RemoteFinder | None:
+        state = self.call("finder", owner)
+        return RemoteFinder(state, self) if state is not None else None
+
+    def find_lr(self, config: TrainConfig, owner: str, timeout: float | None = None):
+        from core.lab.limits import RunRefused
+
+        task = self.start_finder(config, owner)
+        task.wait(timeout)
+        if task.result is None:
+            raise RunRefused(task.message)
+        return task.result
+
+    def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
+        return instructor or owns_run(record, owner)
+
+    def __getattr__(self, name):
+        # The rest of the manager's calls (pause, stop, stop_all, live_snapshots, queue_order…) cross as they are.
+        if name in _CALLS:
+            return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+        raise AttributeError(name)
+
+    # --- what a page's load line shows ----------------------------------------------------------------
+    def _load(self) -> dict:
+        if not self._connected.is_set():
+            return {"capacity": Capacity("ray", 0, 0), "max_concurrent": 0, "training": 0, "waiting": 0,
+                    "ready": False, "notice": "", "speed": None}
+        now = time.monotonic()
+        if self._status is None or now - self._status[0] > STATUS_TTL_S:
+            if self._local is not None:
+                status = self._local.status()
+            else:
+                status, _ = self._remote(lambda actor: actor.status.remote(), wrapped=False)
+            self._status = (now, status)
+        return self._status[1]
+
+    capacity = property(lambda self: self._load()["capacity"])
+    max_concurrent = property(lambda self: self._load()["max_concurrent"])
+    training = property(lambda self: self._load()["training"])
+    waiting = property(lambda self: self._load()["waiting"])
+    ready = property(lambda self: self._load()["ready"])
+    speed = property(lambda self: self._load()["speed"])
+    notice = property(lambda self: self._notice or self._load()["notice"])
+
+    def over_budget(self, config: TrainConfig) -> str | None:
+        return self.budget.problem(config, self.speed or 1.0)
+
+    def finder_problem(self, config: TrainConfig) -> str | None:
+        return self.budget.finder_problem(config, self.speed or 1.0)
+
+    def warm_up(self) -> None:
+        """Nothing to do: the coordinator warms its own actors."""
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Leave the lab: the coordinator and its runs go on (a fallback manager of this process stops)."""
+        if self._local is not None:
+            self._local.manager.shutdown(timeout)
+        self._closing.set()
+
+    # --- inside ---------------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        try:
+            from core.lab.executors.ray_actors import connect_ray
+
+            connect_ray(self._closing)
+            self._actor = self._find_actor()
+        except Exception as exc:
+            import os
+
+            from core.lab.executors.local import LocalExecutor
+            from core.lab.tuning import WORKER_SLOTS_PER_CORE, max_concurrent_runs
+
+            address = os.environ.get("RAY_ADDRESS") or "a local Ray"
+            self._notice = (f"Ray could not be reached at {address} ({type(exc).__name__}: {exc}); this lab trains "
+                            "on this machine's own workers instead.")
+            log.error("%s", self._notice)
+            slots = max_concurrent_runs(default=WORKER_SLOTS_PER_CORE * (os.cpu_count() or 1))
+            self._local = Coordinator(self.runs_dir, LocalExecutor(None, slots))
+        self._connected.set()
+
+    def _find_actor(self):
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # get_if_exists: the first web process creates it, every other one (and every restart) finds it. It runs on
+        # that web process's machine, which has the runs folder it writes.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        actor = ray.remote(Coordinator).options(
+            name=COORDINATOR_NAME, namespace=lab_namespace(self.runs_dir), lifetime="detached", get_if_exists=True,
+            max_concurrency=COORDINATOR_THREADS, max_restarts=-1, max_task_retries=0, num_cpus=0,
+            scheduling_strategy=here,
+        ).remote(self.runs_dir)
+        ray.get(actor.pid.remote(), timeout=CONNECT_TIMEOUT_S)
+        return actor
+
+    def _remote(self, ask, wrapped: bool = True):
+        import ray
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                answer = ray.get(ask(self._actor))
+                return answer if wrapped else (answer, None)
+            except (RayActorError, ActorUnavailableError):
+                # The coordinator died or is restarting: find it again (Ray restarts it; the new one marks the old
+                # one's runs interrupted) until it answers.
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("the lab's coordinator was lost; asking again")
+                time.sleep(1)
+                with contextlib.suppress(RayActorError, ActorUnavailableError):
+                    self._actor = self._find_actor()
+

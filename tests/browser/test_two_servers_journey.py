@@ -1,0 +1,109 @@
+"""Two lab servers on one Ray head, one lab: a run started on A is live on B, outlives A, and its owner controls it
+from B; the waiting limit counts both servers' runs. Real MNIST.
+
+The test starts the head (token authentication, one CPU: one run trains at a time) and ends it by its pid. Both
+servers share the runs folder, so the owner cookie (signed with runs/.lab_secret) is valid on both; one browser
+context holds it for 127.0.0.1 whatever the port.
+"""
+
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from core.engine.status import Status
+from tests.browser.lab_server import (
+    StreamlitPage,
+    start_lab_server,
+    start_ray_head,
+    stop_lab_server,
+    stop_ray_head,
+)
+from tests.browser.test_training_journeys import RUN_MS, button, ended_text, wait_for_points
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+WARM_MS = 300_000  # the coordinator imports torch and warms its actors after the head's own start
+SETTINGS = urlencode({"epochs": 6})
+# The first run trains long enough (about 4 x the steps) to be paused from B before it ends on a loaded machine.
+FIRST_SETTINGS = urlencode({"epochs": 6, "batch_size": 16})
+
+
+@pytest.fixture
+def two_servers(tmp_path):
+    """A Ray head and two lab servers joined to it with one runs folder; yields (url A, server A, url B, runs)."""
+    runs = tmp_path / "runs"
+    head = start_ray_head(tmp_path / "ray.log", num_cpus=1)
+    servers = []
+    try:
+        for name in "ab":
+            servers.append(start_lab_server(runs, tmp_path / f"streamlit-{name}.log", executor="ray",
+                                            extra_env=head.env))
+        yield servers[0][1], servers[0][0], servers[1][1], runs
+    finally:
+        for server, _ in servers:
+            if server.poll() is None:
+                stop_lab_server(server)
+        stop_ray_head(head)
+
+
+def job_in_url(page) -> str:
+    """The run's id the Train page put in its address (job=) after Train."""
+    page.wait_for_url(re.compile(r"[?&]job="))
+    return re.search(r"[?&]job=([^&]+)", page.url).group(1)
+
+
+def queue_one(app: StreamlitPage) -> str:
+    """Open Train with the journey's settings in a fresh session, press Train; the run's id."""
+    app.open(f"train?{SETTINGS}")
+    button(app.page, "train_start").click()
+    return job_in_url(app.page)
+
+
+def test_two_servers_are_one_lab(two_servers, page):
+    url_a, server_a, url_b, runs = two_servers
+    on_a, on_b = StreamlitPage(page, url_a), StreamlitPage(page.context.new_page(), url_b)
+
+    on_a.open(f"train?{FIRST_SETTINGS}")
+    page.get_by_text(re.compile(r"This lab trains 1 run at once on 1 machine")).first.wait_for(timeout=WARM_MS)
+    button(page, "train_start").click()
+    wait_for_points(page, 0)
+    first = job_in_url(page)
+
+    # B shows A's run live, with the owner's controls: same cookie, same owner, one job manager. The owner pauses
+    # it from B, so it holds the one slot while the queue fills.
+    on_b.open(f"train?job={first}")
+    wait_for_points(on_b.page, 0)
+    button(on_b.page, "job_pause").click()
+    button(on_b.page, "job_resume").wait_for()
+    on_b.assert_no_exception()
+
+    # The waiting limit counts both servers: 2 waiting through A, 1 through B, the 4th is refused on B.
+    queued_a = StreamlitPage(page.context.new_page(), url_a)
+    stop_me = queue_one(queued_a)
+    queue_one(queued_a)
+    queued_b = StreamlitPage(page.context.new_page(), url_b)
+    queue_one(queued_b)
+    queued_b.open(f"train?{SETTINGS}")
+    button(queued_b.page, "train_start").click()
+    queued_b.page.get_by_text(re.compile(r"one browser may have at most 3 waiting")).first.wait_for()
+    queued_a.page.close()
+    queued_b.page.close()
+
+    # A ends mid-run: the run goes on (resumed from B, B keeps drawing it) and ends finished, saved once.
+    stop_lab_server(server_a)
+    button(on_b.page, "job_resume").click()
+    message = ended_text(on_b.page, "Finished: test accuracy", RUN_MS)
+    assert "6 epochs" in message, message
+
+    # The owner stops, from B, a run that was queued through A and now trains.
+    on_b.open(f"train?job={stop_me}")
+    wait_for_points(on_b.page, 0)
+    button(on_b.page, "job_stop").click()
+    ended_text(on_b.page, "Stopped", RUN_MS)
+    on_b.assert_no_exception()
+
+    records = [json.loads(p.read_text()) for p in runs.glob("*/run.json")]
+    statuses = sorted(record["status"] for record in records)
+    assert statuses.count(Status.FINISHED) == 1 and statuses.count(Status.STOPPED) == 1, statuses
+    assert Status.INTERRUPTED not in statuses, statuses

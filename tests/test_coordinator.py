@@ -1,0 +1,122 @@
+"""The lab's coordinator and its web-process client (core.lab.coordinator).
+
+Fast: the coordinator's one door over a thread executor (plain data out, the manager's own errors raised again),
+and a client whose Ray cannot be reached (it trains on this machine instead and says so). Slow: a real Ray head,
+whose coordinator is killed mid-run: the next call finds a new one, and the run is saved as interrupted.
+"""
+
+import os
+import pickle
+import signal
+import time
+
+import pytest
+
+from core.engine.config import TrainConfig
+from core.engine.runs import RunStore
+from core.engine.status import Status
+from core.lab.coordinator import COORDINATOR_NAME, Coordinator, LabClient, lab_namespace
+from core.lab.executors.threads import ThreadExecutor
+from core.lab.job import JobSnapshot
+from core.lab.limits import RunRefused
+
+QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)
+LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
+
+
+@pytest.fixture
+def data(make_random_mnist):
+    return make_random_mnist(1000, 200)
+
+
+@pytest.fixture
+def coordinator(data, tmp_path):
+    made = Coordinator(str(tmp_path / "runs"), ThreadExecutor(data, 1))
+    yield made
+    made.manager.shutdown()
+
+
+def answer(coordinator: Coordinator, name: str, *args, **kwargs):
+    value, error = coordinator.call(name, args, kwargs)
+    if error is not None:
+        raise error
+    return value
+
+
+def test_the_coordinator_answers_in_plain_data_that_crosses_a_process(coordinator):
+    snap = answer(coordinator, "submit", QUICK, "ann")
+    assert isinstance(snap, JobSnapshot) and snap.owner == "ann"
+    ended = answer(coordinator, "wait", snap.id, 60)
+    assert ended.status == Status.FINISHED, ended.message
+    again = pickle.loads(pickle.dumps(answer(coordinator, "get", snap.id)))  # what Ray sends is a pickle
+    assert again.id == snap.id and again.status == Status.FINISHED and len(again.curve) > 0
+    assert coordinator.status()["training"] == 0 and coordinator.status()["capacity"].slots == 1
+
+
+def test_the_managers_refusals_come_back_as_its_own_errors_and_nothing_else_is_callable(coordinator):
+    snap = answer(coordinator, "submit", LONG, "ann")
+    assert answer(coordinator, "pause", snap.id, "bob") is False  # not bob's run
+    with pytest.raises(PermissionError):
+        answer(coordinator, "stop_all")  # the instructor's alone
+    with pytest.raises(RunRefused):
+        answer(coordinator, "submit", QUICK, "ann", student="Instructor")  # a staff title is no one's name
+    value, error = coordinator.call("shutdown")
+    assert value is None and isinstance(error, AttributeError)
+    assert answer(coordinator, "stop", snap.id, "ann") is True
+
+
+def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_path, monkeypatch):
+    from core.lab.executors import local, ray_actors
+
+    def unreachable(closing, num_cpus=None):
+        raise ConnectionError("no Ray at 10.0.0.9:6379")
+
+    monkeypatch.setattr(ray_actors, "connect_ray", unreachable)
+    monkeypatch.setattr(local, "LocalExecutor", lambda _data, slots: ThreadExecutor(data, 1))
+    client = LabClient(str(tmp_path / "runs"))
+    try:
+        job = client.submit(QUICK, "ann")
+        assert client.wait(job.id, 60).status == Status.FINISHED
+        assert client.get(job.id).snapshot().status == Status.FINISHED
+        assert "Ray could not be reached" in client.notice and "no Ray at 10.0.0.9:6379" in client.notice
+        assert client.capacity.slots == 1 and client.ready
+        with pytest.raises(PermissionError):
+            client.stop_all()
+    finally:
+        client.shutdown()
+
+
+@pytest.mark.slow
+def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrupted(tmp_path, monkeypatch):
+    from tests.browser.lab_server import start_ray_head, stop_ray_head
+
+    head = start_ray_head(tmp_path / "ray.log", num_cpus=1)
+    for name, value in head.env.items():
+        monkeypatch.setenv(name, value)
+    import ray  # after the token is in the environment: Ray reads it when imported
+    runs = tmp_path / "runs"
+    client = LabClient(str(runs))
+    try:
+        job = client.submit(LONG, "ann")
+        deadline = time.monotonic() + 240
+        while not client.snapshot(job.id).step:
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.5)
+        first = ray.get(client._actor.pid.remote())
+        os.kill(first, signal.SIGKILL)  # the coordinator's process, on this machine
+        while True:  # the next calls find the coordinator Ray restarts; it knows nothing of the old one's runs
+            assert time.monotonic() < deadline, "no coordinator came back"
+            if client.snapshot(job.id) is None:
+                break
+            time.sleep(0.5)
+        assert ray.get(client._actor.pid.remote()) != first
+        (run,) = RunStore(runs).list()
+        assert run.status == Status.INTERRUPTED and run.record["status"] == Status.INTERRUPTED  # saved so
+        assert ray.get_actor(COORDINATOR_NAME, namespace=lab_namespace(str(runs))) is not None
+    finally:
+        client.shutdown()
+        stop_ray_head(head)
+
+
+def test_labs_with_other_runs_folders_have_coordinators_of_their_own():
+    assert lab_namespace("/a/runs") != lab_namespace("/b/runs") == lab_namespace("/b/runs")
