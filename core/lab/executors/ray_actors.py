@@ -72,7 +72,8 @@ def connect_ray(closing: threading.Event, num_cpus: int | None = None) -> thread
     def own_ray() -> None:
         try:
             if not ray.is_initialized():
-                ray.init(address=os.environ.get("RAY_ADDRESS") or None, num_cpus=num_cpus,
+                # "local": without RAY_ADDRESS, a Ray head already running on this machine is not joined by chance.
+                ray.init(address=os.environ.get("RAY_ADDRESS") or "local", num_cpus=num_cpus,
                          include_dashboard=os.environ.get(DASHBOARD_ENV) == "1", logging_level=logging.WARNING,
                          log_to_driver=False)
             done.append(None)
