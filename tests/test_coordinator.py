@@ -8,6 +8,7 @@ whose coordinator is killed mid-run: the next call finds a new one, and the run 
 import os
 import pickle
 import signal
+import threading
 import time
 
 import pytest
@@ -83,6 +84,35 @@ def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_
         with pytest.raises(PermissionError):
             client.stop_all()
     finally:
+        client.shutdown()
+
+
+def test_a_connecting_client_answers_reads_at_once_but_waits_before_calling_a_linked_run_gone(
+        data, tmp_path, monkeypatch):
+    from core.lab.executors import local, ray_actors
+
+    release = threading.Event()
+
+    def slow_then_unreachable(closing, num_cpus=None):
+        release.wait(30)
+        raise ConnectionError("no Ray")
+
+    monkeypatch.setattr(ray_actors, "connect_ray", slow_then_unreachable)
+    monkeypatch.setattr(local, "LocalExecutor", lambda _data, slots: ThreadExecutor(data, 1))
+    client = LabClient(str(tmp_path / "runs"))
+    try:
+        assert client.waiting_of("ann") == 0 and client.live_snapshots() == [] and client.get(None) is None
+        assert not client.ready
+        answers = []
+        linked = threading.Thread(target=lambda: answers.append(client.get("20261130-072026-8500")))
+        linked.start()
+        time.sleep(0.3)
+        assert linked.is_alive() and not answers  # a link's run is not called gone before the lab is reached
+        release.set()
+        linked.join(30)
+        assert answers == [None] and "Ray could not be reached" in client.notice  # reached (the fallback here)
+    finally:
+        release.set()
         client.shutdown()
 
 

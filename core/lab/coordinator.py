@@ -15,11 +15,13 @@ lab's JobManager stays in the web process (pages.ui.common chooses).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
@@ -39,16 +41,17 @@ FIRST_STEP_POLL_S = 0.05  # as the Ray executor polls a run until its first step
 CONNECT_TIMEOUT_S = 180  # ray.init took 26 s on a busy 2-core machine; the coordinator then imports torch
 
 
-def build_job_manager(runs_dir: str, executor: Executor | None = None) -> JobManager:
-    """The lab's JobManager for a runs folder, with the class's checks of every run (locked settings, the
-    class experiment's value, names held), warming up in the background."""
+def build_job_manager(runs_dir: str, executor: Executor | None = None, room=None, names=None) -> JobManager:
+    """The lab's JobManager for a runs folder, warming up in the background: every run is checked on the server
+    against the class's locked settings, its experiment's value and the names held, whatever a page showed."""
     from core.lab.classroom import ClassRoom
     from core.lab.names import NameRegistry
 
-    room = ClassRoom(runs_dir)
+    room = room or ClassRoom(runs_dir)
+    names = names or NameRegistry(runs_dir)
     manager = JobManager(RunStore(runs_dir), executor=executor, gates=[room.lock_problem],
-                         name_check=NameRegistry(runs_dir).holder_problem, owner_gates=[room.experiment_problem])
-    manager.warm_up()
+                         name_check=names.holder_problem, owner_gates=[room.experiment_problem])
+    manager.warm_up()  # the workers start (or are adopted from launch's zygote); the machine is timed meanwhile
     return manager
 
 
@@ -90,12 +93,14 @@ _AS_DATA = {
 _CALLS = frozenset({
     "submit", "submit_sweep", "pause", "resume", "set_lr", "stop", "stop_sweep", "stop_all", "delete_run",
     "over_budget", "finder_problem", "start_finder", "finder", "stop_finder", "queue_order", "live_snapshots",
-    "waiting_of", "get", "snapshot", "get_sweep", "sweep_snapshots", "wait", "recover",
+    "waiting_of", "get", "snapshot", "get_sweep", "sweep_snapshots", "wait", "recover", "warming",
 })
 
 # What a read answers while the web process still connects to the coordinator: nothing is known yet.
+# A read of one run or sweep by its id (a link) waits for the coordinator instead: "not live" would drop the link.
+_READS_OF_AN_ID = frozenset({"get", "snapshot", "get_sweep", "sweep_snapshots"})
 _READS_WHILE_CONNECTING = {"waiting_of": 0, "live_snapshots": [], "queue_order": [], "get": None, "snapshot": None,
-                           "get_sweep": None, "sweep_snapshots": [], "finder": None}
+                           "get_sweep": None, "sweep_snapshots": [], "finder": None, "warming": None}
 
 
 class Coordinator:
@@ -180,6 +185,17 @@ class RemoteFinder:
         return self._client.call("stop_finder", self._state.owner)
 
 
+@functools.cache
+def _lab_client(runs_dir: str) -> LabClient:
+    return LabClient(runs_dir)
+
+
+def lab_client(runs_dir) -> LabClient:
+    """This process's one LabClient for a runs folder; the first call starts connecting (launch makes it as the
+    server starts, so a link opened on a fresh web process finds its run without waiting for Ray)."""
+    return _lab_client(str(Path(runs_dir).resolve()))
+
+
 class LabClient:
     """The JobManager's interface in a web process, answered by the coordinator actor in the Ray cluster.
 
@@ -203,7 +219,10 @@ class LabClient:
     def call(self, name: str, *args, **kwargs):
         """Ask the coordinator (or, Ray unreachable, the local manager) for one of the manager's calls."""
         if name in _READS_WHILE_CONNECTING and not self._connected.is_set():
-            return _READS_WHILE_CONNECTING[name]  # a page never waits for Ray's start just to read
+            if not (name in _READS_OF_AN_ID and args and args[0]):
+                return _READS_WHILE_CONNECTING[name]  # a page never waits for Ray's start just to read
+            if not self._connected.wait(CONNECT_TIMEOUT_S):
+                return _READS_WHILE_CONNECTING[name]
         if not self._connected.wait(CONNECT_TIMEOUT_S):
             raise TimeoutError("The lab is still starting; try again in a minute.")
         if self._local is not None:

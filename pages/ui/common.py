@@ -67,25 +67,14 @@ def table(columns: dict[str, list]) -> None:
 # --- Training jobs (Hyperparameters and Train pages) ---------------------------------------------------
 @st.cache_resource(show_spinner=False)
 def _job_manager(runs_dir: str):
-    from core.engine.runs import RunStore
+    from core.lab.coordinator import build_job_manager, lab_client
     from core.lab.executors import executor_kind
-    from core.lab.jobs import JobManager
 
     if executor_kind() == "ray":  # one lab for every web process: the job manager lives in the Ray cluster
-        from core.lab.coordinator import LabClient
-
-        return LabClient(runs_dir)
-
-    # The class's locked settings and the name a run is signed with are checked on the server at every
-    # submission, whatever a page showed, and so is each student's class-experiment value. Also marks runs left
-    # "running" by a dead server interrupted.
-    manager = JobManager(RunStore(runs_dir), gates=[_classroom(runs_dir).lock_problem],
-                         name_check=_name_registry(runs_dir).holder_problem,
-                         owner_gates=[_classroom(runs_dir).experiment_problem])
-    # The workers fork from the zygote that `python -m launch` started with the server (warm or warming by now);
-    # the machine is timed meanwhile, in the background.
-    manager.warm_up()
-    return manager
+        return lab_client(runs_dir)  # the one launch started connecting as the server started
+    # Embedded (local workers): the manager is this process's own. Marks runs a dead server left "running"
+    # interrupted.
+    return build_job_manager(runs_dir, room=_classroom(runs_dir), names=_name_registry(runs_dir))
 
 
 def _runs_dir() -> str:
