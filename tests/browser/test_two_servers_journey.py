@@ -25,8 +25,10 @@ from tests.browser.test_training_journeys import RUN_MS, button, ended_text, wai
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WARM_MS = 300_000  # the coordinator imports torch and warms its actors after the head's own start
 SETTINGS = urlencode({"epochs": 6})
-# The first run trains long enough (about 4 x the steps) to be paused from B before it ends on a loaded machine.
-FIRST_SETTINGS = urlencode({"epochs": 6, "batch_size": 16})
+# The first run trains long enough to be paused from B before it ends even on a quiet machine (about 45 s there:
+# 6 epochs took 26 s, and ended before B's tab drew it), and may then take minutes to finish on a loaded one.
+FIRST_SETTINGS = urlencode({"epochs": 10, "batch_size": 16})
+FINISH_MS = 480_000
 
 
 @pytest.fixture
@@ -93,8 +95,8 @@ def test_two_servers_are_one_lab(two_servers, page):
     # A ends mid-run: the run goes on (resumed from B, B keeps drawing it) and ends finished, saved once.
     stop_lab_server(server_a)
     button(on_b.page, "job_resume").click()
-    message = ended_text(on_b.page, "Finished: test accuracy", RUN_MS)
-    assert "6 epochs" in message, message
+    message = ended_text(on_b.page, "Finished: test accuracy", FINISH_MS)
+    assert "10 epochs" in message, message
 
     # The owner stops, from B, a run that was queued through A and now trains.
     on_b.open(f"train?job={stop_me}")
