@@ -143,6 +143,13 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
         (run,) = RunStore(runs).list()
         assert run.status == Status.INTERRUPTED and run.record["status"] == Status.INTERRUPTED  # saved so
         assert ray.get_actor(COORDINATOR_NAME, namespace=lab_namespace(str(runs))) is not None
+
+        # The instructor's "stop every run", asked through another client (another web process's), reaches it.
+        again = client.submit(LONG, "ann")
+        other = LabClient(str(runs))
+        assert other.stop_all(instructor=True) == 1
+        assert other.wait(again.id, 120).status == Status.STOPPED
+        other.shutdown()
     finally:
         client.shutdown()
         stop_ray_head(head)
