@@ -28,8 +28,7 @@ from core.engine.runs import RunStore
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.base import Capacity, Executor
 from core.lab.job import JobSnapshot
-from core.lab.jobs import JobManager
-from core.lab.limits import owns_run
+from core.lab.jobs import JobManager, ManagerAnswers
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +195,7 @@ def lab_client(runs_dir) -> LabClient:
     return _lab_client(str(Path(runs_dir).resolve()))
 
 
-class LabClient:
+class LabClient(ManagerAnswers):
     """The JobManager's interface in a web process, answered by the coordinator actor in the Ray cluster.
 
     Connects in the background; until connected `ready` is False and the load line says nothing trains yet.
@@ -247,18 +246,6 @@ class LabClient:
         state = self.call("finder", owner)
         return RemoteFinder(state, self) if state is not None else None
 
-    def find_lr(self, config: TrainConfig, owner: str, timeout: float | None = None):
-        from core.lab.limits import RunRefused
-
-        task = self.start_finder(config, owner)
-        task.wait(timeout)
-        if task.result is None:
-            raise RunRefused(task.message)
-        return task.result
-
-    def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
-        return instructor or owns_run(record, owner)
-
     def __getattr__(self, name):
         # The rest of the manager's calls (pause, stop, stop_all, live_snapshots, queue_order…) cross as they are.
         if name in _CALLS:
@@ -286,12 +273,6 @@ class LabClient:
     ready = property(lambda self: self._load()["ready"])
     speed = property(lambda self: self._load()["speed"])
     notice = property(lambda self: self._notice or self._load()["notice"])
-
-    def over_budget(self, config: TrainConfig) -> str | None:
-        return self.budget.problem(config, self.speed or 1.0)
-
-    def finder_problem(self, config: TrainConfig) -> str | None:
-        return self.budget.finder_problem(config, self.speed or 1.0)
 
     def warm_up(self) -> None:
         """Nothing to do: the coordinator warms its own actors."""

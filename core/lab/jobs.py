@@ -39,7 +39,37 @@ from core.lab.tuning import torch_threads
 log = logging.getLogger(__name__)
 
 KEEP_ENDED = 100  # ended jobs remembered for their owners' pages; older ones live on in the run store
-class JobManager:
+
+
+class ManagerAnswers:
+    """What the job manager and its web-process client (core.lab.coordinator.LabClient) answer alike, from their
+    budget, speed and finder calls."""
+
+    budget: RunBudget
+    speed: float | None
+
+    def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
+        """Whether this viewer may delete the saved run with this run.json: its owner or the instructor."""
+        return instructor or owns_run(record, owner)
+
+    def over_budget(self, config: TrainConfig) -> str | None:
+        """Why this run is over the budget of one run on this server, for the student; None when it fits."""
+        return self.budget.problem(config, self.speed or 1.0)
+
+    def finder_problem(self, config: TrainConfig) -> str | None:
+        """Why the learning-rate finder may not run for these settings (over the run budget); None when it may."""
+        return self.budget.finder_problem(config, self.speed or 1.0)
+
+    def find_lr(self, config: TrainConfig, owner: str, timeout: float | None = None):
+        """start_finder, then wait for its LrFinderResult (scripts and tests); raises RunRefused with the reason."""
+        task = self.start_finder(config, owner)
+        task.wait(timeout)
+        if task.result is None:
+            raise RunRefused(task.message)
+        return task.result
+
+
+class JobManager(ManagerAnswers):
     """Queues training jobs and has the executor train at most max_concurrent at a time.
 
     All methods are thread-safe. Without an executor, the environment chooses one (core.lab.executors) and
@@ -136,10 +166,6 @@ class JobManager:
             jobs = list(reversed(self._queue.order())) + list(self._running.values())  # the queued first
         return sum(self._stop(job) for job in jobs)
 
-    def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
-        """Whether this viewer may delete the saved run with this run.json: its owner or the instructor."""
-        return instructor or owns_run(record, owner)
-
     def delete_run(self, run_id: str, owner: str, instructor: bool = False) -> None:
         """Delete a saved run for its owner or the instructor. Raises PermissionError for anyone else, and
         ValueError (words for the student) for a run that is still training or unknown."""
@@ -151,14 +177,6 @@ class JobManager:
         if training or run.status == Status.RUNNING:
             raise ValueError("This run is still training: stop it first, then delete it.")
         self.store.delete(run_id)
-
-    def over_budget(self, config: TrainConfig) -> str | None:
-        """Why this run is over the budget of one run on this server, for the student; None when it fits."""
-        return self.budget.problem(config, self.speed or 1.0)
-
-    def finder_problem(self, config: TrainConfig) -> str | None:
-        """Why the learning-rate finder may not run for these settings (over the run budget); None when it may."""
-        return self.budget.finder_problem(config, self.speed or 1.0)
 
     def start_finder(self, config: TrainConfig, owner: str) -> FinderTask:
         """Start the learning-rate range test for `owner` in one of the executor's helper workers, never in the
@@ -176,14 +194,6 @@ class JobManager:
         """Stop the owner's running finder after its current step; False if none runs."""
         task = self.finder(owner)
         return task.stop() if task is not None else False
-
-    def find_lr(self, config: TrainConfig, owner: str, timeout: float | None = None):
-        """start_finder, then wait for its LrFinderResult (scripts and tests); raises RunRefused with the reason."""
-        task = self.start_finder(config, owner)
-        task.wait(timeout)
-        if task.result is None:
-            raise RunRefused(task.message)
-        return task.result
 
     def queue_order(self) -> list[JobSnapshot]:
         """The waiting runs in the order they will start."""
