@@ -1,5 +1,5 @@
-"""Two lab servers on one Ray head, one lab: a run started on A is live on B, outlives A, and its owner controls it
-from B; the waiting limit counts both servers' runs. Real MNIST.
+"""Two lab servers on one Ray head, one lab: a run started on A is live on B, outlives A (and is live on A again once
+A restarts), and its owner controls it from B; the waiting limit counts both servers' runs. Real MNIST.
 
 The test starts the head (token authentication, one CPU: one run trains at a time) and ends it by its pid. Both
 servers share the runs folder, so the owner cookie (signed with runs/.lab_secret) is valid on both; one browser
@@ -33,15 +33,19 @@ FINISH_MS = 480_000
 
 @pytest.fixture
 def two_servers(tmp_path):
-    """A Ray head and two lab servers joined to it with one runs folder; yields (url A, server A, url B, runs)."""
+    """A Ray head and two lab servers joined to it with one runs folder; yields (url A, server A, url B, runs,
+    a function that starts one more server on them: A again, after a restart)."""
     runs = tmp_path / "runs"
     head = start_ray_head(tmp_path / "ray.log", num_cpus=1)
     servers = []
+
+    def start_server(name: str) -> tuple:
+        servers.append(start_lab_server(runs, tmp_path / f"streamlit-{name}.log", executor="ray", extra_env=head.env))
+        return servers[-1]
+
     try:
-        for name in "ab":
-            servers.append(start_lab_server(runs, tmp_path / f"streamlit-{name}.log", executor="ray",
-                                            extra_env=head.env))
-        yield servers[0][1], servers[0][0], servers[1][1], runs
+        (server_a, url_a), (_, url_b) = start_server("a"), start_server("b")
+        yield url_a, server_a, url_b, runs, start_server
     finally:
         for server, _ in servers:
             if server.poll() is None:
@@ -63,7 +67,7 @@ def queue_one(app: StreamlitPage) -> str:
 
 
 def test_two_servers_are_one_lab(two_servers, page):
-    url_a, server_a, url_b, runs = two_servers
+    url_a, server_a, url_b, runs, start_server = two_servers
     on_a, on_b = StreamlitPage(page, url_a), StreamlitPage(page.context.new_page(), url_b)
 
     on_a.open(f"train?{FIRST_SETTINGS}")
@@ -92,9 +96,15 @@ def test_two_servers_are_one_lab(two_servers, page):
     queued_a.page.close()
     queued_b.page.close()
 
-    # A ends mid-run: the run goes on (resumed from B, B keeps drawing it) and ends finished, saved once.
+    # A ends mid-run: the run goes on (resumed from B, B keeps drawing it) and ends finished, saved once. A restarted
+    # web process finds the same lab: the run's link shows it there again.
     stop_lab_server(server_a)
     button(on_b.page, "job_resume").click()
+    _, url_a_again = start_server("a-restarted")
+    on_a_again = StreamlitPage(page.context.new_page(), url_a_again)
+    on_a_again.open(f"train?job={first}")
+    wait_for_points(on_a_again.page, 0)
+    on_a_again.page.close()
     message = ended_text(on_b.page, "Finished: test accuracy", FINISH_MS)
     assert "10 epochs" in message, message
 
