@@ -25,7 +25,7 @@ from core.lab.job import Job
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
-from core.lab.tuning import lower_thread_priority, max_concurrent_runs, torch_threads
+from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, max_concurrent_runs, torch_threads
 from core.views.history import history_rows
 from tests.lab_helpers import steps_of, wait_until
 
@@ -341,6 +341,19 @@ def test_training_threads_can_be_niced_by_one_environment_variable():
         thread.start()
         thread.join()
     assert niced["default"] == (0, 0) and niced["15"] == (15, 15) and niced["high"][0] is None
+
+
+def test_the_learning_rate_finder_runs_below_training():
+    niced = []
+
+    def run(environ):
+        niced.append(lower_thread_priority(environ, default=10, below_training=FINDER_NICE_BELOW_TRAINING))
+
+    for environ in ({}, {"MNIST_LAB_TRAIN_NICE": "0"}, {"MNIST_LAB_TRAIN_NICE": "17"}):
+        thread = threading.Thread(target=run, args=(environ,))
+        thread.start()
+        thread.join()
+    assert niced == [10 + FINDER_NICE_BELOW_TRAINING, FINDER_NICE_BELOW_TRAINING, 19]  # at most 19: Linux's lowest
 
 
 def test_torch_threads_leave_a_core_to_the_web_server():

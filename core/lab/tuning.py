@@ -23,6 +23,9 @@ TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
 # page scripts whenever both want a core, and the server is idle most of the time (benchmarks.classroom).
 DEFAULT_TRAIN_NICE = 0
 DEFAULT_WORKER_NICE = 10
+# The learning-rate finder runs below the class's training: a student who starts finder after finder (a hostile
+# one did, non-stop) then takes a core from the runs only when they leave it idle.
+FINDER_NICE_BELOW_TRAINING = 5
 
 
 def max_concurrent_runs(environ=None, default: int = DEFAULT_MAX_CONCURRENT) -> int:
@@ -49,15 +52,16 @@ def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:
     return max(1, (cpus - 1) // max(1, max_concurrent))
 
 
-def lower_thread_priority(environ=None, default: int = DEFAULT_TRAIN_NICE) -> int | None:
-    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, else `default`); the value set, or None.
+def lower_thread_priority(environ=None, default: int = DEFAULT_TRAIN_NICE, below_training: int = 0) -> int | None:
+    """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, else `default`, plus `below_training`, at
+    most 19); the value set, or None.
 
     On Linux a thread has its own nice value. An instructor whose server also runs other work can nice the
     training threads (say 10) so that the threads serving pages run first when both want a core.
     """
     text = (environ if environ is not None else os.environ).get(TRAIN_NICE_ENV, "").strip()
     try:
-        nice = int(text) if text else default
+        nice = min(19, (int(text) if text else default) + below_training)
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         return nice
     except (ValueError, AttributeError, OSError):

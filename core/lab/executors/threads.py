@@ -19,7 +19,7 @@ from core.engine.lr_finder import find_lr
 from core.engine.trainer import Trainer, make_accelerator
 from core.lab.executors.base import Abilities, Capacity, Executor, RunRefusedByWorker, RunSink
 from core.lab.executors.worker_body import failed_end
-from core.lab.tuning import lower_thread_priority, torch_threads
+from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, torch_threads
 
 
 class EndSeen(Callback):
@@ -71,7 +71,8 @@ class ThreadExecutor(Executor):
                 sink.on_end(failed_end(exc))
 
     def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):
-        lower_thread_priority()  # the calling thread is the job manager's finder thread, made for this finder
+        # The calling thread is the job manager's finder thread, made for this finder.
+        lower_thread_priority(below_training=FINDER_NICE_BELOW_TRAINING)
         try:
             return find_lr(config, self._get_data(), stop=stop)
         except MNISTUnavailable as exc:

@@ -20,7 +20,7 @@ from core.engine.events import Callback, EndEvent, Event, StepEvent, TrainResult
 from core.engine.lr_finder import FinderStopped, find_lr
 from core.engine.status import Status
 from core.engine.trainer import Trainer
-from core.lab.tuning import DEFAULT_WORKER_NICE, lower_thread_priority
+from core.lab.tuning import DEFAULT_WORKER_NICE, FINDER_NICE_BELOW_TRAINING, lower_thread_priority
 
 
 def pack_end(event: EndEvent) -> dict:
@@ -176,11 +176,11 @@ class WorkerBody:
             self.run.control(command, *args)
 
     def find_lr(self, config: TrainConfig):
-        """The learning-rate range test, niced like training: (LrFinderResult or None, why not), with why not ""
+        """The learning-rate range test, niced below training: (LrFinderResult or None, why not), with why not ""
         when stop_finder() stopped it."""
         if self.unavailable:
             return None, self.unavailable
-        lower_thread_priority(default=DEFAULT_WORKER_NICE)
+        lower_thread_priority(default=DEFAULT_WORKER_NICE, below_training=FINDER_NICE_BELOW_TRAINING)
         torch.set_num_threads(self.threads)
         self.finder_stop = threading.Event()  # a fresh one: a late stop for the last finder stops nothing now
         try:
