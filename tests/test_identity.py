@@ -67,22 +67,28 @@ def test_a_signed_id_round_trips_and_anything_else_is_refused():
         assert ids.owner_from_cookie(cookie) is None, cookie
 
 
-def test_an_unsigned_or_edited_cookie_is_replaced_by_a_fresh_signed_id():
+def test_an_edited_cookie_gets_its_addresss_stand_in_and_its_next_visit_a_fresh_signed_id():
     ids = OwnerIds(SECRET)
     typed = secrets.token_hex(16)  # what the cookie held before: any 32 hex digits made an owner
-    fresh = ids.identify(typed, "10.0.0.2")
-    assert fresh.owner != typed and ids.owner_from_cookie(fresh.cookie) == fresh.owner
+    edited = ids.identify(typed, "10.0.0.2")
+    assert edited.owner == ids.stand_in_for("10.0.0.2") != typed and edited.shared and edited.cookie == ""
+    fresh = ids.identify(None, "10.0.0.2")  # the cookie was dropped: the browser's next visit is a new one
+    assert fresh.owner != edited.owner and ids.owner_from_cookie(fresh.cookie) == fresh.owner
+    assert OwnerIds(b"another lab's secret, long enough.....").stand_in_for("10.0.0.2") != edited.owner
 
 
-def test_a_flood_of_edited_cookies_from_one_address_gets_no_new_owner():
-    ids = OwnerIds(SECRET)
-    mine = ids.identify(None, "10.0.0.3")
-    owners = {ids.identify(cookie, "10.0.0.3").owner for cookie in forged_cookies(mine.owner)
+def test_a_flood_of_edited_cookies_from_one_address_gets_one_stand_in_and_nobodys_id():
+    clock = Clock()
+    ids = OwnerIds(SECRET, clock=clock)
+    hostile = ids.identify(None, "10.0.0.3")
+    classmate = ids.identify(None, "10.0.0.3")  # behind the same school address, the newest id issued there
+    owners = {ids.identify(cookie, "10.0.0.3").owner for cookie in forged_cookies(hostile.owner)
               if isinstance(cookie, str) and cookie}
-    assert owners == {mine.owner}
-    again = ids.identify(secrets.token_hex(16), "10.0.0.3")
-    assert again.shared and again.cookie == ""  # the browser drops the bad cookie: its next visit is a new one
-    assert ids.identify(secrets.token_hex(16), "10.0.0.4").owner != mine.owner  # another address is not held back
+    clock.now += 3600  # no new owner once the minute's limit has passed either
+    owners.add(ids.identify(secrets.token_hex(16), "10.0.0.3").owner)
+    assert owners == {ids.stand_in_for("10.0.0.3")}
+    assert not owners & {hostile.owner, classmate.owner}  # an edit never takes over a classmate's runs
+    assert ids.identify(secrets.token_hex(16), "10.0.0.4").owner not in owners  # another address: its own
 
 
 def test_new_ids_per_address_are_limited_and_the_limit_passes_with_time():
@@ -113,7 +119,8 @@ def test_a_flood_of_edited_cookies_cannot_queue_more_than_the_waiting_limit(tmp_
             except RunRefused:
                 refused += 1
         assert queued == MAX_WAITING_PER_OWNER and refused == 8 - MAX_WAITING_PER_OWNER
-        assert manager.waiting_of(student.owner) == MAX_WAITING_PER_OWNER
+        assert manager.waiting_of(ids.stand_in_for("10.0.0.7")) == MAX_WAITING_PER_OWNER
+        assert manager.waiting_of(student.owner) == 0  # the student's own id is untouched
     finally:
         manager.stop_all(instructor=True)
         manager.shutdown()
@@ -281,7 +288,8 @@ def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
     for edited in (secrets.token_hex(16), mine + "x", OwnerIds(b"another secret, at least 32 chars").cookie_for(
             secrets.token_hex(16))):
         visitor["cookie"] = edited
-        assert lab("pages/train.py").session_state[common.OWNER] == mine  # the one this address got, not the edit
+        edited_owner = lab("pages/train.py").session_state[common.OWNER]
+        assert edited_owner == common.owner_ids().stand_in_for(visitor["ip"]) != mine  # neither the edit nor mine
     visitor["cookie"] = common.owner_ids().cookie_for(mine)
     visitor["ip"] = "10.8.0.2"
     assert lab("pages/train.py").session_state[common.OWNER] == mine  # a signed cookie keeps its owner anywhere

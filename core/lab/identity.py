@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -37,6 +38,7 @@ INSTRUCTORS_ENV = "MNIST_LAB_INSTRUCTORS"
 LOCAL_ADDRESS = "local"  # Streamlit gives no address for a browser on the server's own machine
 _ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
 _SALT = b"mnist-lab owner cookie"
+_EDITED_SALT = b"mnist-lab edited cookie:"
 
 
 # --- the lab's secret --------------------------------------------------------------------------------------
@@ -113,7 +115,8 @@ def new_ids_per_minute(environ: Mapping[str, str] | None = None) -> int:
 @dataclass(frozen=True)
 class Identity:
     """Who a session is. `cookie`: what the browser should store: a signed id, "" to delete its cookie, None to
-    keep what it has. A `shared` id is the one last issued to the same address, handed out instead of a new one."""
+    keep what it has. A `shared` id is handed out instead of a new one: the one last issued to the same address
+    (past the limit), or that address's stand-in for cookies the server did not sign."""
 
     owner: str
     cookie: str | None = None
@@ -136,6 +139,7 @@ class OwnerIds:
         if per_minute < 1:
             raise ValueError("at least one new id per minute")
         self._signer = Signer(secret, salt=_SALT)
+        self._secret = secret
         self.per_minute = per_minute
         self.clock = clock
         self._issued: OrderedDict[str, _Issued] = OrderedDict()  # by address, least recently issued first
@@ -157,15 +161,17 @@ class OwnerIds:
 
     def identify(self, cookie: object, address: str) -> Identity:
         """The owner of a session that arrived with `cookie` from `address`: the cookie's id if signed here,
-        else a new one, at most `per_minute` a minute per address.
+        else a new one, at most `per_minute` a minute per address (past that, the id last issued there).
 
-        An address past its limit, or a cookie this server did not sign (an honest browser never has one),
-        gets the id last issued to that address, and the cookie is dropped: its next visit counts as new.
+        A cookie this server did not sign (edited, forged; an honest browser never has one) gets the address's
+        stand-in id, the same every time, and the cookie is dropped: its next visit counts as new.
         """
         owner = self.owner_from_cookie(cookie)
         if owner is not None:
             return Identity(owner)
-        tampered = isinstance(cookie, str) and bool(cookie)
+        if isinstance(cookie, str) and cookie:
+            log.info("A cookie this server did not sign, from %s: the address's stand-in id", address)
+            return Identity(self.stand_in_for(address), cookie="", shared=True)
         now = self.clock()
         with self._lock:
             self._forget_before(now - self.WINDOW_S)
@@ -173,16 +179,24 @@ class OwnerIds:
             self._issued[address] = issued  # now the most recent
             while issued.times and issued.times[0] <= now - self.WINDOW_S:
                 issued.times.popleft()
-            shared = bool(issued.times) and (tampered or len(issued.times) >= self.per_minute)
+            shared = len(issued.times) >= self.per_minute
             if not shared:
                 issued.times.append(now)
                 issued.last = secrets.token_hex(16)
             owner = issued.last
         if shared:
-            log.info("No new owner id for %s (%s): the one last issued there is reused", address,
-                     "a cookie this server did not sign" if tampered else f"over {self.per_minute} a minute")
-            return Identity(owner, cookie="" if tampered else None, shared=True)
+            log.info("No new owner id for %s (over %d a minute): the one last issued there is reused", address,
+                     self.per_minute)
+            return Identity(owner, shared=True)
         return Identity(owner, cookie=self.cookie_for(owner))
+
+    def stand_in_for(self, address: str) -> str:
+        """The one owner id of every session from `address` that brought a cookie this server did not sign.
+
+        Never issued to a browser: edited cookies neither earn new owners (each with its waiting runs) nor take
+        over a classmate's id behind the same address. Keyed by the lab's secret, so nobody can compute it.
+        """
+        return hmac.new(self._secret, _EDITED_SALT + address.encode(), hashlib.sha256).hexdigest()[:32]
 
     def _forget_before(self, cutoff: float) -> None:
         """Drop addresses with no id issued since `cutoff` (the oldest come first), so memory stays small."""
