@@ -153,6 +153,22 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
     finally:
         client.shutdown()
         stop_ray_head(head)
+        leave_ray(monkeypatch, head.env)
+
+
+def leave_ray(monkeypatch, env: dict) -> None:
+    """This process leaves the test's Ray and forgets its token: Ray keeps the token it read for the process's life,
+    and a later test's local Ray, with a token of its own, then refused this process ("InvalidAuthToken")."""
+    import ray
+    from ray._private.authentication_test_utils import reset_auth_token_state  # Ray's own reset, for its tests
+
+    deadline = time.monotonic() + 30
+    while ray.is_initialized() and time.monotonic() < deadline:  # the client's Ray-owning thread shuts it down
+        time.sleep(0.1)
+    ray.shutdown()
+    for name in env:
+        monkeypatch.delenv(name, raising=False)
+    reset_auth_token_state()
 
 
 def test_labs_with_other_runs_folders_have_coordinators_of_their_own():
