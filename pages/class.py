@@ -29,12 +29,11 @@ from core.views.class_findings import (
 from core.views.history import settings_text
 from pages.ui.common import board_reader, classroom, curve_reader, findings_cache, job_manager, owner_id
 from pages.ui.display_name import drop_link_name, name_field
-from pages.ui.instructor import instructor_section, live_section, spotlight_picker, unlocked
+from pages.ui.instructor import CLASS_REFRESH_S, instructor_section, live_section, spotlight_picker, unlocked
 from pages.ui.settings_state import enter_page, link_params, set_settings
 
 enter_page("pages/class.py")
 
-BOARD_REFRESH_S = 3.0  # every open Class page rebuilds the board this often; unchanged runs are not read again
 TRY_PICK = "class_try"
 TRIED = "class_tried"  # the run whose settings were last copied, and its student's name
 
@@ -99,7 +98,7 @@ def board_panel(drawn: tuple) -> None:
         st.success("Copied: these settings are now yours.", icon=":material/check:")
         st.text(f"{tried[1]}'s run: {settings_text(configs[tried[0]][1])}")  # a name: plain text only
         st.page_link("pages/train.py", label="Train with them", icon=":material/model_training:")
-    st.caption(f"Updates by itself every {BOARD_REFRESH_S:g} seconds.")
+    st.caption(f"Updates by itself every {CLASS_REFRESH_S:g} seconds.")
     if unlocked():
         spotlight_picker(board, class_state)
 
@@ -241,7 +240,7 @@ if class_state.spotlight:
     with st.container(key="class_spotlight"):
         spotlight_section(class_state.spotlight)
 
-st.fragment(board_panel, run_every=BOARD_REFRESH_S)(drawn_key(class_state))
+st.fragment(board_panel, run_every=CLASS_REFRESH_S)(drawn_key(class_state))
 if class_state.past_experiments:
     past_experiments_section(class_state.past_experiments)
 instructor_section()

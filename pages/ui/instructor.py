@@ -31,7 +31,9 @@ TOKEN_INPUT = "class_token"
 NOTICE = "lab_instructor_notice"  # what the last control did (or why it did nothing), shown once
 YOUR_SETTINGS = "Your settings (Hyperparameters page)"
 FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
-LIVE_REFRESH_S = 3.0  # the live view redraws with the board (pages/class.py BOARD_REFRESH_S), this often
+# The Class page's board and the instructor's live view redraw together (one fragment), this often; unchanged runs
+# are not read again.
+CLASS_REFRESH_S = 3.0
 
 
 @st.cache_resource(show_spinner=False)
@@ -290,11 +292,11 @@ def live_section() -> None:
         st.subheader("The class's runs now")
         view = live_view(job_manager().live_snapshots())
         if not view.rows:
-            st.caption(f"No run is training or waiting. Updates by itself every {LIVE_REFRESH_S:g} seconds.")
+            st.caption(f"No run is training or waiting. Updates by itself every {CLASS_REFRESH_S:g} seconds.")
             return
         st.info(view.counts[0].upper() + view.counts[1:] + ".", icon=":material/monitor_heart:")  # no user text
         import pandas as pd  # here: only the instructor's view needs it
 
         st.dataframe(pd.DataFrame(list(view.rows)), hide_index=True, width="stretch")  # names stay plain text
         st.caption("The run doctor on what each run has streamed so far. Updates by itself every "
-                   f"{LIVE_REFRESH_S:g} seconds.")
+                   f"{CLASS_REFRESH_S:g} seconds.")
