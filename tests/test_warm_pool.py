@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -167,17 +168,39 @@ def test_launch_warms_the_workers_then_runs_streamlit_on_the_app(monkeypatch):
     import launch
     from core.lab.executors import local
 
-    calls = []
+    calls, pages_warmed_after = [], []
+    zygote = SimpleNamespace(warm=False, alive=True)
     monkeypatch.setenv("MNIST_LAB_EXECUTOR", "local")
-    monkeypatch.setattr(local, "prewarm", lambda: calls.append("prewarm"))
+    monkeypatch.setattr(local, "prewarm", lambda: calls.append("prewarm") or zygote)
+    monkeypatch.setattr(launch, "warm_pages", lambda workers_warm: pages_warmed_after.append(workers_warm))
     monkeypatch.setattr(streamlit.web.cli, "main", lambda: calls.append(list(sys.argv)) or 0)
     monkeypatch.setattr("sys.argv", ["launch"])
     with pytest.raises(SystemExit) as done:
         launch.main(["--server.port", "8600"])
     assert done.value.code == 0
     assert calls == ["prewarm", ["streamlit", "run", "streamlit_app.py", "--server.port", "8600"]]
+    wait_until(lambda: pages_warmed_after, 5)
+    assert not pages_warmed_after[0]()  # the pages' warm-up waits for the zygote's
+    zygote.warm = True
+    assert pages_warmed_after[0]()
     monkeypatch.setenv("MNIST_LAB_EXECUTOR", "threads")  # nothing to warm: no zygote is started
     calls.clear()
     with pytest.raises(SystemExit):
         launch.main([])
     assert calls == [["streamlit", "run", "streamlit_app.py"]]
+
+
+def test_the_server_loads_the_pages_mnist_once_the_workers_are_warm(monkeypatch):
+    import launch
+    from core.engine import data
+
+    loaded = []
+    monkeypatch.setattr(data, "load_mnist", lambda: loaded.append(time.monotonic()))
+    workers = threading.Event()
+    warming = threading.Thread(target=launch.warm_pages, args=(workers.is_set,))
+    warming.start()
+    time.sleep(0.5)
+    assert not loaded  # the workers' warm-up has the cores first
+    workers.set()
+    warming.join(10)
+    assert len(loaded) == 1 and not warming.is_alive()

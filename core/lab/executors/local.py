@@ -157,13 +157,14 @@ _early: Zygote | None = None
 _early_lock = threading.Lock()
 
 
-def prewarm() -> None:
-    """Start the zygote for MNIST from data/ now, as the server starts; the first LocalExecutor without data of its
-    own adopts it, so the first visitor finds it warm or warming."""
+def prewarm() -> Zygote:
+    """Start the zygote for MNIST from data/ now, as the server starts (and return it); the first LocalExecutor
+    without data of its own adopts it, so the first visitor finds it warm or warming."""
     global _early
     with _early_lock:
         if _early is None:
             _early = Zygote(None)
+        return _early
 
 
 def _adopt_early() -> Zygote | None:
