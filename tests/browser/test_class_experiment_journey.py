@@ -20,7 +20,8 @@ from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a
 )
 
 pytestmark = pytest.mark.browser
-TINY = {"epochs": 1, "train_subset": 6000, "batch_size": 16, "hidden": "128-64", "optimizer": "sgd", "seed": 0}
+# 1,250 steps: long enough for the first student to pause it before it ends, even on a quiet machine.
+TINY = {"epochs": 1, "train_subset": 20_000, "batch_size": 16, "hidden": "128-64", "optimizer": "sgd", "seed": 0}
 LRS = [0.001, 0.0074, 0.0548]  # the first three of the helper's default: 0.001 to 3, five values, log
 
 
@@ -76,11 +77,19 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     start = time.perf_counter()
     for app in students:
         app.go_to("Train")
+    # The first student pauses their run, which holds the one slot, so the classmates' runs wait however fast this
+    # machine trains (on a quiet one, three tiny runs could come and go between two refreshes of the live view).
+    first = students[0].page
+    button(first, "train_start").click()
+    button(first, "job_pause").click()
+    button(first, "job_resume").wait_for()
+    for app in students[1:]:
         button(app.page, "train_start").click()
     live = teacher.page.locator(".st-key-class_live")
     live.locator('[data-testid="stDataFrame"]').wait_for(timeout=BOARD_MS)  # no reload: the view polls
     live.locator('[data-testid="stAlertContainer"]', has_text="waiting").wait_for(timeout=BOARD_MS)
     record_timing("the live view shows the class's runs", time.perf_counter() - start)
+    button(first, "job_resume").click()
     for app in students:
         app.page.locator('[data-testid="stAlertContainer"]', has_text="Finished: test accuracy").first.wait_for(
             timeout=120_000)
