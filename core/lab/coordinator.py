@@ -224,10 +224,7 @@ class LabClient(ManagerAnswers):
                 return _READS_WHILE_CONNECTING[name]
         if not self._connected.wait(CONNECT_TIMEOUT_S):
             raise TimeoutError("The lab is still starting; try again in a minute.")
-        if self._local is not None:
-            answer, error = self._local.call(name, args, kwargs)
-        else:
-            answer, error = self._remote(lambda actor: actor.call.remote(name, args, kwargs))
+        answer, error = self._ask("call", name, args, kwargs)
         if error is not None:
             raise error
         return answer
@@ -259,11 +256,7 @@ class LabClient(ManagerAnswers):
                     "ready": False, "notice": "", "speed": None}
         now = time.monotonic()
         if self._status is None or now - self._status[0] > STATUS_TTL_S:
-            if self._local is not None:
-                status = self._local.status()
-            else:
-                status, _ = self._remote(lambda actor: actor.status.remote(), wrapped=False)
-            self._status = (now, status)
+            self._status = (now, self._ask("status"))
         return self._status[1]
 
     capacity = property(lambda self: self._load()["capacity"])
@@ -319,22 +312,23 @@ class LabClient(ManagerAnswers):
         ray.get(actor.pid.remote(), timeout=CONNECT_TIMEOUT_S)
         return actor
 
-    def _remote(self, ask, wrapped: bool = True):
+    def _ask(self, method: str, *args):
+        """The coordinator's answer to one of its methods (`call`, `status`): the local one's when Ray cannot be
+        reached, else the actor's, found again (Ray restarts it; the new one marks the old one's runs interrupted)
+        while it is dead or restarting."""
+        if self._local is not None:
+            return getattr(self._local, method)(*args)
         import ray
         from ray.exceptions import ActorUnavailableError, RayActorError
 
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while True:
             try:
-                answer = ray.get(ask(self._actor))
-                return answer if wrapped else (answer, None)
+                return ray.get(getattr(self._actor, method).remote(*args))
             except (RayActorError, ActorUnavailableError):
-                # The coordinator died or is restarting: find it again (Ray restarts it; the new one marks the old
-                # one's runs interrupted) until it answers.
                 if time.monotonic() > deadline:
                     raise
                 log.warning("the lab's coordinator was lost; asking again")
                 time.sleep(1)
                 with contextlib.suppress(RayActorError, ActorUnavailableError):
                     self._actor = self._find_actor()
-
