@@ -26,11 +26,6 @@ LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped l
 
 
 @pytest.fixture
-def data(make_random_mnist):
-    return make_random_mnist(1000, 200)
-
-
-@pytest.fixture
 def coordinator(data, tmp_path):
     made = Coordinator(str(tmp_path / "runs"), ThreadExecutor(data, 1))
     yield made
