@@ -11,8 +11,8 @@ from core.engine.presets import LECTURE, QUICK
 from core.engine.runs import RunStore
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
 from core.lessons.challenge import Challenge
+from pages.ui import common
 from pages.ui.common import OWNER
-from pages.ui.instructor import token_guard
 from tests.fake_runs import save_finished_run
 
 PAGE = "pages/class.py"
@@ -158,7 +158,7 @@ def test_with_the_token_only_the_right_one_typed_in_unlocks_the_controls(lab, ru
     at.session_state["lab_instructor"] = "True"  # a forged session value is not the token's proof
     at.run()
     assert instructor_controls(at) == []
-    guard = token_guard()
+    guard = common.lab_guards().token_guard
     guard.clock = clock = FakeClock()
     for guess in ("", "wrong", TOKEN[:-1], TOKEN.upper()):
         clock.now += 3600  # no waiting between tries in a test
@@ -168,7 +168,7 @@ def test_with_the_token_only_the_right_one_typed_in_unlocks_the_controls(lab, ru
     assert not (runs_dir / CLASS_FILE).exists()
     at.text_input(key="class_token").set_value(TOKEN)
     at.button[labels(at).index("Unlock")].click().run()
-    assert "Wait" in at.error[0].value and "not checked" in at.error[0].value  # right after a wrong one: not compared
+    assert "Wait" in at.error[0].value and "did not count" in at.error[0].value  # right after a wrong one
     clock.now += 3600
     at.text_input(key="class_token").set_value(TOKEN)
     at.button[labels(at).index("Unlock")].click().run()

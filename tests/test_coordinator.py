@@ -1,8 +1,10 @@
 """The lab's coordinator and its web-process client (core.lab.coordinator).
 
 Fast: the coordinator's one door over a thread executor (plain data out, the manager's own errors raised again),
-and a client whose Ray cannot be reached (it trains on this machine instead and says so). Slow: a real Ray head,
-whose coordinator is killed mid-run: the next call finds a new one, and the run is saved as interrupted.
+a client whose Ray cannot be reached (it trains on this machine instead and says so), the lab's guards and the
+settings a web process hands the coordinator. Slow: a real Ray head, started elsewhere without the lab's settings:
+the coordinator runs with the web process's, counts new ids for every client, and when it is killed mid-run the
+next call finds a new one, and the run is saved as interrupted.
 """
 
 import os
@@ -10,13 +12,14 @@ import pickle
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.lab.coordinator import COORDINATOR_NAME, Coordinator, LabClient, lab_namespace
+from core.lab.coordinator import COORDINATOR_NAME, Coordinator, LabClient, cluster_settings, lab_namespace
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.job import JobSnapshot
 from core.lab.limits import RunRefused
@@ -61,6 +64,58 @@ def test_the_managers_refusals_come_back_as_its_own_errors_and_nothing_else_is_c
     assert answer(coordinator, "stop", snap.id, "ann") is True
 
 
+def test_the_coordinators_guards_answer_through_its_one_door(coordinator):
+    owner, shared = answer(coordinator, "issue_owner_id", "10.7.0.1")
+    assert len(owner) == 32 and shared is False
+    assert answer(coordinator, "try_token", "10.7.0.1", False).wrong_from_address == 1
+    assert answer(coordinator, "try_token", "10.7.0.1", True).counted is False  # the wait after a wrong try
+
+
+def test_the_coordinator_gets_the_web_processs_settings_with_absolute_folders_and_no_secrets(tmp_path):
+    environ = {"MNIST_LAB_TRAIN_NICE": "12", "MNIST_LAB_DATA": "data", "MNIST_LAB_SECRET": "s" * 40,
+               "MNIST_LAB_INSTRUCTOR_TOKEN": "the-token", "PATH": "/usr/bin"}
+    settings = cluster_settings(str(tmp_path / "runs"), environ)
+    assert settings == {"MNIST_LAB_TRAIN_NICE": "12", "MNIST_LAB_DATA": str(Path("data").resolve()),
+                        "MNIST_LAB_RUNS": str(tmp_path / "runs")}
+
+
+@pytest.fixture
+def connecting(data, tmp_path, monkeypatch):
+    """Makes clients that stay connecting until the test sets the event (then Ray cannot be reached: they train
+    here); (make, event)."""
+    from core.lab.executors import local, ray_actors
+
+    release = threading.Event()
+
+    def slow_then_unreachable(closing, num_cpus=None):
+        release.wait(30)
+        raise ConnectionError("no Ray")
+
+    monkeypatch.setattr(ray_actors, "connect_ray", slow_then_unreachable)
+    monkeypatch.setattr(local, "LocalExecutor", lambda _data, slots: ThreadExecutor(data, 1))
+    clients = []
+
+    def make() -> LabClient:
+        clients.append(LabClient(str(tmp_path / "runs")))
+        return clients[-1]
+
+    yield make, release
+    release.set()
+    for client in clients:
+        client.shutdown()
+
+
+def test_a_connecting_client_counts_new_ids_itself_and_then_asks_the_coordinator(connecting, monkeypatch):
+    make, release = connecting
+    monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_MINUTE", "1")
+    client = make()
+    assert client.issue_owner_id("10.7.0.2")[1] is False  # at once: a visitor never waits for Ray's start
+    release.set()
+    assert client._connected.wait(30)  # to the fallback coordinator here: Ray could not be reached
+    assert client.issue_owner_id("10.7.0.3")[1] is False and client.issue_owner_id("10.7.0.3")[1] is True
+    assert client._local.guards.issue_owner_id("10.7.0.3")[1] is True  # counted by the lab's coordinator
+
+
 def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_path, monkeypatch):
     from core.lab.executors import local, ray_actors
 
@@ -82,47 +137,40 @@ def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_
         client.shutdown()
 
 
-def test_a_connecting_client_answers_reads_at_once_but_waits_before_calling_a_linked_run_gone(
-        data, tmp_path, monkeypatch):
-    from core.lab.executors import local, ray_actors
-
-    release = threading.Event()
-
-    def slow_then_unreachable(closing, num_cpus=None):
-        release.wait(30)
-        raise ConnectionError("no Ray")
-
-    monkeypatch.setattr(ray_actors, "connect_ray", slow_then_unreachable)
-    monkeypatch.setattr(local, "LocalExecutor", lambda _data, slots: ThreadExecutor(data, 1))
-    client = LabClient(str(tmp_path / "runs"))
-    try:
-        assert client.waiting_of("ann") == 0 and client.live_snapshots() == [] and client.get(None) is None
-        assert not client.ready
-        answers = []
-        linked = threading.Thread(target=lambda: answers.append(client.get("20261130-072026-8500")))
-        linked.start()
-        time.sleep(0.3)
-        assert linked.is_alive() and not answers  # a link's run is not called gone before the lab is reached
-        release.set()
-        linked.join(30)
-        assert answers == [None] and "Ray could not be reached" in client.notice  # reached (the fallback here)
-    finally:
-        release.set()
-        client.shutdown()
+def test_a_connecting_client_answers_reads_at_once_but_waits_before_calling_a_linked_run_gone(connecting):
+    make, release = connecting
+    client = make()
+    assert client.waiting_of("ann") == 0 and client.live_snapshots() == [] and client.get(None) is None
+    assert not client.ready
+    answers = []
+    linked = threading.Thread(target=lambda: answers.append(client.get("20261130-072026-8500")))
+    linked.start()
+    time.sleep(0.3)
+    assert linked.is_alive() and not answers  # a link's run is not called gone before the lab is reached
+    release.set()
+    linked.join(30)
+    assert answers == [None] and "Ray could not be reached" in client.notice  # reached (the fallback here)
 
 
 @pytest.mark.slow
 def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrupted(tmp_path, monkeypatch):
     from tests.browser.lab_server import start_ray_head, stop_ray_head
 
-    head = start_ray_head(tmp_path / "ray.log", num_cpus=1)
+    head = start_ray_head(tmp_path / "ray.log", num_cpus=1)  # in its own folder, without the lab's settings
     for name, value in head.env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_MINUTE", "2")  # a setting of the web processes only
     import ray  # after the token is in the environment: Ray reads it when imported
     runs = tmp_path / "runs"
-    client = LabClient(str(runs))
+    client, other = LabClient(str(runs)), None
     try:
         job = client.submit(LONG, "ann")
+        assert ray.get(client._actor.settings.remote())["MNIST_LAB_NEW_IDS_PER_MINUTE"] == "2"
+        other = LabClient(str(runs))  # another web process's (made once this process's Ray is up: one ray.init)
+        assert other.snapshot(job.id) is not None  # a read by a run's id waits until the client is connected
+        issued = [client.issue_owner_id("10.7.1.1"), other.issue_owner_id("10.7.1.1"),
+                  other.issue_owner_id("10.7.1.1")]
+        assert [shared for _, shared in issued] == [False, False, True]  # the lab's limit, not each process's
         deadline = time.monotonic() + 240
         while not client.snapshot(job.id).step:
             assert time.monotonic() < deadline, "the run never started"
@@ -141,12 +189,12 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
 
         # The instructor's "stop every run", asked through another client (another web process's), reaches it.
         again = client.submit(LONG, "ann")
-        other = LabClient(str(runs))
         assert other.stop_all(instructor=True) == 1
         assert other.wait(again.id, 120).status == Status.STOPPED
-        other.shutdown()
     finally:
         client.shutdown()
+        if other is not None:
+            other.shutdown()
         stop_ray_head(head)
         leave_ray(monkeypatch, head.env)
 

@@ -1,5 +1,6 @@
 """core.lab.identity as plain Python: signed owner ids, the lab's secret, new ids per address, client addresses,
-signed-in accounts; and the instructor token's guard (core.lab.classroom.TokenGuard)."""
+signed-in accounts; the instructor token's guard (core.lab.classroom.TokenGuard); and the lab's one count of both
+(core.lab.guards)."""
 
 import logging
 import secrets
@@ -12,7 +13,8 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
-from core.lab.classroom import TokenGuard
+from core.lab.classroom import TokenGuard, token_matches
+from core.lab.guards import LabGuards
 from core.lab.identity import (
     DEFAULT_NEW_IDS_PER_MINUTE,
     LOCAL_ADDRESS,
@@ -21,6 +23,7 @@ from core.lab.identity import (
     SECRET_ENV,
     SECRET_FILE,
     Identity,
+    NewIds,
     OwnerIds,
     account_display_name,
     account_owner_id,
@@ -79,7 +82,7 @@ def test_an_edited_cookie_gets_its_addresss_stand_in_and_its_next_visit_a_fresh_
 
 def test_a_flood_of_edited_cookies_from_one_address_gets_one_stand_in_and_nobodys_id():
     clock = Clock()
-    ids = OwnerIds(SECRET, clock=clock)
+    ids = OwnerIds(SECRET, NewIds(clock=clock).issue)
     hostile = ids.identify(None, "10.0.0.3")
     classmate = ids.identify(None, "10.0.0.3")  # behind the same school address, the newest id issued there
     owners = {ids.identify(cookie, "10.0.0.3").owner for cookie in forged_cookies(hostile.owner)
@@ -93,7 +96,7 @@ def test_a_flood_of_edited_cookies_from_one_address_gets_one_stand_in_and_nobody
 
 def test_new_ids_per_address_are_limited_and_the_limit_passes_with_time():
     clock = Clock()
-    ids = OwnerIds(SECRET, per_minute=3, clock=clock)
+    ids = OwnerIds(SECRET, NewIds(per_minute=3, clock=clock).issue)
     owners = [ids.identify(None, "10.0.0.5") for _ in range(5)]
     assert len({o.owner for o in owners[:3]}) == 3 and not any(o.shared for o in owners[:3])
     assert [o.owner for o in owners[3:]] == [owners[2].owner] * 2 and all(o.shared for o in owners[3:])
@@ -217,31 +220,30 @@ TOKEN = "the-instructor-token"
 def test_after_a_wrong_try_that_address_waits_and_longer_each_time():
     clock = Clock()
     guard = TokenGuard(address_wait_s=1.0, free_failures=100, clock=clock)
-    first = guard.attempt("wrong", TOKEN, "10.1.0.1")
+    first = guard.attempt("10.1.0.1", False)
     assert not first.unlocked and first.wait_s == 1.0 and first.wrong_from_address == 1
-    refused = guard.attempt(TOKEN, TOKEN, "10.1.0.1")  # even the right token is not compared during the wait
-    assert not refused.unlocked and not refused.compared and refused.wait_s == 1.0
+    refused = guard.attempt("10.1.0.1", True)  # even the right token does not count during the wait
+    assert not refused.unlocked and not refused.counted and refused.wait_s == 1.0
     assert guard.wait_left("10.1.0.2") == 0  # another address is not held back (the server saw one failure)
     clock.now += 1.0
-    assert guard.attempt("wrong", TOKEN, "10.1.0.1").wait_s == 2.0
+    assert guard.attempt("10.1.0.1", False).wait_s == 2.0
     clock.now += 2.0
-    assert guard.attempt(TOKEN, TOKEN, "10.1.0.1").unlocked
+    assert guard.attempt("10.1.0.1", True).unlocked
 
 
 def test_twelve_fresh_sessions_cannot_make_twelve_guesses():
     clock = Clock()
     guard = TokenGuard(free_failures=3, clock=clock)
-    tries = [guard.attempt(f"guess-{n}", TOKEN, f"10.2.0.{n}") for n in range(12)]  # 12 addresses, same moment
-    # Three free failures and the one that passes them are compared; then the whole server waits.
+    tries = [guard.attempt(f"10.2.0.{n}", False) for n in range(12)]  # 12 addresses, same moment
+    # Three free failures and the one that passes them count; then the whole lab waits.
     assert [t.wrong_from_address for t in tries] == [1] * 4 + [0] * 8
-    assert [t.compared for t in tries] == [True] * 4 + [False] * 8
+    assert [t.counted for t in tries] == [True] * 4 + [False] * 8
     assert not any(t.unlocked for t in tries) and all(t.wait_s > 0 for t in tries)
-    assert not guard.attempt(TOKEN, TOKEN, "10.2.0.99").unlocked  # even the right token, from a new address
-    # From one address in 12 tabs: only the first is compared, even the right token at the end is not.
+    assert not guard.attempt("10.2.0.99", True).unlocked  # even the right token, from a new address
+    # From one address in 12 tabs: only the first counts, even the right token at the end does not.
     same = TokenGuard(clock=Clock())
-    tries = [same.attempt(f"guess-{n}", TOKEN, "10.3.0.1") for n in range(11)] + [same.attempt(TOKEN, TOKEN,
-                                                                                             "10.3.0.1")]
-    assert [t.compared for t in tries] == [True] + [False] * 11 and not any(t.unlocked for t in tries)
+    tries = [same.attempt("10.3.0.1", False) for _ in range(11)] + [same.attempt("10.3.0.1", True)]
+    assert [t.counted for t in tries] == [True] + [False] * 11 and not any(t.unlocked for t in tries)
 
 
 def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
@@ -250,20 +252,41 @@ def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
     waits = []
     for n in range(8):
         clock.now += 100 if n == 0 else guard.wait_left(f"10.4.0.{n}")
-        waits.append(guard.attempt("wrong", TOKEN, f"10.4.0.{n}").wait_s)
+        waits.append(guard.attempt(f"10.4.0.{n}", False).wait_s)
     assert waits[:2] == [1.0, 1.0] and waits[2:6] == [1.0, 2.0, 4.0, 8.0] and max(waits) == 8
     clock.now += 61 + 8
-    assert guard.wait_left("10.4.0.99") == 0 and guard.attempt(TOKEN, TOKEN, "10.4.0.99").unlocked
+    assert guard.wait_left("10.4.0.99") == 0 and guard.attempt("10.4.0.99", True).unlocked
 
 
-def test_wrong_tries_are_logged_with_the_address_never_the_guess(caplog):
+def test_wrong_tries_are_logged_with_the_address_and_the_guard_never_sees_a_guess(caplog):
     guard = TokenGuard(clock=Clock())
     with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
-        guard.attempt("my-secret-guess-123", TOKEN, "10.5.0.1")
-        guard.attempt(TOKEN, TOKEN, "10.5.0.1")  # refused while waiting: not a compared try, not logged again
+        guard.attempt("10.5.0.1", token_matches("my-secret-guess-123", TOKEN))  # the web process compares
+        guard.attempt("10.5.0.1", True)  # refused while waiting: it does not count, not logged again
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and "10.5.0.1" in messages[0] and "1 wrong" in messages[0]
     assert "my-secret-guess-123" not in messages[0] and TOKEN not in messages[0]
+
+
+# --- the lab's guards: one count for every web process -----------------------------------------------------
+def test_the_labs_guards_count_new_ids_and_token_tries_for_every_server_that_asks_them():
+    clock = Clock()
+    guards = LabGuards(NewIds(per_minute=2, clock=clock), TokenGuard(free_failures=100, clock=clock))
+    first, second = (OwnerIds(SECRET, guards.issue_owner_id) for _ in range(2))  # two web processes, one lab
+    got = [first.identify(None, "10.6.0.1"), second.identify(None, "10.6.0.1"), first.identify(None, "10.6.0.1")]
+    assert [g.shared for g in got] == [False, False, True] and got[2].owner == got[1].owner
+    assert first.owner_from_cookie(got[1].cookie) == got[1].owner  # either process reads the other's cookie
+    assert not guards.try_token("10.6.0.2", False).unlocked
+    assert not guards.try_token("10.6.0.2", True).counted  # the wait after a wrong try holds on every process
+
+
+def test_a_wrong_limit_of_new_ids_is_said_when_a_visitor_comes_not_when_the_lab_starts(monkeypatch):
+    monkeypatch.setenv(NEW_IDS_ENV, "lots")
+    guards = LabGuards()  # a coordinator that could not start would take the whole lab with it
+    with pytest.raises(ValueError, match=NEW_IDS_ENV):
+        guards.issue_owner_id("10.6.0.3")
+    monkeypatch.setenv(NEW_IDS_ENV, "1")
+    assert guards.issue_owner_id("10.6.0.3")[1] is False and guards.issue_owner_id("10.6.0.3")[1] is True
 
 
 # --- on the pages: several AppTest sessions of one server -----------------------------------------------------
@@ -312,10 +335,10 @@ def unlock_buttons(at):
 
 def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(server, monkeypatch, caplog):
     monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
-    from pages.ui.instructor import token_guard
+    from pages.ui import common
 
     lab, visitor = server
-    token_guard().clock = Clock()  # the tabs open within one moment, however slowly the test machine runs
+    common.lab_guards().token_guard.clock = Clock()  # the tabs open within one moment, however slow the machine
     said = []
     with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
         for n in range(12):  # twelve fresh tabs from twelve addresses, one guess each, the last one right
@@ -324,7 +347,7 @@ def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(se
             at.text_input(key="class_token").set_value(TOKEN if n == 11 else f"guess-{n}")
             unlock_buttons(at)[0].click().run()
             said.append(at.error[0].value if at.error else "")
-    assert [("not the instructor token" in s, "not checked" in s) for s in said] == [(True, False)] * 4 + [
+    assert [("not the instructor token" in s, "did not count" in s) for s in said] == [(True, False)] * 4 + [
         (False, True)] * 8
     assert not any(b.label == "Set the challenge" for b in at.button)  # the right token came during the wait
     logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.classroom"]

@@ -69,21 +69,23 @@ def proof_matches(proof: object, token: str | None) -> bool:
 
 @dataclass(frozen=True)
 class TokenTry:
-    """What became of one try at the token: `unlocked`; `compared` (False: it came during a wait); `wait_s`
-    before the next try; how many wrong tries this address has made."""
+    """What became of one try at the token: `unlocked`; `counted` (False: it came during a wait, so its answer was
+    thrown away); `wait_s` before the next try; how many wrong tries this address has made."""
 
     unlocked: bool
-    compared: bool = True
+    counted: bool = True
     wait_s: float = 0.0
     wrong_from_address: int = 0
 
 
 class TokenGuard:
-    """Slows guesses at the instructor token for the whole server, not per tab: thread-safe, one per process.
+    """Slows guesses at the instructor token for the whole lab, not per tab: thread-safe, one per lab (with several
+    web processes, the coordinator's: core.lab.guards).
 
     After a wrong try an address waits `address_wait_s`, doubling with each further wrong try; past
-    `free_failures` wrong tries on the server within `window_s`, every address waits too, doubling up to
-    `max_wait_s`. A try during a wait is not compared. Wrong tries are logged with the address, never the guess.
+    `free_failures` wrong tries in the lab within `window_s`, every address waits too, doubling up to
+    `max_wait_s`. A try during a wait does not count, right or wrong. The guard never sees the guess (the web
+    process compares it, `token_matches`); wrong tries are logged with the address.
     """
 
     def __init__(self, address_wait_s: float = 1.0, free_failures: int = 3, window_s: float = 60.0,
@@ -92,8 +94,8 @@ class TokenGuard:
         self.window_s, self.max_wait_s = window_s, max_wait_s
         self.clock = clock
         self._by_address: dict[str, tuple[int, float]] = {}  # wrong tries, and the time it may try again
-        self._failures: deque[float] = deque()  # times of the server's wrong tries within the window
-        self._server_until = 0.0
+        self._failures: deque[float] = deque()  # times of the lab's wrong tries within the window
+        self._everyone_until = 0.0
         self._lock = threading.Lock()
 
     def wait_left(self, address: str) -> float:
@@ -104,17 +106,18 @@ class TokenGuard:
 
     def _wait_left(self, address: str, now: float) -> float:
         _, until = self._by_address.get(address, (0, 0.0))
-        return max(0.0, until - now, self._server_until - now)
+        return max(0.0, until - now, self._everyone_until - now)
 
-    def attempt(self, guess: object, token: str | None, address: str) -> TokenTry:
-        """Compare `guess` with the token, unless `address` must wait; count and log a wrong one."""
+    def attempt(self, address: str, right: bool) -> TokenTry:
+        """A try from `address` that was `right` (token_matches) or not: unlocked if right and `address` need not
+        wait; a wrong one is counted and logged."""
         now = self.clock()
         with self._lock:
             wait = self._wait_left(address, now)
             wrong, _ = self._by_address.get(address, (0, 0.0))
             if wait > 0:
                 return TokenTry(False, False, wait, wrong)
-            if token_matches(guess, token):
+            if right:
                 self._by_address.pop(address, None)
                 return TokenTry(True)
             wrong += 1
@@ -125,11 +128,11 @@ class TokenGuard:
             self._failures.append(now)
             over = len(self._failures) - self.free_failures
             if over > 0:
-                self._server_until = now + min(self.max_wait_s, 2.0 ** (over - 1))
+                self._everyone_until = now + min(self.max_wait_s, 2.0 ** (over - 1))
             recent = len(self._failures)
             self._forget(now)
             wait = self._wait_left(address, now)
-        log.warning("Wrong instructor token from %s: %d wrong from this address, %d on the server in the last "
+        log.warning("Wrong instructor token from %s: %d wrong from this address, %d in the lab in the last "
                     "%.0f s; the next try waits %.1f s", address, wrong, recent, self.window_s, wait)
         return TokenTry(False, True, wait, wrong)
 

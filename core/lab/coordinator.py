@@ -18,6 +18,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.base import Capacity, Executor
+from core.lab.guards import LabGuards
 from core.lab.job import JobSnapshot
 from core.lab.jobs import JobManager, ManagerAnswers
 
@@ -52,6 +54,29 @@ def build_job_manager(runs_dir: str, executor: Executor | None = None, room=None
                          name_check=names.holder_problem, owner_gates=[room.experiment_problem])
     manager.warm_up()  # the workers start (or are adopted from launch's zygote); the machine is timed meanwhile
     return manager
+
+
+# The lab's settings are its MNIST_LAB_* variables. Ray starts an actor with the environment and folder of the node's
+# Ray (`ray start`), not of the process that asks for it, so the web process that creates the coordinator hands its
+# own to it, and through it to the training actors (Ray passes an actor's runtime_env on to the actors it creates).
+# Secrets stay out: Ray keeps a runtime_env where anyone with the cluster's token can read it.
+SETTINGS_PREFIX = "MNIST_LAB_"
+SETTINGS_KEPT_OUT = frozenset({"MNIST_LAB_SECRET", "MNIST_LAB_INSTRUCTOR_TOKEN"})
+
+
+def lab_settings(environ=None) -> dict[str, str]:
+    """The lab's settings in an environment (this process's by default), secrets left out."""
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items()
+            if name.startswith(SETTINGS_PREFIX) and name not in SETTINGS_KEPT_OUT}
+
+
+def cluster_settings(runs_dir: str, environ=None) -> dict[str, str]:
+    """This process's settings for the coordinator it creates, with its folders as absolute paths: the
+    coordinator's working folder is Ray's."""
+    from core.engine.folders import DATA_ENV, RUNS_ENV, default_root
+
+    return {**lab_settings(environ), DATA_ENV: str(default_root(environ).resolve()), RUNS_ENV: str(runs_dir)}
 
 
 def lab_namespace(runs_dir: str) -> str:
@@ -95,6 +120,9 @@ _CALLS = frozenset({
     "waiting_of", "get", "snapshot", "get_sweep", "sweep_snapshots", "wait", "recover", "warming",
 })
 
+# What a web process may ask of the lab's guards (core.lab.guards): one count of new ids and token tries for the lab.
+_GUARD_CALLS = frozenset({"issue_owner_id", "try_token"})
+
 # What a read answers while the web process still connects to the coordinator: nothing is known yet.
 # A read of one run or sweep by its id (a link) waits for the coordinator instead: "not live" would drop the link.
 _READS_OF_AN_ID = frozenset({"get", "snapshot", "get_sweep", "sweep_snapshots"})
@@ -103,7 +131,7 @@ _READS_WHILE_CONNECTING = {"waiting_of": 0, "live_snapshots": [], "queue_order":
 
 
 class Coordinator:
-    """The lab's JobManager behind one door, `call`; Ray hosts it as the detached coordinator actor."""
+    """The lab's JobManager and its guards behind one door, `call`; Ray hosts it as the detached coordinator actor."""
 
     def __init__(self, runs_dir: str, executor: Executor | None = None):
         if executor is None:
@@ -111,13 +139,14 @@ class Coordinator:
 
             executor = RayExecutor()  # inside the cluster: its actors are this coordinator's, not a web process's
         self.manager = build_job_manager(runs_dir, executor)
+        self.guards = LabGuards()
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None) -> tuple[object, BaseException | None]:
-        """(answer, None), or (None, the error the manager raised) so that the caller raises it as it is."""
-        if name not in _CALLS:
+        """(answer, None), or (None, the error the manager or a guard raised) so that the caller raises it as it is."""
+        if name not in _CALLS | _GUARD_CALLS:
             return None, AttributeError(f"the lab's job manager has no call {name!r}")
         try:
-            answer = getattr(self.manager, name)(*args, **(kwargs or {}))
+            answer = getattr(self.guards if name in _GUARD_CALLS else self.manager, name)(*args, **(kwargs or {}))
         except Exception as exc:
             return None, exc
         return _AS_DATA.get(name, lambda value: value)(answer), None
@@ -130,9 +159,11 @@ class Coordinator:
 
     def pid(self) -> int:
         """The coordinator's process id (tests end it to check a restart)."""
-        import os
-
         return os.getpid()
+
+    def settings(self) -> dict[str, str]:
+        """The lab's settings the coordinator and its actors run with."""
+        return lab_settings()
 
 
 class RemoteJob:
@@ -212,6 +243,7 @@ class LabClient(ManagerAnswers):
         self._connected = threading.Event()
         self._closing = threading.Event()
         self._status: tuple[float, dict] | None = None
+        self._guards_while_connecting = LabGuards()
         threading.Thread(target=self._connect, daemon=True, name="lab-coordinator-connect").start()
 
     # --- the manager's interface ----------------------------------------------------------------------
@@ -242,6 +274,22 @@ class LabClient(ManagerAnswers):
     def finder(self, owner: str) -> RemoteFinder | None:
         state = self.call("finder", owner)
         return RemoteFinder(state, self) if state is not None else None
+
+    # --- the lab's guards: the coordinator's, so every web process counts together ------------------------
+    def issue_owner_id(self, address: str) -> tuple[str, bool]:
+        return self._guarded("issue_owner_id", address)
+
+    def try_token(self, address: str, right: bool):
+        return self._guarded("try_token", address, right)
+
+    def _guarded(self, name: str, *args):
+        # Until the coordinator is reached this process counts alone: a visitor never waits for Ray's start.
+        if not self._connected.is_set():
+            return getattr(self._guards_while_connecting, name)(*args)
+        answer, error = self._ask("call", name, args, {})
+        if error is not None:
+            raise error
+        return answer
 
     def __getattr__(self, name):
         # The rest of the manager's calls (pause, stop, stop_all, live_snapshots, queue_order…) cross as they are.
@@ -284,8 +332,6 @@ class LabClient(ManagerAnswers):
             connect_ray(self._closing)
             self._actor = self._find_actor()
         except Exception as exc:
-            import os
-
             from core.lab.executors.local import LocalExecutor
             from core.lab.tuning import WORKER_SLOTS_PER_CORE, max_concurrent_runs
 
@@ -304,12 +350,17 @@ class LabClient(ManagerAnswers):
         # get_if_exists: the first web process creates it, every other one (and every restart) finds it. It runs on
         # that web process's machine, which has the runs folder it writes.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        mine = cluster_settings(self.runs_dir)
         actor = ray.remote(Coordinator).options(
             name=COORDINATOR_NAME, namespace=lab_namespace(self.runs_dir), lifetime="detached", get_if_exists=True,
             max_concurrency=COORDINATOR_THREADS, max_restarts=-1, max_task_retries=0, num_cpus=0,
-            scheduling_strategy=here,
+            scheduling_strategy=here, runtime_env={"env_vars": mine},
         ).remote(self.runs_dir)
-        ray.get(actor.pid.remote(), timeout=CONNECT_TIMEOUT_S)
+        theirs = ray.get(actor.settings.remote(), timeout=CONNECT_TIMEOUT_S)
+        differ = sorted(name for name in set(theirs) | set(mine) if theirs.get(name) != mine.get(name))
+        if differ:  # the first web process's settings hold until the coordinator is made again (a new Ray head)
+            log.warning("The lab's coordinator runs with other settings than this web process (%s): it keeps those "
+                        "of the web process that created it.", ", ".join(differ))
         return actor
 
     def _ask(self, method: str, *args):

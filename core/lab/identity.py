@@ -129,21 +129,52 @@ class _Issued:
     last: str = ""
 
 
-class OwnerIds:
-    """Issues and checks anonymous owner ids; thread-safe, one per server process."""
+class NewIds:
+    """Makes new anonymous owner ids, at most `per_minute` a minute per address; thread-safe, one per lab (with
+    several web processes, the coordinator's: core.lab.guards)."""
 
     WINDOW_S = 60.0
 
-    def __init__(self, secret: bytes, per_minute: int = DEFAULT_NEW_IDS_PER_MINUTE,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_minute: int = DEFAULT_NEW_IDS_PER_MINUTE, clock: Callable[[], float] = time.monotonic):
         if per_minute < 1:
             raise ValueError("at least one new id per minute")
-        self._signer = Signer(secret, salt=_SALT)
-        self._secret = secret
         self.per_minute = per_minute
         self.clock = clock
         self._issued: OrderedDict[str, _Issued] = OrderedDict()  # by address, least recently issued first
         self._lock = threading.Lock()
+
+    def issue(self, address: str) -> tuple[str, bool]:
+        """(a new id, False); past the limit, (the id last issued to `address`, True)."""
+        now = self.clock()
+        with self._lock:
+            self._forget_before(now - self.WINDOW_S)
+            issued = self._issued.pop(address, None) or _Issued()
+            self._issued[address] = issued  # now the most recent
+            while issued.times and issued.times[0] <= now - self.WINDOW_S:
+                issued.times.popleft()
+            shared = len(issued.times) >= self.per_minute
+            if not shared:
+                issued.times.append(now)
+                issued.last = secrets.token_hex(16)
+            return issued.last, shared
+
+    def _forget_before(self, cutoff: float) -> None:
+        """Drop addresses with no id issued since `cutoff` (the oldest come first), so memory stays small."""
+        while self._issued:
+            address, issued = next(iter(self._issued.items()))
+            if issued.times and issued.times[-1] > cutoff:
+                return
+            del self._issued[address]
+
+
+class OwnerIds:
+    """Checks and signs anonymous owner ids, and asks `new_ids` (a NewIds's `issue`, or the lab coordinator's)
+    for new ones; one per server process."""
+
+    def __init__(self, secret: bytes, new_ids: Callable[[str], tuple[str, bool]] | None = None):
+        self._signer = Signer(secret, salt=_SALT)
+        self._secret = secret
+        self._new_ids = new_ids or NewIds().issue
 
     def cookie_for(self, owner: str) -> str:
         """The cookie value for `owner`: the id and its signature."""
@@ -161,7 +192,7 @@ class OwnerIds:
 
     def identify(self, cookie: object, address: str) -> Identity:
         """The owner of a session that arrived with `cookie` from `address`: the cookie's id if signed here,
-        else a new one, at most `per_minute` a minute per address (past that, the id last issued there).
+        else a new one from `new_ids` (past its limit per address, the id last issued there).
 
         A cookie this server did not sign (edited, forged; an honest browser never has one) gets the address's
         stand-in id, the same every time, and the cookie is dropped: its next visit counts as new.
@@ -172,21 +203,9 @@ class OwnerIds:
         if isinstance(cookie, str) and cookie:
             log.info("A cookie this server did not sign, from %s: the address's stand-in id", address)
             return Identity(self.stand_in_for(address), cookie="", shared=True)
-        now = self.clock()
-        with self._lock:
-            self._forget_before(now - self.WINDOW_S)
-            issued = self._issued.pop(address, None) or _Issued()
-            self._issued[address] = issued  # now the most recent
-            while issued.times and issued.times[0] <= now - self.WINDOW_S:
-                issued.times.popleft()
-            shared = len(issued.times) >= self.per_minute
-            if not shared:
-                issued.times.append(now)
-                issued.last = secrets.token_hex(16)
-            owner = issued.last
+        owner, shared = self._new_ids(address)
         if shared:
-            log.info("No new owner id for %s (over %d a minute): the one last issued there is reused", address,
-                     self.per_minute)
+            log.info("No new owner id for %s (over the limit a minute): the one last issued there is reused", address)
             return Identity(owner, shared=True)
         return Identity(owner, cookie=self.cookie_for(owner))
 
@@ -197,14 +216,6 @@ class OwnerIds:
         over a classmate's id behind the same address. Keyed by the lab's secret, so nobody can compute it.
         """
         return hmac.new(self._secret, _EDITED_SALT + address.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def _forget_before(self, cutoff: float) -> None:
-        """Drop addresses with no id issued since `cutoff` (the oldest come first), so memory stays small."""
-        while self._issued:
-            address, issued = next(iter(self._issued.items()))
-            if issued.times and issued.times[-1] > cutoff:
-                return
-            del self._issued[address]
 
 
 # --- signed-in accounts --------------------------------------------------------------------------------------

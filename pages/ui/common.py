@@ -153,12 +153,28 @@ COOKIE_MAX_AGE_S = 365 * 24 * 3600
 
 
 @st.cache_resource(show_spinner=False)
+def _lab_guards(runs_dir: str):
+    from core.lab.executors import executor_kind
+
+    if executor_kind() == "ray":  # one lab for every web process: its coordinator counts for all of them
+        return _job_manager(runs_dir)  # the LabClient, with the guards' two calls
+    from core.lab.guards import LabGuards
+
+    return LabGuards()
+
+
+def lab_guards():
+    """The lab's one count of new owner ids per address and of tries at the instructor token (core.lab.guards)."""
+    return _lab_guards(_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
 def _owner_ids(runs_dir: str):
-    return identity.OwnerIds(identity.lab_secret(runs_dir), identity.new_ids_per_minute())
+    return identity.OwnerIds(identity.lab_secret(runs_dir), _lab_guards(runs_dir).issue_owner_id)
 
 
 def owner_ids():
-    """The server's one issuer of anonymous owner ids (its secret, its limit of new ids per address)."""
+    """The server's one checker of owner cookies (the lab's secret); new ids come from the lab's guards."""
     return _owner_ids(_runs_dir())
 
 

@@ -3,7 +3,7 @@ else unlocked per browser session by the server's token.
 
 Not a page (st.navigation does not list it). Without sign-in and without MNIST_LAB_INSTRUCTOR_TOKEN nothing
 here is drawn. The token is only ever read from the password field, never from the URL, and guesses are slowed
-for the whole server (core.lab.classroom.TokenGuard). Every control checks `unlocked()` again on the server
+for the whole lab (core.lab.guards). Every control checks `unlocked()` again on the server
 before it acts, so a replayed click from a locked session does nothing.
 """
 
@@ -16,7 +16,7 @@ import streamlit as st
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
 from core.engine.words import plural
-from core.lab.classroom import TokenGuard, instructor_token, proof_matches, unlock_proof
+from core.lab.classroom import instructor_token, proof_matches, token_matches, unlock_proof
 from core.lab.identity import instructor_accounts, is_instructor
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, value_ladder
@@ -34,12 +34,6 @@ FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
 # The Class page's board and the instructor's live view redraw together (one fragment), this often; unchanged runs
 # are not read again.
 CLASS_REFRESH_S = 3.0
-
-
-@st.cache_resource(show_spinner=False)
-def token_guard() -> TokenGuard:
-    """The server's one guard on token guesses, shared by every session (it is thread-safe)."""
-    return TokenGuard()
 
 
 def controls_exist() -> bool:
@@ -67,19 +61,19 @@ def _seconds(wait_s: float) -> str:
 
 
 def _try_token() -> None:
-    """Callback of Unlock: a right token unlocks this session; a wrong one is counted for the whole server."""
+    """Callback of Unlock: a right token unlocks this session; a wrong one is counted for the whole lab."""
     state = st.session_state
     guess, state[TOKEN_INPUT] = state.get(TOKEN_INPUT, ""), ""  # the field is emptied either way
     if common.signin_configured():  # the token is no way in when accounts say who the instructor is
         return
     token = instructor_token()
-    result = token_guard().attempt(guess, token, common.client_address())
+    result = common.lab_guards().try_token(common.client_address(), token_matches(guess, token))
     if result.unlocked:
         state[UNLOCKED] = unlock_proof(token)
         _notice("success", "Instructor controls unlocked for this browser tab.")
-    elif not result.compared:
+    elif not result.counted:
         _notice("error", f"Wait {_seconds(result.wait_s)}, then try again: too many wrong tokens were typed "
-                "just now, so tries are slowed down (this try was not checked).")
+                "just now, so tries are slowed down (this try did not count).")
     else:
         _notice("error", f"That is not the instructor token ({plural(result.wrong_from_address, 'wrong try')} "
                 f"from your network address). The next try can come in {_seconds(result.wait_s)}.")

@@ -139,7 +139,9 @@ def start_ray_head(log_path: Path, num_cpus: int) -> RayHead:
     command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--port", str(port),
                "--num-cpus", str(num_cpus), "--include-dashboard", "false", "--disable-usage-stats"]
     with open(log_path, "wb") as log:
-        head = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env, "RAY_ADDRESS": ""}, stdout=log,
+        # As a host starts it: in a folder of its own, without the lab's settings (the lab hands them over).
+        plain = {name: value for name, value in os.environ.items() if not name.startswith("MNIST_LAB_")}
+        head = subprocess.Popen(command, cwd=log_path.parent, env={**plain, **env, "RAY_ADDRESS": ""}, stdout=log,
                                 stderr=subprocess.STDOUT)
     deadline = time.monotonic() + RAY_HEAD_START_TIMEOUT_S
     while "Ray runtime started" not in log_path.read_text(errors="replace"):
