@@ -22,10 +22,13 @@ data: $(STAMP)
 app: $(STAMP) data
 	$(BIN)/python -m launch
 
-# The browser journeys need Debian's Chromium; installing it needs root (CI runs as root).
+# The browser journeys need Debian's Chromium, and the proxy journey nginx and Caddy (the README's configurations);
+# installing them needs root (CI runs as root).
+BROWSER_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/nginx:nginx-light /usr/bin/caddy:caddy
 browser:
-	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && (apt-get update -q && apt-get install -y -q chromium) \
-		|| echo "Chromium not installed: browser journeys will be skipped (sudo apt-get install chromium)"; }
+	@missing="$$(for entry in $(BROWSER_PACKAGES); do test -x $${entry%%:*} || echo $${entry#*:}; done)"; \
+	test -z "$$missing" || { [ "$$(id -u)" = 0 ] && (apt-get update -q && apt-get install -y -q $$missing) \
+		|| echo "Not installed: $$missing; the journeys that need them will be skipped (sudo apt-get install $$missing)"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,7 +9,6 @@ the timings are printed at the end of the test session. MNIST_LAB_SCREENSHOTS=di
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tests.browser.lab_server import (
     find_chromium,
     start_lab_server,
     stop_lab_server,
+    unavailable,
 )
 
 TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
@@ -27,23 +27,12 @@ TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
 _timings: list[tuple[str, float]] = []
 
 
-def in_ci() -> bool:
-    """True on the CI machine (CI=true), where a missing browser is a failure, not a skip."""
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _unavailable(reason: str):
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: browser journeys must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Path of Debian's Chromium ($MNIST_LAB_CHROMIUM overrides); skip or fail if there is none."""
     path = find_chromium()
     if path is None:
-        _unavailable("Chromium not found: install it with `sudo apt-get install chromium` (or `make browser`)")
+        unavailable("Chromium not found: install it with `sudo apt-get install chromium` (or `make browser`)")
     return path
 
 
@@ -100,7 +89,7 @@ def browser(chromium_path):
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright is not installed: pip install -r requirements-dev.txt")
+        unavailable("Playwright is not installed: pip install -r requirements-dev.txt")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         yield chromium

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import psutil
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -48,6 +49,18 @@ def find_chromium() -> str | None:
     """Path of Debian's Chromium ($MNIST_LAB_CHROMIUM overrides), or None."""
     candidates = [os.environ.get("MNIST_LAB_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")]
     return next((p for p in candidates if p and os.access(p, os.X_OK)), None)
+
+
+def in_ci() -> bool:
+    """True on the CI machine (CI=true), where a missing browser or proxy is a failure, not a skip."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str):
+    """Skip the test for a missing program, or fail it on CI, where every journey must run."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: browser journeys must run)")
+    pytest.skip(reason)
 
 
 def free_port() -> int:
