@@ -105,7 +105,7 @@ def connecting(data, tmp_path, monkeypatch):
         client.shutdown()
 
 
-def test_a_connecting_client_counts_new_ids_itself_and_then_asks_the_coordinator(connecting, monkeypatch):
+def test_a_client_counts_new_ids_itself_until_the_coordinator_answers(connecting, monkeypatch):
     make, release = connecting
     monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_MINUTE", "1")
     client = make()
@@ -114,6 +114,12 @@ def test_a_connecting_client_counts_new_ids_itself_and_then_asks_the_coordinator
     assert client._connected.wait(30)  # to the fallback coordinator here: Ray could not be reached
     assert client.issue_owner_id("10.7.0.3")[1] is False and client.issue_owner_id("10.7.0.3")[1] is True
     assert client._local.guards.issue_owner_id("10.7.0.3")[1] is True  # counted by the lab's coordinator
+
+    def lost(*args):
+        raise ConnectionError("the coordinator's node is gone")
+
+    monkeypatch.setattr(client, "_ask", lost)
+    assert client.issue_owner_id("10.7.0.4")[1] is False  # a page never shows Ray's error: counted here meanwhile
 
 
 def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_path, monkeypatch):

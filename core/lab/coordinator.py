@@ -243,7 +243,7 @@ class LabClient(ManagerAnswers):
         self._connected = threading.Event()
         self._closing = threading.Event()
         self._status: tuple[float, dict] | None = None
-        self._guards_while_connecting = LabGuards()
+        self._guards_here = LabGuards()  # while the coordinator cannot answer
         threading.Thread(target=self._connect, daemon=True, name="lab-coordinator-connect").start()
 
     # --- the manager's interface ----------------------------------------------------------------------
@@ -283,10 +283,16 @@ class LabClient(ManagerAnswers):
         return self._guarded("try_token", address, right)
 
     def _guarded(self, name: str, *args):
-        # Until the coordinator is reached this process counts alone: a visitor never waits for Ray's start.
+        # While the coordinator cannot answer (Ray still starting, or lost) this process counts alone: a visitor's
+        # page never waits for Ray's start, nor shows Ray's error.
         if not self._connected.is_set():
-            return getattr(self._guards_while_connecting, name)(*args)
-        answer, error = self._ask("call", name, args, {})
+            return getattr(self._guards_here, name)(*args)
+        try:
+            answer, error = self._ask("call", name, args, {})
+        except Exception as exc:  # noqa: BLE001 - Ray's errors are many; the guard's own come back as `error`
+            log.warning("the lab's coordinator did not answer %s (%s: %s); this web process counts alone for now",
+                        name, type(exc).__name__, exc)
+            return getattr(self._guards_here, name)(*args)
         if error is not None:
             raise error
         return answer
