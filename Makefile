@@ -26,7 +26,7 @@ app: $(STAMP) data
 # installing them needs root (CI runs as root).
 BROWSER_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/nginx:nginx-light /usr/bin/caddy:caddy
 browser:
-	@missing="$$(for entry in $(BROWSER_PACKAGES); do test -x $${entry%%:*} || echo $${entry#*:}; done)"; \
+	@missing="$$(echo $$(for entry in $(BROWSER_PACKAGES); do test -x $${entry%%:*} || echo $${entry#*:}; done))"; \
 	test -z "$$missing" || { [ "$$(id -u)" = 0 ] && (apt-get update -q && apt-get install -y -q $$missing) \
 		|| echo "Not installed: $$missing; the journeys that need them will be skipped (sudo apt-get install $$missing)"; }
 

@@ -12,14 +12,20 @@ import pickle
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.lab.coordinator import COORDINATOR_NAME, Coordinator, LabClient, cluster_settings, lab_namespace
+from core.lab.coordinator import (
+    COORDINATOR_NAME,
+    Coordinator,
+    CoordinatorMismatch,
+    LabClient,
+    lab_namespace,
+    lab_settings,
+)
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.job import JobSnapshot
 from core.lab.limits import RunRefused
@@ -71,12 +77,10 @@ def test_the_coordinators_guards_answer_through_its_one_door(coordinator):
     assert answer(coordinator, "try_token", "10.7.0.1", True).counted is False  # the wait after a wrong try
 
 
-def test_the_coordinator_gets_the_web_processs_settings_with_absolute_folders_and_no_secrets(tmp_path):
+def test_the_coordinator_gets_the_web_processs_settings_but_not_who_may_do_what():
     environ = {"MNIST_LAB_TRAIN_NICE": "12", "MNIST_LAB_DATA": "data", "MNIST_LAB_SECRET": "s" * 40,
-               "MNIST_LAB_INSTRUCTOR_TOKEN": "the-token", "PATH": "/usr/bin"}
-    settings = cluster_settings(str(tmp_path / "runs"), environ)
-    assert settings == {"MNIST_LAB_TRAIN_NICE": "12", "MNIST_LAB_DATA": str(Path("data").resolve()),
-                        "MNIST_LAB_RUNS": str(tmp_path / "runs")}
+               "MNIST_LAB_INSTRUCTOR_TOKEN": "the-token", "MNIST_LAB_INSTRUCTORS": "ann@school.edu", "PATH": "/usr/bin"}
+    assert lab_settings(environ) == {"MNIST_LAB_TRAIN_NICE": "12", "MNIST_LAB_DATA": "data"}  # as written
 
 
 @pytest.fixture
@@ -115,11 +119,15 @@ def test_a_client_counts_new_ids_itself_until_the_coordinator_answers(connecting
     assert client.issue_owner_id("10.7.0.3")[1] is False and client.issue_owner_id("10.7.0.3")[1] is True
     assert client._local.guards.issue_owner_id("10.7.0.3")[1] is True  # counted by the lab's coordinator
 
+    asked = []
+
     def lost(*args):
+        asked.append(args)
         raise ConnectionError("the coordinator's node is gone")
 
-    monkeypatch.setattr(client, "_ask", lost)
+    monkeypatch.setattr(client._local, "call", lost)
     assert client.issue_owner_id("10.7.0.4")[1] is False  # a page never shows Ray's error: counted here meanwhile
+    assert client.issue_owner_id("10.7.0.4")[1] is True and len(asked) == 1  # here for a while, without asking
 
 
 def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_path, monkeypatch):
@@ -139,6 +147,23 @@ def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_
         assert client.capacity.slots == 1 and client.ready
         with pytest.raises(PermissionError):
             client.stop_all()
+    finally:
+        client.shutdown()
+
+
+def test_a_coordinator_of_an_older_lab_is_named_on_the_pages_not_called_unreachable(data, tmp_path, monkeypatch):
+    from core.lab.executors import local, ray_actors
+
+    def older(self):
+        raise CoordinatorMismatch("The lab's coordinator in this Ray cluster was started by an older version")
+
+    monkeypatch.setattr(ray_actors, "connect_ray", lambda closing, num_cpus=None: None)
+    monkeypatch.setattr(LabClient, "_find_actor", older)
+    monkeypatch.setattr(local, "LocalExecutor", lambda _data, slots: ThreadExecutor(data, 1))
+    client = LabClient(str(tmp_path / "runs"))
+    try:
+        assert client.wait(client.submit(QUICK, "ann").id, 60).status == Status.FINISHED  # trains here meanwhile
+        assert "older version" in client.notice and "could not be reached" not in client.notice
     finally:
         client.shutdown()
 

@@ -40,6 +40,8 @@ COORDINATOR_THREADS = 256
 STATUS_TTL_S = 0.5  # a page's load line (capacity, training, waiting…) is asked at most twice a second per process
 FIRST_STEP_POLL_S = 0.05  # as the Ray executor polls a run until its first step
 CONNECT_TIMEOUT_S = 180  # ray.init took 26 s on a busy 2-core machine; the coordinator then imports torch
+GUARD_WAIT_S = 5  # a new visitor's page waits at most this long for the coordinator's count of new ids
+GUARDS_HERE_S = 60  # then the web process counts alone this long before it asks the coordinator again
 
 
 def build_job_manager(runs_dir: str, executor: Executor | None = None, room=None, names=None) -> JobManager:
@@ -59,24 +61,23 @@ def build_job_manager(runs_dir: str, executor: Executor | None = None, room=None
 # The lab's settings are its MNIST_LAB_* variables. Ray starts an actor with the environment and folder of the node's
 # Ray (`ray start`), not of the process that asks for it, so the web process that creates the coordinator hands its
 # own to it, and through it to the training actors (Ray passes an actor's runtime_env on to the actors it creates).
-# Secrets stay out: Ray keeps a runtime_env where anyone with the cluster's token can read it.
+# As they are written: a relative data folder is each node's own. Who may do what stays out: Ray keeps a
+# runtime_env where anyone with the cluster's token can read it, and the coordinator needs none of them.
 SETTINGS_PREFIX = "MNIST_LAB_"
-SETTINGS_KEPT_OUT = frozenset({"MNIST_LAB_SECRET", "MNIST_LAB_INSTRUCTOR_TOKEN"})
 
 
 def lab_settings(environ=None) -> dict[str, str]:
-    """The lab's settings in an environment (this process's by default), secrets left out."""
+    """The lab's settings in an environment (this process's by default), without its secret, token and accounts."""
+    from core.lab.classroom import TOKEN_ENV
+    from core.lab.identity import INSTRUCTORS_ENV, SECRET_ENV
+
     environ = os.environ if environ is None else environ
     return {name: value for name, value in environ.items()
-            if name.startswith(SETTINGS_PREFIX) and name not in SETTINGS_KEPT_OUT}
+            if name.startswith(SETTINGS_PREFIX) and name not in {SECRET_ENV, TOKEN_ENV, INSTRUCTORS_ENV}}
 
 
-def cluster_settings(runs_dir: str, environ=None) -> dict[str, str]:
-    """This process's settings for the coordinator it creates, with its folders as absolute paths: the
-    coordinator's working folder is Ray's."""
-    from core.engine.folders import DATA_ENV, RUNS_ENV, default_root
-
-    return {**lab_settings(environ), DATA_ENV: str(default_root(environ).resolve()), RUNS_ENV: str(runs_dir)}
+class CoordinatorMismatch(RuntimeError):
+    """The cluster's coordinator was started by another version of the lab (it is detached: it outlives updates)."""
 
 
 def lab_namespace(runs_dir: str) -> str:
@@ -162,7 +163,7 @@ class Coordinator:
         return os.getpid()
 
     def settings(self) -> dict[str, str]:
-        """The lab's settings the coordinator and its actors run with."""
+        """The lab's settings the coordinator and its actors run with (a web process compares them with its own)."""
         return lab_settings()
 
 
@@ -244,6 +245,7 @@ class LabClient(ManagerAnswers):
         self._closing = threading.Event()
         self._status: tuple[float, dict] | None = None
         self._guards_here = LabGuards()  # while the coordinator cannot answer
+        self._guards_here_until = 0.0
         threading.Thread(target=self._connect, daemon=True, name="lab-coordinator-connect").start()
 
     # --- the manager's interface ----------------------------------------------------------------------
@@ -283,15 +285,22 @@ class LabClient(ManagerAnswers):
         return self._guarded("try_token", address, right)
 
     def _guarded(self, name: str, *args):
-        # While the coordinator cannot answer (Ray still starting, or lost) this process counts alone: a visitor's
-        # page never waits for Ray's start, nor shows Ray's error.
-        if not self._connected.is_set():
+        # While the coordinator cannot answer (Ray still starting, or lost) this process counts alone for a while: a
+        # visitor's page neither waits for Ray nor shows Ray's error. Asked once, briefly: the other calls find a
+        # lost coordinator again.
+        if not self._connected.is_set() or time.monotonic() < self._guards_here_until:
             return getattr(self._guards_here, name)(*args)
         try:
-            answer, error = self._ask("call", name, args, {})
+            if self._local is not None:
+                answer, error = self._local.call(name, args, {})
+            else:
+                import ray
+
+                answer, error = ray.get(self._actor.call.remote(name, args, {}), timeout=GUARD_WAIT_S)
         except Exception as exc:  # noqa: BLE001 - Ray's errors are many; the guard's own come back as `error`
-            log.warning("the lab's coordinator did not answer %s (%s: %s); this web process counts alone for now",
-                        name, type(exc).__name__, exc)
+            log.warning("the lab's coordinator did not answer %s (%s: %s); this web process counts alone for %d s",
+                        name, type(exc).__name__, exc, GUARDS_HERE_S)
+            self._guards_here_until = time.monotonic() + GUARDS_HERE_S
             return getattr(self._guards_here, name)(*args)
         if error is not None:
             raise error
@@ -342,8 +351,9 @@ class LabClient(ManagerAnswers):
             from core.lab.tuning import WORKER_SLOTS_PER_CORE, max_concurrent_runs
 
             address = os.environ.get("RAY_ADDRESS") or "a local Ray"
-            self._notice = (f"Ray could not be reached at {address} ({type(exc).__name__}: {exc}); this lab trains "
-                            "on this machine's own workers instead.")
+            why = str(exc) if isinstance(exc, CoordinatorMismatch) else (
+                f"Ray could not be reached at {address} ({type(exc).__name__}: {exc}).")
+            self._notice = f"{why} Meanwhile this lab trains on this machine's own workers."
             log.error("%s", self._notice)
             slots = max_concurrent_runs(default=WORKER_SLOTS_PER_CORE * (os.cpu_count() or 1))
             self._local = Coordinator(self.runs_dir, LocalExecutor(None, slots))
@@ -356,13 +366,18 @@ class LabClient(ManagerAnswers):
         # get_if_exists: the first web process creates it, every other one (and every restart) finds it. It runs on
         # that web process's machine, which has the runs folder it writes.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        mine = cluster_settings(self.runs_dir)
+        mine = lab_settings()
         actor = ray.remote(Coordinator).options(
             name=COORDINATOR_NAME, namespace=lab_namespace(self.runs_dir), lifetime="detached", get_if_exists=True,
             max_concurrency=COORDINATOR_THREADS, max_restarts=-1, max_task_retries=0, num_cpus=0,
             scheduling_strategy=here, runtime_env={"env_vars": mine},
         ).remote(self.runs_dir)
-        theirs = ray.get(actor.settings.remote(), timeout=CONNECT_TIMEOUT_S)
+        try:
+            theirs = ray.get(actor.settings.remote(), timeout=CONNECT_TIMEOUT_S)
+        except AttributeError as exc:  # an older coordinator has fewer methods
+            raise CoordinatorMismatch("The lab's coordinator in this Ray cluster was started by an older version of "
+                                      "the lab: stop the Ray head and start it again (`ray stop`, `ray start "
+                                      "--head ...`), then restart the web processes.") from exc
         differ = sorted(name for name in set(theirs) | set(mine) if theirs.get(name) != mine.get(name))
         if differ:  # the first web process's settings hold until the coordinator is made again (a new Ray head)
             log.warning("The lab's coordinator runs with other settings than this web process (%s): it keeps those "

@@ -205,7 +205,8 @@ class OwnerIds:
             return Identity(self.stand_in_for(address), cookie="", shared=True)
         owner, shared = self._new_ids(address)
         if shared:
-            log.info("No new owner id for %s (over the limit a minute): the one last issued there is reused", address)
+            log.info("No new owner id for %s (past the limit of new ids a minute): the one last issued there is reused",
+                     address)
             return Identity(owner, shared=True)
         return Identity(owner, cookie=self.cookie_for(owner))
 

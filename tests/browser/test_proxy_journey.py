@@ -42,7 +42,8 @@ def with_servers(block: str, servers: list[str]) -> str:
 
 
 def nginx_config(folder: Path, port: int, servers: list[str]) -> list[str]:
-    """nginx's arguments, with the README's block in a configuration of the test's own folders."""
+    """nginx's arguments, with the README's block in a configuration of the test's own folders (answers are passed
+    on as they come, never buffered to a file: nginx's workers run as nobody, and pytest's folders are root's)."""
     block = with_servers(readme_block("nginx"), servers).replace("listen 80;", f"listen 127.0.0.1:{port};")
     block = block.replace("proxy_pass http://lab;", f"proxy_pass http://lab;\n        add_header {UPSTREAM} "
                                                    "$upstream_addr always;")
@@ -54,7 +55,7 @@ def nginx_config(folder: Path, port: int, servers: list[str]) -> list[str]:
         f"daemon off;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\nevents {{}}\nhttp {{\n"
         f"access_log {folder / 'access.log'};\nclient_body_temp_path {temp['body']};\n"
         f"proxy_temp_path {temp['proxy']};\nfastcgi_temp_path {temp['fastcgi']};\nuwsgi_temp_path {temp['uwsgi']};\n"
-        f"scgi_temp_path {temp['scgi']};\n{block}}}\n")
+        f"scgi_temp_path {temp['scgi']};\nproxy_max_temp_file_size 0;\n{block}}}\n")
     return ["-p", str(folder), "-c", str(config)]
 
 

@@ -6,9 +6,10 @@ many processes as this machine has cores. Ray's token authentication stays on (i
 clusters); Ray's dashboard stays off unless MNIST_LAB_RAY_DASHBOARD=1. A Ray it cannot reach raises
 ExecutorUnavailable: make_executor then trains on local workers instead (core.lab.executors.fallback).
 
-One actor per slot is created and warmed when the server starts (torch imported, MNIST received once through
-Ray's object store), then kept for every run; its body is the local worker's (worker_body.WorkerBody). A
-threaded actor (max_concurrency) answers the server's polls and controls while its own thread trains.
+One actor per slot is created and warmed when the lab starts (torch imported; MNIST received once through Ray's
+object store, or, made by the lab's coordinator, loaded from its node's data folder), then kept for every run; its
+body is the local worker's (worker_body.WorkerBody). A threaded actor (max_concurrency) answers the server's polls
+and controls while its own thread trains.
 Weights and predictions come back through the object store, and the server saves them in its RunStore: nodes
 need no shared folder.
 """
