@@ -28,14 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.classroom import percentile  # noqa: E402
 from core.engine.config import TrainConfig  # noqa: E402
 
 LONG = TrainConfig(epochs=5, batch_size=1)  # trains all through the timing; stopped at the end
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def timed(call, calls: int) -> tuple[float, float, float]:
@@ -69,7 +65,8 @@ def measure(lab, status, calls: int) -> dict[str, tuple[float, float, float]]:
 
 
 class InProcess:
-    """A Coordinator in this process (threads), with LabClient's calls: the single web process's case."""
+    """A Coordinator in this process (threads), asked through its own door as LabClient asks it: the single web
+    process's case."""
 
     def __init__(self, runs_dir: str):
         from core.engine.data import load_mnist
@@ -77,10 +74,15 @@ class InProcess:
         from core.lab.executors.threads import ThreadExecutor
 
         self.coordinator = Coordinator(runs_dir, ThreadExecutor(load_mnist(), 1))
-        self.manager, self.guards = self.coordinator.manager, self.coordinator.guards
 
     def __getattr__(self, name):
-        return getattr(self.guards if name in ("issue_owner_id", "try_token") else self.manager, name)
+        def ask(*args, **kwargs):
+            answer, error = self.coordinator.call(name, args, kwargs)
+            if error is not None:
+                raise error
+            return answer
+
+        return ask
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             results["in this process (threads)"] = measure(here, here.coordinator.status, args.calls)
         finally:
-            here.manager.shutdown()
+            here.coordinator.manager.shutdown()
 
     print(f"{args.calls} calls of each kind; wall ms median / p95, and this process's CPU ms per call")
     for where, rows in results.items():

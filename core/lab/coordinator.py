@@ -26,9 +26,11 @@ from pathlib import Path
 
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
+from core.lab.classroom import TOKEN_ENV
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.base import Capacity, Executor
 from core.lab.guards import LabGuards
+from core.lab.identity import INSTRUCTORS_ENV, SECRET_ENV
 from core.lab.job import JobSnapshot
 from core.lab.jobs import JobManager, ManagerAnswers
 
@@ -68,9 +70,6 @@ SETTINGS_PREFIX = "MNIST_LAB_"
 
 def lab_settings(environ=None) -> dict[str, str]:
     """The lab's settings in an environment (this process's by default), without its secret, token and accounts."""
-    from core.lab.classroom import TOKEN_ENV
-    from core.lab.identity import INSTRUCTORS_ENV, SECRET_ENV
-
     environ = os.environ if environ is None else environ
     return {name: value for name, value in environ.items()
             if name.startswith(SETTINGS_PREFIX) and name not in {SECRET_ENV, TOKEN_ENV, INSTRUCTORS_ENV}}
@@ -291,12 +290,7 @@ class LabClient(ManagerAnswers):
         if not self._connected.is_set() or time.monotonic() < self._guards_here_until:
             return getattr(self._guards_here, name)(*args)
         try:
-            if self._local is not None:
-                answer, error = self._local.call(name, args, {})
-            else:
-                import ray
-
-                answer, error = ray.get(self._actor.call.remote(name, args, {}), timeout=GUARD_WAIT_S)
+            answer, error = self._ask_once("call", name, args, {}, timeout=GUARD_WAIT_S)
         except Exception as exc:  # noqa: BLE001 - Ray's errors are many; the guard's own come back as `error`
             log.warning("the lab's coordinator did not answer %s (%s: %s); this web process counts alone for %d s",
                         name, type(exc).__name__, exc, GUARDS_HERE_S)
@@ -384,19 +378,26 @@ class LabClient(ManagerAnswers):
                         "of the web process that created it.", ", ".join(differ))
         return actor
 
-    def _ask(self, method: str, *args):
-        """The coordinator's answer to one of its methods (`call`, `status`): the local one's when Ray cannot be
-        reached, else the actor's, found again (Ray restarts it; the new one marks the old one's runs interrupted)
-        while it is dead or restarting."""
+    def _ask_once(self, method: str, *args, timeout: float | None = None):
+        """The coordinator's answer to one of its methods (`call`, `status`), asked once: the local one's when Ray
+        cannot be reached, else the actor's within `timeout` seconds (Ray's error raised if it gives none)."""
         if self._local is not None:
             return getattr(self._local, method)(*args)
         import ray
+
+        return ray.get(getattr(self._actor, method).remote(*args), timeout=timeout)
+
+    def _ask(self, method: str, *args):
+        """The coordinator's answer to one of its methods, found again while it is dead or restarting (Ray restarts
+        it; the new one marks the old one's runs interrupted)."""
+        if self._local is not None:  # no actor to lose
+            return self._ask_once(method, *args)
         from ray.exceptions import ActorUnavailableError, RayActorError
 
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while True:
             try:
-                return ray.get(getattr(self._actor, method).remote(*args))
+                return self._ask_once(method, *args)
             except (RayActorError, ActorUnavailableError):
                 if time.monotonic() > deadline:
                     raise
