@@ -294,6 +294,23 @@ class StreamlitPage:
         assert_no_exception(self.page)
 
 
+def until_shown(action, shown, tries: int = 3, wait_ms: int = 10_000) -> None:
+    """Do `action()` until the locator `shown` appears within `wait_ms`, at most `tries` times. A page that polls
+    redraws itself: a refresh can swallow a click, or replace a button while Playwright waits for it to hold still,
+    so an action that times out counts as one try. Raises Playwright's TimeoutError after the last."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        with contextlib.suppress(PlaywrightTimeout):
+            action()
+        try:
+            shown.wait_for(timeout=wait_ms)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def assert_no_exception(page) -> None:
     """Fail if the page shows a Streamlit exception (`stException`)."""
     count = page.locator('[data-testid="stException"]').count()

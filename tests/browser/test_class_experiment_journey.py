@@ -7,9 +7,9 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.lab.classroom import CLASS_FILE
+from tests.browser.lab_server import until_shown
 from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a fixture
     BOARD_MS,
     TOKEN,
@@ -61,16 +61,8 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
         app.open("class")
         type_name(app, name)
         gift = app.page.get_by_text(f"Your instructor's experiment on the learning rate gave you {lr:g}.")
-        for attempt in range(3):  # the button lives in the board's fragment: a refresh can swallow a click
-            join = button(app.page, "class_x_join")
-            if join.count():
-                join.click()
-            try:
-                gift.wait_for(timeout=10_000)
-                break
-            except PlaywrightTimeout:
-                if attempt == 2:
-                    raise
+        join = button(app.page, "class_x_join")  # in the board's fragment: a refresh can swallow a click
+        until_shown(lambda join=join: join.click() if join.count() else None, gift)
     holders = json.loads((runs / CLASS_FILE).read_text())["experiment"]["holders"]
     assert [index for _, index, _ in holders] == [0, 1, 2]
 
@@ -81,8 +73,9 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     # machine trains (on a quiet one, three tiny runs could come and go between two refreshes of the live view).
     first = students[0].page
     button(first, "train_start").click()
-    button(first, "job_pause").click()
-    button(first, "job_resume").wait_for()
+    # The Train page's fragment redraws the button every second: on a loaded machine it was replaced for 30 s while
+    # Playwright waited for it to hold still.
+    until_shown(lambda: button(first, "job_pause").click(timeout=10_000), button(first, "job_resume"))
     for app in students[1:]:
         button(app.page, "train_start").click()
     live = teacher.page.locator(".st-key-class_live")

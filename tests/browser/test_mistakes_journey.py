@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.mistakes_page import (
     WAIT_MS,
@@ -29,6 +28,7 @@ from core.engine.runs import RunStore
 from core.engine.trainer import predict
 from core.lessons.digits import NOT_IMAGE, to_mnist
 from core.lessons.mistakes import gallery, headline, most_confused_pairs
+from tests.browser.lab_server import until_shown
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
@@ -100,19 +100,16 @@ def test_mistakes_journey(streamlit_app, journey_run, mnist, record_timing):
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for(timeout=WAIT_MS)
     answer = page.get_by_text("The network says")
-    for attempt in range(3):  # a stroke drawn before the canvas component listens is lost: draw it again
+
+    def draw_stroke() -> None:
         box = canvas.bounding_box()
         page.mouse.move(box["x"] + 140, box["y"] + 40)
         page.mouse.down()
         for step in range(1, 21):
             page.mouse.move(box["x"] + 140, box["y"] + 40 + 10 * step)
         page.mouse.up()
-        try:
-            answer.wait_for(timeout=WAIT_MS // 3)
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
+
+    until_shown(draw_stroke, answer, wait_ms=WAIT_MS // 3)  # a stroke drawn before the canvas listens is lost
     app.assert_no_exception()
 
     # Upload a photo-like picture of a real test digit: it is made MNIST-like and predicted.

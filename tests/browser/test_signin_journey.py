@@ -19,7 +19,7 @@ import pytest
 from core.engine.runs import owner_tag
 from core.lab.identity import account_owner_id
 from tests.browser.conftest import browser_tabs
-from tests.browser.lab_server import StreamlitPage, free_port, start_lab_server, stop_lab_server
+from tests.browser.lab_server import StreamlitPage, free_port, start_lab_server, stop_lab_server, until_shown
 
 pytestmark = pytest.mark.browser
 USERS = {
@@ -131,8 +131,8 @@ def test_students_and_the_instructor_are_their_accounts(signin_lab, record_timin
     button(ann.page, "train_start").click()
     button(bob.page, "train_start").click()
     ann.page.wait_for_url(re.compile(r"job="))
-    button(ann.page, "job_pause").click()  # held while Cy opens the link: on a quiet machine it could end first
-    button(ann.page, "job_resume").wait_for()
+    # Held while Cy opens the link: on a quiet machine it could end first.
+    until_shown(lambda: button(ann.page, "job_pause").click(timeout=10_000), button(ann.page, "job_resume"))
     cy.open(ann.page.url.split("/", 3)[3])  # the link Ann shares, as it stands in her address bar
     cy.page.locator('[data-testid="stProgress"]').first.wait_for()
     assert button(cy.page, "job_stop").count() == 0 and button(cy.page, "job_resume").count() == 0
