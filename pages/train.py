@@ -13,8 +13,9 @@ from core.engine.status import Status
 from core.engine.tracking import tracker_problem
 from core.lab.job_text import capacity_text, end_text, progress_text, queue_text, warming_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.views.charts import LAYER_QUANTITIES, epoch_figure, layer_figure, loss_figure
+from core.views.charts import LAYER_QUANTITIES, epoch_figure, epoch_words, layer_figure, loss_figure, loss_words
 from core.views.history import settings_text
+from pages.ui.charts import chart
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.display_name import STUDENT
 from pages.ui.doctor_panel import doctor_panel
@@ -141,15 +142,16 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     with left:
         st.markdown("**Loss of each training step**")
         if len(snap.curve):
-            st.plotly_chart(loss_figure([("this run", snap.curve)], lr_changes=snap.lr_changes), key="live_loss",
-                            config={"displayModeBar": False})
+            lines = [("this run", snap.curve)]
+            chart(loss_figure(lines, lr_changes=snap.lr_changes), loss_words(lines), key="live_loss")
         else:
             warming = manager.warming()  # a fresh server's workers, still loading torch and MNIST
             st.caption(warming_text(warming) if warming else "Preparing the data and the network…")
     with right:
         st.markdown("**After each epoch: loss and accuracy on the test set**")
         if snap.epoch_metrics:
-            st.plotly_chart(epoch_figure(snap.epoch_metrics), key="live_epochs", config={"displayModeBar": False})
+            # The table below is the chart's numbers, shown to everyone: no second table in an expander.
+            chart(epoch_figure(snap.epoch_metrics), epoch_words(snap.epoch_metrics), key="live_epochs", numbers=False)
             table_rows(
                 [{"epoch": e["epoch"], "train loss": round(e["train_loss"], 4), "test loss": round(e["test_loss"], 4),
                   "test accuracy (%)": round(e["test_accuracy"], 2), "seconds": round(e["seconds"], 1)}

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.engine.curves import MAX_POINTS, Curve, downsample, finite_or_none, raw_label
+from core.views.chart_words import MAX_ROWS, ChartWords, count, even_rows, number, percent, trend
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25
@@ -163,3 +164,82 @@ def lr_finder_figure(points: Sequence[Sequence[float]], suggested_lr: float, hei
         xaxis=dict(title="learning rate", type="log", exponentformat="power"), yaxis=dict(title="loss"),
     )
     return fig
+
+
+# --- The same charts in words (core.views.chart_words) --------------------------------------------------
+def _finite(values: Sequence[float]) -> list[tuple[int, float]]:
+    return [(i, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
+
+
+def curve_sentence(name: str | None, curve: Curve) -> str:
+    """One line of a loss chart in words (name None: the chart's only line): where its smoothed loss started and
+    ended, its lowest point, and where it stopped being a number."""
+    subject = "The loss" if name is None else f"{name}: the loss"
+    finite = _finite(curve.smooth)
+    if not curve.steps:
+        return f"{subject} has no point yet."
+    if not finite:
+        return f"{subject} was never a number."
+    last_step = int(curve.steps[-1]) + curve.every - 1 - curve.every // 2  # the end of the last bucket of steps
+    (i0, first), (i1, last) = finite[0], finite[-1]
+    lowest_at, lowest = min(finite, key=lambda p: p[1])
+    words = f"{subject} {trend(first, last)} from {number(first)} to {number(last)} over {count(last_step, 'step')}"
+    if lowest < last * 0.9 and lowest_at not in (i0, i1):
+        words += f", lowest {number(lowest)} at step {int(curve.steps[lowest_at]):,}"
+    broken = next((i for i, v in enumerate(curve.raw) if not math.isfinite(v)), None)
+    if broken is not None:
+        words += f"; from step {int(curve.steps[broken]):,} on it is not a number (the run diverged)"
+    elif last > 10 * first:
+        words += "; it grows by powers of ten (the run is diverging)"
+    return words + "."
+
+
+def loss_words(lines: Sequence[tuple[str, Curve]]) -> ChartWords:
+    """loss_figure's chart in words: a sentence per line, and the numbers drawn (at most MAX_ROWS per line)."""
+    single = len(lines) == 1
+    sentences = [curve_sentence(None if single else name, curve) for name, curve in lines]
+    kind = "one run" if single else count(len(lines), "run")
+    alt = f"Line chart of the training loss against the step, {kind}. " + " ".join(sentences)
+    table: dict[str, list] = {} if single else {"run": []}
+    table |= {"step": [], raw_label(lines[0][1].every) if single else "loss (mean of the steps)": [], SMOOTHED: []}
+    raw_column = list(table)[-2]
+    for name, curve in lines:
+        rows = even_rows(len(curve), MAX_ROWS)
+        if not single:
+            table["run"] += [name] * len(rows)
+        table["step"] += [int(curve.steps[i]) for i in rows]
+        table[raw_column] += [_rounded(curve.raw[i]) for i in rows]
+        table[SMOOTHED] += [_rounded(curve.smooth[i]) for i in rows]
+    return ChartWords(alt=alt, summary=" ".join(sentences), numbers=table)
+
+
+def _rounded(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def epoch_words(epochs: Sequence[dict]) -> ChartWords:
+    """epoch_figure's chart in words: the last epoch's test accuracy and losses, and how they moved."""
+    if not epochs:
+        return ChartWords("Chart of the losses and test accuracy per epoch: no epoch has ended yet.",
+                          "No epoch has ended yet.")
+    last = epochs[-1]
+    words = (f"After epoch {last['epoch']} the test accuracy is {percent(last['test_accuracy'])}, "
+             f"the train loss {number(last['train_loss'])} and the test loss {number(last['test_loss'])}.")
+    if len(epochs) > 1:
+        first = epochs[0]
+        words += (f" Since epoch {first['epoch']} the test accuracy "
+                  f"{trend(first['test_accuracy'], last['test_accuracy'], 0.002).replace('fell', 'dropped')}"
+                  f" (from {percent(first['test_accuracy'])}).")
+        best = max(epochs, key=lambda e: e["test_loss"] if not math.isfinite(e["test_loss"]) else -e["test_loss"])
+        rising = last["test_loss"] > best["test_loss"] * 1.05 and last["train_loss"] < epochs[-2]["train_loss"]
+        if rising and best is not last:
+            words += (f" The test loss is higher than after epoch {best['epoch']} ({number(best['test_loss'])}) "
+                      "while the train loss still falls: a sign of overfitting.")
+    numbers = {
+        "epoch": [e["epoch"] for e in epochs],
+        "train loss": [_rounded(e["train_loss"]) for e in epochs],
+        "test loss": [_rounded(e["test_loss"]) for e in epochs],
+        "test accuracy (%)": [_rounded(e["test_accuracy"]) for e in epochs],
+    }
+    alt = f"Line chart of the train and test loss and the test accuracy per epoch, {count(len(epochs), 'epoch')}. "
+    return ChartWords(alt=alt + words, summary=words, numbers=numbers)
