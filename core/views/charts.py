@@ -9,7 +9,18 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.engine.curves import MAX_POINTS, Curve, downsample, finite_or_none, raw_label
-from core.views.chart_words import MAX_ROWS, ChartWords, count, even_rows, number, percent, trend
+from core.views.chart_words import (
+    MAX_ROWS,
+    ChartWords,
+    count,
+    even_rows,
+    joined,
+    number,
+    percent,
+    significant,
+    thinned,
+    trend,
+)
 
 PALETTE = qualitative.Plotly
 RAW_OPACITY = 0.25
@@ -180,7 +191,7 @@ def curve_sentence(name: str | None, curve: Curve) -> str:
         return f"{subject} has no point yet."
     if not finite:
         return f"{subject} was never a number."
-    last_step = int(curve.steps[-1]) + curve.every - 1 - curve.every // 2  # the end of the last bucket of steps
+    last_step = end_step(curve)
     (i0, first), (i1, last) = finite[0], finite[-1]
     lowest_at, lowest = min(finite, key=lambda p: p[1])
     words = f"{subject} {trend(first, last)} from {number(first)} to {number(last)} over {count(last_step, 'step')}"
@@ -243,3 +254,151 @@ def epoch_words(epochs: Sequence[dict]) -> ChartWords:
     }
     alt = f"Line chart of the train and test loss and the test accuracy per epoch, {count(len(epochs), 'epoch')}. "
     return ChartWords(alt=alt + words, summary=words, numbers=numbers)
+
+
+# The gradient-flow charts in words: each quantity as a student says it, and where it stops being healthy.
+LAYER_WORDS = {
+    "grad_norm": "gradient norm",
+    "update_ratio": "size of each step's update relative to the weights (update / weight)",
+    "dead_fraction": "share of dead ReLUs",
+}
+SIMILAR_FACTOR = 10.0  # gradient norms within this factor of each other: of similar size in every layer
+VANISHING_FACTOR = 100.0  # the first hidden layer's gradient this many times below the output's: vanishing
+EXPLODING_FACTOR = 100.0  # the largest gradient norm grown this many times since the first measurement: exploding
+HEALTHY_UPDATE = 1e-3  # update / weight: about a thousandth of the weight's size per step
+UPDATE_FACTOR = 10.0  # this many times above or below HEALTHY_UPDATE: too big a step, or one that barely moves
+MANY_DEAD = 50.0  # % of a layer's ReLUs dead: most of the layer passes no gradient
+
+
+def layer_words(stats: Sequence[tuple[int, Sequence[dict]]], quantity: str) -> ChartWords:
+    """layer_figure's chart in words: the last measurement per layer, which layer is largest and smallest, and
+    whether the gradients vanish or explode, the steps are healthy, or the ReLUs die."""
+    what = LAYER_WORDS[quantity]
+    if not stats:
+        return ChartWords(f"Line chart of the {what} per layer: no measurement yet.", "No measurement yet.")
+    names = [layer["name"] for layer in stats[0][1]]
+    columns = {name: [_layer_number(layers[i][quantity], quantity) for _, layers in stats]
+               for i, name in enumerate(names)}
+    if quantity == "dead_fraction":
+        columns = {name: values for name, values in columns.items()
+                   if any(layers[names.index(name)][quantity] is not None for _, layers in stats)}
+    step, last = stats[-1]
+    latest = {layer["name"]: layer[quantity] for layer in last if layer["name"] in columns}
+    if quantity == "grad_norm":
+        summary = _grad_norm_sentence(step, latest, names, stats)
+    elif quantity == "update_ratio":
+        summary = _update_sentence(step, latest)
+    else:
+        summary = _dead_sentence(step, latest, stats[0][0], {layer["name"]: layer[quantity] for layer in stats[0][1]})
+    unit = " (%)" if quantity == "dead_fraction" else ""
+    numbers = thinned({"step": [int(s) for s, _ in stats]} | {name + unit: v for name, v in columns.items()})
+    shown = f" ({joined(list(columns))})" if columns else ""
+    alt = (f"Line chart of the {what} per layer{shown} against the step, {count(len(stats), 'measurement')}. "
+           + summary)
+    return ChartWords(alt=alt, summary=summary, numbers=numbers if columns else {})
+
+
+def _layer_number(value: float | None, quantity: str) -> float | None:
+    """A measurement for the table: 4 significant digits, dead fractions in %, None where it is not a number."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{100.0 * value if quantity == 'dead_fraction' else value:.4g}")
+
+
+def _split(latest: dict[str, float | None]) -> tuple[dict[str, float], list[str]]:
+    finite = {name: v for name, v in latest.items() if v is not None and math.isfinite(v)}
+    return finite, [name for name in latest if name not in finite]
+
+
+def _grad_norm_sentence(step: int, latest: dict, names: list[str], stats) -> str:
+    finite, broken = _split(latest)
+    words = f"At step {step:,}"
+    if broken:
+        return f"{words} the gradient norm of {joined(broken)} is not a number: the gradients exploded."
+    largest, smallest = max(finite, key=finite.get), min(finite, key=finite.get)
+    words += (f" the gradient norm is largest in {largest} ({significant(finite[largest])}) and smallest in "
+              f"{smallest} ({significant(finite[smallest])})")
+    first_step, first = stats[0]
+    first_largest = max((layer["grad_norm"] for layer in first if layer["grad_norm"] is not None
+                         and math.isfinite(layer["grad_norm"])), default=0.0)
+    zero = [name for name, v in finite.items() if v == 0]
+    input_side, output_side = finite.get(names[0], 0.0), finite.get(names[-1], 0.0)
+    if zero:
+        return words + f"; no gradient reaches {joined(zero)} (0), so it stopped learning."
+    if first_largest > 0 and finite[largest] > EXPLODING_FACTOR * first_largest:
+        return (words + f"; it grew {finite[largest] / first_largest:,.0f} times since step {first_step:,}: "
+                "the gradients are exploding.")
+    if len(finite) > 1 and output_side > VANISHING_FACTOR * input_side:
+        return (words + f"; it shrinks {output_side / input_side:,.0f} times from {names[-1]} back to {names[0]}: "
+                "the gradients vanish towards the input.")
+    spread = finite[largest] / finite[smallest]
+    if len(finite) > 1 and spread <= SIMILAR_FACTOR:
+        return words + f", within a factor of {spread:.1f} of each other: healthy."
+    return words + (f", a factor of {spread:,.0f} apart." if len(finite) > 1 else ".")
+
+
+def _update_sentence(step: int, latest: dict) -> str:
+    finite, broken = _split(latest)
+    words = f"At step {step:,}"
+    if broken:
+        return f"{words} the update of {joined(broken)} is not a number: the weights are broken."
+    largest, smallest = max(finite, key=finite.get), min(finite, key=finite.get)
+    words += (f" a step moves the weights of {largest} the most ({significant(finite[largest])} of their size) and "
+              f"those of {smallest} the least ({significant(finite[smallest])}); about {HEALTHY_UPDATE:g} is healthy")
+    big = [name for name, v in finite.items() if v > HEALTHY_UPDATE * UPDATE_FACTOR]
+    still = [name for name, v in finite.items() if v == 0]
+    small = [name for name, v in finite.items() if 0 < v < HEALTHY_UPDATE / UPDATE_FACTOR]
+    verdicts = []
+    if big:
+        verdicts.append(f"steps too big in {joined(big)} (over {HEALTHY_UPDATE * UPDATE_FACTOR:g}): a sign of a "
+                        "learning rate that is too high")
+    if still:
+        verdicts.append(f"no movement at all in {joined(still)}")
+    if small:
+        verdicts.append(f"tiny steps in {joined(small)} (under {HEALTHY_UPDATE / UPDATE_FACTOR:g}): slow learning")
+    return words + ("; " + "; ".join(verdicts) if verdicts else ", and every layer is near it") + "."
+
+
+def _dead_sentence(step: int, latest: dict, first_step: int, first: dict) -> str:
+    if not latest:
+        return "Dead units are counted only after ReLU, and no layer of this network has one."
+    finite, _ = _split(latest)
+    parts = [f"{percent(100.0 * v)} in {name}" for name, v in finite.items()]
+    words = f"At step {step:,} the share of dead ReLUs is {joined(parts)}"
+    many = [name for name, v in finite.items() if 100.0 * v >= MANY_DEAD]
+    if many:
+        grown = [name for name in many if first.get(name) is not None and 100.0 * first[name] < MANY_DEAD]
+        since = f" (since step {first_step:,})" if grown and step != first_step else ""
+        words += (f"; most units of {joined(many)} are dead{since} and pass no gradient: "
+                  "a learning rate far too high kills them")
+    elif finite and max(finite.values()) < 0.1:
+        words += ": few, healthy"
+    return words + "."
+
+
+def lr_finder_words(points: Sequence[Sequence[float]], suggested_lr: float, reason: str = "") -> ChartWords:
+    """lr_finder_figure's chart in words: where the loss started, where it was lowest, where the test stopped,
+    and the suggested rate with the finder's reason."""
+    if not points:
+        return ChartWords("Line chart of the loss against the learning rate: no point.",
+                          f"The finder kept no point of its curve. It suggests {suggested_lr:g}. {reason}".strip())
+    rates, losses = [p[0] for p in points], [p[1] for p in points]
+    lowest = min(range(len(losses)), key=losses.__getitem__)
+    start = f"{number(losses[0])} at learning rate {rates[0]:.2g}"
+    if lowest == 0:
+        curve = f"The smoothed loss was lowest at the start, {start}"
+    else:
+        curve = (f"The smoothed loss {trend(losses[0], losses[lowest])} from {start} to its lowest, "
+                 f"{number(losses[lowest])}, at {rates[lowest]:.2g}")
+    if lowest < len(losses) - 1:
+        curve += f", then {trend(losses[lowest], losses[-1])} to {number(losses[-1])} at {rates[-1]:.2g}"
+    curve += f". The star marks the suggested rate, {suggested_lr:g}."
+    numbers = thinned({"learning rate": [float(f"{r:.3g}") for r in rates], "smoothed loss": [
+        _rounded(v) for v in losses]})
+    alt = "Line chart of the loss against the learning rate, on a log scale. " + curve
+    return ChartWords(alt=alt, summary=f"{curve} {reason}".strip(), numbers=numbers)
+
+
+def end_step(curve: Curve) -> int:
+    """The last step a (non-empty) curve covers: the end of its last bucket of steps."""
+    return int(curve.steps[-1]) + curve.every - 1 - curve.every // 2

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from core.engine.config import SETTINGS
 from core.engine.curves import Curve, finite_or_none, loss_curve
 from core.engine.runs import RunStore
+from core.lessons.challenge import value_words
 from core.lessons.experiment import Experiment
 from core.lessons.importance import Column, Ranking, rank_settings, varying_columns
 from core.views.board import BoardEntry
+from core.views.chart_words import ChartWords, count, joined, number, percent, thinned
+from core.views.charts import end_step
 
 CURVE_POINTS = 120  # per run in the overlaid curves: dozens of runs in one chart stay light
 
@@ -58,6 +62,7 @@ class Findings:
     runs: int
     figure: dict | None  # None with fewer than 2 runs
     ranking: Ranking
+    words: ChartWords | None = None  # the figure in words (core.views.chart_words)
 
 
 class FindingsCache:
@@ -75,8 +80,10 @@ class FindingsCache:
                 return self._findings
         ordered = sorted(entries, key=lambda entry: entry.run_id)  # the same runs give the same forest
         saved, accuracy = [e.config.to_dict() for e in ordered], [e.test_accuracy for e in ordered]
-        figure = parcoords_figure(saved, accuracy) if len(ordered) >= 2 else None
-        findings = Findings(len(ordered), figure, rank_settings(saved, accuracy))
+        many = len(ordered) >= 2
+        figure = parcoords_figure(saved, accuracy) if many else None
+        words = parcoords_words(saved, accuracy) if many else None
+        findings = Findings(len(ordered), figure, rank_settings(saved, accuracy), words)
         with self._lock:
             self._key, self._findings = key, findings
         return findings
@@ -190,3 +197,103 @@ def experiment_summary(experiment: Experiment, entries: Sequence[BoardEntry]) ->
                      else f"{words}: {len(accuracies)} run{'s' if len(accuracies) != 1 else ''}, median "
                      f"{statistics.median(accuracies):.1f} %")
     return f"{len(entries)} run{'s' if len(entries) != 1 else ''} so far. " + "; ".join(parts) + "."
+
+
+# --- the same charts in words (core.views.chart_words) ---------------------------------------------------------
+def _setting_words(name: str, value) -> str:
+    return f"{SETTINGS[name].label.lower()} {value_words(name, value)}"
+
+
+def parcoords_words(saved: Sequence[dict], accuracy: Sequence[float]) -> ChartWords:
+    """parcoords_figure's chart in words: the spread of test accuracy, the best and the worst run's settings, and
+    what the best runs share. No names: the chart has none."""
+    columns = varying_columns(saved)
+    order = sorted(range(len(saved)), key=lambda i: -accuracy[i])
+    best, worst = order[0], order[-1]
+    axes = f" through the settings that differ between them ({joined([c.label.lower() for c in columns])})" \
+        if columns else ""
+    summary = (f"{count(len(saved), 'finished run')}, one line each{axes}, to a test accuracy from "
+               f"{percent(accuracy[worst])} to {percent(accuracy[best])}.")
+    if columns:
+        def settings_of(i: int) -> str:
+            return joined([_setting_words(c.name, saved[i][c.name]) for c in columns])
+
+        summary += f" The best run ({percent(accuracy[best])}) had {settings_of(best)}; " \
+                   f"the worst ({percent(accuracy[worst])}) {settings_of(worst)}."
+        top = order[:max(2, len(order) // 4)]
+        shared = [_setting_words(c.name, saved[top[0]][c.name]) for c in columns
+                  if len({c.values[i] for i in top}) == 1]
+        if len(order) >= 4 and shared:
+            summary += f" The {len(top)} best runs all had {joined(shared)}."
+    else:
+        summary += " No setting differs between them but the seed."
+    numbers = {"test accuracy (%)": [round(accuracy[i], 2) for i in order]}
+    numbers |= {c.label: [value_words(c.name, saved[i][c.name]) for i in order] for c in columns}
+    alt = "Parallel-coordinates chart of the class's runs: " + summary
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+def experiment_words(experiment: Experiment, entries: Sequence[BoardEntry]) -> ChartWords:
+    """experiment_figure's chart in words: per value, its runs' test accuracies, and the value with the best median.
+    Names go only into the table (st.dataframe shows them as text), never into the words."""
+    parts, medians = [], []
+    for value in experiment.values:
+        accuracies = sorted(e.test_accuracy for e in entries if _value(experiment, e) == value)
+        if not accuracies:
+            continue
+        words = experiment.value_words(value)
+        median = statistics.median(accuracies)
+        medians.append((median, words))
+        spread = percent(accuracies[0]) if len(accuracies) == 1 else \
+            f"{percent(accuracies[0])} to {percent(accuracies[-1])}, median {percent(median)}"
+        parts.append(f"{words}: {count(len(accuracies), 'run')}, {spread}")
+    setting = experiment.label()[4:]
+    if not parts:
+        return ChartWords(f"Chart of the test accuracy against {setting}: no run yet.", "No run yet.")
+    summary = f"Test accuracy by {setting}: " + "; ".join(parts) + "."
+    if len(medians) > 1:
+        (high, best), (low, worst) = max(medians), min(medians)
+        summary += f" The best median is {best} ({percent(high)}), the worst {worst} ({percent(low)})."
+    in_order = sorted(entries, key=lambda e: list(experiment.values).index(_value(experiment, e))
+                      if _value(experiment, e) in experiment.values else len(experiment.values))
+    numbers = {setting: [experiment.value_words(_value(experiment, e)) for e in in_order],
+               "student": [e.student for e in in_order],
+               "test accuracy (%)": [round(e.test_accuracy, 2) for e in in_order]}
+    alt = (f"Chart of the test accuracy against {setting}, {count(len(entries), 'run')} as points and the median "
+           f"of each value as a line. " + summary)
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+def curves_words(experiment: Experiment, curves: Sequence[tuple[object, Curve]]) -> ChartWords:
+    """curves_figure's chart in words: per value, where its runs' smoothed losses ended (or stopped being a number)."""
+    setting = experiment.label()[4:]
+    if not curves:
+        return ChartWords(f"Loss curves by {setting}: no curve yet.", "No curve yet.")
+    rows = [_curve_row(experiment.value_words(value), curve) for value, curve in curves]
+    parts = []
+    for value in dict.fromkeys([*map(experiment.value_words, experiment.values), *(row["value"] for row in rows)]):
+        mine = [row for row in rows if row["value"] == value]
+        if not mine:
+            continue
+        ends = sorted(row["last loss"] for row in mine if row["last loss"] is not None)
+        broken = sum(row["last loss"] is None for row in mine)
+        low, high = (number(ends[0]), number(ends[-1])) if ends else ("", "")
+        said = [low if low == high else f"{low} to {high}"] if ends else []
+        if broken:
+            said.append(f"{count(broken, 'run')} not a number (diverged)" if ends else "not a number (diverged)")
+        parts.append(f"{value} ({count(len(mine), 'run')}): {joined(said)}")
+    summary = f"Where each run's smoothed loss ended, by {setting}: " + "; ".join(parts) + "."
+    numbers = {setting: [row["value"] for row in rows]} | {
+        key: [row[key] for row in rows] for key in ("steps", "first loss", "lowest loss", "last loss")}
+    alt = (f"Line chart of the smoothed loss against the step, one line per run ({count(len(curves), 'run')}), "
+           f"one colour per {setting}. ")
+    return ChartWords(alt=alt + summary, summary=summary, numbers=thinned(numbers))
+
+
+def _curve_row(value: str, curve: Curve) -> dict:
+    finite = [v for v in curve.smooth if math.isfinite(v)]
+    ended = bool(curve.smooth) and math.isfinite(curve.smooth[-1]) and all(math.isfinite(v) for v in curve.raw)
+    return {"value": value, "steps": end_step(curve) if curve.steps else 0,
+            "first loss": round(finite[0], 4) if finite else None,
+            "lowest loss": round(min(finite), 4) if finite else None,
+            "last loss": round(curve.smooth[-1], 4) if ended else None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.engine.network_size import parameter_counts
+from core.views.chart_words import ChartWords, count, joined
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,20 @@ def network_dot(layers: tuple[DiagramLayer, ...] = LECTURE_LAYERS, shown: int = 
                 lines.append(f"  l{i}n{a} -> l{i + 1}n{b}{label};")
         lines.append(f"  l{i}more -> l{i + 1}more [style=invis];")
     return "\n".join([*lines, "}"])
+
+
+def network_words(layers: tuple[DiagramLayer, ...] = LECTURE_LAYERS, activation: str = "ReLU") -> ChartWords:
+    """network_dot's diagram in words: the layers left to right, what connects them, and the table of what each
+    layer's neurons see (the page shows it under the diagram)."""
+    params = parameter_counts([layer.units for layer in layers])
+    sizes = [f"{layer.name} ({count(layer.units, 'neuron')})" for layer in layers]
+    pairs = zip(params, layers[:-1], layers[1:], strict=True)
+    links = joined([f"{n:,}{' weights and biases' if i == 0 else ''} between {a.name} and {b.name}"
+                    for i, (n, a, b) in enumerate(pairs)])
+    alt = (f"Diagram of the network, left to right: {joined(sizes)}. Each layer is fully connected to the next, "
+           f"with {links}. A few neurons of each layer are drawn; dots stand for the rest.")
+    summary = (f"{' → '.join(str(layer.units) for layer in layers)}, with {activation} between the layers: "
+               f"{sum(params):,} weights and biases to learn. Each layer only sees the one before it:")
+    numbers = {"Layer": [layer.name for layer in layers], "Neurons": [layer.units for layer in layers],
+               "What one neuron sees": [layer.sees for layer in layers]}
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
