@@ -18,15 +18,18 @@ from core.engine.curves import loss_curve
 from core.engine.runs import owner_tag
 from core.lessons.experiment import Experiment
 from core.views.board import BoardEntry, apart_rows, board_rows, build_board, entry_title
-from core.views.charts import epoch_figure, loss_figure
+from core.views.charts import epoch_figure, epoch_words, loss_figure, loss_words
 from core.views.class_findings import (
     curves_figure,
+    curves_words,
     experiment_csv,
     experiment_entries,
     experiment_figure,
     experiment_summary,
+    experiment_words,
 )
 from core.views.history import settings_text
+from pages.ui.charts import chart
 from pages.ui.common import board_reader, classroom, curve_reader, findings_cache, job_manager, owner_id
 from pages.ui.display_name import drop_link_name, name_field
 from pages.ui.instructor import CLASS_REFRESH_S, instructor_section, live_section, spotlight_picker, unlocked
@@ -108,7 +111,7 @@ def findings_section(entries: list[BoardEntry]) -> None:
     st.header("What the class found")
     found = findings_cache().findings(entries)
     if found.figure is not None:
-        st.plotly_chart(found.figure, key="class_parcoords", config={"displayModeBar": False})
+        chart(found.figure, found.words, key="class_parcoords")
         st.caption("Each line is one finished run on the board: its settings (those that differ between runs) and "
                    "its test accuracy, coloured by it. Drag along an axis to pick out runs.")
     st.info(found.ranking.words(), icon=":material/insights:")  # setting names and numbers only: no user text
@@ -144,12 +147,11 @@ def experiment_section(experiment: Experiment, all_entries: list[BoardEntry]) ->
     st.markdown(experiment_summary(experiment, runs))  # values and numbers only
     if runs:
         left, right = st.columns(2)
-        with left:
-            st.plotly_chart(experiment_figure(experiment, _escaped(runs)), key="class_x_points",
-                            config={"displayModeBar": False})
-        with right:
-            st.plotly_chart(curves_figure(experiment, experiment_curves(experiment, runs)), key="class_x_curves",
-                            config={"displayModeBar": False})
+        chart(experiment_figure(experiment, _escaped(runs)), experiment_words(experiment, runs), key="class_x_points",
+              container=left)
+        curves = experiment_curves(experiment, runs)
+        chart(curves_figure(experiment, curves), curves_words(experiment, curves), key="class_x_curves",
+              container=right)
         st.download_button("Download its runs (CSV)", experiment_csv(experiment, runs), key="class_x_csv",
                            file_name=f"class-experiment-{experiment.id}.csv", mime="text/csv",
                            icon=":material/download:")
@@ -180,8 +182,8 @@ def past_experiments_section(past: tuple[Experiment, ...]) -> None:
         with st.expander(f"{experiment.label().capitalize()}, {when}: {len(runs)} runs"):
             st.markdown(experiment_summary(experiment, runs))
             if runs:
-                st.plotly_chart(experiment_figure(experiment, _escaped(runs)), key=f"class_past_{experiment.id}",
-                                config={"displayModeBar": False})
+                chart(experiment_figure(experiment, _escaped(runs)), experiment_words(experiment, runs),
+                      key=f"class_past_{experiment.id}")
             st.download_button("Download its runs (CSV)", experiment_csv(experiment, runs),
                                key=f"class_past_csv_{experiment.id}", icon=":material/download:",
                                file_name=f"class-experiment-{experiment.id}.csv", mime="text/csv")
@@ -205,12 +207,10 @@ def spotlight_section(run_id: str) -> None:
             + (f"{accuracy:.2f} % test accuracy" if accuracy is not None else "no test accuracy")
             + f" · {settings}")
     left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(loss_figure([("this run", loss_curve(run.steps))]), key="class_spot_loss",
-                        config={"displayModeBar": False})
-    with right:
-        if run.epochs:
-            st.plotly_chart(epoch_figure(run.epochs), key="class_spot_epochs", config={"displayModeBar": False})
+    lines = [("this run", loss_curve(run.steps))]
+    chart(loss_figure(lines), loss_words(lines), key="class_spot_loss", container=left)
+    if run.epochs:
+        chart(epoch_figure(run.epochs), epoch_words(run.epochs), key="class_spot_epochs", container=right)
     if run.has_predictions:
         st.page_link("pages/mistakes.py", label="See its mistakes", icon=":material/error:",
                      query_params={"run": run.id})

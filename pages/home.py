@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.engine.network_size import parameter_counts
-from core.views.network_diagram import LECTURE_LAYERS, network_dot
+from core.views.network_diagram import network_dot, network_words
+from pages.ui.charts import chart
 from pages.ui.common import mnist, require_shell, table
 
 require_shell("pages/home.py")
@@ -16,27 +16,19 @@ st.markdown(
 )
 
 st.header("The network from the lecture")
-st.graphviz_chart(network_dot(), width="stretch")
-n_parameters = sum(parameter_counts([layer.units for layer in LECTURE_LAYERS]))
-st.caption(
-    f"784 → 128 → 64 → 10, with ReLU between the layers: {n_parameters:,} weights and biases "
-    "to learn. Each layer only sees the one before it:"
-)
-table(
-    {
-        "Layer": [layer.name for layer in LECTURE_LAYERS],
-        "Neurons": [layer.units for layer in LECTURE_LAYERS],
-        "What one neuron sees": [layer.sees for layer in LECTURE_LAYERS],
-    }
-)
+network = network_words()
+# The table under the diagram is its numbers, shown to everyone: no second table in an expander.
+chart(network_dot(), network, key="home_network", numbers=False, width="stretch")
+table(network.numbers)
 
 st.header("What the network reads")
 data = mnist()  # the first visit of a server loads MNIST here, behind a spinner, after the text above is shown
 if data is not None:
-    from core.views.samples import one_per_class, strip  # imports torch: only once the page's text is on screen
+    from core.views.samples import one_per_class, strip, strip_words  # imports torch: only once the text is shown
 
     picks = one_per_class(data.test_labels)
-    st.image(strip(data.test_images, picks).numpy(), caption="The first test image of each digit, 0 to 9")
+    digits = strip_words([int(data.test_labels[i]) for i in picks])
+    st.image(strip(data.test_images, picks).numpy(), caption=digits.summary, alt=digits.alt)
     st.caption(
         f"{len(data.train_images):,} training and {len(data.test_images):,} test images, 28×28 grey pixels each."
     )

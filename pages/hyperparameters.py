@@ -15,9 +15,10 @@ from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.engine.words import format_seconds, plural
 from core.lab.estimate import estimate_epoch, estimate_finder_seconds
 from core.lab.jobs import RunRefused
-from core.views.charts import lr_finder_figure
+from core.views.charts import lr_finder_figure, lr_finder_words
 from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
+from pages.ui.charts import chart
 from pages.ui.common import classroom, job_manager, owner_id, table
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section
@@ -232,9 +233,9 @@ def lr_finder_section(config: TrainConfig, owner: str) -> None:
     tested, result = found
     if replace(tested, lr=config.lr) != config:
         st.caption("Found for other settings than these: run it again.")
-    st.plotly_chart(lr_finder_figure(result.points, result.suggested_lr), key="lr_curve",
-                    config={"displayModeBar": False})
-    st.markdown(f"{result.reason} ({format_seconds(result.seconds)})")
+    chart(lr_finder_figure(result.points, result.suggested_lr),
+          lr_finder_words(result.points, result.suggested_lr, f"{result.reason} ({format_seconds(result.seconds)})"),
+          key="lr_curve")
     chosen = replace(config, lr=result.suggested_lr)
     st.button(use_lr_label(result.suggested_lr), key="lr_use", icon=":material/check:", on_click=apply,
               args=(chosen,), disabled=config.lr == result.suggested_lr,

@@ -13,7 +13,15 @@ from core.engine.status import Status
 from core.engine.tracking import tracker_problem
 from core.lab.job_text import capacity_text, end_text, progress_text, queue_text, warming_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.views.charts import LAYER_QUANTITIES, epoch_figure, epoch_words, layer_figure, loss_figure, loss_words
+from core.views.charts import (
+    LAYER_QUANTITIES,
+    epoch_figure,
+    epoch_words,
+    layer_figure,
+    layer_words,
+    loss_figure,
+    loss_words,
+)
 from core.views.history import settings_text
 from pages.ui.charts import chart
 from pages.ui.common import job_manager, owner_id, table_rows
@@ -172,9 +180,8 @@ def gradient_flow(snap) -> None:
         st.caption("The first measurement comes after a few steps.")
         return
     for column, quantity in zip(st.columns(len(LAYER_QUANTITIES)), LAYER_QUANTITIES, strict=True):
-        with column:
-            st.plotly_chart(layer_figure(snap.layer_stats, quantity), key=f"live_{quantity}",
-                            config={"displayModeBar": False})
+        chart(layer_figure(snap.layer_stats, quantity), layer_words(snap.layer_stats, quantity),
+              key=f"live_{quantity}", container=column)
 
 
 st.title("Train")

@@ -32,3 +32,16 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> Non
 def steps_of(job) -> int:
     """How many steps a job has trained, from its snapshot."""
     return job.snapshot().step
+
+
+def numbers_tables(at) -> list:
+    """The "Show the numbers" tables under the charts (pages.ui.charts), apart from a page's own tables."""
+    from pages.ui.charts import NUMBERS_LABEL
+
+    return [table for expander in at.expander if expander.label == NUMBERS_LABEL for table in expander.dataframe]
+
+
+def page_tables(at) -> list:
+    """A page's own st.dataframe tables, without the charts' "Show the numbers" ones."""
+    shown = {id(table.proto) for table in numbers_tables(at)}
+    return [table for table in at.dataframe if id(table.proto) not in shown]

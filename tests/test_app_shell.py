@@ -87,7 +87,14 @@ def test_home_shows_the_network_samples_and_where_to_go(app):
     dot = app.get("graphviz_chart")[0].proto.spec
     assert "784 neurons" in dot and "10 neurons" in dot
     assert list(table_with(app, "What one neuron sees")["Neurons"]) == ["784", "128", "64", "10"]
-    assert len(app.get("image")) == 1
+    assert app.get("graphviz_chart")[0].proto.alt.startswith(
+        "Diagram of the network, left to right: Input (784 neurons), Hidden 1 (128 neurons)")
+    assert "784 → 128 → 64 → 10, with ReLU between the layers: 109,386 weights and biases to learn." in " ".join(
+        m.value for m in app.markdown)
+    (strip,) = app.get("image")
+    digits = {image.caption: image.alt for image in strip.proto.imgs}
+    assert digits == {"The first test image of each digit, 0 to 9":
+                      "Ten test digits, 0 to 9, one of each, handwritten, dark on white, side by side."}
     assert [link.proto.label.split(":")[0] for link in app.get("page_link")] == PAGE_TITLES[1:]
 
 

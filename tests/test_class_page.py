@@ -14,6 +14,7 @@ from core.lessons.challenge import Challenge
 from pages.ui import common
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
+from tests.lab_helpers import numbers_tables, page_tables
 
 PAGE = "pages/class.py"
 TOKEN = "a-long-instructor-token-for-tests"
@@ -41,7 +42,7 @@ class FakeClock:
 
 def board(at):
     """The leaderboard as (name, accuracy, mark) rows."""
-    frame = at.dataframe[0].value
+    frame = page_tables(at)[0].value
     return [(row["name"], row["test accuracy (%)"], row[""]) for _, row in frame.iterrows()]
 
 
@@ -70,7 +71,7 @@ def test_the_board_lists_named_finished_runs_best_first_and_marks_the_students_o
     save_finished_run(store, QUICK, "", 99.9, owner=me)  # no name: not on the board
     at.run()  # the fragment's timer lives in the browser; a rerun stands for it
     assert board(at) == [("Me", 97.5, "yours"), ("Ann", 91.25, "")]
-    frame = at.dataframe[0].value
+    frame = page_tables(at)[0].value
     assert list(frame.columns) == ["#", "name", "test accuracy (%)", "settings", "epochs", "training time", "when", ""]
     assert frame["settings"][1] == "the lecture's setup"
     assert instructor_controls(at) == [] and "Instructor token" not in labels(at, "text_input")
@@ -229,9 +230,14 @@ def test_a_fresh_board_hides_earlier_runs_and_the_spotlight_reaches_every_studen
     assert "Ann · 91.00 % test accuracy · the lecture's setup" in [t.value for t in student.text]
     charts = student.get("plotly_chart")
     assert len(charts) == 2 and "smoothed" in charts[0].proto.spec
+    said = [m.value for m in student.markdown]
+    assert "The loss fell from 2.30 to 0.48 over 50 steps." in said  # the spotlight's charts, in words
+    assert any(s.startswith(f"After epoch {LECTURE.epochs} the test accuracy is 91.0 %") for s in said)
+    assert charts[0].proto.alt.startswith("Line chart of the training loss")
+    assert len(numbers_tables(student)) == 2
     at.button(key="class_i_fresh").click().run()
     student.run()
-    assert not student.dataframe and "No finished run" in student.info[0].value
+    assert not page_tables(student) and "No finished run" in student.info[0].value
     assert store.load(run_id).status == "finished"  # hidden from the board, kept in the store
     at.button(key="class_i_spot_off").click().run()
     student.run()

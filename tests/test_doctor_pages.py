@@ -70,6 +70,9 @@ def test_the_finder_shows_its_curve_and_changes_the_rate_only_when_asked(lab):
     assert [t["name"] for t in traces] == ["smoothed loss", "suggested"]
     assert traces[1]["x"] == [found.suggested_lr]
     assert found.reason in markdown(at)
+    # The curve in words: where the loss was lowest and the suggested rate, in its alt and beside it.
+    assert f"The star marks the suggested rate, {found.suggested_lr:g}." in chart.proto.alt
+    assert "its lowest" in chart.proto.alt and chart.proto.alt.split(". ", 1)[1] in markdown(at)
     use = at.button(key="lr_use")
     assert use.label == f"Use {found.suggested_lr:g}"
     use.click().run()

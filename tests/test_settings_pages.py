@@ -135,6 +135,8 @@ def test_a_sweep_trains_and_use_best_applies_the_winner(lab):
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
+    said = " ".join(m.value for m in at.markdown)
+    assert "0.0001: the loss" in said and "0.3: the loss" in said  # the sweep's curves in words, one per value
     best_button = next(b for b in at.button if b.key == "sw_use_best")
     winner = float(best_button.label.split()[-1].rstrip(")"))
     best_button.click().run()
@@ -156,6 +158,12 @@ def test_train_runs_in_the_background_and_the_page_tells_how_it_ended(lab):
     assert len(figures) == 5
     assert [trace["name"] for trace in figures[2]["data"]] == ["hidden 1", "hidden 2", "output"]
     assert [trace["name"] for trace in figures[4]["data"]] == ["hidden 1", "hidden 2"]  # no ReLU after output
+    # Each gradient-flow chart in words, from the run's last measurement: its alt and its visible sentence.
+    charts = at.get("plotly_chart")
+    assert charts[2].proto.alt.startswith("Line chart of the gradient norm per layer (hidden 1, hidden 2 and output)")
+    said = [m.value for m in at.markdown]
+    assert sum(s.startswith("At step ") and "the gradient norm is largest in" in s for s in said) == 1
+    assert sum(s.startswith("At step ") and "the share of dead ReLUs is" in s for s in said) == 1
     assert any("dead" in caption.value and "vanishing" in caption.value.lower() for caption in at.caption)
     history = next(t.value for t in at.table if "settings" in t.value.columns)
     assert list(history["status"]) == ["finished"]
@@ -269,5 +277,6 @@ def test_the_history_overlays_runs_and_offers_downloads(lab):
     assert not at.exception
     charts = at.get("plotly_chart")
     assert len(charts) == 6  # live loss, live epochs, three of gradient flow, the overlay
+    assert charts[-1].proto.alt.startswith("Line chart of the training loss against the step, 2 runs.")
     assert at.selectbox(key="history_run").value == ids[0]
     assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)", "Script (.py)"}

@@ -10,8 +10,9 @@ import streamlit as st
 
 from core.engine.curves import loss_curve
 from core.engine.status import Status
-from core.views.charts import loss_figure
+from core.views.charts import loss_figure, loss_words
 from core.views.history import history_rows, run_title
+from pages.ui.charts import chart
 from pages.ui.common import table_rows
 from pages.ui.doctor_panel import doctor_panel
 from pages.ui.instructor import unlocked
@@ -71,7 +72,7 @@ def history_section(manager, owner: str, doctor_shown: str | None = None) -> Non
     compared = [by_id[i] for i in chosen if i in by_id]
     lines = [(run_title(run.record), loss_curve(run.steps)) for run in compared]
     if lines:
-        st.plotly_chart(loss_figure(lines), key="history_chart", config={"displayModeBar": False})
+        chart(loss_figure(lines), loss_words(lines), key="history_chart")
     for run in compared:  # reading the steps may have found them damaged
         if run.problems:
             st.caption(f"{run_title(run.record)} is damaged: {run.problem}.")

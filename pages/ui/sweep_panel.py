@@ -13,7 +13,8 @@ from core.engine.status import Status
 from core.engine.words import format_seconds, plural
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
 from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
-from core.views.charts import loss_figure
+from core.views.charts import loss_figure, loss_words
+from pages.ui.charts import chart
 from pages.ui.common import job_manager, table_rows
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
 
@@ -82,7 +83,7 @@ def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -
     lines = [(format_param_value(sweep.param, value), snap.curve)
              for value, snap in zip(sweep.values, snaps, strict=False) if len(snap.curve)]
     if lines:
-        st.plotly_chart(loss_figure(lines), key=f"sweep_chart_{sweep.id}", config={"displayModeBar": False})
+        chart(loss_figure(lines), loss_words(lines), key=f"sweep_chart_{sweep.id}")
     rows = results(sweep, snaps)
     by_id = {s.id: s for s in snaps}
     table_rows(
