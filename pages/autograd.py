@@ -6,12 +6,20 @@ pages/ui/one_step_panel.py) core.lessons.one_step; this file only lays out widge
 
 import zlib
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.lessons import autograd_demos as demos
 from core.lessons.expr import FUNCTIONS, MAX_LENGTH, ExpressionError, parse_expression
-from core.views.autograd_charts import tangent_chart
+from core.views.autograd_charts import (
+    function_figure,
+    function_words,
+    gradient_figure,
+    gradient_words,
+    graph_words,
+    tangent_chart,
+    tangent_words,
+)
+from pages.ui.charts import chart
 from pages.ui.common import fmt, require_shell, table
 from pages.ui.one_step_panel import TAB_LABEL as ONE_STEP_TAB
 from pages.ui.one_step_panel import one_step_tab
@@ -45,14 +53,6 @@ KEEP = {"persist_state": "session"}
 def _copy(source: str, target: str) -> None:
     # Slider and number box show the same x: whichever moved, the other follows.
     st.session_state[target] = st.session_state[source]
-
-
-def _figure(height: int = 340) -> go.Figure:
-    fig = go.Figure()
-    # Legend above the plot: below it, it covers the x-axis labels.
-    legend = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend=legend)
-    return fig
 
 
 def _code(text: str) -> None:
@@ -110,8 +110,8 @@ if tab1.open:
         curve = demos.quadratic_curve(q.x)
         names = ("y = x² + 3x + 1", f"tangent at x = {fmt(q.x)}, slope {fmt(q.dydx)}")
         # Vega, not Plotly: the page's first screen then never loads Plotly's 4.7 MB of browser code.
-        chart = tangent_chart(curve, names, (q.x, q.y), "(x, y)", (min(-5, q.y - 5), max(40, q.y + 5)))
-        st.altair_chart(chart, key="quad_chart")
+        tangent = tangent_chart(curve, names, (q.x, q.y), "(x, y)", (min(-5, q.y - 5), max(40, q.y + 5)))
+        chart(tangent, tangent_words(curve, names, (q.x, q.y), q.dydx), key="quad_chart")
 
 # --- 2. a vector, sum of squares ---------------------------------------------------------------------------
 if tab2.open:
@@ -150,11 +150,8 @@ if tab2.open:
             _code(demos.SUM_OF_SQUARES_CODE.format(values=[float(v) for v in shown]))
             if values is not None and r.agree:
                 st.success("The gradient from autograd equals 2x, element by element.")
-        if values is not None:
-            fig = _figure(280)
-            fig.add_bar(x=labels, y=r.grad, name="gradient from autograd")
-            fig.add_bar(x=labels, y=r.hand, name="2x by hand")
-            st.plotly_chart(fig, key="sq_chart")
+        if values is not None:  # its numbers are the table above
+            chart(gradient_figure(r), gradient_words(r), key="sq_chart", numbers=False)
 
 # --- 3. four inputs, torch.autograd.grad, dtypes -----------------------------------------------------------
 if tab3.open:
@@ -272,12 +269,8 @@ if tab4.open:
                 _code(demos.custom_code(expr, x0, y0))
             left, right = st.columns([3, 2], gap="large")
             with left:
-                fig = _figure()
-                fig.add_scatter(x=curve.xs, y=curve.ys, name="f(x)", mode="lines")
-                fig.add_scatter(
-                    x=curve.xs, y=curve.extra, name="df/dx from autograd", mode="lines", line={"dash": "dash"}
-                )
-                st.plotly_chart(fig, key="own_chart")
+                shown = text if not uses_y else f"{text}, with y = {fmt(y0)}"
+                chart(function_figure(curve), function_words(shown, curve), key="own_chart")
                 if None in curve.ys:
                     st.info("f is undefined (or infinite) at some x in this range: those points are left out.")
             with right:
@@ -285,7 +278,7 @@ if tab4.open:
                 # A new container per expression: the chart is drawn afresh, because updating it in place
                 # loses the shapes of nodes that are new (Streamlit's d3-graphviz redraw).
                 with st.container(key=f"graph_{zlib.crc32(expr.torch_source().encode()):08x}"):
-                    st.graphviz_chart(point.graph)
+                    chart(point.graph, graph_words(point.graph), key="own_graph")
 
 # --- 5. one training step of the network, seen whole ---------------------------------------------------------
 with tab5:

@@ -75,7 +75,7 @@ if try_tab.open:
     with try_tab:
         network = loaders.model(run)
         if network is not None:
-            try_it.show(run, network)
+            try_it.show(run, network, images)
 if inside_tab.open:
     with inside_tab:
         network = loaders.model(run)

@@ -128,6 +128,9 @@ def test_example_1_defaults(app):
     assert not app.get("plotly_chart")  # Vega, so the first screen never loads Plotly's browser code (issue 19)
     chart = app.get("vega_lite_chart")[0].proto
     assert "tangent at x = 2, slope 7" in chart.spec + str(chart.datasets)
+    words = "At x = 2 the curve is at y = 11, and its tangent rises with slope 7"
+    assert chart.alt.startswith("Line chart of y = x² + 3x + 1") and words in chart.alt
+    assert any(m.value.startswith(words) for m in app.markdown)
 
 
 def test_example_2_defaults_show_gradient_beside_two_x(app):
@@ -136,6 +139,10 @@ def test_example_2_defaults_show_gradient_beside_two_x(app):
     for x, gradient in zip(table["x"], table["gradient from autograd"], strict=True):
         assert float(gradient) == pytest.approx(2 * float(x))
     assert any("equals 2x" in s.value for s in app.success)
+    (chart,) = app.get("plotly_chart")
+    assert chart.proto.alt.startswith("Bar chart of the gradient of sum(x²) from autograd beside 2x, for 5 elements.")
+    assert any(m.value.startswith("For all 5 elements the gradient from autograd equals 2x") for m in app.markdown)
+    assert not app.dataframe  # the numbers are the table beside it
 
 
 def test_example_3_defaults_match_the_lecture(app):
@@ -154,6 +161,12 @@ def test_example_4_defaults(app):
     assert rows_of(table_with(app, "autograd (exact)"))[0][:3] == ("∂f/∂x", "2.22324", "2.22324")
     dot = app.get("graphviz_chart")[0].proto.spec
     assert "SinBackward0" in dot and "x = 1" in dot
+    assert app.get("graphviz_chart")[0].proto.alt.endswith("MulBackward0 gives f = 0.8415.")
+    assert app.get("plotly_chart")[0].proto.alt.startswith("Line chart of f = sin(x) * x**2 (solid)")
+    text = " ".join(m.value for m in app.markdown)
+    assert "df/dx crosses 0 at x ≈ -2.289 and 2.289: there f turns." in text
+    assert "Autograd recorded 3 operations from x = 1 to f = 0.8415" in text
+    assert [list(frame.value.columns) for frame in app.dataframe] == [["x", "f(x)", "df/dx"], ["from", "to"]]
 
 
 # --- Autograd page: changed inputs change the output ---------------------------------------------------

@@ -22,7 +22,9 @@ from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.trainer import Trainer
 from core.lessons.digits import NOT_IMAGE
-from core.lessons.mistakes import confusion, gallery, headline
+from core.lessons.mistakes import confusion, gallery, headline, per_class_accuracy
+from core.views.mistakes_charts import accuracy_words, confusion_words, reliability_words
+from core.views.mistakes_view import picture_alt
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/mistakes.py"
@@ -87,6 +89,16 @@ def gallery_captions(at: AppTest) -> list[str]:
     return at.image[0].captions
 
 
+def alts(at: AppTest, k: int = 0) -> list[str]:
+    """The alt texts of the pictures of the page's k-th st.image call."""
+    return [img.alt for img in at.image[k].proto.imgs]
+
+
+def numbers_tables(at: AppTest) -> list:
+    """The "Show the numbers" tables (st.dataframe) on the page, as DataFrames."""
+    return [frame.value for frame in at.dataframe]
+
+
 def counts_line(at: AppTest) -> str:
     return next(m.value for m in at.markdown if "showing" in m.value)
 
@@ -123,6 +135,19 @@ def test_opens_on_the_newest_finished_run_with_its_headline(app, newest):
     assert [label for _, label in matrix_cells(app)[:3]] == [str(c) for c in confusion(newest.predictions())[0, :3]]
 
 
+def test_the_matrix_and_the_accuracies_are_in_words_and_tables(app, newest):
+    p = newest.predictions()
+    matrix, accuracy = confusion_words(p), accuracy_words(per_class_accuracy(p))
+    assert matrix.summary.startswith("The most common mistake: ") and matrix.summary in texts(app)
+    assert accuracy.summary in texts(app)
+    assert {chart.proto.alt for chart in app.get("vega_lite_chart")} >= {matrix.alt, accuracy.alt}
+    (table,) = [frame for frame in numbers_tables(app) if "read as 9" in frame.columns]
+    assert table["read as 9"].tolist() == confusion(p)[:, 9].tolist()
+    app.segmented_control(key="mk_matrix_view").set_value("percent")
+    run_again(app)
+    assert confusion_words(p, normalize=True).alt in {chart.proto.alt for chart in app.get("vega_lite_chart")}
+
+
 def test_calibration_shows_the_reliability_diagram_and_the_error(app, newest):
     c = calibration(newest.predictions())
     # Closed, the calibration section draws no chart (issue 19: a lighter page); opened, it shows it all.
@@ -135,6 +160,8 @@ def test_calibration_shows_the_reliability_diagram_and_the_error(app, newest):
     accuracy = np.frombuffer(base64.b64decode(bars["bdata"]), dtype=bars["dtype"])
     assert accuracy == pytest.approx(100 * c.accuracy[c.counts > 0])
     assert f"Expected calibration error **{100 * c.ece:.2f} %**" in texts(app)
+    assert reliability_words(c).summary in texts(app)
+    assert reliability_words(c).alt in [chart.proto.alt for chart in app.get("plotly_chart")]
     assert f"Overall it is {'over' if c.overconfident else 'under'}-confident" in texts(app)
 
 
@@ -186,6 +213,8 @@ def test_gallery_shows_the_most_confident_mistakes_first(app, newest):
     assert len(captions) == 40
     assert [c.rsplit("#", 1)[1] for c in captions] == [str(i) for i in expected]
     assert counts_line(app).startswith(f"**{len(gallery(p)):,} mistakes**")
+    assert alts(app) == [picture_alt(p, i) for i in expected]  # each picture its own words
+    assert alts(app)[0].startswith(f"Test digit {expected[0]:,}: a {p.labels[expected[0]]}; the network said ")
 
 
 def test_filters_by_true_and_predicted_digit(app, newest):
@@ -242,6 +271,10 @@ def test_a_closer_look_at_a_chosen_image(app, newest):
     summary = next(m.value for m in app.markdown if m.value.startswith("Top three"))
     assert summary.endswith(f"True digit: **{int(p.labels[third])}**.")
     assert f"**{int(p.predicted[third])}**" in summary.split("·")[0]
+    assert alts(app, 1) == [picture_alt(p, third)]
+    bars = next(chart.proto.alt for chart in app.get("vega_lite_chart") if chart.proto.alt.startswith("Bar chart of "
+                                                                                                    "the network's"))
+    assert bars.endswith(f"the answer is {'right' if p.correct[third] else 'wrong'}.")
 
 
 # --- compare, try it, inside --------------------------------------------------------------------------------
@@ -254,6 +287,7 @@ def test_compare_two_runs(app):
     values = [int(m.value.replace(",", "")) for m in app.metric if m.label not in card]
     assert len(values) == 4 and sum(values) == 10_000
     assert len(gallery_captions(app)) == min(40, values[0])
+    assert all(" run A said " in alt and " run B said " in alt for alt in alts(app))
     app.segmented_control(key="mk_compare_kind").set_value("both_wrong")
     run_again(app)
     assert len(gallery_captions(app)) == min(40, values[2])
@@ -281,6 +315,22 @@ def test_try_it_offers_a_canvas_then_predicts_an_uploaded_digit(app, mnist):
     assert "The network says" in texts(app)
     assert "inverted" in app.caption[-1].value  # black on white became white on black
     assert len(app.image) == 2  # the original and the 28x28 input
+    assert alts(app) == ["Your uploaded picture, 280 × 280 pixels, light ink on dark (inverted: it was dark on "
+                         "light)."]
+    assert "Top three: **" in texts(app)
+
+
+def test_try_it_by_keyboard_with_a_test_digit(app, newest):
+    p = newest.predictions()
+    open_tab(app, "Try it yourself")
+    assert "Without a mouse" in app.caption[0].value  # under the canvas: the keyboard's ways
+    app.segmented_control(key="mk_source").set_value("test")
+    run_again(app)
+    assert app.number_input(key="mk_try_index").value == 0
+    app.number_input(key="mk_try_index").set_value(7)
+    run_again(app)
+    assert f"The network says **{int(p.predicted[7])}**" in texts(app)
+    assert alts(app) == ["Test image #7 as the network reads it: 28 × 28 pixels, light ink on dark."]
 
 
 @pytest.mark.parametrize(
@@ -313,6 +363,12 @@ def test_inside_the_network(app, newest):
     label = int(newest.predictions().labels[5])
     assert f"test image #5 (a {label}) as each layer of 784 → 128 → 64 → 10 sees it" in texts(app)
     assert any("of 128 neurons active" in c.value for c in app.caption)
+    assert alts(app)[0].startswith("128 small pictures, 16 across, one per neuron of the first hidden layer")
+    assert "Strongest weights (mean size): neuron " in texts(app)
+    assert alts(app, 1) == [f"Test image #5 (a {label}) as the network reads it: 28 × 28 pixels, light ink on dark."]
+    layers = [chart.proto.alt for chart in app.get("plotly_chart")]
+    assert layers[0].startswith("Hidden layer 1: its 128 neurons as a grid of squares")
+    assert all(alt.startswith("The weights of neuron ") for alt in alts(app, 2))
     app.toggle(key="mk_weight_scale").set_value(True)
     run_again(app)
     assert any("each neuron's own largest weight" in c.value for c in app.caption)

@@ -55,6 +55,24 @@ def test_the_tab_shows_the_guess_the_check_and_the_adjustment(step_tab):
     assert metric(at, "Steps taken") == "0"
 
 
+def test_every_picture_and_the_chart_say_what_they_show(step_tab, fake_mnist):
+    at = step_tab
+    label = int(fake_mnist.test_labels[0])
+    alts = [img.alt for image in at.get("image") for img in image.proto.imgs]
+    assert alts[0] == f"Test image #0, a {label}, as the network reads it: 28 × 28 pixels, light ink on dark."
+    assert alts[1].startswith("Hidden 1: its 128 units as 8 × 16 squares") and all(alts)
+    assert alts[3].startswith("Hidden 1: the gradients of the 784 weights into units ")
+    assert alts[-1].startswith("Output: the gradients of its 10 biases as a row of squares")
+    (chart,) = at.get("plotly_chart")
+    assert chart.proto.alt.startswith("Bar chart of the probability of each digit, before and after the step. "
+                                      f"The right digit, {label}: ")
+    text = " ".join(m.value for m in at.markdown)
+    assert f"The right digit, {label}: " in text and "Each picture is the input, as the network reads it" in text
+    assert f"The right digit's row, {label}, is the only one below 0" in text
+    tables = [frame.value for frame in at.dataframe]  # each "Show the numbers"
+    assert [len(t) for t in tables] == [128, 64, 10, 128, 64, 10]  # activations, probabilities, gradients
+
+
 def test_taking_steps_keeps_the_adjusted_weights_and_start_again_forgets_them(step_tab):
     at = step_tab
     first_loss = float(metric(at, "Loss"))

@@ -36,6 +36,14 @@ def number(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def significant(value: float | None, digits: int = 4) -> str:
+    """A value with at most `digits` significant digits and no trailing zeros, values within 1e-9 of 0 as 0:
+    'x = 2', 'slope 7', '0.8415' (for inputs and results a student typed or read, not for losses)."""
+    if value is None or not math.isfinite(value):
+        return number(value)
+    return f"{0.0 if abs(value) < 1e-9 else value:.{digits}g}"
+
+
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 step', '1,200 steps'."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
@@ -44,6 +52,11 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 def percent(value: float, digits: int = 1) -> str:
     """A percentage already in 0-100: '96.2 %'."""
     return f"{value:.{digits}f} %" if math.isfinite(value) else number(value)
+
+
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """A table cell: the value rounded, None (an empty cell) where it is not a finite number."""
+    return round(float(value), digits) if value is not None and math.isfinite(value) else None
 
 
 def joined(parts: Sequence[str]) -> str:

@@ -12,7 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.engine.calibration import Calibration
-from core.lessons.mistakes import N_CLASSES, Predictions, confusion
+from core.lessons.mistakes import N_CLASSES, Predictions, confusion, most_confused_pairs, top_k
+from core.views.chart_words import ChartWords, count, joined, number, percent, rounded
 
 DIGITS = list(range(N_CLASSES))
 GREEN, RED, GREY, BLUE = "#2ea043", "#da3633", "#adb5bd", "#3b5bdb"
@@ -155,3 +156,137 @@ def reliability_figure(c: Calibration, height: int = 320) -> go.Figure:
     fig.update_xaxes(title="how sure the network was (%)", range=[0, 100], fixedrange=True)
     fig.update_yaxes(title="% right", range=[0, 100], fixedrange=True)
     return _layout(fig, height)
+
+
+# --- The same charts in words (core.views.chart_words) --------------------------------------------------
+def confusion_words(p: Predictions, normalize: bool = False, most: int = 3) -> ChartWords:
+    """confusion_chart in words: the most common mistakes and how many are right; the matrix as a table."""
+    counts = confusion(p)
+    total, right = int(counts.sum()), int(np.trace(counts))
+    rows = counts.sum(axis=1)
+    pairs = most_confused_pairs(p, k=most)
+    if not total:
+        summary = "There are no test predictions yet."
+    elif not pairs:
+        summary = f"No mistakes: all {total:,} right."
+    else:
+        first, *others = pairs
+        summary = (f"The most common mistake: {first.true} read as {first.predicted}, {count(first.count, 'time')} "
+                   f"({percent(100 * first.count / rows[first.true])} of the {first.true}s)")
+        if others:
+            summary += "; then " + joined([f"{q.true} read as {q.predicted} ({count(q.count, 'time')})"
+                                           for q in others])
+        summary += f". {right:,} of {total:,} right."
+    shown = "the % of each true digit" if normalize else "the number of test images"
+    alt = (f"Confusion matrix: rows the true digit, columns the network's answer, each cell {shown}; right answers "
+           f"lie on the diagonal. {summary}")
+    values = 100 * confusion(p, normalize=True) if normalize else counts
+    numbers = {"true digit": DIGITS, "test images": [int(n) for n in rows]}
+    numbers |= {f"read as {d} (%)" if normalize else f"read as {d}": [rounded(v, 1) if normalize else int(v)
+                                                                      for v in values[:, d]] for d in DIGITS}
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+def accuracy_words(accuracy: np.ndarray) -> ChartWords:
+    """accuracy_chart in words: the best and the weakest digit."""
+    accuracy = np.asarray(accuracy, dtype=np.float64)
+    known = [(d, float(a)) for d, a in zip(DIGITS, accuracy, strict=True) if np.isfinite(a)]
+    if known:
+        best = max(known, key=lambda da: da[1])  # ties: the lower digit, as accuracy_chart marks the weakest
+        worst = min(known, key=lambda da: da[1])
+        summary = f"Best recognised: {best[0]} ({percent(best[1])} right); weakest: {worst[0]} ({percent(worst[1])})."
+        missing = [str(d) for d, a in zip(DIGITS, accuracy, strict=True) if not np.isfinite(a)]
+        if missing:
+            summary += f" No test images of {joined(missing)}."
+    else:
+        summary = "No digit has test images."
+    alt = f"Bar chart of the % right for each true digit, the weakest digit marked. {summary}"
+    return ChartWords(alt=alt, summary=summary,
+                      numbers={"true digit": DIGITS, "% right": [rounded(a, 2) for a in accuracy]})
+
+
+def probability_words(probs: np.ndarray, true: int | None = None, top: int = 3) -> ChartWords:
+    """probability_chart in words: the top answers (and the true digit, when known)."""
+    probs = np.asarray(probs, dtype=np.float64).ravel()
+    ranked = top_k(probs, top)
+    summary = "Top three: " + " · ".join(f"**{d}**: {percent(100 * q)}" for d, q in ranked) + "."
+    (guess, sure), *others = ranked
+    alt = (f"Bar chart of the network's probability for each digit: it says {guess}, {percent(100 * sure)} sure; "
+           f"then {joined([f'{d} ({percent(100 * q)})' for d, q in others])}.")
+    if true is not None:
+        summary += f" True digit: **{true}**."
+        verdict = "right" if guess == true else "wrong"
+        alt += f" The true digit is {true}, with {percent(100 * probs[true])}: the answer is {verdict}."
+    return ChartWords(alt=alt, summary=summary,
+                      numbers={"digit": DIGITS, "probability (%)": [rounded(100 * q, 2) for q in probs]})
+
+
+def activation_words(values: np.ndarray, name: str, strongest: int = 3) -> ChartWords:
+    """activation_figure in words: how many neurons fire, and the strongest ones."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    active = int(np.count_nonzero(values > 0))
+    top = [(i, v) for i, v in top_k(values, strongest) if v > 0]
+    summary = ("Most active: " + joined([f"neuron {i} ({number(v)})" for i, v in top]) + "." if top
+               else "No neuron is active.")
+    alt = (f"{name}: its {values.size} neurons as a grid of squares, darker where more active; {active} of "
+           f"{values.size} active. {summary}")
+    return ChartWords(alt=alt, summary=summary,
+                      numbers={"neuron": list(range(values.size)), "activation": [rounded(v) for v in values]})
+
+
+def _band(c: Calibration, i: int) -> str:
+    return f"{100 * c.edges[i]:.0f}–{100 * c.edges[i + 1]:.0f} %"
+
+
+def reliability_words(c: Calibration) -> ChartWords:
+    """reliability_figure in words: where most answers fall and how many bins are surer than right."""
+    used = c.counts > 0
+    n = int(c.counts.sum())
+    if n:
+        busiest = int(np.argmax(c.counts))
+        over = int(np.count_nonzero(c.confidence[used] > c.accuracy[used]))
+        summary = (f"Most answers, {int(c.counts[busiest]):,} of {n:,}, were given {_band(c, busiest)} sure, and "
+                   f"{percent(100 * c.accuracy[busiest])} of them were right. Bands below the diagonal (surer "
+                   f"than right): {over} of {int(used.sum())}.")
+    else:
+        summary = "There are no predictions to judge."
+    alt = ("Reliability diagram: for each band of confidence, the % of the network's answers that were right, "
+           f"against a diagonal where it would be exactly as right as it is sure. {summary}")
+    bands = np.flatnonzero(used)
+    numbers = {
+        "how sure (band)": [_band(c, i) for i in bands],
+        "answers": [int(c.counts[i]) for i in bands],
+        "mean confidence (%)": [rounded(100 * c.confidence[i], 2) for i in bands],
+        "% right": [rounded(100 * c.accuracy[i], 2) for i in bands],
+    }
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+WEIGHT_COLOURS = "red where ink pushes the neuron up, blue where ink pushes it down"
+
+
+def weights_words(weights: np.ndarray, per_neuron: bool, limit: float, across: int, strongest: int = 3) -> ChartWords:
+    """The first layer's weight pictures (core.lessons.inside.weight_picture) in words: the neurons with the
+    strongest and the faintest weights, and each neuron's weights summed up in the table."""
+    weights = np.asarray(weights, dtype=np.float64).reshape(len(weights), -1)
+    size = np.abs(weights).mean(axis=1)
+    order = np.argsort(-size, kind="stable")
+    summary = ("Strongest weights (mean size): " + joined([f"neuron {i} ({number(size[i], 3)})"
+                                                           for i in order[:strongest]])
+               + f"; faintest: neuron {order[-1]} ({number(size[order[-1]], 3)}).") if len(weights) else ""
+    scale = ("each neuron on its own colour scale" if per_neuron
+             else f"one colour scale for all, full colour at ±{number(limit, 3)}")
+    alt = (f"{count(len(weights), 'small picture')}, {across} across, one per neuron of the first hidden layer: its "
+           f"{weights.shape[1]} weights laid out like the pixels they multiply, {WEIGHT_COLOURS}; {scale}. {summary}")
+    numbers = {
+        "neuron": list(range(len(weights))),
+        "mean size of its weights": [rounded(v, 5) for v in size],
+        "largest weight": [rounded(v, 5) for v in weights.max(axis=1, initial=-np.inf)],
+        "smallest weight": [rounded(v, 5) for v in weights.min(axis=1, initial=np.inf)],
+    }
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+def neuron_weights_alt(neuron: int, activation: float) -> str:
+    """The alt of one neuron's weight picture beside how strongly it fires."""
+    return f"The weights of neuron {neuron}, which fires at {number(activation)} for this digit: {WEIGHT_COLOURS}."

@@ -60,7 +60,37 @@ def caption(p: Predictions, index: int) -> str:
     index = int(index)
     label, predicted = int(p.labels[index]), int(p.predicted[index])
     # No-break spaces inside each part: a narrow caption wraps between the parts, never inside one.
-    return _keep(f"{label} → {predicted} · {100 * float(p.confidence[index]):.0f} %") + f" #{index}"
+    return _keep(f"{label} → {predicted} · {100 * _sure(p, index):.0f} %") + f" #{index}"
+
+
+def picture_alt(p: Predictions, index: int) -> str:
+    """What a gallery picture shows, for a screen reader: "Test digit 1,234: a 7; the network said 1, 62 % sure
+    (wrong)." """
+    index = int(index)
+    label, predicted = int(p.labels[index]), int(p.predicted[index])
+    return (f"Test digit {index:,}: a {label}; the network said {predicted}, "
+            f"{100 * _sure(p, index):.0f} % sure ({_verdict(label, predicted)}).")
+
+
+def digit_alt(title: str) -> str:
+    """The alt of a digit drawn as the network reads it; `title` names it ("test image #5 (a 7)", "your digit")."""
+    return f"{title[:1].upper()}{title[1:]} as the network reads it: 28 × 28 pixels, light ink on dark."
+
+
+def original_alt(drawn: bool, shape: tuple[int, ...], inverted: bool) -> str:
+    """The alt of the student's own picture, as drawn or uploaded (shown light on dark)."""
+    height, width = shape[:2]
+    what = "Your drawing" if drawn else "Your uploaded picture"
+    return f"{what}, {width} × {height} pixels, light ink on dark{' (inverted: it was dark on light)' * inverted}."
+
+
+def _sure(p: Predictions, index: int) -> float:
+    # One image's confidence, without computing p.confidence for all 10,000 (40 pictures a page).
+    return float(p.probs[index, p.predicted[index]])
+
+
+def _verdict(label: int, predicted: int) -> str:
+    return "right" if label == predicted else "wrong"
 
 
 def _keep(text: str) -> str:
@@ -71,10 +101,9 @@ def choice_label(p: Predictions, index: int) -> str:
     """Longer text for picking one image from a list."""
     index = int(index)
     label, predicted = int(p.labels[index]), int(p.predicted[index])
-    verdict = "right" if label == predicted else "wrong"
     return (
-        f"Test image #{index}: a {label}, predicted {predicted} with {100 * float(p.confidence[index]):.1f} % "
-        f"({verdict})"
+        f"Test image #{index}: a {label}, predicted {predicted} with {100 * _sure(p, index):.1f} % "
+        f"({_verdict(label, predicted)})"
     )
 
 
@@ -101,3 +130,11 @@ def compare_caption(a: Predictions, b: Predictions, index: int) -> str:
     """Under a comparison picture: the true digit and what each run said."""
     index = int(index)
     return _keep(f"{int(a.labels[index])}: A {int(a.predicted[index])}, B {int(b.predicted[index])}") + f" #{index}"
+
+
+def compare_alt(a: Predictions, b: Predictions, index: int) -> str:
+    """What a comparison picture shows: the true digit and each run's answer, right or wrong."""
+    index = int(index)
+    label, said_a, said_b = int(a.labels[index]), int(a.predicted[index]), int(b.predicted[index])
+    return (f"Test digit {index:,}: a {label}; run A said {said_a} ({_verdict(label, said_a)}), run B said {said_b} "
+            f"({_verdict(label, said_b)}).")

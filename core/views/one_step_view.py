@@ -13,7 +13,9 @@ import torch
 from core.engine.config import SETTINGS
 from core.lessons.inside import diverging_rgb, grid_shape, image_grid, symmetric_limit
 from core.lessons.mistakes import enlarge
-from core.lessons.one_step import OneStep, top_units
+from core.lessons.one_step import LayerStep, OneStep, top_units
+from core.views.chart_words import ChartWords, joined, percent, rounded, significant
+from core.views.mistakes_view import digit_alt
 
 FIRST_LAYER_UNITS = 8  # first-layer gradients shown as 28×28 pictures: the units the step changes most
 GRID_PIXELS = 12  # screen pixels per unit in an activation grid
@@ -112,3 +114,90 @@ def gradient_caption(name: str, grad_weight: torch.Tensor) -> str:
     out, inputs = grad_weight.shape
     return (f"{name}: {out} units × {inputs} inputs, gradient norm {float(grad_weight.norm()):.3g}, colours at "
             f"±{symmetric_limit(grad_weight.detach().double().numpy(), 99.5):.2g}")
+
+
+# --- The same pictures and chart in words (core.views.chart_words) ---------------------------------------
+GRADIENT_COLOURS = "red where growing a weight raises the loss, blue where it lowers it"
+
+
+def probability_words(step: OneStep) -> ChartWords:
+    """probability_figure in words: the right digit's probability and the guess, before and after the step."""
+    before, after = step.probabilities.double(), step.probabilities_after.double()
+    summary = (f"The right digit, {step.label}: {percent(100 * float(before[step.label]))} before the step, "
+               f"{percent(100 * float(after[step.label]))} after it. The guess: {step.predicted} "
+               f"({percent(100 * float(before[step.predicted]))}) before, {step.predicted_after} "
+               f"({percent(100 * float(after[step.predicted_after]))}) after.")
+    alt = f"Bar chart of the probability of each digit, before and after the step. {summary}"
+    numbers = {"digit": list(range(10)), "before the step (%)": [rounded(100 * float(v), 2) for v in before],
+               "after the step (%)": [rounded(100 * float(v), 2) for v in after]}
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+def step_digit_alt(title: str, label: int) -> str:
+    """The alt of the digit the step learns from."""
+    return digit_alt(f"{title}, a {label},")
+
+
+def _named(layer: LayerStep) -> str:
+    return layer.name[:1].upper() + layer.name[1:]
+
+
+def activation_words(layer: LayerStep) -> ChartWords:
+    """activation_picture of a hidden layer in words: how many units are positive, and the largest."""
+    outputs = layer.outputs.detach().double().numpy()
+    n, rows, cols = outputs.size, *grid_shape(outputs.size)
+    positive, negative = int((outputs > 0).sum()), int((outputs < 0).sum())
+    top = int(outputs.argmax())
+    summary = (f"{positive} of {n} units positive, {negative} negative, {n - positive - negative} at 0; "
+               f"the largest: unit {top} ({significant(outputs[top], 3)}).")
+    alt = f"{_named(layer)}: its {n} units as {rows} × {cols} squares, red positive, blue negative, white 0. {summary}"
+    numbers = {"unit": list(range(n)), "weighted sum": [rounded(float(v), 5) for v in layer.sums],
+               "output": [rounded(float(v), 5) for v in outputs]}
+    return ChartWords(alt=alt, summary=summary, numbers=numbers)
+
+
+def unit_gradients(layer: LayerStep) -> dict[str, list]:
+    """A layer's table: per unit, d loss / d sum (which is also its bias's gradient) and its weights' gradient norm."""
+    return {"unit": list(range(layer.grad_sums.numel())),
+            "d loss / d sum (= bias gradient)": [rounded(float(v), 6) for v in layer.grad_sums],
+            "weight gradient norm": [rounded(float(v), 6) for v in layer.grad_weight.norm(dim=1)]}
+
+
+def first_layer_words(layer: LayerStep, units: list[int]) -> ChartWords:
+    """first_layer_pictures in words: each picture is the input times one number, the unit's d loss / d sum."""
+    sums = layer.grad_sums
+    up, down = [str(u) for u in units if sums[u] > 0], [str(u) for u in units if sums[u] < 0]
+    summary = ("Each picture is the input, as the network reads it, times one number: that unit's d loss / d sum. "
+               + (f"It is positive for units {joined(up)}: growing their weights where the input is positive "
+                  "raises the loss. " if up else "")
+               + (f"It is negative for units {joined(down)}: growing their weights there lowers the loss." if down
+                  else "")).strip()
+    alt = (f"{_named(layer)}: the gradients of the {layer.inputs.numel()} weights into units {joined(map(str, units))} "
+           f"(the ones this step changes most), each laid out like the pixels, {GRADIENT_COLOURS}. {summary}")
+    return ChartWords(alt=alt, summary=summary, numbers=unit_gradients(layer))
+
+
+def gradient_words(layer: LayerStep, label: int, output: bool, strongest: int = 3) -> ChartWords:
+    """gradient_heatmap in words: the rows (units) whose weights change most, and for the output layer the right
+    digit's row, the only one whose d loss / d sum is negative."""
+    sums = layer.grad_sums.detach().double()
+    unit = "digit" if output else "unit"
+    top = sums.abs().argsort(descending=True)[:strongest].tolist()
+    summary = ("Each row is the previous layer's outputs times one number, the unit's d loss / d sum. The strongest "
+               f"rows: {joined([f'{unit} {u} ({significant(float(sums[u]), 3)})' for u in top])}.")
+    if output:
+        summary += (f" The right digit's row, {label}, is the only one below 0: growing its weights from positive "
+                    "inputs lowers the loss; every other digit's row raises it.")
+    alt = (f"{gradient_caption(_named(layer), layer.grad_weight)}. A heatmap, one row per {unit} and one column per "
+           f"input, {GRADIENT_COLOURS}. {summary}")
+    return ChartWords(alt=alt, summary=summary, numbers=unit_gradients(layer))
+
+
+def bias_alt(layer: LayerStep, output: bool) -> str:
+    """The alt of bias_picture: the signs of the bias gradients and the largest in size."""
+    grad = layer.grad_bias.detach().double()
+    largest = int(grad.abs().argmax())
+    return (f"{_named(layer)}: the gradients of its {grad.numel()} biases as a row of squares, red where growing the "
+            f"bias raises the loss, blue where it lowers it: {int((grad > 0).sum())} positive, {int((grad < 0).sum())} "
+            f"negative; the largest in size, {'digit' if output else 'unit'} {largest}: "
+            f"{significant(float(grad[largest]), 3)}.")

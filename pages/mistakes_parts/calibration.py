@@ -7,8 +7,9 @@ import streamlit as st
 from core.engine.calibration import calibration
 from core.lessons.calibration import OVERCONFIDENCE, calibration_text
 from core.lessons.mistakes import Predictions
-from core.views.mistakes_charts import reliability_figure
+from core.views.mistakes_charts import reliability_figure, reliability_words
 from pages.mistakes_parts import keys
+from pages.ui.charts import chart
 
 
 def show(p: Predictions) -> None:
@@ -24,8 +25,7 @@ def show(p: Predictions) -> None:
 
 def _diagram(c) -> None:
     left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.plotly_chart(reliability_figure(c), key=keys.RELIABILITY, config={"displayModeBar": False})
+    chart(reliability_figure(c), reliability_words(c), key=keys.RELIABILITY, container=left)
     with right:
         st.markdown(calibration_text(c))
         st.caption(OVERCONFIDENCE)

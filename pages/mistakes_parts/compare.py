@@ -6,7 +6,14 @@ import numpy as np
 import streamlit as st
 
 from core.lessons.mistakes import Predictions, compare, page_slice
-from core.views.mistakes_view import COMPARE_KINDS, compare_caption, comparison_counts, gallery_tile, run_option_line
+from core.views.mistakes_view import (
+    COMPARE_KINDS,
+    compare_alt,
+    compare_caption,
+    comparison_counts,
+    gallery_tile,
+    run_option_line,
+)
 from pages.mistakes_parts import keys, loaders, paging
 
 PAGE_SIZE = 40
@@ -51,6 +58,7 @@ def show(run, p: Predictions, runs: list, images: np.ndarray) -> None:
     page = paging.pagination(keys.COMPARE_PAGE, n_pages)
     shown, _ = page_slice(indices, page, PAGE_SIZE)
     tiles = [gallery_tile(images[i], bool(p.correct[i])) for i in shown]
-    st.image(tiles, caption=[compare_caption(p, q, i) for i in shown], width=tiles[0].shape[1], output_format="PNG")
+    st.image(tiles, caption=[compare_caption(p, q, i) for i in shown], width=tiles[0].shape[1], output_format="PNG",
+             alt=[compare_alt(p, q, i) for i in shown])
     st.caption("Under each digit: the true digit, then the answers of A and B · test image number. "
                "Frames show run A: green right, red wrong.")

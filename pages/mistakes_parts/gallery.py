@@ -7,10 +7,11 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice, top_k
-from core.views.mistakes_charts import probability_chart
-from core.views.mistakes_view import caption, choice_label, gallery_tile
+from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice
+from core.views.mistakes_charts import probability_chart, probability_words
+from core.views.mistakes_view import caption, choice_label, gallery_tile, picture_alt
 from pages.mistakes_parts import keys, paging
+from pages.ui.charts import chart
 
 PAGE_SIZE = 40
 DIGITS = list(range(N_CLASSES))
@@ -79,7 +80,8 @@ def show(p: Predictions, images: np.ndarray) -> None:
     tiles = [gallery_tile(images[i], bool(p.correct[i])) for i in shown]
     # A fixed width: in a list, st.image would otherwise stretch each picture to share out the row.
     st.container(key=keys.GALLERY).image(
-        tiles, caption=[caption(p, i) for i in shown], width=tiles[0].shape[1], output_format="PNG"
+        tiles, caption=[caption(p, i) for i in shown], width=tiles[0].shape[1], output_format="PNG",
+        alt=[picture_alt(p, i) for i in shown],
     )
     st.caption(
         "Under each digit: true digit → the network's answer · its confidence · test image number. "
@@ -94,10 +96,9 @@ def _closer_look(p: Predictions, images: np.ndarray, options: list[int]) -> None
         st.session_state[keys.PICK] = options[0]
     index = st.selectbox("Image (from this page of the gallery)", options, format_func=partial(choice_label, p),
                          key=keys.PICK)
-    picture, chart = st.columns([1, 3], vertical_alignment="center")
-    picture.image(enlarge(images[index], 8), caption=f"Test image #{index} as the network sees it", output_format="PNG")
-    with chart:
-        label = int(p.labels[index])
-        st.altair_chart(probability_chart(p.probs[index], true=label), key="mk_pick_probs")
-        ranking = " · ".join(f"**{d}**: {100 * q:.1f} %" for d, q in top_k(p.probs[index], 3))
-        st.markdown(f"Top three: {ranking}. True digit: **{label}**.")
+    picture, bars = st.columns([1, 3], vertical_alignment="center")
+    picture.image(enlarge(images[index], 8), caption=f"Test image #{index} as the network sees it", output_format="PNG",
+                  alt=picture_alt(p, index))
+    label = int(p.labels[index])
+    chart(probability_chart(p.probs[index], true=label), probability_words(p.probs[index], true=label),
+          key="mk_pick_probs", container=bars)

@@ -7,11 +7,20 @@ import streamlit as st
 
 from core.lessons import inside
 from core.lessons.mistakes import enlarge, top_k
-from core.views.mistakes_charts import activation_figure, probability_chart
+from core.views.mistakes_charts import (
+    activation_figure,
+    activation_words,
+    neuron_weights_alt,
+    probability_chart,
+    probability_words,
+    weights_words,
+)
+from core.views.mistakes_view import digit_alt
 from pages.mistakes_parts import keys
+from pages.ui.charts import chart, described
 
-CHART_CONFIG = {"displayModeBar": False}
 TOP_NEURONS = 8
+ACROSS = 16  # weight pictures per row
 
 
 def show(run, model, images: np.ndarray, labels: np.ndarray) -> None:
@@ -30,13 +39,16 @@ def _weights(weights: np.ndarray) -> None:
     per_neuron = st.toggle("Scale each neuron's colours on its own", key=keys.WEIGHT_SCALE,
                            help="Off: one colour scale for all, so neurons can be compared. On: faint ones show too.")
     # 16 across at 2 screen pixels per weight: 926 px, the page's width on a laptop, so never resized.
-    st.image(inside.weight_picture(weights, cols=16, scale=2, per_neuron=per_neuron), output_format="PNG")
+    words = weights_words(weights, per_neuron, inside.symmetric_limit(weights), ACROSS)
+    st.image(inside.weight_picture(weights, cols=ACROSS, scale=2, per_neuron=per_neuron), output_format="PNG",
+             alt=words.alt)
     limit = "each neuron's own largest weight" if per_neuron else f"±{inside.symmetric_limit(weights):.3f}"
     st.caption(
         "Each square is one neuron of the first hidden layer: its 784 weights laid out like the 28×28 pixels "
         "they multiply. **Red**: ink there pushes the neuron up; **blue**: ink there pushes it down; white: "
         f"that pixel hardly matters. Full colour at {limit}."
     )
+    described(words, key="mk_weights")
 
 
 def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np.ndarray) -> None:
@@ -60,20 +72,19 @@ def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np
     st.markdown(f"From left to right, {title} as each layer of {run.config.architecture()} sees it:")
     hidden = layers[1:-2]
     columns = st.columns([1.2, *([2] * min(len(hidden), 3)), 1.6])
-    columns[0].image(enlarge(image, 5), caption="Input: 784 pixels", output_format="PNG")
+    columns[0].image(enlarge(image, 5), caption="Input: 784 pixels", output_format="PNG", alt=digit_alt(title))
     for k, layer in enumerate(hidden):
         column = columns[1 + k] if k < 3 else st
         rows, cols = inside.grid_shape(layer.values.size)
         active = int(np.count_nonzero(layer.values > 0))
-        column.plotly_chart(
-            activation_figure(inside.as_grid(layer.values, cols), f"{layer.name}: {layer.values.size} neurons"),
-            config=CHART_CONFIG, key=f"mk_layer_{k}",
-        )  # fmt: skip
+        name = f"{layer.name}: {layer.values.size} neurons"
+        chart(activation_figure(inside.as_grid(layer.values, cols), name), activation_words(layer.values, layer.name),
+              key=f"mk_layer_{k}", container=column)
         column.caption(f"{active} of {layer.values.size} neurons active (above 0 after ReLU); darker = stronger.")
     with columns[-1]:
         probs = layers[-1].values
         guess, confidence = top_k(probs, 1)[0]
-        st.altair_chart(probability_chart(probs, height=220), key="mk_layer_out")
+        chart(probability_chart(probs, height=220), probability_words(probs), key="mk_layer_out")
         st.caption(f"Output: 10 digits. It answers **{guess}** ({100 * confidence:.1f} %).")
     if hidden:
         _strongest(hidden[0].values, weights)
@@ -88,4 +99,4 @@ def _strongest(values: np.ndarray, weights: np.ndarray) -> None:
     st.markdown(f"**The {len(top)} most active neurons of hidden layer 1, and the weights that made them fire:**")
     pictures = [inside.weight_picture(weights[[i]], cols=1, scale=3, limit=limit) for i, _ in top]
     st.image(pictures, caption=[f"neuron {i}: {v:.2f}" for i, v in top], width=pictures[0].shape[1],
-             output_format="PNG")
+             output_format="PNG", alt=[neuron_weights_alt(i, v) for i, v in top])

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.engine.runs import RunStore
 from core.lessons.mistakes import Predictions, per_class_accuracy
-from core.views.mistakes_charts import accuracy_chart, confusion_chart
+from core.views.mistakes_charts import accuracy_chart, accuracy_words, confusion_chart, confusion_words
 from pages.ui.common import mnist
 
 PREDICTIONS, MODEL = "predictions.npz", "model.pt"
@@ -35,11 +35,14 @@ def _model(root: str, run_id: str, mtime_ns: int):
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _overview_figures(root: str, run_id: str, mtime_ns: int, percent: bool):
     p = _predictions(root, run_id, mtime_ns)
-    return confusion_chart(p, normalize=percent), accuracy_chart(per_class_accuracy(p))
+    accuracy = per_class_accuracy(p)
+    return ((confusion_chart(p, normalize=percent), confusion_words(p, normalize=percent)),
+            (accuracy_chart(accuracy), accuracy_words(accuracy)))
 
 
 def overview_figures(run, percent: bool):
-    """(confusion matrix, accuracy per digit) charts of a run whose predictions `predictions` has read."""
+    """((confusion matrix, its words), (accuracy per digit, its words)) of a run whose predictions
+    `predictions` has read."""
     return _overview_figures(str(run.path.parent), run.id, _mtime(run, PREDICTIONS), percent)
 
 

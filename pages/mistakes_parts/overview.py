@@ -9,6 +9,7 @@ import streamlit as st
 from core.lessons.mistakes import Predictions, confusion, headline, most_confused_pairs
 from core.views.mistakes_charts import MATRIX_SELECTION
 from pages.mistakes_parts import keys, loaders, paging
+from pages.ui.charts import chart
 from pages.ui.common import table
 
 
@@ -37,18 +38,18 @@ def show(run, p: Predictions) -> None:
             "Confusion matrix", ["counts", "percent"], default="counts", required=True, key=keys.MATRIX_VIEW,
             format_func={"counts": "Counts", "percent": "% of each true digit"}.get, persist_state="session",
         )  # fmt: skip
-        matrix, accuracy = loaders.overview_figures(run, percent=view == "percent")
+        (matrix, matrix_words), (accuracy, accuracy_words) = loaders.overview_figures(run, percent=view == "percent")
         chart_key = f"{keys.MATRIX}_{st.session_state.get(keys.MATRIX_CLICKS, 0)}"
-        st.altair_chart(
-            matrix, key=chart_key, on_select=partial(_cell_clicked, chart_key), selection_mode=[MATRIX_SELECTION],
-        )
+        chart(matrix, matrix_words, key=chart_key, on_select=partial(_cell_clicked, chart_key),
+              selection_mode=[MATRIX_SELECTION])
         st.caption(
             "Rows: the true digit; columns: what the network answered. Green: right answers, red: mistakes. "
-            "**Click a cell** to show those images in the gallery below."
+            "**Click a cell** to show those images in the gallery below "
+            "(with the keyboard: the gallery's “True digit” and “Predicted digit” choices do the same)."
         )
     with right:
         st.markdown("**Accuracy per digit**")
-        st.altair_chart(accuracy, key=keys.ACCURACY)
+        chart(accuracy, accuracy_words, key=keys.ACCURACY)
         pairs = most_confused_pairs(p, k=5)
         st.markdown("**Most confused pairs**")
         if pairs:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.engine.config import ACTIVATIONS, SETTINGS
 from pages.mistakes_parts import keys as mistakes_keys
+from pages.ui.charts import chart, described
 from pages.ui.common import crisp_images, mnist
 
 # The run store, the Mistakes loaders and the pictures import torchvision, torchmetrics and Accelerate (about 3 s
@@ -112,28 +113,36 @@ def one_step_tab() -> None:
 
     st.markdown(words["guess"])
     pictures = st.columns([1, *([2] * len(step.layers[:-1])), 3])
-    pictures[0].image(view.digit_picture(image), caption=f"{title}: a {label}", output_format="PNG")
-    for column, layer in zip(pictures[1:-1], step.layers[:-1], strict=True):
+    pictures[0].image(view.digit_picture(image), caption=f"{title}: a {label}", output_format="PNG",
+                      alt=view.step_digit_alt(title, label))
+    for k, (column, layer) in enumerate(zip(pictures[1:-1], step.layers[:-1], strict=True)):
+        shown = view.activation_words(layer)
         column.image(view.activation_picture(layer.outputs), output_format="PNG",
-                     caption=f"{layer.name}: {layer.outputs.numel()} units")
+                     caption=f"{layer.name}: {layer.outputs.numel()} units", alt=shown.alt)
+        described(shown, container=column, key=f"os_activations_{k}")
     with pictures[-1]:
         st.markdown(words["check"])
         a, b = st.columns(2)
         a.metric("Guess", step.predicted, help="The digit with the highest probability.")
         b.metric("Loss", f"{step.loss:.3f}")
-    st.plotly_chart(view.probability_figure(step), key="os_probabilities", config={"displayModeBar": False})
+    chart(view.probability_figure(step), view.probability_words(step), key="os_probabilities")
 
     st.markdown(words["adjust"])
     first = step.layers[0]
     picture, units = view.first_layer_pictures(first.grad_weight)
-    st.image(picture, output_format="PNG",
+    shown = view.first_layer_words(first, units)
+    st.image(picture, output_format="PNG", alt=shown.alt,
              caption=f"{first.name}: the gradient of the 784 weights into units {', '.join(map(str, units))} "
              "(the ones this step changes most), laid out like the pixels they multiply")
-    for layer in step.layers[1:]:
-        st.image(view.gradient_heatmap(layer.grad_weight), output_format="PNG",
+    described(shown, key="os_gradients_0")
+    for k, layer in enumerate(step.layers[1:], start=1):
+        shown = view.gradient_words(layer, label, output=k == len(step.layers) - 1)
+        st.image(view.gradient_heatmap(layer.grad_weight), output_format="PNG", alt=shown.alt,
                  caption=view.gradient_caption(layer.name, layer.grad_weight))
-    for layer in step.layers:
+        described(shown, key=f"os_gradients_{k}")
+    for k, layer in enumerate(step.layers):  # their numbers: the column "d loss / d sum" of each table above
         st.image(view.bias_picture(layer.grad_bias), output_format="PNG",
+                 alt=view.bias_alt(layer, output=k == len(step.layers) - 1),
                  caption=f"{layer.name}: the gradient of its {layer.grad_bias.numel()} biases")
 
     st.markdown(words["repeat"])
