@@ -88,9 +88,3 @@ def trend(first: float, last: float, tolerance: float = 0.05) -> str:
         return "stayed about the same"
     return "fell" if last < first else "rose"
 
-
-def significant(value: float | None, digits: int = 3) -> str:
-    """A value to `digits` significant digits, for quantities that span powers of ten: '0.5', '0.0009', '80'."""
-    if value is None or not math.isfinite(value):
-        return number(value)
-    return f"{value:.{digits}g}"

@@ -316,8 +316,8 @@ def _grad_norm_sentence(step: int, latest: dict, names: list[str], stats) -> str
     if broken:
         return f"{words} the gradient norm of {joined(broken)} is not a number: the gradients exploded."
     largest, smallest = max(finite, key=finite.get), min(finite, key=finite.get)
-    words += (f" the gradient norm is largest in {largest} ({significant(finite[largest])}) and smallest in "
-              f"{smallest} ({significant(finite[smallest])})")
+    words += (f" the gradient norm is largest in {largest} ({significant(finite[largest], 3)}) and smallest in "
+              f"{smallest} ({significant(finite[smallest], 3)})")
     first_step, first = stats[0]
     first_largest = max((layer["grad_norm"] for layer in first if layer["grad_norm"] is not None
                          and math.isfinite(layer["grad_norm"])), default=0.0)
@@ -343,8 +343,9 @@ def _update_sentence(step: int, latest: dict) -> str:
     if broken:
         return f"{words} the update of {joined(broken)} is not a number: the weights are broken."
     largest, smallest = max(finite, key=finite.get), min(finite, key=finite.get)
-    words += (f" a step moves the weights of {largest} the most ({significant(finite[largest])} of their size) and "
-              f"those of {smallest} the least ({significant(finite[smallest])}); about {HEALTHY_UPDATE:g} is healthy")
+    most, least = significant(finite[largest], 3), significant(finite[smallest], 3)
+    words += (f" a step moves the weights of {largest} the most ({most} of their size) and "
+              f"those of {smallest} the least ({least}); about {HEALTHY_UPDATE:g} is healthy")
     big = [name for name, v in finite.items() if v > HEALTHY_UPDATE * UPDATE_FACTOR]
     still = [name for name, v in finite.items() if v == 0]
     small = [name for name, v in finite.items() if 0 < v < HEALTHY_UPDATE / UPDATE_FACTOR]

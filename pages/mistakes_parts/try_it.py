@@ -29,8 +29,8 @@ def _drawn() -> DigitInput | None:
     result = st_canvas(stroke_width=20, stroke_color="#ffffff", background_color="#000000", width=CANVAS_SIDE,
                        height=CANVAS_SIDE, key=keys.CANVAS, return_image_data=True)
     st.caption("Draw one digit, large, with the mouse (or a finger). The toolbar that appears over the square "
-               "undoes a stroke or clears the drawing (bin icon). Without a mouse, use one of the other two ways above, "
-               "a picture file or a test digit: both work with the keyboard.")
+               "undoes a stroke or clears the drawing (bin icon). Without a mouse, use one of the other two ways "
+               "above, a picture file or a test digit: both work with the keyboard.")
     objects = (result.json_data or {}).get("objects") or []
     if not objects or result.image_data is None:
         st.info("The square is empty: draw a digit in it.")
