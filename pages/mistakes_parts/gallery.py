@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice, top_k
 from core.views.mistakes_charts import probability_chart
-from core.views.mistakes_view import caption, choice_label, gallery_tile
+from core.views.mistakes_view import TILE_LEGEND, caption, choice_label, gallery_tile
 from pages.mistakes_parts import keys, paging
 
 PAGE_SIZE = 40
@@ -81,10 +81,7 @@ def show(p: Predictions, images: np.ndarray) -> None:
     st.container(key=keys.GALLERY).image(
         tiles, caption=[caption(p, i) for i in shown], width=tiles[0].shape[1], output_format="PNG"
     )
-    st.caption(
-        "Under each digit: true digit → the network's answer · its confidence · test image number. "
-        "Green frame: right; red: wrong."
-    )
+    st.caption(TILE_LEGEND)
     _closer_look(p, images, [int(i) for i in shown])
 
 
