@@ -25,7 +25,7 @@ from core.engine.calibration import Calibration
 from core.engine.curves import loss_curve
 from core.engine.presets import LECTURE
 from core.lessons.experiment import Experiment
-from core.lessons.inside import diverging_rgb
+from core.lessons.inside import NEGATIVE, POSITIVE, ZERO, diverging_rgb
 from core.lessons.mistakes import Predictions
 from core.views import charts, class_findings, mistakes_charts, mistakes_view, one_step_view, palettes
 from core.views.network_diagram import network_dot
@@ -208,3 +208,7 @@ def test_streamlit_theme_holds_the_same_palettes():
     assert theme["chartCategoricalColors"] == list(palettes.CATEGORICAL)
     assert theme["chartSequentialColors"] == list(palettes.SEQUENTIAL)
     assert theme["backgroundColor"] == palettes.BACKGROUND
+
+
+def test_the_signed_pictures_draw_the_signed_palette():
+    assert tuple(palettes.hex_colour(c) for c in (NEGATIVE, ZERO, POSITIVE)) == palettes.SIGNED

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 
 from plotly.colors import sequential
 
-from core.lessons.inside import NEGATIVE, POSITIVE, ZERO
-
 BACKGROUND = "#ffffff"  # the theme's backgroundColor
 WHITE = "#ffffff"
 MARK_CONTRAST = 3.0  # WCAG 2.1 1.4.11: chart marks against what is around them
@@ -36,7 +34,10 @@ NEUTRAL = "#767676"  # grey marks and notes (the other digits' bars, reference l
 
 # Viridis, dark to light: a colour scale of ten stops (as Streamlit's theme takes it).
 SEQUENTIAL = tuple(sequential.Viridis)
-SIGNED = tuple("#" + "".join(f"{int(v):02x}" for v in rgb) for rgb in (NEGATIVE, ZERO, POSITIVE))
+# Signed values, negative to positive: ColorBrewer's RdBu ends around white. core.lessons.inside draws them (lessons
+# never import views, and this module must not import torch: the Home page's diagram uses it before its first paint);
+# tests/test_palettes.py holds the two equal.
+SIGNED = ("#2166ac", "#ffffff", "#b2182b")
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
