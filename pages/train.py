@@ -27,6 +27,7 @@ from pages.ui.charts import chart
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.display_name import STUDENT
 from pages.ui.doctor_panel import doctor_panel
+from pages.ui.listen import listen
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
 
@@ -152,6 +153,9 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
         if len(snap.curve):
             lines = [("this run", snap.curve)]
             chart(loss_figure(lines, lr_changes=snap.lr_changes), loss_words(lines), key="live_loss")
+            # Made when pressed, from the curve as it is then; the refreshes redraw the player, not the sound.
+            listen([("this run", snap.curve, snap.total_steps // max(snap.epochs, 1))], key="live_listen",
+                   made_for=snap.id)
         else:
             warming = manager.warming()  # a fresh server's workers, still loading torch and MNIST
             st.caption(warming_text(warming) if warming else "Preparing the data and the network…")

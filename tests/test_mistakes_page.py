@@ -132,7 +132,8 @@ def test_opens_on_the_newest_finished_run_with_its_headline(app, newest):
     assert app.subheader[0].value == headline(newest.predictions())
     assert "adam ·" in app.selectbox(key="mk_run").format_func(newest.id)
     assert not app.get("plotly_chart")  # Vega-Lite only: the first screen never loads Plotly (issue 19)
-    assert [label for _, label in matrix_cells(app)[:3]] == [str(c) for c in confusion(newest.predictions())[0, :3]]
+    counts = confusion(newest.predictions())[0, :3]  # the diagonal's right answers also marked ✓
+    assert [label for _, label in matrix_cells(app)[:3]] == [f"✓ {counts[0]}", str(counts[1]), str(counts[2])]
 
 
 def test_the_matrix_and_the_accuracies_are_in_words_and_tables(app, newest):

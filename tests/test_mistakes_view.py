@@ -5,13 +5,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core.lessons.mistakes import COLORS, Predictions, compare, confusion
+from core.lessons.mistakes import Predictions, compare, confusion
 from core.views.mistakes_charts import (
-    GREEN,
     MATRIX_SELECTION,
-    RED,
-    RIGHT_SCALE,
-    WRONG_SCALE,
+    WEAKEST_MARK,
     _shade,
     accuracy_chart,
     activation_figure,
@@ -29,6 +26,7 @@ from core.views.mistakes_view import (
     run_option_line,
     viewable,
 )
+from core.views.palettes import RIGHT, RIGHT_MARK, RIGHT_SCALE, VERMILLION, WRONG, WRONG_MARK, WRONG_SCALE, rgb
 
 
 def fake_run(run_id, status="finished", predictions=True, label="", accuracy=97.5):
@@ -94,12 +92,13 @@ def test_tile_is_crisp_and_framed_by_correctness():
     image[0, 0] = 255
     right, wrong = gallery_tile(image, True, scale=3), gallery_tile(image, False, scale=3)
     assert right.shape == wrong.shape == (28 * 3 + 6, 28 * 3 + 6, 3)
-    assert tuple(right[0, 0]) == COLORS["green"] and tuple(wrong[0, 0]) == COLORS["red"]
+    assert tuple(right[0, 0]) == rgb(RIGHT) and tuple(wrong[0, 0]) == rgb(WRONG)
     assert (right[3:6, 3:6] == 255).all() and (right[6, 6] == 0).all()  # pixel (0, 0) is a solid 3x3 block
 
 
 def test_captions_say_true_predicted_confidence_and_index(preds):
-    assert caption(preds, 1) == f"3{NBSP}→{NBSP}5{NBSP}·{NBSP}82{NBSP}% #1"
+    assert caption(preds, 1) == f"3{NBSP}→{NBSP}5{NBSP}{WRONG_MARK}{NBSP}·{NBSP}82{NBSP}% #1"
+    assert f"{NBSP}{RIGHT_MARK}{NBSP}" in caption(preds, 0)
     assert choice_label(preds, 1) == "Test image #1: a 3, predicted 5 with 82.0 % (wrong)"
     assert choice_label(preds, 0).endswith("(right)")
 
@@ -121,15 +120,16 @@ def test_confusion_chart_cells_carry_their_digits_and_counts_and_are_clickable(p
     cells = chart.data
     assert len(cells) == 100
     counts = confusion(preds)
-    for row in cells.itertuples():
-        assert row.label == str(counts[row.true, row.predicted])  # y the true digit, x the predicted one
+    for row in cells.itertuples():  # y the true digit, x the predicted one; right answers also marked ✓
+        mark = f"{RIGHT_MARK} " if row.true == row.predicted else ""
+        assert row.label == mark + str(counts[row.true, row.predicted])
     spec = chart.to_dict()
     params = spec.get("params", []) + [param for layer in spec["layer"] for param in layer.get("params", [])]
     named = [(param["name"], param["select"]["fields"]) for param in params]
     assert named == [(MATRIX_SELECTION, ["true", "predicted"])]
-    # Mistakes in the red scale, right answers in the green one, the fullest cell of each at its scale's end.
+    # Mistakes in the orange scale, right answers in the blue one, the fullest cell of each at its scale's end.
     diagonal, off = cells[cells.true == cells.predicted], cells[cells.true != cells.predicted]
-    assert off.fill.str.startswith("#ff").all() and WRONG_SCALE[1][1] in set(off.fill)
+    assert set(off.fill) <= {_shade(WRONG_SCALE, f / 100) for f in range(101)} and WRONG_SCALE[1][1] in set(off.fill)
     assert RIGHT_SCALE[1][1] in set(diagonal.fill) and not set(diagonal.fill) & set(off.fill)
     assert _shade(RIGHT_SCALE, 0.0) == RIGHT_SCALE[0][1]
 
@@ -137,21 +137,21 @@ def test_confusion_chart_cells_carry_their_digits_and_counts_and_are_clickable(p
 def test_confusion_chart_percent_view(preds):
     cells = confusion_chart(preds, normalize=True).data.set_index(["true", "predicted"])
     assert cells.loc[(3, 5), "label"] == "50.0"
-    assert cells.loc[(3, 3), "label"] == "50.0" and cells.loc[(1, 1), "label"] == "100.0"
+    assert cells.loc[(3, 3), "label"] == f"{RIGHT_MARK} 50.0" and cells.loc[(1, 1), "label"] == f"{RIGHT_MARK} 100.0"
 
 
 def test_accuracy_chart_marks_the_weakest_digit(preds):
     accuracy = np.array([np.nan, 100, np.nan, 50, np.nan, 100, np.nan, np.nan, 0, np.nan])
     bars = accuracy_chart(accuracy).data
-    assert list(bars["color"]).count(RED) == 1 and bars["color"][8] == RED
-    assert bars["label"][0] == "–" and bars["label"][3] == "50.0"
+    assert list(bars["color"]).count(VERMILLION) == 1 and bars["color"][8] == VERMILLION
+    assert bars["label"][0] == "–" and bars["label"][3] == "50.0" and bars["label"][8] == f"{WEAKEST_MARK} 0.0"
 
 
 def test_probability_chart_colours_true_and_wrong_answer():
     probs = np.array([0.05, 0.8, 0.15] + [0.0] * 7)
     colors = probability_chart(probs, true=2).data["color"]
-    assert colors[1] == RED and colors[2] == GREEN
-    assert probability_chart(probs, true=1).data["color"][1] == GREEN
+    assert colors[1] == WRONG and colors[2] == RIGHT
+    assert probability_chart(probs, true=1).data["color"][1] == RIGHT
     assert probability_chart(probs).data["value"][1] == pytest.approx(80)
 
 

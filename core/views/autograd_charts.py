@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from core.lessons.autograd_demos import FunctionCurve, SumOfSquaresResult
 from core.views.chart_words import ChartWords, count, joined, rounded, significant, thinned
+from core.views.palettes import CATEGORICAL
 
 
 def tangent_chart(curve: FunctionCurve, names: Sequence[str], point: tuple[float, float], point_name: str,
@@ -28,7 +29,7 @@ def tangent_chart(curve: FunctionCurve, names: Sequence[str], point: tuple[float
     lines = pd.concat([pd.DataFrame({"x": curve.xs, "y": ys, "line": name})
                        for name, ys in zip(names, (curve.ys, curve.extra), strict=True)])
     legend = alt.Legend(orient="top", title=None, labelLimit=400)
-    color = alt.Color("line:N", sort=list(names), legend=legend)
+    color = alt.Color("line:N", sort=list(names), legend=legend, scale=alt.Scale(range=list(CATEGORICAL[:2])))
     y = alt.Y("y:Q", title="y", scale=alt.Scale(domain=list(y_range), clamp=True))
     drawn = alt.Chart(lines).mark_line(clip=True).encode(
         x=alt.X("x:Q", title="x"), y=y, color=color,

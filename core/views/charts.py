@@ -6,7 +6,6 @@ import math
 from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from core.engine.curves import MAX_POINTS, Curve, downsample, finite_or_none, raw_label
 from core.views.chart_words import (
@@ -21,8 +20,9 @@ from core.views.chart_words import (
     thinned,
     trend,
 )
+from core.views.palettes import CATEGORICAL, NEUTRAL
 
-PALETTE = qualitative.Plotly
+PALETTE = CATEGORICAL  # Okabe–Ito (core.views.palettes): apart for colour-blind eyes, 3:1 on white
 RAW_OPACITY = 0.25
 LOG_SPAN = 100.0  # draw the loss on a log axis once it spans more than this factor (a diverging run)
 SMOOTHED = "smoothed"  # an exponential moving average (core.engine.smoothing)
@@ -65,8 +65,8 @@ def loss_figure(lines: Sequence[tuple[str, Curve]], height: int = 340,
     if _log_axis([curve for _, curve in lines]):
         fig.update_yaxes(type="log", dtick=1)  # powers of ten only: 0.1, 1, 10, 100
     for step, lr in lr_changes:
-        fig.add_vline(x=step + 1, line=dict(color="gray", width=1, dash="dot"),
-                      annotation=dict(text=f"lr {lr:g}", textangle=-90, font=dict(size=11, color="gray")))
+        fig.add_vline(x=step + 1, line=dict(color=NEUTRAL, width=1, dash="dot"),
+                      annotation=dict(text=f"lr {lr:g}", textangle=-90, font=dict(size=11, color=NEUTRAL)))
     return fig
 
 

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from core.engine.config import SETTINGS
 from core.engine.curves import Curve, finite_or_none, loss_curve
@@ -27,6 +26,7 @@ from core.lessons.importance import Column, Ranking, rank_settings, varying_colu
 from core.views.board import BoardEntry
 from core.views.chart_words import ChartWords, count, joined, number, percent, thinned
 from core.views.charts import end_step
+from core.views.palettes import BLUE, CATEGORICAL, SEQUENTIAL, VERMILLION, colorscale, for_marks
 
 CURVE_POINTS = 120  # per run in the overlaid curves: dozens of runs in one chart stay light
 
@@ -50,7 +50,8 @@ def parcoords_figure(saved: Sequence[dict], accuracy: Sequence[float], height: i
             dimension |= {"tickvals": [code for code, _ in column.ticks], "ticktext": [t for _, t in column.ticks]}
         dimensions.append(dimension)
     dimensions.append({"label": "test accuracy (%)", "values": list(accuracy)})
-    line = {"color": list(accuracy), "colorscale": "Viridis", "showscale": False}  # the last axis is the scale
+    # The last axis is the scale; viridis's dark part only, so every line keeps 3:1 against the white page.
+    line = {"color": list(accuracy), "colorscale": colorscale(for_marks(SEQUENTIAL)), "showscale": False}
     return {"data": [{"type": "parcoords", "line": line, "dimensions": dimensions}],
             "layout": {"height": height, "margin": {"l": 60, "r": 40, "t": 50, "b": 20}}}
 
@@ -111,14 +112,15 @@ def experiment_figure(experiment: Experiment, entries: Sequence[BoardEntry], hei
     xs = [_value(experiment, e) if numeric else experiment.value_words(_value(experiment, e)) for e in entries]
     fig = go.Figure(go.Scatter(
         x=xs, y=[e.test_accuracy for e in entries], mode="markers", name="a run",
-        text=[e.student for e in entries], marker={"size": 9, "opacity": 0.7},
+        text=[e.student for e in entries], marker={"size": 9, "opacity": 0.7, "color": BLUE},
         hovertemplate="%{text}<br>%{x}: %{y:.2f} %<extra></extra>"))
     medians = [(v, statistics.median(e.test_accuracy for e in entries if _value(experiment, e) == v))
                for v in order if any(_value(experiment, e) == v for e in entries)]
     if medians:
         fig.add_trace(go.Scatter(
             x=[v if numeric else experiment.value_words(v) for v, _ in medians], y=[m for _, m in medians],
-            mode="lines+markers", name="median", line={"width": 3}, hovertemplate="median %{y:.2f} %<extra></extra>"))
+            mode="lines+markers", name="median", line={"width": 3, "color": VERMILLION},
+            hovertemplate="median %{y:.2f} %<extra></extra>"))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis_title=experiment.label()[4:], yaxis_title="test accuracy (%)",
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
@@ -131,7 +133,6 @@ def experiment_figure(experiment: Experiment, entries: Sequence[BoardEntry], hei
 
 def curves_figure(experiment: Experiment, curves: Sequence[tuple[object, Curve]], height: int = 340) -> go.Figure:
     """The runs' smoothed loss curves overlaid, one colour per value (value, curve)."""
-    palette = qualitative.Plotly
     fig = go.Figure()
     shown = set()
     for value, curve in curves:
@@ -139,7 +140,7 @@ def curves_figure(experiment: Experiment, curves: Sequence[tuple[object, Curve]]
         name = experiment.value_words(value)
         fig.add_trace(go.Scatter(
             x=list(curve.steps), y=finite_or_none(curve.smooth), mode="lines", name=name, legendgroup=name,
-            showlegend=name not in shown, line={"color": palette[index % len(palette)], "width": 1.5}, opacity=0.8,
+            showlegend=name not in shown, line={"color": CATEGORICAL[index % len(CATEGORICAL)], "width": 1.5},
             hovertemplate=f"{name}<br>step %{{x:.0f}}<br>loss %{{y:.3f}}<extra></extra>"))
         shown.add(name)
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",

@@ -14,12 +14,25 @@ import plotly.graph_objects as go
 from core.engine.calibration import Calibration
 from core.lessons.mistakes import N_CLASSES, Predictions, confusion, most_confused_pairs, top_k
 from core.views.chart_words import ChartWords, count, joined, number, percent, rounded
+from core.views.palettes import (
+    BLUE,
+    NEUTRAL,
+    RIGHT,
+    RIGHT_MARK,
+    RIGHT_SCALE,
+    SEQUENTIAL,
+    VERMILLION,
+    WRONG,
+    WRONG_MARK,
+    WRONG_SCALE,
+    colorscale,
+    ink_on,
+)
 
 DIGITS = list(range(N_CLASSES))
-GREEN, RED, GREY, BLUE = "#2ea043", "#da3633", "#adb5bd", "#3b5bdb"
-# Light to medium shades only, so the counts written on the cells stay readable on every cell.
-WRONG_SCALE = [[0.0, "#fff5f5"], [1.0, "#ff8787"]]
-RIGHT_SCALE = [[0.0, "#ebfbee"], [1.0, "#8ce99a"]]
+ACTIVATION_SCALE = colorscale(SEQUENTIAL, reverse=True)  # light: quiet; dark: strongly active
+WEAKEST_MARK = "▼"  # the weakest digit's bar: a mark as well as its colour
+MATRIX_LEGEND = f"Blue cells marked {RIGHT_MARK}: right answers; orange cells: mistakes (the darker, the more)."
 
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
@@ -36,8 +49,9 @@ MATRIX_SELECTION = "cell"  # the confusion matrix's click selection: its points 
 
 
 def confusion_chart(p: Predictions, normalize: bool = False, height: int = 470) -> alt.LayerChart:
-    """Rows the true digit, columns the predicted one; mistakes in reds, right answers in greens, each cell's
-    count (or row %) written on it. A click selects the cell: its selection point holds true and predicted.
+    """Rows the true digit, columns the predicted one; mistakes in oranges, right answers in blues and marked ✓, each
+    cell's count (or row %) written on it in the colour that reads best on it. A click selects the cell: its
+    selection point holds true and predicted.
 
     Vega-Lite, not Plotly: the page's first screen then never loads Plotly's 4.7 MB of browser code.
     """
@@ -51,9 +65,11 @@ def confusion_chart(p: Predictions, normalize: bool = False, height: int = 470) 
         fills[cells] = [_shade(scale, v / _zmax(np.where(cells, values, np.nan))) for v in values[cells]]
     true, predicted = np.divmod(np.arange(N_CLASSES * N_CLASSES), N_CLASSES)
     frame = pd.DataFrame({
-        "true": true, "predicted": predicted, "fill": fills.ravel(),
-        "label": [f"{v:.1f}" if normalize else f"{v:.0f}" for v in values.ravel()],
-        "tip": [f"true {t}, predicted {d}: {c} images ({s:.1f} % of the {t}s); click to show them"
+        "true": true, "predicted": predicted, "fill": fills.ravel(), "ink": [ink_on(f) for f in fills.ravel()],
+        "label": [(f"{RIGHT_MARK} " if t == d else "") + (f"{v:.1f}" if normalize else f"{v:.0f}")
+                  for t, d, v in zip(true, predicted, values.ravel(), strict=True)],
+        "tip": [f"true {t}, predicted {d}: {c} images ({s:.1f} % of the {t}s), "
+                f"{'right answers' if t == d else 'mistakes'}; click to show them"
                 for t, d, c, s in zip(true, predicted, counts.ravel(), share.ravel(), strict=True)],
     })  # fmt: skip
     x = alt.X("predicted:O", title="predicted digit", axis=alt.Axis(orient="top", labelAngle=0))
@@ -62,7 +78,8 @@ def confusion_chart(p: Predictions, normalize: bool = False, height: int = 470) 
     cells = alt.Chart(frame).mark_rect(stroke="white", strokeWidth=1, cursor="pointer").encode(
         x=x, y=y, color=alt.Color("fill:N", scale=None), tooltip=[alt.Tooltip("tip:N", title="cell")],
     ).add_params(clicked)
-    numbers = alt.Chart(frame).mark_text(cursor="pointer").encode(x=x, y=y, text="label:N")
+    numbers = alt.Chart(frame).mark_text(cursor="pointer").encode(
+        x=x, y=y, text="label:N", color=alt.Color("ink:N", scale=None))
     return alt.layer(cells, numbers).properties(height=height)
 
 
@@ -89,14 +106,15 @@ def _bars(frame: pd.DataFrame, y_title: str, y_domain: tuple[float, float], tool
 
 
 def accuracy_chart(accuracy: np.ndarray, height: int = 260) -> alt.LayerChart:
-    """Per-class accuracy in percent as bars, the weakest digit in red."""
+    """Per-class accuracy in percent as bars, the weakest digit orange and marked ▼."""
     accuracy = np.asarray(accuracy, dtype=np.float64)
     finite = accuracy[np.isfinite(accuracy)]
     worst = int(np.nanargmin(accuracy)) if finite.size else -1
     frame = pd.DataFrame({
         "digit": DIGITS, "value": np.nan_to_num(accuracy),
-        "color": [RED if d == worst else BLUE for d in DIGITS],
-        "label": [f"{a:.1f}" if np.isfinite(a) else "–" for a in accuracy],
+        "color": [VERMILLION if d == worst else BLUE for d in DIGITS],
+        "label": [(f"{WEAKEST_MARK} " if d == worst else "") + (f"{a:.1f}" if np.isfinite(a) else "–")
+                  for d, a in zip(DIGITS, accuracy, strict=True)],
         "tip": [f"digit {d}: {a:.2f} % right" if np.isfinite(a) else f"digit {d}: no test images"
                 for d, a in zip(DIGITS, accuracy, strict=True)],
     })  # fmt: skip
@@ -107,17 +125,19 @@ def accuracy_chart(accuracy: np.ndarray, height: int = 260) -> alt.LayerChart:
 
 
 def probability_chart(probs: np.ndarray, true: int | None = None, height: int = 260) -> alt.LayerChart:
-    """The network's ten probabilities for one image; the true digit green, a wrong top answer red."""
+    """The network's ten probabilities for one image; the true digit blue and marked ✓, a wrong top answer orange
+    and marked ✗ (without `true`: the top answer blue)."""
     probs = np.asarray(probs, dtype=np.float64).ravel()
     top = int(probs.argmax())
-    colors = [GREY] * N_CLASSES
+    colors, marks = [NEUTRAL] * N_CLASSES, [""] * N_CLASSES
     if true is not None:
-        colors[top] = RED if top != true else GREEN
-        colors[true] = GREEN
+        colors[top], marks[top] = (WRONG, f"{WRONG_MARK} ") if top != true else (RIGHT, f"{RIGHT_MARK} ")
+        colors[true], marks[true] = RIGHT, f"{RIGHT_MARK} "
     else:
         colors[top] = BLUE
     frame = pd.DataFrame({
-        "digit": DIGITS, "value": 100 * probs, "color": colors, "label": [f"{100 * v:.1f}" for v in probs],
+        "digit": DIGITS, "value": 100 * probs, "color": colors,
+        "label": [f"{mark}{100 * v:.1f}" for mark, v in zip(marks, probs, strict=True)],
         "tip": [f"digit {d}: {100 * v:.2f} %" for d, v in zip(DIGITS, probs, strict=True)],
     })  # fmt: skip
     frame.attrs["x_title"] = "digit"
@@ -125,13 +145,14 @@ def probability_chart(probs: np.ndarray, true: int | None = None, height: int = 
 
 
 def activation_figure(grid: np.ndarray, title: str, height: int = 220) -> go.Figure:
-    """One layer's activations as a grid of cells (neuron numbers in the hover), dark = strongly active."""
+    """One layer's activations as a grid of cells (neuron numbers in the hover), dark = strongly active (viridis,
+    light to dark)."""
     grid = np.asarray(grid, dtype=np.float64)
     rows, cols = grid.shape
     neuron = np.arange(rows * cols).reshape(rows, cols).astype(float)
     neuron[~np.isfinite(grid)] = np.nan
     fig = go.Figure(go.Heatmap(
-        z=grid, customdata=neuron, colorscale="Blues", zmin=0, zmax=_zmax(grid), xgap=1, ygap=1,
+        z=grid, customdata=neuron, colorscale=ACTIVATION_SCALE, zmin=0, zmax=_zmax(grid), xgap=1, ygap=1,
         hovertemplate="neuron %{customdata:.0f}: %{z:.3f}<extra></extra>", colorbar={"thickness": 10},
     ))  # fmt: skip
     fig.update_xaxes(visible=False, fixedrange=True)
@@ -144,14 +165,15 @@ def reliability_figure(c: Calibration, height: int = 320) -> go.Figure:
     centers = (c.edges[:-1] + c.edges[1:]) / 2 * 100
     used = c.counts > 0
     # Bars below the diagonal: surer than right (over-confident); above it: under-confident.
-    colors = [RED if conf > acc else BLUE for conf, acc in zip(c.confidence[used], c.accuracy[used], strict=True)]
+    colors = [VERMILLION if conf > acc else BLUE
+              for conf, acc in zip(c.confidence[used], c.accuracy[used], strict=True)]
     fig = go.Figure(go.Bar(
         x=centers[used], y=100 * c.accuracy[used], width=100 / len(c.counts) * 0.9, marker_color=colors,
         customdata=np.stack([100 * c.confidence[used], c.counts[used]], axis=1) if used.any() else None,
         hovertemplate="sure %{customdata[0]:.1f} % on average<br>right %{y:.1f} %"
                       "<br>%{customdata[1]:,} images<extra></extra>",
     ))  # fmt: skip
-    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", line=dict(color=GREY, dash="dash"),
+    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", line=dict(color=NEUTRAL, dash="dash"),
                              hoverinfo="skip"))
     fig.update_xaxes(title="how sure the network was (%)", range=[0, 100], fixedrange=True)
     fig.update_yaxes(title="% right", range=[0, 100], fixedrange=True)

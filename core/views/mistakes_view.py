@@ -13,9 +13,12 @@ import numpy as np
 
 from core.engine.status import Status
 from core.lessons.mistakes import Comparison, Predictions, enlarge, with_border
+from core.views.palettes import RIGHT, RIGHT_MARK, WRONG, WRONG_MARK, rgb
 
 NBSP = "\u00a0"
 TILE_SCALE = 3  # 28 px → 84 px: big enough to read, small enough for 48 on a screen
+TILE_LEGEND = (f"Under each digit: true digit → the network's answer, {RIGHT_MARK} right or {WRONG_MARK} wrong · its "
+               "confidence · test image number. Blue frame: right; orange frame: wrong.")
 
 
 def viewable(runs: Sequence) -> list:
@@ -51,16 +54,18 @@ def run_option_line(run) -> str:
 
 
 def gallery_tile(image: np.ndarray, correct: bool, scale: int = TILE_SCALE) -> np.ndarray:
-    """A gallery picture: the 28x28 digit enlarged pixel by pixel (crisp), framed green if right, red if wrong."""
-    return with_border(enlarge(image, scale), "green" if correct else "red", width=3)
+    """A gallery picture: the 28x28 digit enlarged pixel by pixel (crisp), framed blue if right, orange if wrong
+    (its caption says so too: colour never carries it alone)."""
+    return with_border(enlarge(image, scale), rgb(RIGHT if correct else WRONG), width=3)
 
 
 def caption(p: Predictions, index: int) -> str:
-    """Short text under a gallery picture: "true → predicted · confidence", then "#test index"."""
+    """Short text under a gallery picture: "true → predicted ✓ (or ✗) · confidence", then "#test index"."""
     index = int(index)
     label, predicted = int(p.labels[index]), int(p.predicted[index])
+    mark = RIGHT_MARK if label == predicted else WRONG_MARK
     # No-break spaces inside each part: a narrow caption wraps between the parts, never inside one.
-    return _keep(f"{label} → {predicted} · {100 * _sure(p, index):.0f} %") + f" #{index}"
+    return _keep(f"{label} → {predicted} {mark} · {100 * _sure(p, index):.0f} %") + f" #{index}"
 
 
 def picture_alt(p: Predictions, index: int) -> str:

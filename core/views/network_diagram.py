@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from core.engine.network_size import parameter_counts
 from core.views.chart_words import ChartWords, count, joined
+from core.views.palettes import NEUTRAL
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def network_dot(layers: tuple[DiagramLayer, ...] = LECTURE_LAYERS, shown: int = 
         "digraph network {",
         '  rankdir="LR"; splines=false; nodesep=0.08; ranksep=1.3;',
         '  node [shape=circle, width=0.32, label="", style=filled, fontname="Helvetica"];',
-        '  edge [color="#9aa5b1", arrowsize=0.4, penwidth=0.6];',
+        f'  edge [color="{NEUTRAL}", arrowsize=0.4, penwidth=0.6];',  # 4.5:1 on white (core.views.palettes)
     ]
     colours = ("#dbe9ff", "#ffe8cc", "#ffe8cc", "#d8f3dc")
     for i, layer in enumerate(layers):

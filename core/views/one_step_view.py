@@ -16,6 +16,7 @@ from core.lessons.mistakes import enlarge
 from core.lessons.one_step import LayerStep, OneStep, top_units
 from core.views.chart_words import ChartWords, joined, percent, rounded, significant
 from core.views.mistakes_view import digit_alt
+from core.views.palettes import BLUE, NEUTRAL
 
 FIRST_LAYER_UNITS = 8  # first-layer gradients shown as 28×28 pictures: the units the step changes most
 GRID_PIXELS = 12  # screen pixels per unit in an activation grid
@@ -87,8 +88,8 @@ def probability_figure(step: OneStep, height: int = 260) -> go.Figure:
     """Softmax's 10 probabilities before and after the step, the right digit marked."""
     digits = [str(d) for d in range(10)]
     fig = go.Figure([
-        go.Bar(x=digits, y=(100 * step.probabilities).tolist(), name="before the step", marker_color="#9e9e9e"),
-        go.Bar(x=digits, y=(100 * step.probabilities_after).tolist(), name="after the step", marker_color="#1f77b4"),
+        go.Bar(x=digits, y=(100 * step.probabilities).tolist(), name="before the step", marker_color=NEUTRAL),
+        go.Bar(x=digits, y=(100 * step.probabilities_after).tolist(), name="after the step", marker_color=BLUE),
     ])
     fig.add_annotation(x=str(step.label), y=100 * float(max(step.probabilities[step.label],
                                                             step.probabilities_after[step.label])),

@@ -61,4 +61,4 @@ def show(run, p: Predictions, runs: list, images: np.ndarray) -> None:
     st.image(tiles, caption=[compare_caption(p, q, i) for i in shown], width=tiles[0].shape[1], output_format="PNG",
              alt=[compare_alt(p, q, i) for i in shown])
     st.caption("Under each digit: the true digit, then the answers of A and B · test image number. "
-               "Frames show run A: green right, red wrong.")
+               "Frames show run A: blue right, orange wrong (the words under each digit say it too).")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.lessons.mistakes import N_CLASSES, SORTS, Predictions, enlarge, gallery, page_slice
 from core.views.mistakes_charts import probability_chart, probability_words
-from core.views.mistakes_view import caption, choice_label, gallery_tile, picture_alt
+from core.views.mistakes_view import TILE_LEGEND, caption, choice_label, gallery_tile, picture_alt
 from pages.mistakes_parts import keys, paging
 from pages.ui.charts import chart
 
@@ -83,10 +83,7 @@ def show(p: Predictions, images: np.ndarray) -> None:
         tiles, caption=[caption(p, i) for i in shown], width=tiles[0].shape[1], output_format="PNG",
         alt=[picture_alt(p, i) for i in shown],
     )
-    st.caption(
-        "Under each digit: true digit → the network's answer · its confidence · test image number. "
-        "Green frame: right; red: wrong."
-    )
+    st.caption(TILE_LEGEND)
     _closer_look(p, images, [int(i) for i in shown])
 
 

@@ -7,7 +7,7 @@ from functools import partial
 import streamlit as st
 
 from core.lessons.mistakes import Predictions, confusion, headline, most_confused_pairs
-from core.views.mistakes_charts import MATRIX_SELECTION
+from core.views.mistakes_charts import MATRIX_LEGEND, MATRIX_SELECTION
 from pages.mistakes_parts import keys, loaders, paging
 from pages.ui.charts import chart
 from pages.ui.common import table
@@ -43,7 +43,7 @@ def show(run, p: Predictions) -> None:
         chart(matrix, matrix_words, key=chart_key, on_select=partial(_cell_clicked, chart_key),
               selection_mode=[MATRIX_SELECTION])
         st.caption(
-            "Rows: the true digit; columns: what the network answered. Green: right answers, red: mistakes. "
+            f"Rows: the true digit; columns: what the network answered. {MATRIX_LEGEND} "
             "**Click a cell** to show those images in the gallery below "
             "(with the keyboard: the gallery's “True digit” and “Predicted digit” choices do the same)."
         )

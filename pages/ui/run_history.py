@@ -16,6 +16,7 @@ from pages.ui.charts import chart
 from pages.ui.common import table_rows
 from pages.ui.doctor_panel import doctor_panel
 from pages.ui.instructor import unlocked
+from pages.ui.listen import epoch_steps, listen
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
 TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below
@@ -76,6 +77,9 @@ def history_section(manager, owner: str, doctor_shown: str | None = None) -> Non
     for run in compared:  # reading the steps may have found them damaged
         if run.problems:
             st.caption(f"{run_title(run.record)} is damaged: {run.problem}.")
+    if lines:
+        listen([(title, curve, epoch_steps(run)) for (title, curve), run in zip(lines, compared, strict=True)],
+               key="history_listen", made_for=tuple(chosen))
 
     st.subheader("One run")
     run_id = st.selectbox("Run", list(by_id), key="history_run", format_func=lambda i: run_title(by_id[i].record))
