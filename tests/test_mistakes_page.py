@@ -23,9 +23,11 @@ from core.engine.runs import RunStore
 from core.engine.trainer import Trainer
 from core.lessons.digits import NOT_IMAGE
 from core.lessons.mistakes import confusion, gallery, headline
+from tests.test_digits import draw, encode, png_of_black
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/mistakes.py"
+TIFF_DIGIT = encode(draw("one").convert("F"), "TIFF")
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +291,8 @@ def test_try_it_offers_a_canvas_then_predicts_an_uploaded_digit(app, mnist):
         ("notes.txt", b"this is not a picture", NOT_IMAGE),
         ("empty.png", b"", "empty (0 bytes)"),
         ("blank.png", None, "The drawing is empty"),
+        ("tall.png", png_of_black(1, 16_777_216), "each side at most 4,096 pixels"),  # the probe's 32 KB PNG
+        ("float.png", TIFF_DIGIT, NOT_IMAGE),  # a float TIFF named .png: the header says what it is
     ],
 )
 def test_try_it_explains_a_bad_upload(app, name, content, message):
