@@ -35,6 +35,7 @@ NEW_IDS_ENV = "MNIST_LAB_NEW_IDS_PER_MINUTE"
 DEFAULT_NEW_IDS_PER_MINUTE = 6
 PROXY_ENV = "MNIST_LAB_BEHIND_PROXY"  # how many proxies in front of the lab append to X-Forwarded-For
 INSTRUCTORS_ENV = "MNIST_LAB_INSTRUCTORS"
+SIGN_IN_EVERY_PAGE_ENV = "MNIST_LAB_SIGN_IN_EVERY_PAGE"  # on: a visitor not signed in sees only Sign in
 LOCAL_ADDRESS = "local"  # Streamlit gives no address for a browser on the server's own machine
 _ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
 _SALT = b"mnist-lab owner cookie"
@@ -280,3 +281,10 @@ def is_instructor(user: Mapping, accounts: Instructors) -> bool:
     if isinstance(subject, str) and subject in accounts.subjects:
         return True
     return email_verified(user) and isinstance(email, str) and email.strip().casefold() in accounts.emails
+
+
+def sign_in_every_page(environ: Mapping[str, str] | None = None) -> bool:
+    """$MNIST_LAB_SIGN_IN_EVERY_PAGE: every page behind sign-in. Off when unset, empty, 0, no, false or off; any
+    other value turns it on, so a host who meant to close the lab is never left open by a typo."""
+    raw = (environ if environ is not None else os.environ).get(SIGN_IN_EVERY_PAGE_ENV, "").strip().lower()
+    return raw not in {"", "0", "no", "false", "off"}
