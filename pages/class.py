@@ -130,7 +130,8 @@ def experiment_section(experiment: Experiment, all_entries: list[BoardEntry]) ->
         gift = experiment.gift_words(owner_id())
         if gift is None:
             st.button("Join the experiment", key="class_x_join", on_click=_join, icon=":material/science:",
-                      help="You get the next value; the Hyperparameters and Train pages also give you one.")
+                      help="You get one of the values fewest students hold, yours until the experiment ends; the "
+                      "Hyperparameters and Train pages also give you one.")
         else:  # theirs for the experiment's life: no leaving and rejoining for another value
             st.success(gift + " Train it on the Train page: it appears here when it finishes.",
                        icon=":material/science:")
