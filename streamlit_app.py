@@ -12,6 +12,7 @@ from pages.ui.common import (
     identity_sidebar,
     job_manager,
     owner_cookie_delivered,
+    sign_in_wall,
 )
 
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
@@ -40,7 +41,8 @@ identity_sidebar()  # every page: Sign in, or the browser keeps its owner id (a 
 wanted = st.session_state.pop(WANTED_PAGE, None)
 if wanted:  # a deep link that arrived before the shell had ever run: see pages/ui/common.require_shell
     st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None) or None)
-page.run()
+if not sign_in_wall():  # with every page behind sign-in, a visitor not signed in sees only Sign in
+    page.run()
 # After the page is drawn: the first visit starts the server's job manager, whose workers fork from the zygote
 # that `python -m launch` (make app) started warming with the server (without it, they start warming now).
 job_manager()

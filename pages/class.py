@@ -121,10 +121,6 @@ def _join() -> None:
     classroom().join_experiment(owner_id())
 
 
-def _leave() -> None:
-    classroom().leave_experiment(owner_id())
-
-
 def experiment_section(experiment: Experiment, all_entries: list[BoardEntry]) -> None:
     """The class experiment under way: this student's value, and the results so far, drawn live."""
     st.header(f"Class experiment: {experiment.label()}")
@@ -137,12 +133,11 @@ def experiment_section(experiment: Experiment, all_entries: list[BoardEntry]) ->
         gift = experiment.gift_words(owner_id())
         if gift is None:
             st.button("Join the experiment", key="class_x_join", on_click=_join, icon=":material/science:",
-                      help="You get the next value; the Hyperparameters and Train pages also give you one.")
-        else:
-            a, b = st.columns([3, 1], vertical_alignment="center")
-            a.success(gift + " Train it on the Train page: it appears here when it finishes.",
-                      icon=":material/science:")
-            b.button("Leave the experiment", key="class_x_leave", on_click=_leave, icon=":material/logout:")
+                      help="You get one of the values fewest students hold, yours until the experiment ends; the "
+                      "Hyperparameters and Train pages also give you one.")
+        else:  # theirs for the experiment's life: no leaving and rejoining for another value
+            st.success(gift + " Train it on the Train page: it appears here when it finishes.",
+                       icon=":material/science:")
     runs = experiment_entries(experiment, all_entries)
     st.markdown(experiment_summary(experiment, runs))  # values and numbers only
     if runs:

@@ -1,5 +1,6 @@
-"""The class experiment in core: values handed out as students join and leave, kept in class.json under its lock
-(two server processes agree), the gate that knows the owner, and the experiment's runs and CSV."""
+"""The class experiment in core: values handed out as students join, each kept for the experiment's life and freed
+only by the instructor, in class.json under its lock (two server processes agree), the gate that knows the owner,
+and the experiment's runs and CSV."""
 
 import csv
 import io
@@ -28,20 +29,60 @@ def test_the_ladder_helper_spaces_values_on_a_log_or_linear_scale_and_refuses_ba
             value_ladder(low, high, count, log)
 
 
-def test_values_go_round_robin_a_student_keeps_theirs_and_a_leavers_value_goes_to_the_next(tmp_path):
+def test_values_are_balanced_and_a_student_keeps_theirs_on_every_visit(tmp_path):
     room = ClassRoom(tmp_path)
     room.start_experiment("lr", LRS, LECTURE.to_dict(), now=100.0)
-    assert [room.join_experiment(who, now=110.0) for who in ("ann", "bob", "cy", "dee")] == [*LRS, 0.001]
-    assert room.join_experiment("bob", now=120.0) == 0.03  # a refresh keeps the value
-    room.leave_experiment("bob")
-    assert room.join_experiment("eve", now=130.0) == 0.03  # bob's freed value
-    # Not seen for STALE_S: cy's value (1.0) goes to the next joiner; the others, seen, keep theirs.
-    for who in ("ann", "dee", "eve"):
-        room.join_experiment(who, now=100.0 + STALE_S)
-    assert room.join_experiment("fay", now=115.0 + STALE_S) == 1.0
+    first = [room.join_experiment(who, now=110.0) for who in ("ann", "bob", "cy")]
+    assert sorted(first) == sorted(LRS)  # the first three students get the three values, one each
+    assert room.join_experiment("dee", now=110.0) in LRS
+    assert room.join_experiment("bob", now=120.0) == first[1]  # a refresh keeps the value
+    for who in ("eve", "fay", "gus", "hal", "ivy"):
+        room.join_experiment(who, now=130.0)
+    holders = room.state().experiment.holders
+    assert sorted(sum(i == index for _, i, _ in holders) for index in range(len(LRS))) == [3, 3, 3]
     # A second server process on the same folder reads the same hand-out.
     other = ClassRoom(tmp_path)
-    assert other.state().experiment.value_of("fay") == 1.0 and other.state().experiment.value_of("cy") is None
+    assert [other.state().experiment.value_of(who) for who in ("ann", "bob", "cy")] == first
+
+
+def test_away_and_back_a_student_has_their_value_whoever_joined_meanwhile(tmp_path):
+    # The probe: values freed by leaving (or by 10 minutes away) let a student rejoin for the value they wanted,
+    # once a second identity had taken the one they did not want.
+    room = ClassRoom(tmp_path)
+    room.start_experiment("lr", LRS, LECTURE.to_dict(), now=100.0)
+    mine = room.join_experiment("ann", now=110.0)
+    for i, who in enumerate(("throwaway", "bob", "cy", "dee", "eve")):
+        room.join_experiment(who, now=110.0 + STALE_S + i)
+    assert room.join_experiment("ann", now=120.0 + STALE_S) == mine  # the others are still here
+    assert room.state().experiment.value_of("throwaway") is not None  # it holds its value until the instructor acts
+
+
+def test_a_throwaway_identitys_value_does_not_tell_which_value_comes_next():
+    # With the earliest value first, a throwaway that got 0.001 told its owner that the next joiner gets 0.03.
+    after = {value: set() for value in LRS}
+    for _ in range(60):
+        experiment = Experiment.new("lr", LRS, QUICK.to_dict(), now=0.0).joined("throwaway", now=1.0)
+        experiment = experiment.joined("ann", now=2.0)
+        after[experiment.value_of("throwaway")].add(experiment.value_of("ann"))
+    # Whatever the throwaway got, the next student got either of the two other values (each chance 1 in 2).
+    assert after == {value: set(LRS) - {value} for value in LRS}
+
+
+def test_only_the_instructor_frees_the_values_of_students_away(tmp_path):
+    room = ClassRoom(tmp_path)
+    room.start_experiment("lr", LRS, LECTURE.to_dict(), now=100.0)
+    for who in ("ann", "bob"):
+        room.join_experiment(who, now=100.0)
+    later = 100.0 + STALE_S + 5
+    cy = room.join_experiment("cy", now=later)  # ann and bob, away, still hold theirs: cy gets the third value
+    experiment = room.state().experiment
+    assert {experiment.value_of("ann"), experiment.value_of("bob"), cy} == set(LRS) and experiment.away(later) == 2
+    state = room.free_away_values(now=later)
+    assert [who for who, _, _ in state.experiment.holders] == ["cy"] and state.experiment.away(later) == 0
+    assert room.join_experiment("ann", now=later + 1) in set(LRS) - {cy}  # back, she joins again
+    room.end_experiment()
+    with pytest.raises(ValueError, match="No class experiment"):
+        room.free_away_values()
 
 
 def test_the_gate_refuses_another_value_in_words_and_the_locks_fix_every_other_setting(tmp_path):
@@ -51,12 +92,14 @@ def test_the_gate_refuses_another_value_in_words_and_the_locks_fix_every_other_s
     mine = replace(QUICK, lr=value, seed=7)  # the seed stays free
     assert room.experiment_problem(mine, "ann") is None and room.lock_problem(mine) is None
     refused = room.experiment_problem(replace(mine, lr=0.5), "ann")
-    assert refused.startswith("Your instructor's experiment on the learning rate gave you 0.001, and this run has 0.5")
+    assert refused.startswith(f"Your instructor's experiment on the learning rate gave you {value:g}, and this run "
+                              "has 0.5")
     assert "Epochs" in room.lock_problem(replace(mine, epochs=QUICK.epochs + 1))
     assert room.locked_config_for("ann", replace(QUICK, lr=0.2, epochs=9)) == replace(QUICK, lr=value)
     # A student who never opened a page is given a value by the gate itself, and held to it.
-    assert room.experiment_problem(replace(QUICK, lr=0.03), "newcomer") is None
-    assert room.state().experiment.value_of("newcomer") == 0.03
+    problem = room.experiment_problem(replace(QUICK, lr=0.5), "newcomer")
+    given = room.state().experiment.value_of("newcomer")
+    assert given in LRS and given != value and f"gave you {given:g}, and this run has 0.5" in problem
 
 
 def test_the_job_manager_asks_the_owner_gate_with_the_owner(tmp_path, make_random_mnist):
@@ -65,11 +108,11 @@ def test_the_job_manager_asks_the_owner_gate_with_the_owner(tmp_path, make_rando
     manager = JobManager(RunStore(tmp_path / "runs"), data=make_random_mnist(), gates=[room.lock_problem],
                          owner_gates=[room.experiment_problem])
     try:
-        room.join_experiment("ann")
-        with pytest.raises(RunRefused, match="gave you 0.001"):
-            manager.submit(replace(QUICK, lr=0.03), "ann")
+        value = room.join_experiment("ann")
+        with pytest.raises(RunRefused, match=f"gave you {value:g}"):
+            manager.submit(replace(QUICK, lr=0.5), "ann")
         assert manager.live_snapshots() == []
-        job = manager.submit(replace(QUICK, lr=0.001, epochs=QUICK.epochs), "ann", student="Ann")
+        job = manager.submit(replace(QUICK, lr=value, epochs=QUICK.epochs), "ann", student="Ann")
         assert [(snap.id, student) for snap, student in manager.live_snapshots()] == [(job.id, "Ann")]
         manager.stop(job.id, "ann")
         manager.wait(job.id, timeout=30)

@@ -12,7 +12,8 @@ from core.engine.curves import loss_curve
 from core.engine.presets import QUICK
 from core.engine.runs import RunStore
 from core.engine.status import Status
-from core.lab.classroom import CLASS_FILE, TOKEN_ENV
+from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
+from core.lessons.experiment import STALE_S
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
 
@@ -31,6 +32,11 @@ def instructor(lab, monkeypatch):
     return at
 
 
+def value_of(runs_dir, at):
+    """The experiment value this session's student holds (None: none)."""
+    return ClassRoom(runs_dir).state().experiment.value_of(at.session_state[OWNER])
+
+
 def start_lr_experiment(at):
     at.selectbox(key="class_x_setting").set_value("lr").run()
     at.selectbox(key="class_x_base").set_value("Quick").run()
@@ -46,13 +52,15 @@ def test_students_get_the_next_value_see_it_fixed_and_the_class_page_plots_the_r
 
     ann = lab(PAGE)
     ann.button(key="class_x_join").click().run()
-    assert "Your instructor's experiment on the learning rate gave you 0.001." in ann.success[0].value
-    bob = lab("pages/hyperparameters.py")  # opening Hyperparameters joins: the next value, shown fixed
-    assert any("gave you 0.0074" in i.value for i in bob.info)
+    ann_lr = value_of(runs_dir, ann)
+    assert f"Your instructor's experiment on the learning rate gave you {ann_lr:g}." in ann.success[0].value
+    bob = lab("pages/hyperparameters.py")  # opening Hyperparameters joins: another value, shown fixed
+    bob_lr = value_of(runs_dir, bob)
+    assert bob_lr in LRS and bob_lr != ann_lr and any(f"gave you {bob_lr:g}" in i.value for i in bob.info)
     lr = next(e for e in bob.select_slider if e.key == "hp_lr")
-    assert lr.disabled and lr.value == 0.0074
+    assert lr.disabled and lr.value == bob_lr
     ann.run()  # a refresh keeps the value
-    assert "gave you 0.001." in ann.success[0].value
+    assert f"gave you {ann_lr:g}." in ann.success[0].value
 
     store = RunStore(runs_dir)
     for i, lr in enumerate([0.001, 0.001, 0.0074, 3.0]):
@@ -81,7 +89,7 @@ def test_students_get_the_next_value_see_it_fixed_and_the_class_page_plots_the_r
     bob.switch_page("pages/train.py").run()
     bob.session_state["lab_config"] = replace(QUICK, lr=0.5)  # a session holding another value: refused in core
     bob.button(key="train_start").click().run()
-    assert any("gave you 0.0074, and this run has 0.5" in e.value for e in bob.error)
+    assert any(f"gave you {bob_lr:g}, and this run has 0.5" in e.value for e in bob.error)
 
     instructor.button(key="class_x_end").click().run()
     assert "The experiment has ended" in instructor.success[0].value
@@ -92,15 +100,27 @@ def test_students_get_the_next_value_see_it_fixed_and_the_class_page_plots_the_r
     assert state["experiment"] is None and state["past_experiments"][0]["values"] == LRS
 
 
-def test_ann_leaves_and_her_value_goes_to_the_next_student(lab, instructor):
+def test_a_value_is_the_students_for_the_experiments_life_and_only_the_instructor_frees_it(lab, instructor, runs_dir):
     start_lr_experiment(instructor)
     ann = lab(PAGE)
     ann.button(key="class_x_join").click().run()
-    ann.button(key="class_x_leave").click().run()
-    assert ann.button(key="class_x_join")  # out again
-    cy = lab(PAGE)
-    cy.button(key="class_x_join").click().run()
-    assert "gave you 0.001." in cy.success[0].value
+    assert value_of(runs_dir, ann) in LRS
+    assert not any(b.key == "class_x_leave" for b in ann.button)  # no leaving and rejoining for another value
+    instructor.run()
+    assert instructor.button(key="class_x_free").disabled  # nobody is away
+    assert any("1 student hold a value, 0 of them not seen for 10 minutes" in c.value for c in instructor.caption)
+
+    # Ann is away for more than 10 minutes: her value stays hers until the instructor frees it.
+    room = ClassRoom(runs_dir)
+    room.update(lambda state: replace(state, experiment=replace(state.experiment, holders=tuple(
+        (who, index, seen - STALE_S - 1) for who, index, seen in state.experiment.holders))))
+    instructor.run()
+    assert any("1 of them not seen for 10 minutes" in c.value for c in instructor.caption)
+    instructor.button(key="class_x_free").click().run()
+    assert "Freed the values of students not seen for 10 minutes" in instructor.success[0].value
+    assert room.state().experiment.holders == ()
+    ann.run()  # back, she joins again
+    assert ann.button(key="class_x_join") and value_of(runs_dir, ann) is None
 
 
 def test_a_bad_range_is_refused_in_words(instructor, runs_dir):
@@ -139,7 +159,6 @@ def test_the_csv_of_an_experiment_lists_its_runs(lab, instructor, runs_dir):
     run_id = save_finished_run(RunStore(runs_dir), replace(QUICK, lr=3.0), "Zed", 11.0, seconds=4.0)
     instructor.run()
     assert any(d.proto.label == "Download its runs (CSV)" for d in instructor.get("download_button"))
-    from core.lab.classroom import ClassRoom
     from core.views.board import BoardReader
     from core.views.class_findings import experiment_csv
 

@@ -161,6 +161,53 @@ def test_bad_uploads(data, message):
     assert message in str(err.value)
 
 
+def png_of_black(width, height):
+    """A whole, valid 8-bit greyscale PNG of black pixels: a long thin one is tiny once compressed."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = (b"\0" + bytes(width)) * height  # each row: filter type 0, then its pixels
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The sizes of the pictures Pillow decodes (Image.load) while a test runs."""
+    sizes = []
+    load = Image.Image.load
+
+    def counting_load(self):
+        sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(Image.Image, "load", counting_load)
+    return sizes
+
+
+@pytest.mark.parametrize("size", [(1, 16_777_216), (16_777_216, 1), (5000, 10)])
+def test_each_side_is_limited_and_checked_from_the_header_before_decoding(size, decoded):
+    # The probe's picture: 1×16,777,216 pixels is no more than 4,096×4,096 in area, 32 KB as a PNG, and it raised the
+    # server's memory by 286 MB while it was read.
+    data = png_of_black(*size)
+    assert len(data) < 64 * 1024
+    with pytest.raises(DigitError, match="each side at most 4,096 pixels"):
+        to_mnist(data)
+    assert decoded == []
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "GIF", "BMP", "WEBP"])
+def test_only_png_and_jpeg_are_read_as_the_label_promises(fmt, decoded):
+    data = encode(draw("one").convert("F") if fmt == "TIFF" else draw("one"), fmt)  # the probe's was a float TIFF
+    decoded.clear()  # saving it decoded the drawing
+    with pytest.raises(DigitError, match="not a PNG or JPEG picture"):
+        to_mnist(data)
+    assert decoded == []
+    assert_mnist_like(to_mnist(encode(draw("one"), "PNG")))  # the two promised kinds are read, of course
+    assert_mnist_like(to_mnist(encode(draw("one"), "JPEG")))
+
+
 def test_blank_drawings():
     with pytest.raises(DigitError, match=EMPTY):
         to_mnist(np.zeros((280, 280, 4), dtype=np.uint8))  # untouched transparent canvas

@@ -205,12 +205,39 @@ def test_an_accounts_display_name_is_its_name_else_its_emails_local_part():
 
 def test_instructors_are_listed_accounts_only():
     accounts = instructor_accounts({"MNIST_LAB_INSTRUCTORS": " Teacher@School.edu , sub-42 ,"})
-    assert is_instructor({"sub": "x", "email": "teacher@school.edu"}, accounts)
+    assert is_instructor({"sub": "x", "email": "teacher@school.edu", "email_verified": True}, accounts)
     assert is_instructor({"sub": "sub-42"}, accounts)
     assert not is_instructor({"sub": "SUB-42"}, accounts)  # subjects are exact
     assert not is_instructor({"sub": "x", "email": "teacher@school.edu", "email_verified": False}, accounts)
-    assert not is_instructor({"sub": "x", "email": "student@school.edu"}, accounts)
+    assert not is_instructor({"sub": "x", "email": "student@school.edu", "email_verified": True}, accounts)
     assert not is_instructor({"sub": "teacher@school.edu"}, instructor_accounts({}))
+
+
+def test_a_subject_is_matched_only_against_subject_entries_and_an_email_only_against_email_entries():
+    # The probe: an account whose subject is the listed email got the instructor's controls, whatever its email.
+    by_email = instructor_accounts({"MNIST_LAB_INSTRUCTORS": "teacher@school.edu"})
+    assert not is_instructor({"sub": "teacher@school.edu", "email": "eve@evil.example", "email_verified": True},
+                             by_email)
+    assert not is_instructor({"sub": "teacher@school.edu"}, by_email)
+    # A subject that looks like an email is listed as one with "sub:", and then only a subject matches it.
+    by_subject = instructor_accounts({"MNIST_LAB_INSTRUCTORS": "sub:teacher@school.edu, sub: t-9 "})
+    assert is_instructor({"sub": "teacher@school.edu", "email": "ms.l@school.edu"}, by_subject)
+    assert is_instructor({"sub": "t-9"}, by_subject)
+    assert not is_instructor({"sub": "x", "email": "teacher@school.edu", "email_verified": True}, by_subject)
+    assert not is_instructor({"sub": "sub:teacher@school.edu"}, by_subject)
+    assert not instructor_accounts({"MNIST_LAB_INSTRUCTORS": " sub: , ,"})  # an empty subject lists nobody
+
+
+@pytest.mark.parametrize(("claim", "verified"), [
+    (True, True), ("true", True), ("TRUE", True), ("True", True),
+    (False, False), ("false", False), ("False", False), ("no", False), ("0", False), ("", False), (1, False),
+    (None, False), ("missing", False)])
+def test_email_verified_is_read_strictly(claim, verified):
+    accounts = instructor_accounts({"MNIST_LAB_INSTRUCTORS": "teacher@school.edu"})
+    user = {"sub": "x", "email": "teacher@school.edu"}
+    if claim != "missing":
+        user["email_verified"] = claim
+    assert is_instructor(user, accounts) is verified
 
 
 # --- the instructor token's guard ------------------------------------------------------------------------------
@@ -371,7 +398,8 @@ def account_page(page: str, user: dict):
 
 ANN = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "ann-1", "email": "ann@school.edu",
        "name": "Ann Lee"}
-TEACHER = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "t-9", "email": "Teacher@School.edu"}
+TEACHER = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "t-9", "email": "Teacher@School.edu",
+           "email_verified": True}
 
 
 def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(server, monkeypatch):
@@ -408,3 +436,7 @@ def test_with_sign_in_listed_accounts_are_the_instructors_and_the_token_is_no_wa
     ann = account_page("pages/class.py", ANN)
     assert not any(b.label in ("Set the challenge", "Unlock") for b in ann.button)
     assert not any(h.value == "Instructor" for h in ann.header)
+    # The probe's accounts: a subject that is the listed email, and the teacher's email marked unverified as text.
+    for impostor in ({**ANN, "sub": "teacher@school.edu"}, {**TEACHER, "email_verified": "False"}):
+        at = account_page("pages/class.py", impostor)
+        assert not any(b.label == "Set the challenge" for b in at.button)

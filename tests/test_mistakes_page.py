@@ -25,9 +25,11 @@ from core.lessons.digits import NOT_IMAGE
 from core.lessons.mistakes import confusion, gallery, headline, per_class_accuracy
 from core.views.mistakes_charts import accuracy_words, confusion_words, reliability_words
 from core.views.mistakes_view import picture_alt
+from tests.test_digits import draw, encode, png_of_black
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/mistakes.py"
+TIFF_DIGIT = encode(draw("one").convert("F"), "TIFF")
 
 
 @pytest.fixture(scope="module")
@@ -340,6 +342,8 @@ def test_try_it_by_keyboard_with_a_test_digit(app, newest):
         ("notes.txt", b"this is not a picture", NOT_IMAGE),
         ("empty.png", b"", "empty (0 bytes)"),
         ("blank.png", None, "The drawing is empty"),
+        ("tall.png", png_of_black(1, 16_777_216), "each side at most 4,096 pixels"),  # the probe's 32 KB PNG
+        ("float.png", TIFF_DIGIT, NOT_IMAGE),  # a float TIFF named .png: the header says what it is
     ],
 )
 def test_try_it_explains_a_bad_upload(app, name, content, message):

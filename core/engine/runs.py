@@ -19,11 +19,9 @@ verdict (the server calls it when it starts). core.engine.run_recorder writes th
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import functools
 import hashlib
-import io
 import math
 import os
 import re
@@ -39,6 +37,7 @@ import psutil
 import torch
 
 from core.engine.config import ConfigError, TrainConfig
+from core.engine.csv_safe import csv_text
 from core.engine.display_name import clean_name, name_problem
 from core.engine.doctor import Diagnosis, diagnose
 from core.engine.events import ReportCardEvent
@@ -175,11 +174,7 @@ class Run:
 
     def metrics_csv(self) -> str:
         """The per-epoch metrics as CSV text."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=EPOCH_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(self.epochs)
-        return out.getvalue()
+        return csv_text(EPOCH_COLUMNS, ([entry.get(name) for name in EPOCH_COLUMNS] for entry in self.epochs))
 
 
 class RunStore:

@@ -335,9 +335,16 @@ class ClassRoom:
             experiment = self.update(join).experiment
         return experiment.value_of(owner) if experiment else None
 
-    def leave_experiment(self, owner: str) -> ClassState:
-        """The student leaves the experiment: their value goes to the next student who joins."""
-        return self.update(lambda state: replace(state, experiment=state.experiment and state.experiment.left(owner)))
+    def free_away_values(self, now: float | None = None) -> ClassState:
+        """The instructor frees the values of students not seen for a while (STALE_S): the only way a value a
+        student holds goes back to the rotation. Such a student, back, joins again."""
+        now = time.time() if now is None else now
+        if self.state().experiment is None:
+            raise ValueError("No class experiment is under way.")
+        def free(state: ClassState) -> ClassState:
+            return replace(state, experiment=state.experiment and state.experiment.without_away(now))
+
+        return self.update(free)
 
     def locked_for(self, owner: str) -> dict[str, Any]:
         """Every setting this student may not change now: the class's locks and their experiment value."""

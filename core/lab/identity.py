@@ -35,6 +35,7 @@ NEW_IDS_ENV = "MNIST_LAB_NEW_IDS_PER_MINUTE"
 DEFAULT_NEW_IDS_PER_MINUTE = 6
 PROXY_ENV = "MNIST_LAB_BEHIND_PROXY"  # how many proxies in front of the lab append to X-Forwarded-For
 INSTRUCTORS_ENV = "MNIST_LAB_INSTRUCTORS"
+SIGN_IN_EVERY_PAGE_ENV = "MNIST_LAB_SIGN_IN_EVERY_PAGE"  # on: a visitor not signed in sees only Sign in
 LOCAL_ADDRESS = "local"  # Streamlit gives no address for a browser on the server's own machine
 _ANONYMOUS_ID = re.compile(r"^[0-9a-f]{32}$")
 _SALT = b"mnist-lab owner cookie"
@@ -237,18 +238,53 @@ def account_display_name(user: Mapping) -> str:
     return ""
 
 
-def instructor_accounts(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """$MNIST_LAB_INSTRUCTORS: the accounts (emails or subjects, comma-separated) that are instructors."""
+SUBJECT_PREFIX = "sub:"  # an instructors entry that names a subject; an entry with "@" (and no prefix) is an email
+
+
+@dataclass(frozen=True)
+class Instructors:
+    """$MNIST_LAB_INSTRUCTORS read into its two kinds of entry: verified emails (casefolded) and exact subjects."""
+
+    emails: frozenset[str] = frozenset()
+    subjects: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.emails or self.subjects)
+
+
+def instructor_accounts(environ: Mapping[str, str] | None = None) -> Instructors:
+    """$MNIST_LAB_INSTRUCTORS (comma-separated): `teacher@school.edu` is an email, `sub:XYZ` a subject; an entry
+    without "@" is a subject too, as the lab read it before (a subject is never matched against an email entry)."""
     raw = (environ if environ is not None else os.environ).get(INSTRUCTORS_ENV, "")
-    return frozenset(entry.strip() for entry in raw.split(",") if entry.strip())
+    emails, subjects = set(), set()
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        if entry.startswith(SUBJECT_PREFIX):
+            subjects.add(entry[len(SUBJECT_PREFIX):].strip())
+        elif "@" in entry:
+            emails.add(entry.casefold())
+        else:
+            subjects.add(entry)
+    return Instructors(frozenset(emails), frozenset(subjects - {""}))
 
 
-def is_instructor(user: Mapping, accounts: frozenset[str]) -> bool:
-    """True when a signed-in account is listed: by its exact subject, or by its email (any case) unless the
-    provider says that email is unverified."""
+def email_verified(user: Mapping) -> bool:
+    """True only when the provider says the email is verified: True, or the text "true" in any case. Missing,
+    False, "False", "no"... are not (some providers send no such claim and let anyone type any email)."""
+    claim = user.get("email_verified")
+    return claim is True or (isinstance(claim, str) and claim.casefold() == "true")
+
+
+def is_instructor(user: Mapping, accounts: Instructors) -> bool:
+    """True when a signed-in account is listed: its exact subject among the subject entries, or its verified email
+    (any case) among the email entries. Each is matched against its own kind of entry only."""
     subject, email = user.get("sub"), user.get("email")
-    if isinstance(subject, str) and subject in accounts:
+    if isinstance(subject, str) and subject in accounts.subjects:
         return True
-    verified = user.get("email_verified", True) not in (False, "false")
-    emails = {account.casefold() for account in accounts if "@" in account}
-    return verified and isinstance(email, str) and email.strip().casefold() in emails
+    return email_verified(user) and isinstance(email, str) and email.strip().casefold() in accounts.emails
+
+
+def sign_in_every_page(environ: Mapping[str, str] | None = None) -> bool:
+    """$MNIST_LAB_SIGN_IN_EVERY_PAGE: every page behind sign-in. Off when unset, empty, 0, no, false or off; any
+    other value turns it on, so a host who meant to close the lab is never left open by a typo."""
+    raw = (environ if environ is not None else os.environ).get(SIGN_IN_EVERY_PAGE_ENV, "").strip().lower()
+    return raw not in {"", "0", "no", "false", "off"}

@@ -16,7 +16,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 4096 * 4096
+# Each side, not only the area: a 1×16,777,216 PNG of 32 KB has a modest area and still cost 286 MB to decode.
+MAX_SIDE = 4096
+UPLOAD_FORMATS = ("PNG", "JPEG")  # what the upload's label promises; Pillow reads only their headers to say so
 # Larger pictures are shrunk before processing: a digit needs far fewer pixels, and it keeps the work small.
 WORK_SIDE = 1024
 BOX = 20
@@ -27,7 +29,7 @@ INK_FLOOR = 0.2  # after stretching, fainter than 20 % of full ink is paper grai
 WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # greyscale with more than 8 bits per pixel
 
 EMPTY = "The drawing is empty — draw a digit first."
-NOT_IMAGE = "This file is not an image we can read (PNG or JPEG)."
+NOT_IMAGE = "This file is not a PNG or JPEG picture, the two kinds the lab reads. Save it as PNG or JPEG and try again."
 
 
 class DigitError(ValueError):
@@ -84,8 +86,10 @@ def _open(data: bytes) -> Image.Image:
         # lower anyway, so this only matters for pictures we would reject a moment later.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            _check_pixels(img.size)  # header only: nothing decoded yet
+            # Only the two formats' own readers try the file (a TIFF, a GIF is refused), and Image.open reads the
+            # header alone: the size is checked before anything is decoded.
+            img = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
+            _check_pixels(img.size)
             img.load()
     except DigitError:
         raise
@@ -100,14 +104,13 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _too_big_message(size: tuple[int, int] | None = None) -> str:
-    side = int(MAX_PIXELS**0.5)
     got = f"This picture is {size[0]:,}×{size[1]:,} pixels" if size else "This picture is too large"
-    return f"{got}; the limit is {side:,}×{side:,} ({MAX_PIXELS / 1e6:.1f} megapixels). Please shrink it."
+    return f"{got}; the limit is {MAX_SIDE:,}×{MAX_SIDE:,} (each side at most {MAX_SIDE:,} pixels). Please shrink it."
 
 
 def _check_pixels(size: tuple[int, int]) -> None:
     w, h = int(size[0]), int(size[1])
-    if w * h > MAX_PIXELS:
+    if w > MAX_SIDE or h > MAX_SIDE:
         raise DigitError(_too_big_message((w, h)))
     if w == 0 or h == 0:
         raise DigitError(EMPTY)

@@ -1,16 +1,23 @@
 """A class experiment: one setting varied over a few values, every other setting fixed, one value per student.
 
-Pure data and rules (no files, no Streamlit): core.lab.classroom keeps it in class.json under its file lock. Values
-are handed out round-robin as students join: a joiner gets the value held by the fewest students still here
-(ties: the earliest value), so the first students get the values in order and a value freed by a student who
-left goes to the next joiner. A student keeps their value on every refresh while they are seen.
+Pure data and rules (no files, no Streamlit): core.lab.classroom keeps it in class.json under its file lock. A
+joiner gets one of the values held by the fewest students, drawn at random, so every value gets as many students
+as the others, give or take one. A student keeps their value for the experiment's life: leaving and coming back,
+another tab, another day give the same value. Only the instructor frees the values of students not seen for
+STALE_S (who, back, join again).
+
+Why at random among the least held: with a fixed order (the earliest value first), a throwaway identity (a private
+window, a second account) showed which value came next, so a student could line up the value they wanted, and a
+throwaway chose what the next classmate got. Drawn at random, a throwaway's own value says nothing of the next one;
+all it can do is what any joiner does, be one more student in the rotation, holding its value until the instructor
+frees it.
 """
 
 from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,7 +31,7 @@ CHOICE_SETTINGS = ("optimizer", "activation", "schedule", "normalize")
 EXPERIMENT_SETTINGS = NUMBER_SETTINGS + CHOICE_SETTINGS
 FREE_SETTINGS = ("seed",)  # never locked: runs of one value differ by their seed, which shows the spread
 MAX_VALUES = 12
-STALE_S = 10 * 60.0  # a student not seen for this long has left: their value may go to the next joiner
+STALE_S = 10 * 60.0  # a student not seen for this long is away: the instructor may free their value
 SEEN_EVERY_S = 60.0  # how often a student's "last seen" is written (not at every page run)
 
 
@@ -83,27 +90,31 @@ class Experiment:
         index = next((i for who, i, _ in self.holders if who == owner), None)
         return None if index is None else self.values[index]
 
-    def joined(self, owner: str, now: float) -> Experiment:
-        """The experiment with `owner` holding a value (the same one if they hold one), seen now."""
-        here = [(who, i, seen) for who, i, seen in self.holders if now - seen < STALE_S or who == owner]
-        mine = next(((who, i, seen) for who, i, seen in here if who == owner), None)
-        if mine is not None:
-            if now - mine[2] < SEEN_EVERY_S and len(here) == len(self.holders):
-                return self
-            return replace(self, holders=tuple((w, i, now if w == owner else s) for w, i, s in here))
+    def joined(self, owner: str, now: float, choose: Callable[[Sequence[int]], int] = secrets.choice) -> Experiment:
+        """The experiment with `owner` holding a value (the one they hold, if any), seen now. A newcomer gets one of
+        the values held by the fewest students, picked by `choose` (at random: see the module's note)."""
+        if not self.needs_write(owner, now):
+            return self
+        if any(who == owner for who, _, _ in self.holders):
+            return replace(self, holders=tuple((w, i, now if w == owner else s) for w, i, s in self.holders))
         counts = [0] * len(self.values)
-        for _, i, _ in here:
+        for _, i, _ in self.holders:
             counts[i] += 1
-        index = counts.index(min(counts))
-        return replace(self, holders=(*here, (owner, index, now)))
+        fewest = [i for i, count in enumerate(counts) if count == min(counts)]
+        return replace(self, holders=(*self.holders, (owner, choose(fewest), now)))
 
-    def left(self, owner: str) -> Experiment:
-        """The experiment without `owner`: their value goes to the next joiner."""
-        return replace(self, holders=tuple(h for h in self.holders if h[0] != owner))
+    def away(self, now: float) -> int:
+        """How many students holding a value have not been seen for STALE_S."""
+        return sum(now - seen >= STALE_S for _, _, seen in self.holders)
+
+    def without_away(self, now: float) -> Experiment:
+        """The experiment with the values of students not seen for STALE_S freed (the instructor's choice)."""
+        return replace(self, holders=tuple(h for h in self.holders if now - h[2] < STALE_S))
 
     def needs_write(self, owner: str, now: float) -> bool:
         """True when joining now changes something worth saving (a new holder, or a stale "last seen")."""
-        return self.joined(owner, now) is not self
+        seen = next((seen for who, _, seen in self.holders if who == owner), None)
+        return seen is None or now - seen >= SEEN_EVERY_S
 
     def value_words(self, value: Any) -> str:
         return value_words(self.setting, value)

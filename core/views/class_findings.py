@@ -7,8 +7,6 @@ page with no new run costs a dictionary lookup; the step losses of a run are rea
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 import threading
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from core.engine.config import SETTINGS
+from core.engine.csv_safe import csv_text
 from core.engine.curves import Curve, finite_or_none, loss_curve
 from core.engine.runs import RunStore
 from core.lessons.challenge import value_words
@@ -179,13 +178,9 @@ CSV_COLUMNS = ("value", "student", "test accuracy (%)", "epochs", "seconds", "ru
 
 def experiment_csv(experiment: Experiment, entries: Sequence[BoardEntry]) -> str:
     """The experiment's runs as CSV: value, student, test accuracy, epochs, training seconds, run id."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for entry in experiment_entries(experiment, entries):
-        writer.writerow([_value(experiment, entry), entry.student, f"{entry.test_accuracy:.2f}", entry.epochs_done,
-                         f"{entry.train_seconds:.1f}", entry.run_id])
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, ([_value(experiment, entry), entry.student, f"{entry.test_accuracy:.2f}",
+                                   entry.epochs_done, f"{entry.train_seconds:.1f}", entry.run_id]
+                                  for entry in experiment_entries(experiment, entries)))
 
 
 def experiment_summary(experiment: Experiment, entries: Sequence[BoardEntry]) -> str:

@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 from core.engine.trainer import predict
-from core.lessons.digits import MAX_BYTES, DigitError, DigitInput, to_mnist
+from core.lessons.digits import MAX_BYTES, MAX_SIDE, DigitError, DigitInput, to_mnist
 from core.lessons.mistakes import enlarge, top_k
 from core.views.mistakes_charts import probability_chart, probability_words
 from core.views.mistakes_view import digit_alt, original_alt
@@ -40,7 +40,8 @@ def _drawn() -> DigitInput | None:
 
 def _uploaded() -> DigitInput | None:
     upload = st.file_uploader(
-        f"A picture of one handwritten digit: PNG or JPEG, any size up to {MAX_BYTES // 1024 // 1024} MB",
+        f"A picture of one handwritten digit: PNG or JPEG, up to {MAX_BYTES // 1024 // 1024} MB and "
+        f"{MAX_SIDE:,} pixels a side",
         key=keys.UPLOAD,
     )
     if upload is None:

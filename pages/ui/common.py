@@ -14,7 +14,8 @@ WANTED_QUERY = "lab_wanted_query"  # that deep link's query parameters (?run=, ?
 
 
 def require_shell(page: str) -> None:
-    """Make sure this page runs inside streamlit_app.py's navigation; call it first on every page.
+    """Make sure this page runs inside streamlit_app.py's navigation, and behind sign-in if the host wants every
+    page there; call it first on every page.
 
     Streamlit treats a folder named pages/ as legacy auto-navigation until some session has run
     st.navigation. Until then a deep link (/autograd) runs the page file alone: no page config, and a
@@ -25,6 +26,8 @@ def require_shell(page: str) -> None:
         st.session_state[WANTED_PAGE] = page
         st.session_state[WANTED_QUERY] = st.query_params.to_dict()
         st.switch_page("streamlit_app.py")
+    if sign_in_wall():  # the shell runs no page behind it; this holds for a page run alone as well
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Loading MNIST (first time only)…")
@@ -220,13 +223,32 @@ def _sign_in() -> None:
         st.error(f"Sign-in is not set up correctly on this server; tell your instructor. ({error})")
 
 
-def _sign_in_first() -> None:
-    """Stop the page with a Sign in button: with sign-in on, only an account may train or own runs."""
-    st.info("Sign in to train and to control your runs: the lab knows each student by their account.",
-            icon=":material/login:")
+def _sign_in_prompt(words: str) -> None:
+    """Why to sign in, and the Sign in button, in the page's body."""
+    st.info(words, icon=":material/login:")
     if st.button("Sign in", key="lab_sign_in_page", type="primary", icon=":material/login:"):
         _sign_in()
+
+
+def _sign_in_first() -> None:
+    """Stop the page with a Sign in button: with sign-in on, only an account may train or own runs."""
+    _sign_in_prompt("Sign in to train and to control your runs: the lab knows each student by their account.")
     st.stop()
+
+
+def sign_in_wall() -> bool:
+    """With every page behind sign-in ($MNIST_LAB_SIGN_IN_EVERY_PAGE) and nobody signed in, draw only a Sign in
+    prompt and return True: the shell then runs no page, deep links included. False otherwise."""
+    if not identity.sign_in_every_page():
+        return False
+    if not signin_configured():  # closed, as the host asked, rather than open to everyone
+        st.error("This lab shows its pages only to signed-in accounts, but sign-in is not set up on this server. "
+                 "Tell your instructor.", icon=":material/lock:")
+        return True
+    if signed_in_user() is not None:
+        return False
+    _sign_in_prompt("Sign in to use this lab: its pages are for the class's accounts only.")
+    return True
 
 
 def owner_id() -> str:

@@ -10,6 +10,7 @@ before it acts, so a replayed click from a locked session does nothing.
 from __future__ import annotations
 
 import math
+import time
 
 import streamlit as st
 
@@ -19,7 +20,7 @@ from core.engine.words import plural
 from core.lab.classroom import instructor_token, proof_matches, token_matches, unlock_proof
 from core.lab.identity import instructor_accounts, is_instructor
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
-from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, value_ladder
+from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, STALE_S, value_ladder
 from core.views.board import Board, entry_title
 from core.views.live_class import live_view
 from pages.ui import common
@@ -249,13 +250,21 @@ def _experiment_form(class_state) -> None:
     st.subheader("Class experiment")
     experiment = class_state.experiment
     if experiment is not None:
-        holders = len(experiment.holders)
+        holders, away = len(experiment.holders), experiment.away(time.time())
         st.caption(f"Under way: {experiment.label()} over "
                    + ", ".join(experiment.value_words(v) for v in experiment.values)
-                   + f"; {plural(holders, 'student')} hold a value. Starting another ends this one.")
-        st.button("End the experiment", key="class_x_end", icon=":material/stop:",
-                  on_click=_act, args=(lambda: classroom().end_experiment(),
-                                       "The experiment has ended; it stays listed with its results and CSV."))
+                   + f"; {plural(holders, 'student')} hold a value, {away} of them not seen for "
+                   f"{STALE_S / 60:g} minutes. A student keeps their value until the experiment ends. Starting "
+                   "another ends this one.")
+        end, free = st.columns(2)
+        end.button("End the experiment", key="class_x_end", icon=":material/stop:",
+                   on_click=_act, args=(lambda: classroom().end_experiment(),
+                                        "The experiment has ended; it stays listed with its results and CSV."))
+        free.button(f"Free the values of students not seen for {STALE_S / 60:g} minutes", key="class_x_free",
+                    icon=":material/person_remove:", disabled=not away, on_click=_act,
+                    args=(lambda: classroom().free_away_values(),
+                          f"Freed the values of students not seen for {STALE_S / 60:g} minutes: they go to the next "
+                          "students who join, and any of them who comes back joins again."))
     a, b = st.columns(2)
     setting = a.selectbox("Setting to vary", list(EXPERIMENT_SETTINGS), format_func=_setting_label,
                           key="class_x_setting")

@@ -1,8 +1,9 @@
 """A class experiment on the learning rate in four browsers: the instructor sets it up from her own tiny settings,
-three students join and get the next values, train, and the instructor's live view and the experiment's plot
+three students join and get three different values, train, and the instructor's live view and the experiment's plot
 update without a reload. Real MNIST, tiny runs (1 epoch on 6,000 images)."""
 
 import json
+import re
 import time
 from urllib.parse import urlencode
 
@@ -22,7 +23,8 @@ from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a
 pytestmark = pytest.mark.browser
 # 1,250 steps: long enough for the first student to pause it before it ends, even on a quiet machine.
 TINY = {"epochs": 1, "train_subset": 20_000, "batch_size": 16, "hidden": "128-64", "optimizer": "sgd", "seed": 0}
-LRS = [0.001, 0.0074, 0.0548]  # the first three of the helper's default: 0.001 to 3, five values, log
+# Of the helper's default, 0.001 to 3, five values on a log scale: each joiner gets one of the least held at random.
+GIFT = re.compile(r"Your instructor's experiment on the learning rate gave you [0-9.]+\.")
 
 
 def experiment_points(page) -> list[int]:
@@ -57,14 +59,14 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     teacher.page.get_by_text("The experiment has started").wait_for()
     teacher.page.locator(".st-key-class_live", has_text="No run is training or waiting").wait_for()
 
-    for app, name, lr in zip(students, names, LRS, strict=True):
+    for app, name in zip(students, names, strict=True):
         app.open("class")
         type_name(app, name)
-        gift = app.page.get_by_text(f"Your instructor's experiment on the learning rate gave you {lr:g}.")
+        gift = app.page.get_by_text(GIFT)
         join = button(app.page, "class_x_join")  # in the board's fragment: a refresh can swallow a click
         until_shown(lambda join=join: join.click() if join.count() else None, gift)
     holders = json.loads((runs / CLASS_FILE).read_text())["experiment"]["holders"]
-    assert [index for _, index, _ in holders] == [0, 1, 2]
+    assert len({index for _, index, _ in holders}) == 3  # three students, three different values
 
     start = time.perf_counter()
     for app in students:

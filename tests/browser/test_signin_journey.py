@@ -22,11 +22,11 @@ from tests.browser.conftest import browser_tabs
 from tests.browser.lab_server import StreamlitPage, free_port, start_lab_server, stop_lab_server, until_shown
 
 pytestmark = pytest.mark.browser
-USERS = {
-    "ann": {"sub": "ann-sub", "email": "ann@school.edu", "name": "Ann"},
-    "bob": {"sub": "bob-sub", "email": "bob@school.edu", "name": "Bob"},
-    "cy": {"sub": "cy-sub", "email": "cy@school.edu", "name": "Cy"},
-    "teacher": {"sub": "teacher-sub", "email": "teacher@school.edu", "name": "Ms Lovelace"},
+USERS = {  # the provider says each email is verified, as Google does: only then does an email entry count
+    "ann": {"sub": "ann-sub", "email": "ann@school.edu", "name": "Ann", "email_verified": True},
+    "bob": {"sub": "bob-sub", "email": "bob@school.edu", "name": "Bob", "email_verified": True},
+    "cy": {"sub": "cy-sub", "email": "cy@school.edu", "name": "Cy", "email_verified": True},
+    "teacher": {"sub": "teacher-sub", "email": "teacher@school.edu", "name": "Ms Lovelace", "email_verified": True},
 }
 TINY = {"epochs": 1, "train_subset": 2000, "batch_size": 64, "seed": 0}
 LONGER = {**TINY, "epochs": 4, "train_subset": 6000}  # still short, but long enough to be watched while it trains
