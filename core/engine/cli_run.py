@@ -30,7 +30,7 @@ class ConsoleReport(Callback):
 
     def on_start(self, event: StartEvent) -> None:
         cfg = event.config
-        self._line(f"training {cfg.architecture()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
+        self._line(f"training {cfg.layers_text()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
                    f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)} on {event.n_train:,} images ({event.device}, "
                    f"{event.num_processes} process{'es' if event.num_processes > 1 else ''})")
         self.total = event.total_steps

@@ -57,7 +57,7 @@ def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np
                                 key=keys.INSIDE_INDEX)
         image, title = images[int(index)], f"test image #{int(index)} (a {int(labels[int(index)])})"
     layers = inside.activations(model, image, run.config.normalize)
-    st.markdown(f"From left to right, {title} as each layer of {run.config.architecture()} sees it:")
+    st.markdown(f"From left to right, {title} as each layer of {run.config.layers_text()} sees it:")
     hidden = layers[1:-2]
     columns = st.columns([1.2, *([2] * min(len(hidden), 3)), 1.6])
     columns[0].image(enlarge(image, 5), caption="Input: 784 pixels", output_format="PNG")

@@ -56,7 +56,7 @@ def _network():
     if source == "run" and runs:
         by_id = {run.id: run for run in runs}
         run_id = st.selectbox("Run", list(by_id), key=RUN,
-                              format_func=lambda i: f"{by_id[i].config.architecture()} · {i}")
+                              format_func=lambda i: f"{by_id[i].config.layers_text()} · {i}")
         run = by_id[run_id]
         model = loaders.model(run)
         if model is None:
