@@ -104,7 +104,7 @@ class TrainConfig:
         "relu", label="Activation function",
         kind=Choice(ACTIVATIONS, {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU",
                                   "leaky_relu": "leaky ReLU"}, labelled_when_short=True),
-        script="build_model puts its module after every hidden layer",
+        script="build_model puts its module after every layer but the last",
         sweep=Sweep(ACTIVATIONS, ("relu", "tanh", "sigmoid")),
         help="What each hidden unit does to its weighted sum before passing it on. **ReLU** (the lecture's) "
         "keeps positives and zeroes negatives: cheap, and its gradient is 1 wherever it fires. **Leaky ReLU** "
