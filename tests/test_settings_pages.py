@@ -270,4 +270,5 @@ def test_the_history_overlays_runs_and_offers_downloads(lab):
     charts = at.get("plotly_chart")
     assert len(charts) == 6  # live loss, live epochs, three of gradient flow, the overlay
     assert at.selectbox(key="history_run").value == ids[0]
-    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)", "Script (.py)"}
+    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)", "Script (.py)",
+                                                              "Notebook (.ipynb)"}
