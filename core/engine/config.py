@@ -248,3 +248,14 @@ class TrainConfig:
 
 
 SETTINGS: dict[str, Setting] = settings_of(TrainConfig)
+
+
+def unused_because(name: str, config: TrainConfig) -> str | None:
+    """Why setting `name` changes nothing in `config`, in words ("Kernel size changes nothing unless network type is
+    convolutional (CNN)"); None when it matters."""
+    described = SETTINGS[name]
+    if described.used_by(config):
+        return None
+    other, value = described.needs
+    return (f"{described.label} changes nothing unless {SETTINGS[other].label.lower()} is "
+            f"{SETTINGS[other].kind.words(value)}")
