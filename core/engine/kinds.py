@@ -351,10 +351,6 @@ class Hidden(Kind):
 
     history = words
 
-    def script_words(self, value) -> str:
-        """The widths in plain ASCII for a script's docstring: "784 -> 128 -> 64 -> 10"."""
-        return " -> ".join(str(n) for n in self.layers(value))
-
     def layers(self, value) -> tuple[int, ...]:
         """Every width in order, the first and last included: (784, 128, 64, 10)."""
         return (self.first, *value) if self.last is None else (self.first, *value, self.last)
