@@ -10,7 +10,6 @@ import streamlit as st
 
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.model import build_model, describe_layers
-from core.engine.network_size import count_parameters
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.engine.words import format_seconds, plural
 from core.lab.estimate import estimate_epoch, estimate_finder_seconds
@@ -34,7 +33,8 @@ KEYS = {name: f"hp_{name}" for name in SETTINGS}
 LOCKED = "Locked by your instructor for the class"
 LOCKED_WHY = f"{LOCKED}: every run uses this value."
 # Where the widgets sit; every other setting goes into the left column of "More settings".
-MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs"), ("hidden", "activation", "normalize", "seed"))
+MAIN_COLUMNS = (("lr", "optimizer", "batch_size", "epochs", "normalize", "seed"),
+                ("architecture", "conv_channels", "kernel_size", "hidden", "activation"))
 MORE_RIGHT = ("overfit_one_batch", "overfit_steps", "device", "log_with")
 MORE_LEFT = tuple(name for name in SETTINGS if name not in {*MAIN_COLUMNS[0], *MAIN_COLUMNS[1], *MORE_RIGHT})
 
@@ -71,8 +71,8 @@ def draw_widget(name: str, config: TrainConfig, locked: bool = False) -> None:
     described = SETTINGS[name]
     widget, current = described.widget, getattr(config, name)
     words = {"key": KEYS[name], "help": f"**{LOCKED_WHY}**\n\n{described.help}" if locked else described.help}
-    if locked:
-        words["disabled"] = True
+    if locked or (described.needs and st.session_state[KEYS[described.needs[0]]] != described.needs[1]):
+        words["disabled"] = True  # locked, or it changes nothing with the settings above it (a kernel in an MLP)
     if widget.kind == "select_slider":
         st.select_slider(described.label, ladder(widget.ladder, current), format_func=described.kind.format, **words)
     elif widget.kind == "slider":
@@ -84,8 +84,6 @@ def draw_widget(name: str, config: TrainConfig, locked: bool = False) -> None:
     elif widget.kind == "text_input":
         st.text_input(described.label, placeholder=widget.placeholder, **words)
     elif widget.kind == "number_input":
-        off = bool(widget.enabled_by) and not st.session_state[KEYS[widget.enabled_by]]
-        words["disabled"] = words.get("disabled", False) or off
         st.number_input(described.label, described.kind.widget_low, described.high, step=widget.step, **words)
     elif widget.kind == "checkbox":
         st.checkbox(described.label, **words)
@@ -144,7 +142,7 @@ if new_config != config:
 
 st.subheader("Preview of the network")
 model = build_model(config)
-rows = [row for row in describe_layers(model) if row.kind != "Flatten"]
+rows = [row for row in describe_layers(model) if row.kind not in ("Flatten", "Unflatten")]
 table({
     "Layer": [f"{row.name}: {row.kind}" for row in rows],
     "Output per image": [" × ".join(str(n) for n in row.output_shape) for row in rows],
@@ -152,9 +150,9 @@ table({
 })
 speed = job_manager().speed
 epoch = estimate_epoch(config, speed or 1.0)
-st.markdown(f"**{config.architecture()}**, {network_words(config)}.")
+st.markdown(f"**{config.layers_text()}**, {network_words(config)}.")
 m1, m2, m3 = st.columns(3)
-m1.metric("Parameters to learn", f"{count_parameters(config.hidden):,}")
+m1.metric("Parameters to learn", f"{config.parameter_count():,}")
 m2.metric("Time per epoch (estimate)", format_seconds(epoch.seconds))
 m3.metric(f"Time for {plural(config.epochs, 'epoch')}", format_seconds(epoch.seconds * config.epochs))
 st.caption(

@@ -203,8 +203,8 @@ doctor_shown = None  # the run whose doctor the page shows above the history
 busy = snapshot is not None and snapshot.active
 
 shown = settings_text(config)
-if config.architecture() not in shown:
-    shown += f" ({config.architecture()})"
+if config.layers_text() not in shown:
+    shown += f" ({config.layers_text()})"
 st.markdown(f"Settings: **{shown}**.")
 st.page_link("pages/hyperparameters.py", label="Change the settings", icon=":material/tune:")
 student = st.session_state.get(STUDENT)

@@ -7,7 +7,7 @@ def test_defaults_are_the_lectures_setup():
     c = TrainConfig()
     settings = (c.optimizer, c.lr, c.batch_size, c.epochs, c.hidden, c.normalize)
     assert settings == ("sgd", 0.01, 64, 3, (128, 64), "plain")
-    assert c.architecture() == "784 → 128 → 64 → 10"
+    assert c.layers_text() == "784 → 128 → 64 → 10"
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Gradient flow: the numbers of core.engine.gradient_flow checked by hand, and in real training on MNIST."""
 
+import copy
 import math
 import pickle
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from core.engine.config import TrainConfig
 from core.engine.events import EpochEvent, LayerStatsEvent
 from core.engine.gradient_flow import GradientFlow, layer_names
-from core.engine.model import build_mlp
+from core.engine.model import build_cnn, build_mlp
 from core.engine.trainer import Trainer
 
 
@@ -137,3 +138,72 @@ def test_epochs_carry_the_means_of_their_measurements(flows):
     # Plain data: the events cross process boundaries pickled.
     assert pickle.loads(pickle.dumps(measured[0])) == measured[0]
     assert pickle.loads(pickle.dumps(epoch)).to_dict() == epoch.to_dict()
+
+
+def test_a_cnns_layers_are_named_conv_first():
+    assert layer_names(3, 2) == ["conv 1", "conv 2", "hidden 1", "hidden 2", "output"]
+    flow = GradientFlow(build_cnn((4, 6), 3, (8,), seed=0), steps_per_epoch=10)
+    assert flow.names == ["conv 1", "conv 2", "hidden 1", "output"]
+    assert [type(relu) for relu in flow.relus] == [torch.nn.ReLU] * 3  # after each conv and the hidden layer
+
+
+def test_conv_layers_grad_norm_and_update_ratio_match_torchs_own_gradients():
+    # The oracle: torch.autograd.grad on a copy of the network, for the same batch, before the step.
+    model = build_cnn((4, 6), 3, (8,), seed=0)
+    flow = GradientFlow(model, steps_per_epoch=100, every=3, window=1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(1)
+    checked = 0
+    for step in range(1, 7):
+        x, y = torch.rand(16, 784, generator=g), torch.randint(0, 10, (16,), generator=g)
+        twin = copy.deepcopy(model)
+        twin_layers = [m for m in twin.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+        expected = torch.autograd.grad(F.cross_entropy(twin(x), y), [layer.weight for layer in twin_layers])
+        sizes = [layer.weight.detach().norm().item() for layer in twin_layers]
+        flow.before_forward(step)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        flow.before_update(step)
+        optimizer.step()
+        layers = flow.after_update(step)
+        if layers is None:
+            continue
+        checked += 1
+        assert [layer["name"] for layer in layers] == ["conv 1", "conv 2", "hidden 1", "output"]
+        for layer, grad, size in zip(layers, expected, sizes, strict=True):
+            norm = torch.linalg.vector_norm(grad).item()
+            assert layer["grad_norm"] == pytest.approx(norm, rel=1e-4), layer["name"]
+            assert layer["update_ratio"] == pytest.approx(0.05 * norm / size, rel=1e-3), layer["name"]
+    assert checked == 3  # steps 1 (the early one), 3 and 6
+
+
+def test_a_conv_filter_is_dead_when_it_never_fires_anywhere():
+    model = build_cnn((4, 6), 3, (8,), seed=0)
+    conv1 = model[1]
+    with torch.no_grad():
+        conv1.bias[:1] = -1000.0  # filter 0 of 4 can never fire
+    flow = GradientFlow(model, steps_per_epoch=100, every=2, window=2)
+    g = torch.Generator().manual_seed(2)
+    batches = [torch.rand(8, 784, generator=g) for _ in range(2)]
+    for step, x in enumerate(batches, start=1):
+        flow.before_forward(step)
+        F.cross_entropy(model(x), torch.zeros(8, dtype=torch.long)).backward()
+        flow.before_update(step)
+        layers = flow.after_update(step)
+    # The oracle: each filter's largest ReLU output over both batches, every position, straight from torch.
+    with torch.no_grad():
+        fired = torch.stack([model[:3](x).amax(dim=(0, 2, 3)) for x in batches]).amax(dim=0)
+    assert layers[0]["dead_fraction"] == pytest.approx((fired <= 0).float().mean().item())
+    assert layers[0]["dead_fraction"] >= 0.25 and layers[-1]["dead_fraction"] is None
+    assert not conv1._forward_hooks and all(not relu._forward_hooks for relu in flow.relus)
+
+
+def test_a_cnn_run_reports_its_conv_layers_each_epoch(make_random_mnist):
+    events = []
+    config = TrainConfig(architecture="cnn", conv_channels=(2, 4), kernel_size=3, hidden=(8,), epochs=1,
+                         batch_size=50, device="cpu")
+    Trainer(config, make_random_mnist(200, 50), callbacks=[events.append]).fit()
+    (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
+    assert [layer["name"] for layer in epoch.layers] == ["conv 1", "conv 2", "hidden 1", "output"]
+    assert all(math.isfinite(layer["grad_norm"]) and layer["grad_norm"] > 0 for layer in epoch.layers)

@@ -279,4 +279,5 @@ def test_the_history_overlays_runs_and_offers_downloads(lab):
     assert len(charts) == 6  # live loss, live epochs, three of gradient flow, the overlay
     assert charts[-1].proto.alt.startswith("Line chart of the training loss against the step, 2 runs.")
     assert at.selectbox(key="history_run").value == ids[0]
-    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)", "Script (.py)"}
+    assert {b.proto.label for b in at.get("download_button")} == {"Metrics (CSV)", "Weights (.pt)", "Script (.py)",
+                                                              "Notebook (.ipynb)"}

@@ -30,7 +30,7 @@ class ConsoleReport(Callback):
 
     def on_start(self, event: StartEvent) -> None:
         cfg = event.config
-        self._line(f"training {cfg.architecture()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
+        self._line(f"training {cfg.layers_text()} with {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
                    f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)} on {event.n_train:,} images ({event.device}, "
                    f"{event.num_processes} process{'es' if event.num_processes > 1 else ''})")
         self.total = event.total_steps
@@ -112,9 +112,10 @@ def train(args: argparse.Namespace, config: TrainConfig, signals: StopSignals) -
 def json_summary(result: TrainResult, run: Run) -> dict:
     """The --json summary of a run, from the run as saved (`run`) and the evaluation in memory (`result`): how it
     ended, each epoch, the report card, the doctor's diagnosis and the calibration; also writes the run's
-    standalone reproduce.py into its folder."""
+    standalone reproduce.py and reproduce.ipynb into its folder."""
     script = run.path / "reproduce.py"
     atomic_write_bytes(script, run.reproduce_script().encode())
+    atomic_write_bytes(run.path / "reproduce.ipynb", run.reproduce_notebook().encode())
     ev = result.evaluation
     ece = None
     if ev is not None:
@@ -125,6 +126,7 @@ def json_summary(result: TrainResult, run: Run) -> dict:
         "message": result.message,
         "run_dir": str(run.path),
         "reproduce": str(script),
+        "notebook": str(run.path / "reproduce.ipynb"),
         "test_accuracy": round(result.test_accuracy, 4) if result.test_accuracy is not None else None,
         "test_samples": ev.n_samples if ev is not None else 0,
         "ece": ece,

@@ -6,9 +6,10 @@ widget. The CLI, links, the run history and the Hyperparameters page derive thei
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from core.engine.kinds import Choice, ConfigError, Hidden, Number, Subset, Switch, Whole
+from core.engine.network_size import count_cnn_parameters, count_parameters, flat_features
 from core.engine.schema import Cli, Setting, Sweep, Widget, setting, settings_of
 from core.engine.tracking import TRACKERS
 
@@ -18,6 +19,9 @@ MIXED_PRECISIONS = ("no", "fp16", "bf16")
 SCHEDULES = ("constant", "onecycle")
 DEVICES = ("auto", "cpu")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu")
+ARCHITECTURES = ("mlp", "cnn")
+CNN_ONLY = ("architecture", "cnn")  # what a convolutional setting needs to matter
+MAX_CONV_LAYERS = 4  # each halves the picture: 28 → 14 → 7 → 3 → 1
 MAX_DROPOUT = 0.8  # above it too few units are left in each step for the network to learn
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)  # the page's stops and the sweep's values
 MOMENTUM = 0.9  # the usual value; "momentum" is plain SGD with it
@@ -53,11 +57,45 @@ class TrainConfig:
         "loss: when it starts rising while the training loss falls, the network is memorising (overfitting).",
         cli=Cli("passes over the training set (default {default})"), history="{} epoch{s}",
         widget=Widget("slider", high=20))
+    architecture: str = setting(
+        "mlp", kind=Choice(ARCHITECTURES, {"mlp": "fully connected (MLP)", "cnn": "convolutional (CNN)"}),
+        label="Network type", script="mlp: the hidden layers only; cnn: convolutional layers, then the hidden layers",
+        sweep=Sweep(ARCHITECTURES, ARCHITECTURES),
+        help="**Fully connected (MLP)** is the lecture's network: every neuron of the first layer looks at all 784 "
+        "pixels, so a stroke must be learnt again in every place it can appear. **Convolutional (CNN)** first "
+        "slides small filters over the image: each filter learns one pattern (an edge, a curve) and finds it "
+        "wherever it is, and 2×2 max-pooling then halves the picture, keeping each patch's strongest response. "
+        "The hidden layers read those feature maps. Far fewer weights, more arithmetic, and past 99 % on MNIST.",
+        cli=Cli("mlp (the lecture's fully connected network) or cnn (convolutional layers, then the hidden layers) "
+                "(default {default})"),
+        history="{}", widget=Widget("radio"))
+    conv_channels: tuple[int, ...] = setting(
+        (8, 16), kind=Hidden(1, 64, MAX_CONV_LAYERS, shortest=1, first=1, last=None, layer="convolutional layer",
+                             unit="channels", example="8, 16"),
+        label="Convolutional layers (filters)", needs=CNN_ONLY, script="filters of each convolutional layer (cnn)",
+        help="With a CNN: how many filters (channels) each convolutional layer has, separated by commas. `8, 16` "
+        "is 1 → 8 → 16: 8 filters look at the image, then 16 look at those 8 feature maps. Each layer is followed "
+        "by the activation and 2×2 max-pooling, so the picture shrinks 28 → 14 → 7. More filters find more "
+        "patterns and cost more time. The MLP has none.",
+        cli=Cli("with --architecture cnn: filters of each convolutional layer, {low}-{high} each (default: {default})",
+                metavar="FILTERS"),
+        history="conv {}", widget=Widget("text_input", placeholder="8, 16"),
+        sweep=Sweep(((4,), (8,), (4, 8), (8, 16), (16, 32), (32, 64), (8, 16, 32)), ((8,), (8, 16), (16, 32))))
+    kernel_size: int = setting(
+        5, kind=Whole(1, 9, step=2), label="Kernel size", needs=CNN_ONLY,
+        script="each filter is KERNEL_SIZE x KERNEL_SIZE pixels (cnn)",
+        help="With a CNN: the width and height of each filter in pixels, odd (5 means 5×5). A small kernel sees fine "
+        "detail, a larger one whole strokes at once and costs more time; the picture keeps its size (padding), "
+        "then pooling halves it. The MLP has none.",
+        cli=Cli("with --architecture cnn: each filter's width and height in pixels: 1, 3, 5, 7 or 9 "
+                "(default {default})"),
+        history="{0}×{0} kernels", widget=Widget("select_slider", ladder=(1, 3, 5, 7, 9)),
+        sweep=Sweep((1, 3, 5, 7, 9), (3, 5, 7)))
     hidden: tuple[int, ...] = setting(
         (128, 64), kind=Hidden(1, 1024, MAX_HIDDEN_LAYERS), in_link=True, label="Hidden layers",
         help="Sizes of the hidden layers, separated by commas: `128, 64` is the lecture's "
         "784 → 128 → 64 → 10. Wider or more layers can learn more, cost more time per step and overfit "
-        "sooner. `none` trains a linear classifier (about 92 %).",
+        "sooner. `none` trains a linear classifier (about 92 %). In a CNN they follow the convolutional layers.",
         cli=Cli("hidden layer sizes, {low}-{high} each (default: {default})", metavar="UNITS"),
         history="{}", widget=Widget("text_input", placeholder="128, 64"), script="units of each hidden layer",
         sweep=Sweep(((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
@@ -66,7 +104,7 @@ class TrainConfig:
         "relu", label="Activation function",
         kind=Choice(ACTIVATIONS, {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU",
                                   "leaky_relu": "leaky ReLU"}, labelled_when_short=True),
-        script="build_model puts its module after every hidden layer",
+        script="build_model puts its module after every layer but the last",
         sweep=Sweep(ACTIVATIONS, ("relu", "tanh", "sigmoid")),
         help="What each hidden unit does to its weighted sum before passing it on. **ReLU** (the lecture's) "
         "keeps positives and zeroes negatives: cheap, and its gradient is 1 wherever it fires. **Leaky ReLU** "
@@ -141,7 +179,7 @@ class TrainConfig:
         100, kind=Whole(1, 10_000), label="Steps on that batch per epoch", script="steps per epoch on that one batch",
         help="Steps per epoch on that one batch.",
         cli=Cli("steps per epoch with --overfit-one-batch (default {default})"), history="{} overfit steps",
-        widget=Widget("number_input", step=10, enabled_by="overfit_one_batch"))
+        needs=("overfit_one_batch", True), widget=Widget("number_input", step=10))
     mixed_precision: str = setting(
         "no", kind=Choice(MIXED_PRECISIONS), label="Mixed precision",
         help="Compute in 16-bit floats where it is safe (fp16 or bf16): faster on GPUs with "
@@ -165,7 +203,9 @@ class TrainConfig:
         history="logged to {}", widget=Widget("selectbox"))
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden", tuple(self.hidden) if isinstance(self.hidden, list) else self.hidden)
+        for name in ("hidden", "conv_channels"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(value) if isinstance(value, list) else value)
         for name, described in SETTINGS.items():
             described.check(getattr(self, name))
 
@@ -180,19 +220,42 @@ class TrainConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(unknown[0], values[unknown[0]], f"not a setting (known: {', '.join(sorted(names))})")
-        values = dict(values)
-        if "hidden" in values and isinstance(values["hidden"], list):
-            values["hidden"] = tuple(values["hidden"])
-        return cls(**values)
+        return cls(**values)  # __post_init__ turns JSON's lists into tuples
 
     def differences(self, other: TrainConfig | None = None) -> dict:
         """The settings that differ from `other` (the lecture's defaults when omitted)."""
         base = (other or TrainConfig()).to_dict()
         return {k: v for k, v in self.to_dict().items() if base[k] != v}
 
-    def architecture(self) -> str:
-        """The layer widths as the lecture writes them: 784 → 128 → 64 → 10."""
-        return SETTINGS["hidden"].kind.words(self.hidden)
+    def layers_text(self) -> str:
+        """The layers as the lecture writes them: 784 → 128 → 64 → 10; a CNN's filters first: 1 → 8 → 16 (5×5) → …"""
+        dense = replace(SETTINGS["hidden"].kind, first=self.flat_features).words(self.hidden)
+        if self.architecture == "mlp":
+            return dense
+        filters = SETTINGS["conv_channels"].kind.words(self.conv_channels)
+        return f"{filters} filters ({self.kernel_size}×{self.kernel_size}) → {dense}"
+
+    @property
+    def flat_features(self) -> int:
+        """The numbers the first fully connected layer reads: 784 pixels, or a CNN's last feature maps."""
+        return 784 if self.architecture == "mlp" else flat_features(self.conv_channels)
+
+    def parameter_count(self) -> int:
+        """Weights and biases the network learns: 109,386 for the lecture's."""
+        if self.architecture == "mlp":
+            return count_parameters(self.hidden)
+        return count_cnn_parameters(self.conv_channels, self.kernel_size, self.hidden)
 
 
 SETTINGS: dict[str, Setting] = settings_of(TrainConfig)
+
+
+def unused_because(name: str, config: TrainConfig) -> str | None:
+    """Why setting `name` changes nothing in `config`, in words ("Kernel size changes nothing unless network type is
+    convolutional (CNN)"); None when it matters."""
+    described = SETTINGS[name]
+    if described.used_by(config):
+        return None
+    other, value = described.needs
+    return (f"{described.label} changes nothing unless {SETTINGS[other].label.lower()} is "
+            f"{SETTINGS[other].kind.words(value)}")

@@ -234,6 +234,10 @@ def vanishing_gradients(epochs: Sequence[dict], config: TrainConfig) -> Diagnosi
         change["hidden"] = [128, 64]
         advice.append(f"{len(config.hidden)} hidden layers are many to go back through; the lecture's 2 are enough "
                       "for MNIST")
+    if config.architecture == "cnn" and len(config.conv_channels) > 2:
+        change["conv_channels"] = [8, 16]
+        advice.append(f"{len(config.conv_channels)} convolutional layers are many to go back through as well; 2 "
+                      "are enough for MNIST")
     return Diagnosis(
         Code.VANISHING_GRADIENTS,
         f"the first layer's gradient is {ratio:.2g} times the last layer's ({first:.2g} against {last:.2g}, the "

@@ -1,8 +1,10 @@
-"""Gradient flow: per Linear layer, how large its gradient is, how far a step moves it, and how many ReLUs are dead.
+"""Gradient flow: per layer that learns (Conv2d and Linear), how large its gradient is, how far a step moves it,
+and how many of its ReLU units are dead.
 
 Dead units are counted only after ReLU, whose units output exactly 0 (and pass no gradient) for every negative
-input. A leaky ReLU's unit still passes 1 % of the gradient, and tanh, sigmoid and GELU units never stop
-passing some: for those layers dead_fraction is None.
+input; a convolutional layer's unit is a filter, dead when it is 0 at every position of every image. A leaky
+ReLU's unit still passes 1 % of the gradient, and tanh, sigmoid and GELU units never stop passing some: for those
+layers dead_fraction is None.
 
 Measured every few steps, cheaply: the ReLUs are watched (forward hooks) only on the few batches before a
 measured step, and the weights are copied only just before that step's update. The Trainer emits the numbers
@@ -21,24 +23,25 @@ WINDOW = 5  # a unit is dead when it was active on none of the last WINDOW batch
 FIELDS = ("grad_norm", "update_ratio", "dead_fraction")
 
 
-def layer_names(n_linear: int) -> list[str]:
-    """How people call the Linear layers of the lecture's network: hidden 1, hidden 2, …, output."""
-    return [f"hidden {i}" for i in range(1, n_linear)] + ["output"]
+def layer_names(n_linear: int, n_conv: int = 0) -> list[str]:
+    """How people call the layers that learn: conv 1, conv 2, …, then hidden 1, hidden 2, …, output."""
+    return [f"conv {i}" for i in range(1, n_conv + 1)] + [f"hidden {i}" for i in range(1, n_linear)] + ["output"]
 
 
-def relus_after_hidden_layers(model: nn.Module, linears: list[nn.Linear]) -> list[nn.ReLU | None]:
-    """For each hidden Linear layer, the ReLU right after it (ignoring dropout), or None for another activation."""
+def relus_after_hidden_layers(model: nn.Module, layers: list[nn.Module]) -> list[nn.ReLU | None]:
+    """For each layer but the output one, the ReLU right after it (ignoring dropout), or None for another
+    activation."""
     modules = [m for m in model.modules() if not isinstance(m, nn.Sequential | nn.Flatten | nn.Dropout)]
     following = {id(m): after for m, after in zip(modules, modules[1:] + [None], strict=True)}
     relus = []
-    for layer in linears[:-1]:
+    for layer in layers[:-1]:
         after = following[id(layer)]
         relus.append(after if type(after) is nn.ReLU else None)
     return relus
 
 
 class GradientFlow:
-    """Watches one model's Linear layers (and the ReLU after each hidden one) while it trains.
+    """Watches one model's Conv2d and Linear layers (and the ReLU after each but the output) while it trains.
 
     The Trainer calls before_forward(step) before each step's forward pass, before_update(step) between
     backward and optimizer.step(), and after_update(step) after it; the last returns the layers' numbers on a
@@ -46,9 +49,11 @@ class GradientFlow:
     """
 
     def __init__(self, model: nn.Module, steps_per_epoch: int, every: int = EVERY, window: int = WINDOW):
+        self.convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
         self.linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-        self.relus = relus_after_hidden_layers(model, self.linears)
-        self.names = layer_names(len(self.linears))
+        self.layers = [*self.convs, *self.linears]  # build_cnn's order: every conv layer before the first Linear
+        self.relus = relus_after_hidden_layers(model, self.layers)
+        self.names = layer_names(len(self.linears), len(self.convs))
         # A short epoch (overfitting one batch, a tiny subset) is still measured at least once.
         self.every = max(1, min(every, steps_per_epoch))
         self.window = max(1, min(window, self.every))
@@ -75,7 +80,7 @@ class GradientFlow:
     def before_update(self, step: int) -> None:
         """Keep a copy of the weights before a measured step moves them."""
         if self.measured(step):
-            self._before = [layer.weight.detach().clone() for layer in self.linears]
+            self._before = [layer.weight.detach().clone() for layer in self.layers]
 
     def after_update(self, step: int) -> list[dict] | None:
         """The layers' numbers on a measured step (and stop watching the ReLUs), else None."""
@@ -86,9 +91,9 @@ class GradientFlow:
         self._hooks = []
         with torch.no_grad():
             # A few foreach kernels for all layers at once, and one copy to Python: this runs every EVERY steps.
-            weights = [layer.weight.detach() for layer in self.linears]
+            weights = [layer.weight.detach() for layer in self.layers]
             grads = [w.grad if w.grad is not None else torch.full_like(w, math.nan)
-                     for w in (layer.weight for layer in self.linears)]
+                     for w in (layer.weight for layer in self.layers)]
             grad_norms = torch.stack(torch._foreach_norm(grads))
             moved = torch.stack(torch._foreach_norm(torch._foreach_sub(weights, self._before)))
             sizes = torch.stack(torch._foreach_norm(self._before)).clamp_min(1e-12)
@@ -119,8 +124,9 @@ class GradientFlow:
 
     def _watch(self, i: int):
         def hook(module, inputs, output):
-            # Each unit's largest output on this batch, kept over the window: 0 means it never fired.
-            largest = output.detach().amax(dim=0)
+            # Each unit's largest output on this batch, kept over the window: 0 means it never fired. A conv
+            # layer's unit is its filter, over every position: [batch, filters, height, width] → [filters].
+            largest = output.detach().amax(dim=(0, 2, 3) if output.dim() == 4 else 0)
             self._active[i] = largest if self._active[i] is None else torch.maximum(self._active[i], largest)
         return hook
 

@@ -166,12 +166,16 @@ class Whole(Number):
 
     name: ClassVar[str] = "int"
     whole: ClassVar[bool] = True
+    step: int = 1  # 2 from an odd low: odd numbers only
 
     def fits(self, value) -> bool:
-        return isinstance(value, int) and super().fits(value)
+        return isinstance(value, int) and super().fits(value) and (value - self.low) % self.step == 0
 
     @property
     def allowed(self) -> str:
+        if self.step > 1:
+            every = ", ".join(str(n) for n in range(self.low, self.high + 1, self.step))
+            return f"one of {every}"
         return f"a whole number from {self.low:,} to {self.high:,}"
 
     def parse(self, text: str) -> int:
@@ -291,30 +295,40 @@ class Switch(Kind):
 
 @dataclass(frozen=True)
 class Hidden(Kind):
-    """The hidden layers' sizes: at most `longest` layers of low to high units each; () is none."""
+    """Layer sizes: `shortest` to `longest` layers of low to high units each, between the widths `first` and
+    `last` (None: nothing follows). The hidden layers by default, where () is none; also the conv layers' channels."""
 
     name: ClassVar[str] = "hidden"
     low: int = 1
     high: int = 1
     longest: int = 1
+    shortest: int = 0
+    first: int = INPUTS
+    last: int | None = OUTPUTS
+    layer: str = "hidden layer"  # what one size belongs to, for messages
+    unit: str = "units"
+    example: str = "128, 64"
 
     def check(self, setting: str, value) -> None:
-        if not isinstance(value, tuple) or len(value) > self.longest:
-            raise ConfigError(setting, value, f"a list of at most {self.longest} layer sizes")
+        if not isinstance(value, tuple) or not self.shortest <= len(value) <= self.longest:
+            count = (f"at most {self.longest}" if not self.shortest
+                     else f"{self.shortest} to {self.longest}")
+            raise ConfigError(setting, value, f"a list of {count} layer sizes")
         for units in value:
             if isinstance(units, bool) or not isinstance(units, int) or not self.low <= units <= self.high:
-                raise ConfigError(setting, value, f"each hidden layer must have {self.low} to {self.high} units")
+                raise ConfigError(setting, value, f"each {self.layer} must have {self.low} to {self.high} {self.unit}")
 
     def fits(self, value) -> bool:
         try:
-            self.check("hidden", value)
+            self.check(self.layer, value)
         except ConfigError:
             return False
         return True
 
     @property
     def allowed(self) -> str:
-        return f"at most {self.longest} layer sizes of {self.low} to {self.high} units"
+        count = f"at most {self.longest}" if not self.shortest else f"{self.shortest} to {self.longest}"
+        return f"{count} layer sizes of {self.low} to {self.high} {self.unit}"
 
     def parse(self, text: str) -> tuple[int, ...]:
         """ "256-128", "256, 128", "256 128" or "784 → 256 → 10"'s middle → (256, 128); "none" or "" → ()."""
@@ -324,7 +338,7 @@ class Hidden(Kind):
         parts = cleaned.replace(",", " ").replace("-", " ").replace("→", " ").split()
         # isdecimal, not isdigit: isdigit also passes "²", which int() then refuses with a message for programmers.
         if not all(p.isdecimal() for p in parts):
-            raise ValueError("hidden layer sizes must be whole numbers separated by commas, such as 128, 64")
+            raise ValueError(f"{self.layer} sizes must be whole numbers separated by commas, such as {self.example}")
         return tuple(read_whole(p) for p in parts)
 
     def to_url(self, value) -> str:
@@ -337,13 +351,9 @@ class Hidden(Kind):
 
     history = words
 
-    def script_words(self, value) -> str:
-        """The widths in plain ASCII for a script's docstring: "784 -> 128 -> 64 -> 10"."""
-        return " -> ".join(str(n) for n in self.layers(value))
-
-    @staticmethod
-    def layers(value) -> tuple[int, ...]:
-        return (INPUTS, *value, OUTPUTS)
+    def layers(self, value) -> tuple[int, ...]:
+        """Every width in order, the first and last included: (784, 128, 64, 10)."""
+        return (self.first, *value) if self.last is None else (self.first, *value, self.last)
 
     def to_json(self, value) -> list[int]:
         return list(value)

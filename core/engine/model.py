@@ -1,4 +1,5 @@
-"""The lecture's network: Flatten, then Linear+activation (+dropout) blocks, then 10 logits."""
+"""The lecture's network: Flatten, then Linear+activation (+dropout) blocks, then 10 logits; or a CNN: convolutional
+blocks (Conv2d, activation, 2×2 max-pooling) in front of those same fully connected layers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+from core.engine.network_size import POOL, SIDE
 
 if TYPE_CHECKING:
     from core.engine.config import TrainConfig
@@ -39,24 +42,55 @@ def build_mlp(
     layers.append(nn.Linear(width, n_classes))
     model = nn.Sequential(*layers)
     if seed is not None:
-        generator = torch.Generator().manual_seed(seed)
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                _init_linear(layer, generator)
+        init_weights(model, seed)
+    return model
+
+
+def build_cnn(
+    channels: tuple[int, ...] | list[int] = (8, 16),
+    kernel_size: int = 5,
+    hidden: tuple[int, ...] | list[int] = LECTURE_HIDDEN,
+    seed: int | None = None,
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> nn.Sequential:
+    """The 784 inputs as a 1×28×28 picture, then per channel count a Conv2d (kernel_size², the picture keeps its
+    size), `activation` and 2×2 max-pooling (the size halves), then build_mlp's layers on the flattened maps."""
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, SIDE, SIDE))]
+    depth, side = 1, SIDE
+    for out in channels:
+        layers += [nn.Conv2d(depth, out, kernel_size, padding="same"), ACTIVATION_MODULES[activation](),
+                   nn.MaxPool2d(POOL)]
+        depth, side = out, side // POOL
+    head = build_mlp(hidden, n_inputs=depth * side * side, activation=activation, dropout=dropout)
+    model = nn.Sequential(*layers, *head)
+    if seed is not None:
+        init_weights(model, seed)
     return model
 
 
 def build_model(config: TrainConfig, seed: int | None = None) -> nn.Sequential:
-    """The network a TrainConfig describes: its hidden layers, activation and dropout."""
+    """The network a TrainConfig describes: an MLP or a CNN, its hidden layers, activation and dropout."""
+    if config.architecture == "cnn":
+        return build_cnn(config.conv_channels, config.kernel_size, config.hidden, seed=seed,
+                         activation=config.activation, dropout=config.dropout)
     return build_mlp(config.hidden, seed=seed, activation=config.activation, dropout=config.dropout)
 
 
+def weighted_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
+    """The layers that learn, input side first: the convolutional ones, then the fully connected ones."""
+    return [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
 @torch.no_grad()
-def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
-    # PyTorch's own default for Linear (uniform in ±1/sqrt(fan_in)), drawn from our generator.
-    bound = 1 / math.sqrt(layer.in_features)
-    layer.weight.uniform_(-bound, bound, generator=generator)
-    layer.bias.uniform_(-bound, bound, generator=generator)
+def init_weights(model: nn.Module, seed: int) -> None:
+    """PyTorch's own default (uniform in ±1/sqrt(fan_in)), drawn from one generator seeded with `seed`, layer by
+    layer, weight then bias: parallel runs stay reproducible, and reproduce.py draws the same numbers."""
+    generator = torch.Generator().manual_seed(seed)
+    for layer in weighted_layers(model):
+        bound = 1 / math.sqrt(layer.weight[0].numel())  # fan_in: in_features, or in_channels × kernel²
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
 
 
 @dataclass(frozen=True)
@@ -69,11 +103,13 @@ class LayerInfo:
     parameters: int
 
 
+@torch.no_grad()
 def describe_layers(model: nn.Module, n_inputs: int = 784) -> list[LayerInfo]:
-    """Each layer's kind, output shape (per image) and parameter count."""
-    rows, width = [], n_inputs
+    """Each layer's kind, output shape (per image: 8 × 28 × 28 for a conv layer, 128 for a Linear one) and
+    parameter count, from one blank image passed through the network."""
+    rows, x = [], torch.zeros(1, n_inputs)
     for name, layer in model.named_children():
-        if isinstance(layer, nn.Linear):
-            width = layer.out_features
-        rows.append(LayerInfo(name, type(layer).__name__, (width,), sum(p.numel() for p in layer.parameters())))
+        x = layer(x)
+        parameters = sum(p.numel() for p in layer.parameters())
+        rows.append(LayerInfo(name, type(layer).__name__, tuple(x.shape[1:]), parameters))
     return rows

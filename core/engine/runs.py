@@ -45,7 +45,7 @@ from core.engine.fileio import atomic_write_json
 from core.engine.folders import default_runs_dir
 from core.engine.model import build_model
 from core.engine.predictions import Predictions
-from core.engine.reproduce import reproduce_script
+from core.engine.reproduce import reproduce_notebook, reproduce_script
 from core.engine.run_record import (
     EPOCH_COLUMNS,
     checked_record,
@@ -171,6 +171,10 @@ class Run:
     def reproduce_script(self) -> str:
         """This run as one standalone Python file (core.engine.reproduce); ConfigError if its settings are damaged."""
         return reproduce_script(self.config, self.id, self.lr_changes)
+
+    def reproduce_notebook(self) -> str:
+        """The same as a Jupyter notebook (core.engine.reproduce); ConfigError if its settings are damaged."""
+        return reproduce_notebook(self.config, self.id, self.lr_changes)
 
     def metrics_csv(self) -> str:
         """The per-epoch metrics as CSV text."""

@@ -36,7 +36,6 @@ class Widget:
     high: int | None = None  # a slider's top, raised to fit a larger value; None: the setting's own top
     step: int = 1  # a number_input's step
     placeholder: str = ""
-    enabled_by: str = ""  # a bool setting that must be on for this widget to be used
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,7 @@ class Setting:
     script: str = ""  # the exported script's comment on its line, where the value needs one
     sweep: Sweep | None = None  # None: a sweep cannot vary it
     in_link: bool = False  # always written into links, so a link keeps its meaning if the defaults change
+    needs: tuple = ()  # (another setting, its value) without which this one changes nothing: its widget is off
     name: str = ""
     default: Any = None
 
@@ -86,6 +86,10 @@ class Setting:
     @property
     def choice_labels(self) -> dict:
         return getattr(self.kind, "labels", {})
+
+    def used_by(self, config) -> bool:
+        """Whether this setting changes anything in `config` (a kernel size does not in an MLP)."""
+        return not self.needs or getattr(config, self.needs[0]) == self.needs[1]
 
     def check(self, value) -> None:
         """Raise ConfigError unless `value` is allowed for this setting."""

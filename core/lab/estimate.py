@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import to_inputs
 from core.engine.model import build_model
-from core.engine.network_size import count_parameters
+from core.engine.network_size import conv_multiplies, conv_values, count_parameters
 from core.engine.optimizers import make_optimizer
 from core.engine.words import format_seconds
 
@@ -45,11 +45,22 @@ class StepCost:
     # times) for batches 64 and 512 and widths 128-64 and 512-256, +13 to +35 % of a step. The activations
     # cost within the timing noise of ReLU (tanh +1-3 %, GELU +1-10 %), so they add no term.
     per_image_unit_dropout: float = 1.9e-8
+    # Convolutional layers: per multiply-add of one image's filters and per number their feature maps hold (the
+    # activation, the pooling and their gradients), in a training step and in a test pass. Fitted by
+    # benchmarks/cnn_step_cost.py against the MLP terms above.
+    per_image_conv_multiply: float = 0.0
+    per_image_conv_value: float = 0.0
+    eval_per_image_conv_multiply: float = 0.0
+    eval_per_image_conv_value: float = 0.0
 
 
 # Least squares (relative error) over 40 timed configs on the 2-core lab machine, one torch thread:
 # batches 8-2048, 25k-1.3M weights, SGD and Adam. Most predictions within ±25 %.
-LAB_MACHINE = StepCost(5.9e-4, 1.32e-6, 8.5e-11, 1.14e-9, 4.16e-9, 0.03, 4.3e-11)
+# The conv terms: 12 CNNs timed beside the MLP calibration while other work loaded the 2 cores (load average 20-30);
+# steps within about ±30 % of the fit, a few up to 2x.
+LAB_MACHINE = StepCost(5.9e-4, 1.32e-6, 8.5e-11, 1.14e-9, 4.16e-9, 0.03, 4.3e-11, per_image_conv_multiply=1.94e-10,
+                       per_image_conv_value=2.08e-8, eval_per_image_conv_multiply=2.11e-11,
+                       eval_per_image_conv_value=2.54e-8)
 
 
 @dataclass(frozen=True)
@@ -76,17 +87,35 @@ def steps_per_epoch(config: TrainConfig) -> int:
     return math.ceil((config.train_subset or N_TRAIN) / config.batch_size)
 
 
+def dense_weights(config: TrainConfig) -> int:
+    """The fully connected layers' weights and biases: every one of the network's for an MLP."""
+    return count_parameters(config.hidden, config.flat_features)
+
+
+def conv_sizes(config: TrainConfig) -> tuple[int, int]:
+    """(multiply-adds, feature-map numbers) of the convolutional layers for one image; (0, 0) for an MLP."""
+    if config.architecture != "cnn":
+        return 0, 0
+    return conv_multiplies(config.conv_channels, config.kernel_size), conv_values(config.conv_channels)
+
+
 def model_step_seconds(config: TrainConfig, cost: StepCost = LAB_MACHINE) -> float:
     """The cost model's seconds per training step on the lab machine."""
-    b, w = config.batch_size, count_parameters(config.hidden)
+    b, w, dense = config.batch_size, config.parameter_count(), dense_weights(config)
     adam = cost.per_weight_adam * w if config.optimizer == "adam" else 0.0
     dropout = cost.per_image_unit_dropout * b * sum(config.hidden) if config.dropout else 0.0
-    return cost.base + cost.per_image * b + cost.per_image_weight * b * w + cost.per_weight * w + adam + dropout
+    multiplies, values = conv_sizes(config)
+    conv = b * (cost.per_image_conv_multiply * multiplies + cost.per_image_conv_value * values)
+    return (cost.base + cost.per_image * b + cost.per_image_weight * b * dense + cost.per_weight * w + adam + dropout
+            + conv)
 
 
 def estimate_epoch(config: TrainConfig, speed: float = 1.0, cost: StepCost = LAB_MACHINE) -> EpochEstimate:
     """One epoch of this config; `speed` is how many times slower this machine is than the lab machine."""
-    eval_seconds = cost.eval_base + cost.eval_per_image_weight * N_TEST * count_parameters(config.hidden)
+    multiplies, values = conv_sizes(config)
+    eval_seconds = cost.eval_base + N_TEST * (cost.eval_per_image_weight * dense_weights(config)
+                                              + cost.eval_per_image_conv_multiply * multiplies
+                                              + cost.eval_per_image_conv_value * values)
     return EpochEstimate(steps_per_epoch(config), model_step_seconds(config, cost) * speed, eval_seconds * speed)
 
 
@@ -130,10 +159,13 @@ BASE_MEMORY_MB = 50  # MNIST's test set in floats, the evaluation's outputs, all
 
 def estimate_memory_mb(config: TrainConfig) -> float:
     """Peak memory one run adds to the server: weights, gradients, optimizer state and a batch's activations."""
-    w = count_parameters(config.hidden)
+    w = config.parameter_count()
     activations = 2 * config.batch_size * (784 + sum(config.hidden) + 10)  # forward values and their gradients
     if config.dropout:  # dropout's output and its gradient, per hidden unit (its masks are bytes: rounded in)
         activations += 2 * config.batch_size * sum(config.hidden)
+    # Each feature map's numbers: the conv output, the activation's and a quarter each for the pooling's output
+    # and its indices (8-byte integers), with their gradients: about 5 numbers for each.
+    activations += 5 * config.batch_size * conv_sizes(config)[1]
     return BASE_MEMORY_MB + 4 * (w * (2 + OPTIMIZER_STATES[config.optimizer]) + activations) / 2**20
 
 

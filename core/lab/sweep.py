@@ -42,16 +42,18 @@ def format_param_value(param: str, value) -> str:
 def sweep_configs(
     base: TrainConfig, param: str, values: list, epochs: int = SHORT_EPOCHS, train_subset: int | None = SHORT_SUBSET
 ) -> list[TrainConfig]:
-    """One config per value: the base settings with `param` set and the run shortened. Raises ValueError."""
+    """One config per value: the base settings with `param` set (and what it needs to matter: a CNN for a kernel
+    size) and the run shortened. Raises ValueError."""
     if param not in SWEEPABLE:
         raise ValueError(f"cannot sweep {param!r}: choose one of {', '.join(SWEEPABLE)}")
     if len(set(values)) != len(values):
         raise ValueError("each value may appear only once")
     if not MIN_VALUES <= len(values) <= MAX_VALUES:
         raise ValueError(f"a sweep compares {MIN_VALUES} to {MAX_VALUES} values, not {len(values)}")
+    needs = dict([SETTINGS[param].needs]) if SETTINGS[param].needs else {}  # a kernel-size sweep trains CNNs
     try:
-        return [replace(base, **{param: value}, epochs=epochs, train_subset=train_subset, overfit_one_batch=False)
-                for value in values]
+        return [replace(base, **needs, **{param: value}, epochs=epochs, train_subset=train_subset,
+                        overfit_one_batch=False) for value in values]
     except ConfigError as error:
         raise ValueError(str(error)) from None
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
-from core.engine.network_size import count_parameters
 from core.engine.presets import DEFAULT
 from core.engine.words import plural
 
@@ -93,7 +92,7 @@ class Challenge:
                 return f"{setting_words(name, value)} is fixed; this run used {value_words(name, saved[name])}"
         if self.max_epochs is not None and config.epochs > self.max_epochs:
             return f"At most {plural(self.max_epochs, 'epoch')}; this run trained {plural(config.epochs, 'epoch')}"
-        size = count_parameters(config.hidden)
+        size = config.parameter_count()
         if self.max_parameters is not None and size > self.max_parameters:
             return f"A network of at most {self.max_parameters:,} parameters; this one has {size:,}"
         return None

@@ -27,7 +27,7 @@ from core.engine.config import SETTINGS
 from core.lessons.challenge import checked_settings, json_setting, value_words
 
 NUMBER_SETTINGS = ("lr", "batch_size", "epochs", "dropout", "weight_decay")  # "from, to, how many" applies
-CHOICE_SETTINGS = ("optimizer", "activation", "schedule", "normalize")
+CHOICE_SETTINGS = ("architecture", "optimizer", "activation", "schedule", "normalize")
 EXPERIMENT_SETTINGS = NUMBER_SETTINGS + CHOICE_SETTINGS
 FREE_SETTINGS = ("seed",)  # never locked: runs of one value differ by their seed, which shows the spread
 MAX_VALUES = 12

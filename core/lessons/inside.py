@@ -1,6 +1,8 @@
-"""Inside a trained network: every layer's activations for one digit, and the first layer's weights as pictures.
+"""Inside a trained network: every layer's activations for one digit, and the first layer's weights as pictures;
+for a CNN, the first convolutional layer's filters and a digit's feature maps, layer by layer.
 
-Plain numpy + torch, no Streamlit. Works for any network build_mlp makes (Flatten, then Linear+activation blocks).
+Plain numpy + torch, no Streamlit. Works for any network core.engine.model builds: build_mlp's (Flatten, then
+Linear+activation blocks) and build_cnn's (Conv2d+activation+pooling blocks in front of those).
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ class LayerValues:
     values: np.ndarray  # float32 [units]
 
 
+@dataclass(frozen=True)
+class FeatureMaps:
+    """One convolutional layer's pictures for one input image: what each of its filters found, and where."""
+
+    name: str  # e.g. "Convolutional layer 1"
+    description: str  # what the pictures are, for the page
+    maps: np.ndarray  # float32 [filters, side, side]
+
+
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
     """The network's Linear layers, input side first."""
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -42,7 +53,8 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[LayerValues]:
     """The input, each hidden layer after its activation, the output logits and probabilities for one 28x28 digit.
 
-    For the lecture's network that is 784 → 128 → 64 → 10 (→ 10 probabilities).
+    For the lecture's network that is 784 → 128 → 64 → 10 (→ 10 probabilities); a CNN's hidden layers are the
+    fully connected ones after its convolutional layers.
     """
     image = torch.as_tensor(np.asarray(image))
     if tuple(image.shape) != (SIDE, SIDE):
@@ -52,7 +64,7 @@ def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: s
     hidden = 0
     for module in model.children():
         x = module(x)
-        if isinstance(module, ACTIVATIONS):
+        if isinstance(module, ACTIVATIONS) and x.dim() == 2:  # a CNN's conv layers are feature_maps' business
             hidden += 1
             description = f"{x.shape[1]} neurons after {ACTIVATION_NAMES[type(module)]}"
             layers.append(LayerValues(f"Hidden layer {hidden}", description, x[0].numpy().copy()))
@@ -62,10 +74,49 @@ def activations(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: s
     return layers
 
 
+@torch.no_grad()
+def feature_maps(model: nn.Module, image: np.ndarray | torch.Tensor, normalize: str = "plain") -> list[FeatureMaps]:
+    """Each convolutional layer's feature maps for one 28x28 digit, after its activation (before the pooling that
+    halves them): [] for a network without convolutional layers."""
+    image = torch.as_tensor(np.asarray(image))
+    if tuple(image.shape) != (SIDE, SIDE):
+        raise ValueError(f"image must be {SIDE}x{SIDE}, got shape {tuple(image.shape)}")
+    x = to_inputs(image.to(torch.uint8).unsqueeze(0), normalize)
+    found: list[FeatureMaps] = []
+    for module in model.children():
+        x = module(x)
+        if isinstance(module, ACTIVATIONS) and x.dim() == 4:
+            filters, side = x.shape[1], x.shape[2]
+            found.append(FeatureMaps(
+                f"Convolutional layer {len(found) + 1}",
+                f"{filters} feature maps of {side}×{side}, after {ACTIVATION_NAMES[type(module)]}",
+                x[0].numpy().astype(np.float32, copy=True)))
+    return found
+
+
+def first_conv_filters(model: nn.Module) -> np.ndarray:
+    """float32 [filters, k, k]: what each filter of the first convolutional layer multiplies a patch of pixels by."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convs or convs[0].in_channels != 1:
+        raise ValueError("the network has no convolutional layer that reads the image")
+    return convs[0].weight.detach().cpu().numpy()[:, 0].astype(np.float32)
+
+
+def feature_picture(maps: np.ndarray, cols: int, scale: int = 2) -> np.ndarray:
+    """Feature maps [filters, side, side] in one grayscale grid, nearest-neighbour enlarged `scale` times: white
+    for 0 (nothing found there), black for the layer's strongest response; a 1-pixel grey gap between maps."""
+    maps = np.asarray(maps, dtype=np.float32)
+    top = float(maps.max()) if maps.size else 0.0
+    strength = np.clip(maps / top, 0.0, 1.0) if top > 0 else np.zeros_like(maps)
+    pixels = np.rint(255 * (1 - strength)).astype(np.uint8)
+    pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)
+    return image_grid(pixels, cols=cols, gap=scale, fill=160)
+
+
 def first_layer_weights(model: nn.Module) -> np.ndarray:
     """float32 [units, 28, 28]: what each first-layer neuron multiplies every pixel by."""
     layers = linear_layers(model)
-    if not layers or layers[0].in_features != SIDE * SIDE:
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()) or not layers or layers[0].in_features != SIDE * SIDE:
         raise ValueError("the network has no first layer that reads 28x28 pixels")
     return layers[0].weight.detach().cpu().numpy().reshape(-1, SIDE, SIDE).astype(np.float32)
 

@@ -33,8 +33,8 @@ def change_text(name: str, value) -> str:
         return f"{value:,} training images" if value else f"all {N_TRAIN:,} training images"
     if name == "epochs":
         return plural(value, "epoch")
-    if name == "hidden":
-        return f"hidden layers {described.kind.short(tuple(value))}"
+    if name in ("hidden", "conv_channels"):
+        return f"{described.label.lower()} {described.kind.short(tuple(value))}"
     if described.choice_labels:
         return described.kind.words(value)
     return f"{described.label.lower()} {described.kind.words(value)}"

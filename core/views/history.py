@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from core.engine.config import SETTINGS, TrainConfig
 from core.engine.words import format_seconds
@@ -17,17 +18,23 @@ def settings_text(config: TrainConfig) -> str:
 def setting_text(config: TrainConfig, name: str, value) -> str:
     """One setting as the history writes it: "lr 0.002", "5 epochs", "one batch only" (or "" when off)."""
     described = SETTINGS[name]
-    shown = described.kind.history(value)
+    kind = described.kind
+    if name == "hidden":  # in a CNN the fully connected layers start from the feature maps, not the 784 pixels
+        kind = replace(kind, first=config.flat_features)
+    shown = kind.history(value)
     return described.history.format(shown, s="" if value == 1 else "s") if shown else ""
 
 
 def network_words(config: TrainConfig) -> str:
-    """What follows each hidden layer: "with ReLU after every hidden layer", "…, then dropout 0.3"."""
-    if not config.hidden:
-        return "with no hidden layer: a linear classifier"
+    """What follows each layer: "with ReLU after every hidden layer", "…, then dropout 0.3"; a CNN's filters first."""
     activation = SETTINGS["activation"].kind.words(config.activation)
     dropout = f", then dropout {config.dropout:g}" if config.dropout else ""
-    return f"with {activation}{dropout} after every hidden layer"
+    if config.architecture == "mlp":
+        return (f"with {activation}{dropout} after every hidden layer" if config.hidden
+                else "with no hidden layer: a linear classifier")
+    dense = (f"and {activation}{dropout} after every hidden layer" if config.hidden
+             else "then straight to the 10 outputs")
+    return f"with {activation} and 2×2 max-pooling after each convolutional layer, {dense}"
 
 
 def lr_changes_text(changes) -> str:

@@ -24,14 +24,38 @@ ACROSS = 16  # weight pictures per row
 
 
 def show(run, model, images: np.ndarray, labels: np.ndarray) -> None:
-    """Weights of the first layer, then the activations of a chosen test image (or the student's digit)."""
+    """Weights of the first layer (a CNN's filters), then a chosen test image (or the student's digit) through the
+    network: a CNN's feature maps first, then the activations of the fully connected layers."""
     try:
-        weights = inside.first_layer_weights(model)
+        if run.config.architecture == "cnn":
+            filters, weights = inside.first_conv_filters(model), None
+        else:
+            filters, weights = None, inside.first_layer_weights(model)
     except ValueError as error:
         st.error(f"This network cannot be shown here: {error}.")
         return
-    _weights(weights)
+    if filters is not None:
+        _filters(filters, run.config.kernel_size)
+    else:
+        _weights(weights)
     _activations(run, model, weights, images, labels)
+
+
+def _filters(filters: np.ndarray, kernel: int) -> None:
+    st.subheader(f"What the first convolutional layer looks for: {len(filters)} filters")
+    per_filter = st.toggle("Scale each filter's colours on its own", key=keys.WEIGHT_SCALE,
+                           help="Off: one colour scale for all, so filters can be compared. On: faint ones show too.")
+    scale = max(4, 96 // kernel)  # about 96 screen pixels a filter, whatever its size
+    limit = "each filter's own largest weight" if per_filter else f"±{inside.symmetric_limit(filters):.3f}"
+    st.image(inside.weight_picture(filters, cols=min(len(filters), 8), scale=scale, per_neuron=per_filter),
+             output_format="PNG", alt=f"{len(filters)} filters of {kernel}×{kernel} weights, drawn as small squares "
+             "in red (positive), white (zero) and blue (negative), in a grid of up to 8 across.")
+    st.caption(
+        f"Each square is one filter: its {kernel}×{kernel} weights. It slides over the image and, at every place, "
+        "multiplies the patch of pixels under it by these weights and adds them up: **red** where ink pushes its "
+        "response up, **blue** where ink pushes it down. A red line beside a blue one finds an edge, wherever it "
+        f"is in the digit. Full colour at {limit}."
+    )
 
 
 def _weights(weights: np.ndarray) -> None:
@@ -51,7 +75,7 @@ def _weights(weights: np.ndarray) -> None:
     described(words, key="mk_weights")
 
 
-def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np.ndarray) -> None:
+def _activations(run, model, weights: np.ndarray | None, images: np.ndarray, labels: np.ndarray) -> None:
     st.subheader("Layers of understanding: one digit through the network")
     mine = st.session_state.get(keys.MY_DIGIT)
     source = "test"
@@ -68,8 +92,11 @@ def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np
         index = st.number_input("Test image number", min_value=0, max_value=len(images) - 1, step=1,
                                 key=keys.INSIDE_INDEX)
         image, title = images[int(index)], f"test image #{int(index)} (a {int(labels[int(index)])})"
+    if run.config.architecture == "cnn":
+        _feature_maps(model, image, title, run.config.normalize)
     layers = inside.activations(model, image, run.config.normalize)
-    st.markdown(f"From left to right, {title} as each layer of {run.config.architecture()} sees it:")
+    which = "fully connected layer" if run.config.architecture == "cnn" else "layer"
+    st.markdown(f"From left to right, {title} as each {which} of {run.config.layers_text()} sees it:")
     hidden = layers[1:-2]
     columns = st.columns([1.2, *([2] * min(len(hidden), 3)), 1.6])
     columns[0].image(enlarge(image, 5), caption="Input: 784 pixels", output_format="PNG", alt=digit_alt(title))
@@ -86,8 +113,26 @@ def _activations(run, model, weights: np.ndarray, images: np.ndarray, labels: np
         guess, confidence = top_k(probs, 1)[0]
         chart(probability_chart(probs, height=220), probability_words(probs), key="mk_layer_out")
         st.caption(f"Output: 10 digits. It answers **{guess}** ({100 * confidence:.1f} %).")
-    if hidden:
+    if hidden and weights is not None:
         _strongest(hidden[0].values, weights)
+
+
+def _feature_maps(model, image: np.ndarray, title: str, normalize: str) -> None:
+    """Each convolutional layer's feature maps for the digit: where each filter found its pattern."""
+    st.markdown(f"**Feature maps:** {title} through each convolutional layer. Each small picture is one filter's "
+                "response at every place of the digit: **dark** where it found its pattern, white where it did not. "
+                "Max-pooling then halves each picture before the next layer.")
+    columns = st.columns([1, 4])
+    columns[0].image(enlarge(image, 3), caption="Input: 28×28 pixels", output_format="PNG",
+                     alt=f"The digit shown: {title}, 28×28 pixels enlarged.")
+    for k, maps in enumerate(inside.feature_maps(model, image, normalize)):
+        column = columns[1] if k == 0 else st
+        filters, side = maps.maps.shape[0], maps.maps.shape[1]
+        picture = inside.feature_picture(maps.maps, cols=min(filters, 8), scale=max(1, 84 // side))
+        strongest = int(np.argmax(maps.maps.reshape(filters, -1).max(axis=1)))
+        column.image(picture, caption=f"{maps.name}: {maps.description}", output_format="PNG",
+                     alt=f"{maps.name}: {filters} grey pictures of {side}×{side}, one per filter, for {title}; "
+                     f"darker where the filter responds; filter {strongest} responds most strongly.")
 
 
 def _strongest(values: np.ndarray, weights: np.ndarray) -> None:

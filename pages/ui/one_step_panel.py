@@ -57,8 +57,14 @@ def _network():
     if source == "run" and runs:
         by_id = {run.id: run for run in runs}
         run_id = st.selectbox("Run", list(by_id), key=RUN,
-                              format_func=lambda i: f"{by_id[i].config.architecture()} · {i}")
+                              format_func=lambda i: f"{by_id[i].config.layers_text()} · {i}")
         run = by_id[run_id]
+        if run.config.architecture != "mlp":
+            st.info("This run is a convolutional network (CNN). The step here is the lecture's fully connected "
+                    "network's, computed by hand layer by layer: choose a run of an MLP, or a freshly initialised "
+                    "network. A CNN's filters and feature maps are on the Mistakes page, “Inside the network”.",
+                    icon=":material/info:")
+            return None
         model = loaders.model(run)
         if model is None:
             return None

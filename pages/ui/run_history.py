@@ -50,6 +50,21 @@ def reproduce_button(where, run, key: str = "history_reproduce") -> None:
     )
 
 
+def notebook_button(where, run, key: str = "history_notebook") -> None:
+    """Download the run as a Jupyter notebook: the script's code, cell by cell (core.engine.reproduce)."""
+    try:
+        run.config  # noqa: B018 (damaged settings raise here: nothing to rebuild the run from)
+    except ValueError:
+        where.button("Notebook (.ipynb)", disabled=True, key=key, help="This run's settings are damaged.")
+        return
+    where.download_button(
+        "Notebook (.ipynb)", run.reproduce_notebook, file_name=f"reproduce-{run.id}.ipynb",
+        mime="application/x-ipynb+json", icon=":material/code:", on_click="ignore", key=key,
+        help="The same code as the script, as a Jupyter notebook: settings, data, network, training, evaluation and "
+        "a loss plot, each cell with a line of text above it. Run it beside a data/ folder holding MNIST/raw.",
+    )
+
+
 def history_section(manager, owner: str, doctor_shown: str | None = None) -> None:
     """Table of runs, curve overlay, downloads, delete with confirmation (the viewer's own runs), and the chosen
     run's doctor. `manager` is the JobManager, `owner` the viewer's owner id.
@@ -89,14 +104,15 @@ def history_section(manager, owner: str, doctor_shown: str | None = None) -> Non
     metrics = run.metrics_csv()  # read before the caption: a damaged epochs.json changes what it says
     message = run.record.get("message") or run.status
     st.caption(message[:1].upper() + message[1:])
-    a, b, d, c, _ = st.columns([1, 1, 1, 1, 2])
+    a, b, d, n, c, _ = st.columns([1, 1, 1, 1, 1, 1])
     a.download_button("Metrics (CSV)", metrics, file_name=f"mnist-lab-{run.id}-metrics.csv",
                       mime="text/csv", icon=":material/download:", on_click="ignore", key="history_csv")
     b.download_button("Weights (.pt)", lambda: (run.path / "model.pt").read_bytes(),
                       file_name=f"mnist-lab-{run.id}-weights.pt", mime="application/octet-stream",
                       icon=":material/download:", on_click="ignore", disabled=not run.has_model,
-                      key="history_weights", help="PyTorch state_dict: load it into core.engine.model.build_mlp")
+                      key="history_weights", help="PyTorch state_dict: load it into core.engine.model.build_model")
     reproduce_button(d, run)
+    notebook_button(n, run)
     if not manager.may_delete(run.record, owner, unlocked()):
         c.caption("Only the browser that trained this run, or the instructor, may delete it.")
     elif c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == Status.RUNNING,

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from core.engine.config import unused_because
 from core.engine.status import Status
 from core.engine.words import format_seconds, plural
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
@@ -48,9 +49,10 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
     subset = b.select_slider("Training images per run", SUBSETS, 10_000, key="sw_subset",
                              format_func=lambda n: f"{n:,}")
     too_few = len(values) < MIN_VALUES
+    unused = unused_because(param, config)
     if st.button("Run sweep", type="primary", icon=":material/play_arrow:", disabled=too_few or running,
                  key="sw_start"):
-        ordered = values if param in ("optimizer", "hidden") else sorted(values)
+        ordered = values if param in ("optimizer", "hidden", "conv_channels") else sorted(values)
         try:
             sweep = manager.submit_sweep(config, param, ordered, owner, epochs=epochs,
                                          train_subset=None if subset >= 60_000 else subset)
@@ -62,6 +64,8 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
             running = True
     if too_few:
         st.caption(f"Choose at least {MIN_VALUES} values.")
+    if unused:
+        st.caption(f"{unused}: so each of these runs is.")
     if sweep is not None:
         st.fragment(sweep_results, run_every=1.0 if running else None)(sweep.id, config, apply, running, owner)
 
