@@ -125,14 +125,16 @@ def audit_train(app, teacher, audit) -> None:
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
     audit(page, "Train, training")
     assert button(page, "job_pause").count(), "the long run stopped training during its audit: make it longer"
-    until_shown(lambda: button(page, "job_pause").click(timeout=10_000), button(page, "job_resume"))
+    # The page redraws its controls every second while the run is live: a click event, not a wait for them to hold
+    # still (until_shown clicks again if a redraw swallowed it).
+    until_shown(lambda: button(page, "job_pause").dispatch_event("click"), button(page, "job_resume"))
     audit(page, "Train, paused")
 
     live = teacher.page.locator(".st-key-class_live")
     live.locator('[data-testid="stDataFrame"]').wait_for()  # the view polls: no reload
     audit(teacher.page, "Class, the instructor's live view")
 
-    until_shown(lambda: button(page, "job_stop").click(timeout=10_000),
+    until_shown(lambda: button(page, "job_stop").dispatch_event("click"),
                 page.locator('[data-testid="stAlertContainer"]', has_text="Stopped at epoch"))
     app.open("train?" + urlencode(TINY))
     until_shown(lambda: button(page, "train_start").click(timeout=10_000),
