@@ -3,6 +3,8 @@
 The page titles and their order are part of the interface: the lecture notes refer to them.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages.ui.common import (
@@ -16,6 +18,8 @@ from pages.ui.common import (
 )
 
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
+# Contrast of captions and code, and a visible keyboard focus, on every page (no theme option sets them).
+st.html(Path(__file__).parent / "pages" / "ui" / "accessible.css")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
