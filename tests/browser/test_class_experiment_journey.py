@@ -23,7 +23,9 @@ from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a
 pytestmark = pytest.mark.browser
 # 1,250 steps: long enough for the first student to pause it before it ends, even on a quiet machine.
 TINY = {"epochs": 1, "train_subset": 20_000, "batch_size": 16, "hidden": "128-64", "optimizer": "sgd", "seed": 0}
-# Of the helper's default, 0.001 to 3, five values on a log scale: each joiner gets one of the least held at random.
+# Five values on a log scale from 0.001 to the instructor's 0.05: each joiner gets one of the least held at random.
+# Below the default 3: a run at 3 diverges at once, so a student drawn that value would have no run to pause.
+HIGHEST_LR = "0.05"
 GIFT = re.compile(r"Your instructor's experiment on the learning rate gave you [0-9.]+\.")
 
 
@@ -55,6 +57,11 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     teacher.page.locator(".st-key-class_token input").fill(TOKEN)
     teacher.page.get_by_role("button", name="Unlock").click()
     choose_option(teacher.page, ".st-key-class_x_base", "Your settings")
+    highest = teacher.page.locator(".st-key-class_x_to_lr input")
+    highest.fill(HIGHEST_LR)
+    highest.press("Enter")
+    teacher.page.wait_for_function(
+        f"() => document.querySelector('.st-key-class_x_to_lr input').value === '{HIGHEST_LR}'")
     button(teacher.page, "class_x_start").click()
     teacher.page.get_by_text("The experiment has started").wait_for()
     teacher.page.locator(".st-key-class_live", has_text="No run is training or waiting").wait_for()
