@@ -262,6 +262,19 @@ class StreamlitPage:
         self.wait_until_idle()
         return time.perf_counter() - start
 
+    def start_two_rate_sweep(self) -> None:
+        """On Hyperparameters: the sweep of the default rates less 0.1, on the fewest training images, started."""
+        values = self.page.locator(".st-key-sw_values_lr")
+        values.get_by_role("button", name="Remove 0.1", exact=True).click()
+        values.get_by_role("button", name="Remove 0.1", exact=True).wait_for(state="detached")
+        self.wait_until_idle()
+        thumb = self.page.locator(".st-key-sw_subset input[type=range]")
+        thumb.focus()
+        thumb.press("Home")  # the fewest training images: 2,000
+        self.page.locator(".st-key-sw_subset", has_text="2,000").wait_for()
+        self.wait_until_idle()
+        self.page.locator(".st-key-sw_start button").first.click()
+
     def nav_titles(self) -> list[str]:
         """The page titles in the sidebar, top to bottom."""
         texts = self.page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()

@@ -132,16 +132,7 @@ def test_a_shared_link_lets_a_classmate_watch_but_only_the_owner_controls_the_ru
 def test_a_sweep_of_two_learning_rates_shows_both_curves(streamlit_app, plotly_traces):
     app, page = streamlit_app, streamlit_app.page
     app.open("hyperparameters?epochs=1")
-    values = page.locator(".st-key-sw_values_lr")
-    values.get_by_role("button", name="Remove 0.1", exact=True).click()
-    values.get_by_role("button", name="Remove 0.1", exact=True).wait_for(state="detached")
-    app.wait_until_idle()
-    thumb = page.locator(".st-key-sw_subset input[type=range]")
-    thumb.focus()
-    thumb.press("Home")  # the fewest training images: 2,000
-    page.locator(".st-key-sw_subset", has_text="2,000").wait_for()
-    app.wait_until_idle()
-    button(page, "sw_start").click()
+    app.start_two_rate_sweep()
 
     best = ended_text(page, "Best: learning rate")
     wait_for_points(page, 0)  # the chart is drawn again after the last run ends
