@@ -47,9 +47,9 @@ def one_run_at_a_time(monkeypatch):
 
 # Three or four browsers against a page that redraws every 3 s on 2 shared cores: one more try when a
 # refresh swallows a click (it still fails when the lab does).
-@pytest.mark.skip(reason="fails twice in a row in the full suite (two fresh-clone runs), passes alone (6 of 6): an order "
-                  "dependence not yet found; a suspect is the audit's server before it, whose stop hits the 10 s kill "
-                  "and may leave its workers running")
+@pytest.mark.skip(reason="fails twice in a row in the full suite (two fresh-clone runs), passes alone (6 of 6): "
+                  "an order dependence not yet found; a suspect is the audit's server before it, whose stop hits the "
+                  "10 s kill and may leave its workers running")
 @pytest.mark.flaky(reruns=1)
 def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_a_time, class_server,  # noqa: F811
                                                                      record_timing):
