@@ -121,13 +121,21 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
 
 
 def stop_lab_server(server: subprocess.Popen) -> None:
-    """Stop the server by its own pid: terminate, then kill if it lingers."""
+    """Stop the server by its own pid: terminate, then kill if it lingers; then any of its workers still left
+    (a killed server cannot stop them, and a stray worker slows every later test)."""
+    try:
+        workers = psutil.Process(server.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        workers = []
     server.terminate()
     try:
         server.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+    for worker in workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
 
 
 RAY_HEAD_START_TIMEOUT_S = 180  # Ray's start took about 26 s on a busy 2-core machine
