@@ -32,3 +32,13 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> Non
 def steps_of(job) -> int:
     """How many steps a job has trained, from its snapshot."""
     return job.snapshot().step
+
+
+def true_progress(epochs: list[dict], per_epoch: int, samples_per_epoch: int, step: int) -> tuple[float, float]:
+    """What a run's epochs, measured once it has ended, say of the moment it had done `step` steps: (the samples per
+    second of that step's epoch, the seconds of training and evaluation that were left)."""
+    index = (step - 1) // per_epoch  # the epoch of that step, from 0
+    seconds = epochs[index]["seconds"]
+    left = ((index + 1) * per_epoch - step) * seconds / per_epoch
+    left += sum(e["seconds"] for e in epochs[index + 1:]) + sum(e["eval_seconds"] for e in epochs[index:])
+    return samples_per_epoch / seconds, left

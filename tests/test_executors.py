@@ -8,6 +8,7 @@ no dashboard.
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,7 @@ from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import JobManager
-from tests.lab_helpers import steps_of, wait_until
+from tests.lab_helpers import steps_of, true_progress, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
@@ -94,6 +95,26 @@ def test_pause_resume_and_stop_reach_the_worker(manager):
     snap = manager.wait(job.id, timeout=30)
     assert snap.status == "stopped" and snap.message.startswith("stopped at epoch")
     assert manager.store.load(snap.run_id).status == "stopped"
+
+
+def test_the_speed_and_time_left_shown_while_it_trains_are_within_a_quarter_of_the_truth(manager, data):
+    # Steps reach the server in batches (a local worker's every 0.25 s, the Ray executor's polls every 0.5 s): the
+    # speed must come from when they happened. The truth comes afterwards, from the epochs the run measured.
+    config = TrainConfig(epochs=4, batch_size=1)
+    job = manager.submit(config, owner="ann")
+    shown = []
+    while not job.status.ended:
+        snap = job.snapshot()
+        if snap.samples_per_second is not None:
+            shown.append((snap.step, snap.samples_per_second, snap.eta_seconds))
+        time.sleep(0.05)
+    done = manager.wait(job.id, timeout=60)
+    assert done.status == "finished" and len(shown) >= 10, (done.message, len(shown))
+    n_train = len(data.train_labels)
+    truths = [true_progress(list(done.epoch_metrics), n_train, n_train, step) for step, _, _ in shown]
+    speed = statistics.median(rate / true for (_, rate, _), (true, _) in zip(shown, truths, strict=True))
+    left = statistics.median(eta / true for (_, _, eta), (_, true) in zip(shown, truths, strict=True) if true > 1)
+    assert 0.75 <= speed <= 1.25 and 0.75 <= left <= 1.25, (speed, left, shown[::10], done.epoch_metrics)
 
 
 def test_a_new_learning_rate_reaches_the_worker(manager):

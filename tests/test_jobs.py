@@ -18,9 +18,10 @@ import pytest
 import core.engine.trainer
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.events import PauseEvent, StartEvent, StepEvent
 from core.engine.presets import PRESETS
 from core.engine.runs import RunStore
-from core.lab.estimate import RUN_BUDGET, RunBudget
+from core.lab.estimate import RUN_BUDGET, RunBudget, steps_per_epoch
 from core.lab.job import Job
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
@@ -133,6 +134,30 @@ def test_live_progress_has_speed_and_time_left(make_manager):
     assert "samples/s" in progress_text(snap) and "left" in progress_text(snap)
     with pytest.raises(FrozenInstanceError):
         snap.status = "finished"
+
+
+def heard_in_a_burst(job: Job, config: TrainConfig, steps: range, step_s: float, start_s: float = 0.0) -> None:
+    """Steps of epoch 1 that happened `step_s` apart on the worker's clock (step i at start_s + i * step_s), told to
+    the job all at once, as the coordinator hands them over."""
+    per_epoch = steps_per_epoch(config)
+    for i in steps:
+        job(StepEvent(1, i, i, per_epoch, 2.0, i * config.batch_size, start_s + i * step_s))
+
+
+def test_speed_and_time_left_come_from_when_steps_happened_not_when_they_arrived():
+    config = TrainConfig(epochs=2, batch_size=100)  # 600 steps an epoch, 1,200 in all
+    job = Job(config, "ann")
+    job.mark_running()
+    job(StartEvent(config, 60_000, 600, 1200, "cpu", 1))
+    heard_in_a_burst(job, config, range(1, 301), step_s=0.01)  # 10,000 samples/s, heard within microseconds
+    snap = job.snapshot()
+    assert snap.samples_per_second == pytest.approx(10_000, rel=0.01)
+    assert snap.eta_seconds == pytest.approx(900 * 0.01, rel=0.01)  # 900 steps left, no evaluation seen yet
+    # A pause is no slow training: the minute it lasted counts for nothing, however the events arrive.
+    job(PauseEvent(True, 300))
+    job(PauseEvent(False, 300))
+    heard_in_a_burst(job, config, range(301, 401), step_s=0.02, start_s=60)  # slower now: 5,000 samples/s
+    assert job.snapshot().samples_per_second == pytest.approx(5_000, rel=0.01)
 
 
 def test_snapshots_are_reused_until_something_changes(make_manager):
