@@ -23,6 +23,7 @@ from core.engine.presets import PRESETS
 from core.engine.runs import RunStore
 from core.lab.estimate import RUN_BUDGET, RunBudget, steps_per_epoch
 from core.lab.job import Job
+from core.lab.job_sink import JobSink
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
@@ -216,10 +217,32 @@ def test_stop_on_a_queued_run_cancels_it_without_a_trace(make_manager):
     snap = queued.snapshot()
     assert snap.status == "stopped" and "cancelled" in snap.message and snap.run_id is None
     assert last.snapshot().queue_position == 1
+    wait_until(lambda: steps_of(first) > 0, what="the first trains")  # a run stopped before its first step is not kept
     manager.stop(first.id, first.owner)
     wait_until(lambda: last.run_id is not None, what="the next one starts")
     assert queued.status == "stopped"
     assert len(manager.store.list()) == 2  # the cancelled run never made a folder
+
+
+@pytest.mark.parametrize("order", ["stop, then the worker starts it", "the worker starts it, then stop"])
+def test_a_stop_that_lands_as_a_worker_takes_the_run_keeps_no_empty_run(make_manager, monkeypatch, order):
+    # In between the queue and the first step: a run of 0 steps saved as stopped told the history nothing.
+    taken, stopped = JobSink.started, []
+
+    def stop_as_it_is_taken(sink, control):
+        first = not stopped
+        if first and order.startswith("stop"):
+            sink.job.request_stop()
+        taken(sink, control)  # the Trainer gets the stop before its first step either way
+        if first:
+            stopped.append(sink.job.request_stop())
+
+    monkeypatch.setattr(JobSink, "started", stop_as_it_is_taken)
+    manager = make_manager()
+    snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
+    assert (snap.status, snap.message, snap.step, snap.run_id) == ("stopped", "stopped before it started", 0, None)
+    assert manager.store.list() == [] and not list(manager.store.root.iterdir())
+    assert manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30).status == "finished"  # nothing held
 
 
 def test_the_limit_is_respected_with_two_slots(make_manager):

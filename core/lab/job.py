@@ -29,6 +29,8 @@ from core.engine.run_log import RunLog
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
 
+STOPPED_BEFORE_START = "stopped before it started"
+
 
 @dataclass(frozen=True)
 class JobSnapshot:
@@ -167,7 +169,7 @@ class Job(Callback):
                 self._message = "stopping…"
                 self._touch()
             else:
-                self._end(Status.STOPPED, "stopped before it started")
+                self._end(Status.STOPPED, STOPPED_BEFORE_START)
             return True
 
     @property
@@ -240,6 +242,12 @@ class Job(Callback):
         """Drop the Trainer, and with it the model and the optimizer."""
         with self._lock:
             self._trainer = None
+
+    def stopped_before_start(self) -> None:
+        """End a job whose run was stopped before its first step: stopped, with no saved run."""
+        with self._lock:
+            self._run_id = None
+            self._end(Status.STOPPED, STOPPED_BEFORE_START)
 
     def fail(self, message: str) -> None:
         """End the job as failed, unless it has already ended; the message is for the student."""
