@@ -20,10 +20,12 @@ import pytest
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.runs import RunStore
+from core.lab import jobs
 from core.lab.executors import executor_kind, make_executor
 from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
+from core.lab.job_sink import JobSink
 from core.lab.jobs import JobManager
 from tests.lab_helpers import steps_of, true_progress, wait_until
 
@@ -224,6 +226,20 @@ def test_a_failing_run_is_failed_and_the_worker_goes_on(executor, data, tmp_path
         own.close()
 
 
+def test_a_sink_that_fails_while_a_worker_trains_leaves_the_pool_whole(executor, manager, monkeypatch):
+    class FailingSink(JobSink):  # the server cannot keep ann's steps (its disk, say)
+        def on_step(self, event):
+            if self.job.owner == "ann":
+                raise RuntimeError("the runs folder is full")
+            super().on_step(event)
+
+    monkeypatch.setattr(jobs, "JobSink", FailingSink)
+    failed = [manager.submit(QUICK, owner="ann") for _ in range(2)]  # one on each worker
+    assert [manager.wait(job.id, timeout=60).status for job in failed] == ["failed", "failed"]
+    later = [manager.submit(QUICK, owner=o) for o in ("bob", "cy")]  # both workers again, not a slot short
+    assert [manager.wait(job.id, timeout=120).status for job in later] == ["finished", "finished"]
+
+
 def test_a_killed_worker_fails_only_its_own_run(executor, manager):
     if executor.kind == "threads":
         pytest.skip("threads have no worker process to kill")
@@ -275,7 +291,9 @@ KILLED_SERVER = textwrap.dedent("""
     import os
     os.environ["MNIST_LAB_EXECUTOR"] = "local"  # as a web server has it (conftest sets threads for tests)
     from core.engine.config import TrainConfig
-    from core.lab.jobs import JobManager
+    from core.lab import jobs
+from core.lab.job_sink import JobSink
+from core.lab.jobs import JobManager
     from core.engine.runs import RunStore
     manager = JobManager(RunStore({runs!r}), data=random_mnist(500, 100))
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
@@ -290,7 +308,9 @@ KILLED_MID_FINDER = textwrap.dedent("""
     from core.engine.config import TrainConfig
     from core.engine.runs import RunStore
     from core.lab.executors.local import LocalExecutor
-    from core.lab.jobs import JobManager
+    from core.lab import jobs
+from core.lab.job_sink import JobSink
+from core.lab.jobs import JobManager
     executor = LocalExecutor(random_mnist(2000, 100), slots=1)
     manager = JobManager(RunStore({runs!r}), executor=executor)
     executor.ensure_started()
