@@ -38,6 +38,16 @@ def start_lr_experiment(at):
     assert not at.exception and not at.error, [e.value for e in at.error]
 
 
+def test_the_instructor_is_handed_no_value_on_the_settings_pages(instructor, runs_dir):
+    start_lr_experiment(instructor)
+    instructor.switch_page("pages/hyperparameters.py").run()
+    assert not next(e for e in instructor.select_slider if e.key == "hp_lr").disabled  # any rate, to show the class
+    instructor.switch_page("pages/train.py").run()
+    assert not instructor.exception
+    holders = json.loads((runs_dir / CLASS_FILE).read_text())["experiment"]["holders"]
+    assert holders == []  # the instructor is no student of the experiment
+
+
 def test_students_get_the_next_value_see_it_fixed_and_the_class_page_plots_the_results(lab, instructor, runs_dir):
     start_lr_experiment(instructor)
     saved = json.loads((runs_dir / CLASS_FILE).read_text())
