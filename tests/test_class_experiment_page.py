@@ -147,4 +147,4 @@ def test_the_csv_of_an_experiment_lists_its_runs(lab, instructor, runs_dir):
 
     experiment = ClassRoom(runs_dir).state().experiment
     rows = list(csv.reader(io.StringIO(experiment_csv(experiment, BoardReader(RunStore(runs_dir)).entries()))))
-    assert rows[1] == ["3.0", "Zed", "11.00", str(QUICK.epochs), "4.0", run_id]
+    assert rows[1] == ["3.0", "Zed", "11.00", str(QUICK.epochs), "4.0", run_id, "finished"]
