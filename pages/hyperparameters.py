@@ -19,6 +19,7 @@ from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
 from pages.ui.charts import chart
 from pages.ui.common import classroom, job_manager, owner_id, table
+from pages.ui.instructor import unlocked
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section
 
@@ -113,7 +114,7 @@ for column, (name, preset) in zip(columns, PRESETS.items(), strict=True):
 st.caption(f"Now: **{current_preset or 'your own settings'}**.")
 
 st.subheader("Settings")
-locked = classroom().locked_for(owner_id())  # with this student's class-experiment value
+locked = classroom().locked_for(owner_id(), join=not unlocked())  # with this student's class-experiment value
 experiment = classroom().state().experiment
 if experiment is not None and experiment.value_of(owner_id()) is not None:
     st.info(experiment.gift_words(owner_id()), icon=":material/science:")

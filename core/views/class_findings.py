@@ -19,6 +19,7 @@ from core.engine.config import SETTINGS
 from core.engine.csv_safe import csv_text
 from core.engine.curves import Curve, finite_or_none, loss_curve
 from core.engine.runs import RunStore
+from core.engine.status import Status
 from core.lessons.challenge import value_words
 from core.lessons.experiment import Experiment
 from core.lessons.importance import Column, Ranking, rank_settings, varying_columns
@@ -104,17 +105,32 @@ def _numeric(experiment: Experiment) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in experiment.values)
 
 
+def _diverged(entry: BoardEntry) -> bool:
+    return entry.status == Status.DIVERGED
+
+
 def experiment_figure(experiment: Experiment, entries: Sequence[BoardEntry], height: int = 340) -> go.Figure:
-    """Test accuracy against the value: every run a point, the median of each value a line (log x for lr)."""
+    """Test accuracy against the value: every run a point, the median of each value a line (log x for lr); a
+    diverged run, which has no test accuracy, a cross at 0 %."""
     numeric = _numeric(experiment)
     order = list(experiment.values)
-    xs = [_value(experiment, e) if numeric else experiment.value_words(_value(experiment, e)) for e in entries]
+    finished = [e for e in entries if not _diverged(e)]
+
+    def xs(runs: Sequence[BoardEntry]) -> list:
+        return [_value(experiment, e) if numeric else experiment.value_words(_value(experiment, e)) for e in runs]
+
     fig = go.Figure(go.Scatter(
-        x=xs, y=[e.test_accuracy for e in entries], mode="markers", name="a run",
-        text=[e.student for e in entries], marker={"size": 9, "opacity": 0.7, "color": BLUE},
+        x=xs(finished), y=[e.test_accuracy for e in finished], mode="markers", name="a run",
+        text=[e.student for e in finished], marker={"size": 9, "opacity": 0.7, "color": BLUE},
         hovertemplate="%{text}<br>%{x}: %{y:.2f} %<extra></extra>"))
-    medians = [(v, statistics.median(e.test_accuracy for e in entries if _value(experiment, e) == v))
-               for v in order if any(_value(experiment, e) == v for e in entries)]
+    diverged = [e for e in entries if _diverged(e)]
+    if diverged:
+        fig.add_trace(go.Scatter(
+            x=xs(diverged), y=[0.0] * len(diverged), mode="markers", name="diverged (no test accuracy)",
+            text=[e.student for e in diverged], marker={"size": 11, "symbol": "x", "color": "#d62728"},
+            hovertemplate="%{text}<br>%{x}: diverged<extra></extra>"))
+    medians = [(v, statistics.median(e.test_accuracy for e in finished if _value(experiment, e) == v))
+               for v in order if any(_value(experiment, e) == v for e in finished)]
     if medians:
         fig.add_trace(go.Scatter(
             x=[v if numeric else experiment.value_words(v) for v, _ in medians], y=[m for _, m in medians],
@@ -173,13 +189,15 @@ class CurveReader:
         return curve
 
 
-CSV_COLUMNS = ("value", "student", "test accuracy (%)", "epochs", "seconds", "run id")
+CSV_COLUMNS = ("value", "student", "test accuracy (%)", "epochs", "seconds", "run id", "status")
 
 
 def experiment_csv(experiment: Experiment, entries: Sequence[BoardEntry]) -> str:
-    """The experiment's runs as CSV: value, student, test accuracy, epochs, training seconds, run id."""
-    return csv_text(CSV_COLUMNS, ([_value(experiment, entry), entry.student, f"{entry.test_accuracy:.2f}",
-                                   entry.epochs_done, f"{entry.train_seconds:.1f}", entry.run_id]
+    """The experiment's runs as CSV: value, student, test accuracy (empty for a diverged run), epochs, training
+    seconds, run id, status (finished or diverged); text cells escaped (core.engine.csv_safe)."""
+    return csv_text(CSV_COLUMNS, ([_value(experiment, entry), entry.student,
+                                   "" if _diverged(entry) else f"{entry.test_accuracy:.2f}", entry.epochs_done,
+                                   f"{entry.train_seconds:.1f}", entry.run_id, entry.status]
                                   for entry in experiment_entries(experiment, entries)))
 
 
@@ -187,11 +205,17 @@ def experiment_summary(experiment: Experiment, entries: Sequence[BoardEntry]) ->
     """"9 runs: 0.001 (3 runs, median 88.1 %), 0.03 (3, 96.2 %), 3 (3, 9.8 %)" for the page's text."""
     parts = []
     for value in experiment.values:
-        accuracies = [e.test_accuracy for e in entries if _value(experiment, e) == value]
+        runs = [e for e in entries if _value(experiment, e) == value]
+        accuracies = [e.test_accuracy for e in runs if not _diverged(e)]
+        diverged = len(runs) - len(accuracies)
         words = experiment.value_words(value)
-        parts.append(f"{words}: no run yet" if not accuracies
-                     else f"{words}: {len(accuracies)} run{'s' if len(accuracies) != 1 else ''}, median "
-                     f"{statistics.median(accuracies):.1f} %")
+        if not runs:
+            parts.append(f"{words}: no run yet")
+        elif not accuracies:
+            parts.append(f"{words}: {diverged} run{'s' if diverged != 1 else ''}, all diverged")
+        else:
+            parts.append(f"{words}: {len(runs)} run{'s' if len(runs) != 1 else ''}, median "
+                         f"{statistics.median(accuracies):.1f} %" + (f", {diverged} diverged" if diverged else ""))
     return f"{len(entries)} run{'s' if len(entries) != 1 else ''} so far. " + "; ".join(parts) + "."
 
 
