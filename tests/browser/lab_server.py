@@ -94,7 +94,7 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
         "MNIST_LAB_RUNS": str(runs_dir),
         "MNIST_LAB_EXECUTOR": executor,  # the tests' own process trains in threads (tests/conftest.py): not a server
         # Every test browser comes from 127.0.0.1: a class behind one address, so its new-id limit is the class's.
-        "MNIST_LAB_NEW_IDS_PER_MINUTE": "1000",
+        "MNIST_LAB_NEW_IDS_PER_HOUR": "1000",
         **(extra_env or {}),
     }
     command = [
