@@ -5,6 +5,7 @@ The page titles and their order are part of the interface: the lecture notes ref
 
 import streamlit as st
 
+from launch import warm_lab
 from pages.ui.common import (
     SHELL_RAN,
     WANTED_PAGE,
@@ -14,6 +15,9 @@ from pages.ui.common import (
     owner_cookie_delivered,
 )
 
+# The workers and the pages' modules start warming with the first visit's first script run (under `python -m
+# launch`, with the server: then this does nothing), so a server started by `streamlit run` warms while it draws.
+warm_lab()
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
 
 PAGES = [
@@ -42,6 +46,6 @@ if wanted:  # a deep link that arrived before the shell had ever run: see pages/
     st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None) or None)
 page.run()
 # After the page is drawn: the first visit starts the server's job manager, whose workers fork from the zygote
-# that `python -m launch` (make app) started warming with the server (without it, they start warming now).
+# that warm_lab started warming (with the server under `python -m launch`, else with this first script run).
 job_manager()
 owner_cookie_delivered()
