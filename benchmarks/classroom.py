@@ -268,7 +268,7 @@ class HostileStudent:
                 reloaded_owner, jar = self._visit(jar)
                 for owner in (edited_owner, reloaded_owner):
                     try:
-                        self.manager.submit(QUICK, owner=owner)
+                        self.watch.add_other([self.manager.submit(QUICK, owner=owner)])
                         self.counts["runs_queued"] += 1
                     except RunRefused:
                         self.counts["runs_refused"] += 1
@@ -286,7 +286,8 @@ class HostileStudent:
         self.thread.join(30)
         self.manager.stop_finder(self.first)
         owners = len(self._owners)
-        return {**self.counts, "owners_got": owners, "owners_in_first_minute": self.owners_in_first_minute or owners}
+        return {**self.counts, "owners_got": owners, "owners_in_first_minute": self.owners_in_first_minute or owners,
+                "runs_ahead_of_honest": self.watch.others_ahead()}
 
 
 def _own_cpu(process: psutil.Process) -> float:
@@ -303,11 +304,13 @@ def _job_id(tab) -> str:
 
 class RunWatch:
     """Polls the class's runs every 20 ms in a thread: for each run, the seconds from its submission to its start,
-    and from the click to its end; active until `expected` runs have ended (or the timeout)."""
+    and from the click to its end; active until `expected` runs have ended (or the timeout). Other runs (the
+    hostile student's) are watched for their start only."""
 
     def __init__(self, began: float, timeout: float, expected: int):
         self.began, self.deadline, self.expected = began, time.monotonic() + timeout, expected
         self.jobs: list = []
+        self.others: list = []
         self.submitted: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
@@ -322,6 +325,18 @@ class RunWatch:
             for job in jobs:
                 self.submitted[job.id] = submitted
 
+    def add_other(self, jobs: list) -> None:
+        with self._lock:
+            self.others += jobs
+
+    def others_ahead(self) -> int:
+        """How many of the other runs started before a class's run that started after them: the runs that made
+        the class wait in the queue (a count, whatever the machine's speed)."""
+        with self._lock:
+            last = max((self.started[job.id] for job in self.jobs if job.id in self.started), default=0.0)
+            firsts = [self.started[job.id] for job in self.others if job.id in self.started]
+        return sum(started < last for started in firsts)
+
     def active(self) -> bool:
         with self._lock:
             return len(self.ended) < self.expected and time.monotonic() < self.deadline
@@ -330,19 +345,19 @@ class RunWatch:
         """The waits before each run started, the seconds to each end, and every run's status."""
         self.thread.join()
         with self._lock:
-            waits = [started - self.submitted[job_id] for job_id, started in self.started.items()]
+            waits = [self.started[job.id] - self.submitted[job.id] for job in self.jobs if job.id in self.started]
             return waits, list(self.ended.values()), [str(job.status) for job in self.jobs]
 
     def _poll(self) -> None:
         while self.active():
             now = time.perf_counter() - self.began
             with self._lock:
-                jobs = list(self.jobs)
-            for job in jobs:
+                jobs, others = list(self.jobs), [job for job in self.others if job.id not in self.started]
+            for job in jobs + others:
                 status = job.snapshot().status
                 if status != "queued":
                     self.started.setdefault(job.id, now)
-                if status.ended:
+                if status.ended and job.id in self.submitted:  # a class's run
                     with self._lock:
                         self.ended.setdefault(job.id, now)
             time.sleep(0.02)
@@ -524,7 +539,8 @@ def print_result(r: dict) -> None:
         print(f"    the hostile student: {h['cookie_tries']} edited cookies gave {h['owners_got']} owner id(s) in the "
               f"whole class, {h['owners_in_first_minute']} in its first minute (target: no more in the whole class: "
               f"{'met' if h['owners_got'] <= h['owners_in_first_minute'] else 'missed'}); {h['runs_queued']} runs "
-              f"queued, {h['runs_refused']} refused; heavy finder refused: {bool(h['heavy_finder_refused'])}; "
+              f"queued ({h['runs_ahead_of_honest']} of them started before an honest run that started later), "
+              f"{h['runs_refused']} refused; heavy finder refused: {bool(h['heavy_finder_refused'])}; "
               f"finders started {h['finders_started']}, refused {h['finders_refused']}")
 
 
