@@ -330,12 +330,13 @@ class RunWatch:
             self.others += jobs
 
     def others_ahead(self) -> int:
-        """How many of the other runs started before a class's run that started after them: the runs that made
-        the class wait in the queue (a count, whatever the machine's speed)."""
+        """How many of the other runs started while a class's run waited: the runs that went ahead of the class in
+        the queue (a count, whatever the machine's speed; a run that merely holds a slot is not one)."""
         with self._lock:
-            last = max((self.started[job.id] for job in self.jobs if job.id in self.started), default=0.0)
-            firsts = [self.started[job.id] for job in self.others if job.id in self.started]
-        return sum(started < last for started in firsts)
+            waited = [(self.submitted[job.id], self.started[job.id]) for job in self.jobs if job.id in self.started]
+            starts = [self.started[job.id] for job in self.others if job.id in self.started]
+        # polled every 20 ms: a start in the same poll as the class's run's is not ahead of it
+        return sum(any(submitted < start < started - 0.02 for submitted, started in waited) for start in starts)
 
     def active(self) -> bool:
         with self._lock:
@@ -539,7 +540,7 @@ def print_result(r: dict) -> None:
         print(f"    the hostile student: {h['cookie_tries']} edited cookies gave {h['owners_got']} owner id(s) in the "
               f"whole class, {h['owners_in_first_minute']} in its first minute (target: no more in the whole class: "
               f"{'met' if h['owners_got'] <= h['owners_in_first_minute'] else 'missed'}); {h['runs_queued']} runs "
-              f"queued ({h['runs_ahead_of_honest']} of them started before an honest run that started later), "
+              f"queued ({h['runs_ahead_of_honest']} of them started while an honest run waited), "
               f"{h['runs_refused']} refused; heavy finder refused: {bool(h['heavy_finder_refused'])}; "
               f"finders started {h['finders_started']}, refused {h['finders_refused']}")
 
