@@ -13,6 +13,7 @@ from core.engine.model import build_model, describe_layers
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.engine.words import format_seconds, plural
 from core.lab.estimate import estimate_epoch, estimate_finder_seconds
+from core.lab.finder import FINDER_SPACING_S
 from core.lab.jobs import RunRefused
 from core.views.charts import lr_finder_figure, lr_finder_words
 from core.views.doctor_view import use_lr_label
@@ -217,7 +218,8 @@ def lr_finder_section(config: TrainConfig, owner: str) -> None:
     else:
         longest = estimate_finder_seconds(config, manager.speed or 1.0)
         st.caption(f"With these settings it takes up to {format_seconds(longest)} on this server (a finder may take "
-                   f"at most {format_seconds(manager.budget.seconds)}, like a run); one at a time for each student.")
+                   f"at most {format_seconds(manager.budget.seconds)}, like a run); one at a time for each student, "
+                   f"{FINDER_SPACING_S:.0f} s apart.")
     running = take_finder_outcome(owner)
     st.button("Find a learning rate for these settings", key="lr_find", icon=":material/search:",
               on_click=start_finder, args=(config, owner), disabled=running or bool(problem))

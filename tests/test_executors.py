@@ -164,7 +164,7 @@ def test_a_light_finder_answers_while_a_classmates_heavy_one_runs(manager):
     assert found.suggested_lr > 0 and not heavy.done
     assert manager.stop_finder("ann")
     assert heavy.wait(10) and heavy.stopped  # stopped between two steps, in its worker
-    assert manager.find_lr(TrainConfig(train_subset=500), "ann", timeout=120).suggested_lr > 0  # helper is back
+    assert manager.find_lr(TrainConfig(train_subset=500), "cy", timeout=120).suggested_lr > 0  # helper is back
 
 
 def test_a_run_waiting_for_a_worker_is_stopped_at_once(executor, tmp_path):
