@@ -26,7 +26,7 @@ from core.lessons.importance import Column, Ranking, rank_settings, varying_colu
 from core.views.board import BoardEntry
 from core.views.chart_words import ChartWords, count, joined, number, percent, thinned
 from core.views.charts import end_step
-from core.views.palettes import BLUE, CATEGORICAL, SEQUENTIAL, VERMILLION, colorscale, for_marks
+from core.views.palettes import BLACK, BLUE, CATEGORICAL, SEQUENTIAL, VERMILLION, colorscale, for_marks
 
 CURVE_POINTS = 120  # per run in the overlaid curves: dozens of runs in one chart stay light
 
@@ -127,7 +127,7 @@ def experiment_figure(experiment: Experiment, entries: Sequence[BoardEntry], hei
     if diverged:
         fig.add_trace(go.Scatter(
             x=xs(diverged), y=[0.0] * len(diverged), mode="markers", name="diverged (no test accuracy)",
-            text=[e.student for e in diverged], marker={"size": 11, "symbol": "x", "color": "#d62728"},
+            text=[e.student for e in diverged], marker={"size": 11, "symbol": "x", "color": BLACK},
             hovertemplate="%{text}<br>%{x}: diverged<extra></extra>"))
     medians = [(v, statistics.median(e.test_accuracy for e in finished if _value(experiment, e) == v))
                for v in order if any(_value(experiment, e) == v for e in finished)]
@@ -258,15 +258,22 @@ def experiment_words(experiment: Experiment, entries: Sequence[BoardEntry]) -> C
     Names go only into the table (st.dataframe shows them as text), never into the words."""
     parts, medians = [], []
     for value in experiment.values:
-        accuracies = sorted(e.test_accuracy for e in entries if _value(experiment, e) == value)
-        if not accuracies:
+        runs = [e for e in entries if _value(experiment, e) == value]
+        accuracies = sorted(e.test_accuracy for e in runs if not _diverged(e))
+        diverged = len(runs) - len(accuracies)
+        if not runs:
             continue
         words = experiment.value_words(value)
-        median = statistics.median(accuracies)
-        medians.append((median, words))
-        spread = percent(accuracies[0]) if len(accuracies) == 1 else \
-            f"{percent(accuracies[0])} to {percent(accuracies[-1])}, median {percent(median)}"
-        parts.append(f"{words}: {count(len(accuracies), 'run')}, {spread}")
+        said = []
+        if accuracies:
+            median = statistics.median(accuracies)
+            medians.append((median, words))
+            spread = percent(accuracies[0]) if len(accuracies) == 1 else \
+                f"{percent(accuracies[0])} to {percent(accuracies[-1])}, median {percent(median)}"
+            said.append(f"{count(len(accuracies), 'run')}, {spread}")
+        if diverged:
+            said.append("all diverged" if not accuracies else f"{diverged} diverged")
+        parts.append(f"{words}: {'; '.join(said)}")
     setting = experiment.label()[4:]
     if not parts:
         return ChartWords(f"Chart of the test accuracy against {setting}: no run yet.", "No run yet.")
@@ -278,7 +285,8 @@ def experiment_words(experiment: Experiment, entries: Sequence[BoardEntry]) -> C
                       if _value(experiment, e) in experiment.values else len(experiment.values))
     numbers = {setting: [experiment.value_words(_value(experiment, e)) for e in in_order],
                "student": [e.student for e in in_order],
-               "test accuracy (%)": [round(e.test_accuracy, 2) for e in in_order]}
+               "test accuracy (%)": [None if _diverged(e) else round(e.test_accuracy, 2) for e in in_order],
+               "status": [str(e.status) for e in in_order]}
     alt = (f"Chart of the test accuracy against {setting}, {count(len(entries), 'run')} as points and the median "
            f"of each value as a line. " + summary)
     return ChartWords(alt=alt, summary=summary, numbers=numbers)
