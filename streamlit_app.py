@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from launch import warm_lab
 from pages.ui.common import (
     SHELL_RAN,
     WANTED_PAGE,
@@ -17,6 +18,9 @@ from pages.ui.common import (
     sign_in_wall,
 )
 
+# The workers and the pages' modules start warming with the first visit's first script run (under `python -m
+# launch`, with the server: then this does nothing), so a server started by `streamlit run` warms while it draws.
+warm_lab()
 st.set_page_config(page_title="MNIST Lab", page_icon=":material/neurology:", layout="wide")
 # Contrast of captions and code, and a visible keyboard focus, on every page (no theme option sets them).
 st.html(Path(__file__).parent / "pages" / "ui" / "accessible.css")
@@ -48,6 +52,6 @@ if wanted:  # a deep link that arrived before the shell had ever run: see pages/
 if not sign_in_wall():  # with every page behind sign-in, a visitor not signed in sees only Sign in
     page.run()
 # After the page is drawn: the first visit starts the server's job manager, whose workers fork from the zygote
-# that `python -m launch` (make app) started warming with the server (without it, they start warming now).
+# that warm_lab started warming (with the server under `python -m launch`, else with this first script run).
 job_manager()
 owner_cookie_delivered()

@@ -4,6 +4,7 @@
     python -m benchmarks.classroom --executors local,ray     # only these
     python -m benchmarks.classroom --students 10 --json      # a smaller class; one JSON line at the end too
     python -m benchmarks.classroom --executors local --hostile   # the class with and without one hostile student
+    python -m benchmarks.classroom --executors local --hostile --arrivals-minutes 10   # a long class
     python -m benchmarks.classroom --web-processes 1,2 --tabs 8  # polling tabs on 1, then 2 web processes, one Ray
 
 For each executor, a fresh lab server (this script, in a child process, loopback only) with its own runs
@@ -20,11 +21,17 @@ that uses every core. Workers and actors train at nice 10; Chromium runs at the 
 behind the training. Bounded: at most 300 students and --timeout seconds per executor.
 
 With --hostile, each executor serves the class twice, on fresh servers: the honest students alone, then the
-same honest students beside one hostile one, who edits their cookie for a new owner id again and again (each
-time through the server's own issuer of ids, from one address), queues as many runs as it lets them, asks for
-a learning-rate finder far over the run budget, and starts a finder after every answer (and eight at once)
-for as long as the class trains. Printed: the honest students' wait p50 / p95 in both, and their ratio
-(target: within 1.2), and what the hostile student got through.
+same honest students beside one hostile one, who edits their cookie for a new owner id again and again, as a
+browser does it (each time through the server's own issuer of ids, from one address: the edited cookie, then
+the reload without the cookie the server deleted), queues as many runs as each id lets them, asks for a
+learning-rate finder far over the run budget, and starts a finder after every answer (and eight at once) for
+as long as the class trains. Printed: the honest students' wait p50 / p95 in both, and their ratio (target:
+within 1.2), and what the hostile student got through: its owner ids in its first minute and in the whole
+class (target: no more in the whole class).
+
+With --arrivals-minutes M, the students who do not use a browser arrive one by one, evenly over M minutes, instead
+of all at once (a long class: the hostile student plays for all of it); a wait is then counted from each run's
+own submission.
 
 With --web-processes, a Ray head (one CPU: one run trains) and that many lab servers on it with one runs folder,
 one lab (core.lab.coordinator): one long run, started from the first server, polled by --tabs Chromium tabs
@@ -136,10 +143,11 @@ def run_class(url: str, args) -> dict:
         for tab in tabs:
             tab.page.evaluate("() => { window.labClickedAt = performance.now(); }")
             tab.page.locator(".st-key-train_start button").first.click(no_wait_after=True)
-        jobs = [manager.submit(QUICK, owner=f"student-{i:03d}") for i in range(args.students - args.browsers)]
-        watch = RunWatch(jobs, began, args.timeout)
+        others = [f"student-{i:03d}" for i in range(args.students - args.browsers)]
+        watch = RunWatch(began, args.timeout, expected=args.students)
+        arriving = Arrivals(manager, QUICK, others, args.arrivals_minutes * 60, watch)
         hostile = HostileStudent(manager, _server_owner_ids(), watch) if args.hostile_here else None
-        watch.add([manager.get(_job_id(tab)) for tab in tabs])
+        watch.add([manager.get(_job_id(tab)) for tab in tabs], submitted=0.0)
 
         # While the class trains: a sidebar page switch, and a fresh tab opening /autograd.
         switches, fresh = [], []
@@ -151,7 +159,8 @@ def run_class(url: str, args) -> dict:
         for tab in tabs:
             tab.assert_no_exception()
 
-        started, ended, statuses = watch.result()
+        arriving.wait()
+        waits, ended, statuses = watch.result()
         hostile_report = hostile.finish() if hostile else None
         cpu_server = _own_cpu(server) - cpu_before
         niced.close()
@@ -161,8 +170,8 @@ def run_class(url: str, args) -> dict:
     return {
         "students": args.students, "browsers": args.browsers, "slots": capacity.slots,
         "machines": capacity.machines, "cores": os.cpu_count(), "warm_seconds": warm_seconds,
-        "drain_seconds": max(ended) if ended else None,
-        "wait_p50": percentile(started, 0.5), "wait_p95": percentile(started, 0.95),
+        "drain_seconds": max(ended) if ended else None, "arrivals_minutes": args.arrivals_minutes,
+        "wait_p50": percentile(waits, 0.5), "wait_p95": percentile(waits, 0.95),
         "first_point_seconds": first_points, "page_switch_seconds": switches, "fresh_tab_seconds": fresh,
         "server_cpu_seconds": cpu_server, "finished": statuses.count("finished"), "runs": len(statuses),
         "load_average": os.getloadavg()[0], "hostile": hostile_report,
@@ -182,25 +191,61 @@ def _server_owner_ids():
     return owner_ids()
 
 
+class Arrivals:
+    """Submits one Quick run for each of `owners`, evenly over `seconds` (all at once for 0), in a thread; each
+    run joins `watch` with its own time of submission."""
+
+    def __init__(self, manager, config, owners: list[str], seconds: float, watch: RunWatch):
+        self.manager, self.config, self.owners, self.seconds, self.watch = manager, config, owners, seconds, watch
+        self.thread = threading.Thread(target=self._arrive, daemon=True, name="arrivals")
+        if seconds:
+            self.thread.start()
+        else:
+            self._arrive()  # before the hostile student starts, as a class that clicks together
+
+    def wait(self) -> None:
+        if self.seconds:
+            self.thread.join()
+
+    def _arrive(self) -> None:
+        gap = self.seconds / max(1, len(self.owners))
+        for n, owner in enumerate(self.owners):
+            delay = self.watch.began + n * gap - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            job = self.manager.submit(self.config, owner=owner)
+            self.watch.add([job], submitted=time.perf_counter() - self.watch.began)
+
+
 class HostileStudent:
     """One student who tries every unfair trick the lab has been seen to allow, in a thread, while `watch` is active.
 
-    Edited cookies: each try sends a forged or unsigned cookie to the server's issuer of owner ids, from one
-    address, and submits Quick runs under whatever owner it gets back. A finder over the budget; a light
+    Edited cookies, as a browser goes through them: each try sends a forged or unsigned cookie to the server's
+    issuer of owner ids, from one address, then reloads with what the server left in the cookie jar (it deletes an
+    edited cookie), and submits Quick runs under every owner it gets back. A finder over the budget; a light
     finder started again the moment the last one answers, and eight at once now and then.
     """
 
     ADDRESS = "198.51.100.66"  # one client address (a documentation range: nothing is sent to it)
     HEAVY = {"hidden": (1024,) * 16, "batch_size": 8192}
+    FIRST_MINUTE_S = 60.0
 
     def __init__(self, manager, owner_ids, watch: RunWatch):
         self.manager, self.owner_ids, self.watch = manager, owner_ids, watch
         self.counts = {"cookie_tries": 0, "owners_got": 0, "runs_queued": 0, "runs_refused": 0,
                        "heavy_finder_refused": 0, "finders_started": 0, "finders_refused": 0}
         self._owners: set[str] = set()
+        self.owners_in_first_minute: int | None = None
         self.first = ""
         self.thread = threading.Thread(target=self._play, daemon=True, name="hostile-student")
         self.thread.start()
+
+    def _visit(self, cookie):
+        """One page load with `cookie`: the owner it gets, and what the browser's cookie jar holds after it."""
+        identity = self.owner_ids.identify(cookie, self.ADDRESS)
+        self._owners.add(identity.owner)
+        jar = cookie if identity.cookie is None else (identity.cookie or None)  # "" deletes it
+        return identity.owner, jar
 
     def _play(self) -> None:
         import secrets
@@ -209,34 +254,40 @@ class HostileStudent:
         from core.engine.presets import LECTURE, QUICK
         from core.lab.jobs import RunRefused
 
-        first = self.first = self.owner_ids.identify(None, self.ADDRESS).owner
+        began = time.perf_counter()
+        self.first, jar = self._visit(None)
         try:
-            self.manager.start_finder(replace(LECTURE, **self.HEAVY), first)
+            self.manager.start_finder(replace(LECTURE, **self.HEAVY), self.first)
         except RunRefused:
             self.counts["heavy_finder_refused"] += 1
         while self.watch.active():
-            for _ in range(5):  # edited cookies: a fresh 32-hex id, and a forged signature
-                cookie = secrets.token_hex(16) if self.counts["cookie_tries"] % 2 else f"{secrets.token_hex(16)}.x"
+            for _ in range(5):  # edited cookies: a fresh 32-hex id, or a forged signature; then the reload
+                edited = secrets.token_hex(16) if self.counts["cookie_tries"] % 2 else f"{secrets.token_hex(16)}.x"
                 self.counts["cookie_tries"] += 1
-                owner = self.owner_ids.identify(cookie, self.ADDRESS).owner
-                self._owners.add(owner)
-                try:
-                    self.manager.submit(QUICK, owner=owner)
-                    self.counts["runs_queued"] += 1
-                except RunRefused:
-                    self.counts["runs_refused"] += 1
+                edited_owner, jar = self._visit(edited)
+                reloaded_owner, jar = self._visit(jar)
+                for owner in (edited_owner, reloaded_owner):
+                    try:
+                        self.watch.add_other([self.manager.submit(QUICK, owner=owner)])
+                        self.counts["runs_queued"] += 1
+                    except RunRefused:
+                        self.counts["runs_refused"] += 1
             for _ in range(8):  # a finder the moment the last one answered, and seven more at once
                 try:
-                    self.manager.start_finder(LECTURE, first)
+                    self.manager.start_finder(LECTURE, self.first)
                     self.counts["finders_started"] += 1
                 except RunRefused:
                     self.counts["finders_refused"] += 1
+            if self.owners_in_first_minute is None and time.perf_counter() - began >= self.FIRST_MINUTE_S:
+                self.owners_in_first_minute = len(self._owners)
             time.sleep(0.5)
 
     def finish(self) -> dict:
         self.thread.join(30)
         self.manager.stop_finder(self.first)
-        return {**self.counts, "owners_got": len(self._owners | {self.first})}
+        owners = len(self._owners)
+        return {**self.counts, "owners_got": owners, "owners_in_first_minute": self.owners_in_first_minute or owners,
+                "runs_ahead_of_honest": self.watch.others_ahead()}
 
 
 def _own_cpu(process: psutil.Process) -> float:
@@ -252,39 +303,62 @@ def _job_id(tab) -> str:
 
 
 class RunWatch:
-    """Polls the class's runs every 20 ms in a thread: seconds from the click to each run's start and end."""
+    """Polls the class's runs every 20 ms in a thread: for each run, the seconds from its submission to its start,
+    and from the click to its end; active until `expected` runs have ended (or the timeout). Other runs (the
+    hostile student's) are watched for their start only."""
 
-    def __init__(self, jobs: list, began: float, timeout: float):
-        self.jobs, self.began, self.deadline = list(jobs), began, time.monotonic() + timeout
+    def __init__(self, began: float, timeout: float, expected: int):
+        self.began, self.deadline, self.expected = began, time.monotonic() + timeout, expected
+        self.jobs: list = []
+        self.others: list = []
+        self.submitted: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._poll, daemon=True, name="run-watch")
         self.thread.start()
 
-    def add(self, jobs: list) -> None:
+    def add(self, jobs: list, submitted: float) -> None:
+        """Watch `jobs`, submitted `submitted` seconds after the click."""
         with self._lock:
             self.jobs += jobs
+            for job in jobs:
+                self.submitted[job.id] = submitted
+
+    def add_other(self, jobs: list) -> None:
+        with self._lock:
+            self.others += jobs
+
+    def others_ahead(self) -> int:
+        """How many of the other runs started while a class's run waited: the runs that went ahead of the class in
+        the queue (a count, whatever the machine's speed; a run that merely holds a slot is not one)."""
+        with self._lock:
+            waited = [(self.submitted[job.id], self.started[job.id]) for job in self.jobs if job.id in self.started]
+            starts = [self.started[job.id] for job in self.others if job.id in self.started]
+        # polled every 20 ms: a start in the same poll as the class's run's is not ahead of it
+        return sum(any(submitted < start < started - 0.02 for submitted, started in waited) for start in starts)
 
     def active(self) -> bool:
         with self._lock:
-            return len(self.ended) < len(self.jobs)
+            return len(self.ended) < self.expected and time.monotonic() < self.deadline
 
     def result(self) -> tuple[list[float], list[float], list[str]]:
+        """The waits before each run started, the seconds to each end, and every run's status."""
         self.thread.join()
-        return (list(self.started.values()), list(self.ended.values()),
-                [str(job.status) for job in self.jobs])
+        with self._lock:
+            waits = [self.started[job.id] - self.submitted[job.id] for job in self.jobs if job.id in self.started]
+            return waits, list(self.ended.values()), [str(job.status) for job in self.jobs]
 
     def _poll(self) -> None:
-        while self.active() and time.monotonic() < self.deadline:
+        while self.active():
             now = time.perf_counter() - self.began
             with self._lock:
-                jobs = list(self.jobs)
-            for job in jobs:
+                jobs, others = list(self.jobs), [job for job in self.others if job.id not in self.started]
+            for job in jobs + others:
                 status = job.snapshot().status
                 if status != "queued":
                     self.started.setdefault(job.id, now)
-                if status.ended:
+                if status.ended and job.id in self.submitted:  # a class's run
                     with self._lock:
                         self.ended.setdefault(job.id, now)
             time.sleep(0.02)
@@ -392,6 +466,9 @@ def main(argv=None) -> None:
     parser.add_argument("--hostile", action="store_true",
                         help="serve the class twice per executor: the honest students alone, then beside one "
                         "hostile student")
+    parser.add_argument("--arrivals-minutes", type=float, default=0,
+                        help="the students without a browser arrive evenly over this many minutes (default 0: all "
+                        "at once); a long class, e.g. 10")
     parser.add_argument("--json", action="store_true", help="print one JSON line at the end as well")
     parser.add_argument("--web-processes", help="comma-separated counts of lab servers on one Ray head (e.g. 1,2): "
                         "measure polling tabs instead of a class")
@@ -403,6 +480,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.students <= MAX_STUDENTS or not 0 <= args.browsers <= min(args.students, 10):
         parser.error(f"--students must be 1..{MAX_STUDENTS} and --browsers 0..10 (and at most --students)")
+    if args.arrivals_minutes < 0:
+        parser.error("--arrivals-minutes must be at least 0")
+    args.timeout = max(args.timeout, args.arrivals_minutes * 60 + 300)  # the class lasts the arrivals, then drains
     if args.one:
         return serve_and_measure(args)
     if args.web_processes:
@@ -418,10 +498,12 @@ def main(argv=None) -> None:
                    "MNIST_LAB_DATA": os.environ.get("MNIST_LAB_DATA", str(REPO / "data"))}
             command = [sys.executable, "-m", "benchmarks.classroom", "--one", kind, "--out", out.name,
                        "--students", str(args.students), "--browsers", str(args.browsers),
-                       "--timeout", str(args.timeout), "--browser-nice", str(args.browser_nice)]
+                       "--timeout", str(args.timeout), "--browser-nice", str(args.browser_nice),
+                       "--arrivals-minutes", str(args.arrivals_minutes)]
             command += ["--hostile-here"] if hostile else []
+            arriving = f"arrive over {args.arrivals_minutes:g} min" if args.arrivals_minutes else "click Train at once"
             print(f"{kind}: a class of {args.students} honest students{' and one hostile' if hostile else ''} "
-                  "clicks Train…", flush=True)
+                  f"{arriving}…", flush=True)
             try:
                 subprocess.run(command, cwd=REPO, env=env, timeout=args.timeout + 300,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -455,10 +537,12 @@ def print_result(r: dict) -> None:
           f"{r['load_average']:.1f}")
     if r.get("hostile"):
         h = r["hostile"]
-        print(f"    the hostile student: {h['cookie_tries']} edited cookies gave {h['owners_got']} owner id(s); "
-              f"{h['runs_queued']} runs queued, {h['runs_refused']} refused; heavy finder refused: "
-              f"{bool(h['heavy_finder_refused'])}; finders started {h['finders_started']}, "
-              f"refused {h['finders_refused']}")
+        print(f"    the hostile student: {h['cookie_tries']} edited cookies gave {h['owners_got']} owner id(s) in the "
+              f"whole class, {h['owners_in_first_minute']} in its first minute (target: no more in the whole class: "
+              f"{'met' if h['owners_got'] <= h['owners_in_first_minute'] else 'missed'}); {h['runs_queued']} runs "
+              f"queued ({h['runs_ahead_of_honest']} of them started while an honest run waited), "
+              f"{h['runs_refused']} refused; heavy finder refused: {bool(h['heavy_finder_refused'])}; "
+              f"finders started {h['finders_started']}, refused {h['finders_refused']}")
 
 
 def print_comparison(results: list[dict]) -> None:

@@ -1,7 +1,12 @@
 """The dashboard's numbers, measured with a real server and Chromium (Playwright), as a student meets them.
 
-    python -m benchmarks.dashboard            # all four; about 3 minutes on the 2-core lab machine
+    python -m benchmarks.dashboard            # everything, on both paths; about 8 minutes on the 2-core lab machine
     python -m benchmarks.dashboard --json     # one JSON line at the end as well
+    python -m benchmarks.dashboard --only cold,switches --paths streamlit   # some parts, one path
+
+Each path is a fresh server: `python -m launch` (as `make app` starts the lab, warming from the server's start) and
+`streamlit run streamlit_app.py` (as Streamlit Community Cloud, Hugging Face's template and most hosts start an
+app: nothing runs before the first visit). Each path's numbers are printed as they come, then side by side.
 
 1. Quick preset: test accuracy and training time of one run started from the Train page.
 2. Click on Train to the first loss point drawn in the browser (warm server; median and worst of --repeats).
@@ -16,7 +21,7 @@
    switch at most 2x, every first visit at most 3x), and the bytes the browser received for each: websocket
    frames (the script's output: figures, images) and HTTP bodies (JavaScript chunks loaded on first use).
 7. The first loss point of a just-started server (cold: Train clicked as soon as the page is up) against the
-   warm server's median (target: cold at most 5x warm, the warm-lab work's; printed now).
+   warm server's median (target: cold at most 5x warm).
 """
 
 from __future__ import annotations
@@ -232,19 +237,17 @@ def summary(times: list[float]) -> str:
     return f"median {statistics.median(times):.2f} s, worst {max(times):.2f} s ({len(times)} tries)"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="tries of each timing (default 5)")
-    parser.add_argument("--runs", type=int, default=10, help="runs for the memory measurement (default 10)")
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
-    parser.add_argument("--only", default="cold,quick,first,pages,memory,onestep,switches",
-                        help="comma-separated parts to measure: cold, quick, first, pages, memory, onestep, "
-                             "switches (default all)")
-    args = parser.parse_args()
-    parts = set(args.only.split(","))
+PATHS = {"launch": "python -m launch", "streamlit": "streamlit run"}
 
-    results: dict = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
-    with lab_in_chromium() as (server, url, browser, runs_dir):
+
+def measure(path: str, parts: set[str], args) -> dict:
+    """The parts asked for, on a fresh server started by `path` ("launch" or "streamlit"), printed as they come."""
+    results: dict = {"load_average_at_start": os.getloadavg()[0]}
+
+    def say(text: str) -> None:
+        print(f"[{PATHS[path]}] {text}", flush=True)
+
+    with lab_in_chromium(entry=path) as (server, url, browser, runs_dir):
         tab = Tab(browser, url)
         if "cold" in parts:  # a just-started server: Train clicked as soon as the page is up
             tab.open("train?" + urlencode(SHORT))
@@ -256,45 +259,116 @@ def main() -> None:
             warm = statistics.median(click_to_first_point(tab, args.repeats))
             cold = results["cold_first_point_s"]
             results.update(warm_first_point_s=round(warm, 3), cold_over_warm=round(cold / warm, 2))
-            print(f"first loss point: cold server {cold:.2f} s, warm median {warm:.2f} s: {cold / warm:.1f} x "
-                  f"(target: at most {COLD_TARGET:g}, the warm-lab work's)", flush=True)
+            say(f"first loss point: cold server {cold:.2f} s, warm median {warm:.2f} s: {cold / warm:.1f} x "
+                f"(target: at most {COLD_TARGET:g})")
         if "switches" in parts:
             save_a_run(runs_dir)
             results["pages"] = page_switches(browser, url, args.repeats)
+            say("every page in one session:")
             print_page_switches(results["pages"])
         if "quick" in parts:
             results.update(quick_preset(tab))
-            print(f"Quick preset: {results['quick_test_accuracy']:.2f} % test accuracy after "
-                  f"{results['quick_train_seconds']:.1f} s of training", flush=True)
+            say(f"Quick preset: {results['quick_test_accuracy']:.2f} % test accuracy after "
+                f"{results['quick_train_seconds']:.1f} s of training")
         if "first" in parts:
             first = click_to_first_point(tab, args.repeats)
             results["click_to_first_point_s"] = [round(t, 3) for t in first]
-            print(f"click Train -> first loss point: {summary(first)}", flush=True)
+            say(f"click Train -> first loss point: {summary(first)}")
         if "pages" in parts:
             idle = [new_tab_open(browser, url) for _ in range(args.repeats)]
             results["page_open_idle_new_tab_s"] = [round(t, 3) for t in idle]
-            print(f"no run training, a new tab opens /autograd: {summary(idle)}", flush=True)
+            say(f"no run training, a new tab opens /autograd: {summary(idle)}")
             sidebar, new_tab = page_open_while_training(browser, url, args.repeats)
             results["page_open_while_training_sidebar_s"] = [round(t, 3) for t in sidebar]
             results["page_open_while_training_new_tab_s"] = [round(t, 3) for t in new_tab]
-            print(f"while training, sidebar to Hyperparameters: {summary(sidebar)}", flush=True)
-            print(f"while training, a new tab opens /autograd: {summary(new_tab)}", flush=True)
+            say(f"while training, sidebar to Hyperparameters: {summary(sidebar)}")
+            say(f"while training, a new tab opens /autograd: {summary(new_tab)}")
         if "memory" in parts:
             results.update(memory_over_runs(tab, server.pid, args.runs))
-            print(f"server memory over {args.runs} runs: {results['rss_before_mb']:.0f} MB -> "
-                  f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)", flush=True)
+            say(f"server memory over {args.runs} runs: {results['rss_before_mb']:.0f} MB -> "
+                f"{results['rss_after_mb']:.0f} MB ({results['rss_growth_mb']:+.0f} MB)")
         if "onestep" in parts:
             home, first_draw = one_step_first_draw(browser, url, args.repeats)
             ratio = statistics.median(first_draw) / statistics.median(home)
             results.update(home_page_switch_s=[round(t, 3) for t in home],
                            one_step_first_draw_s=[round(t, 3) for t in first_draw],
                            one_step_over_home=round(ratio, 2))
-            print(f"sidebar click to Home: {summary(home)}", flush=True)
-            print(f"One training step tab, first draw: {summary(first_draw)}", flush=True)
-            print(f"ratio of the medians, tab / Home: {ratio:.2f} (target: at most 2)", flush=True)
+            say(f"sidebar click to Home: {summary(home)}")
+            say(f"One training step tab, first draw: {summary(first_draw)}")
+            say(f"ratio of the medians, tab / Home: {ratio:.2f} (target: at most 2)")
     results["load_average_at_end"] = os.getloadavg()[0]
+    return results
+
+
+def side_by_side(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
+    """The rows of the comparison: a label and one cell per path (– where that path did not measure it)."""
+    paths = list(results)
+
+    def row(label: str, cell) -> tuple[str, list[str]]:
+        cells = []
+        for path in paths:
+            try:
+                cells.append(cell(results[path]))
+            except (KeyError, TypeError, ValueError):
+                cells.append("–")
+        return label, cells
+
+    rows = [
+        row("first loss point, cold server", lambda r: f"{r['cold_first_point_s']:.2f} s"),
+        row("first loss point, warm (median)", lambda r: f"{r['warm_first_point_s']:.2f} s"),
+        row(f"cold / warm (at most {COLD_TARGET:g})", lambda r: f"{r['cold_over_warm']:.2f}"),
+        row("Home's median switch", lambda r: f"{r['pages']['Home']['median_switch_s']:.2f} s"),
+    ]
+    titles = next((list(r["pages"]) for r in results.values() if "pages" in r), [])
+    rows += [row(f"{title}: first visit / switch, x Home",
+                 lambda r, t=title: f"{r['pages'][t]['first_visit_over_home']:.2f} / "
+                                    f"{r['pages'][t]['switch_over_home']:.2f}") for title in titles]
+    rows += [
+        row(f"worst first visit, x Home (at most {FIRST_VISIT_TARGET:g})",
+            lambda r: f"{max(m['first_visit_over_home'] for m in r['pages'].values()):.2f}"),
+        row(f"worst switch, x Home (at most {SWITCH_TARGET:g})",
+            lambda r: f"{max(m['switch_over_home'] for m in r['pages'].values()):.2f}"),
+        row("click Train -> first loss point (median)",
+            lambda r: f"{statistics.median(r['click_to_first_point_s']):.2f} s"),
+        row("while training, sidebar to Hyperparameters (median)",
+            lambda r: f"{statistics.median(r['page_open_while_training_sidebar_s']):.2f} s"),
+        row("server memory growth", lambda r: f"{r['rss_growth_mb']:+.0f} MB over {r['runs']} runs"),
+        row("One training step tab / Home (at most 2)", lambda r: f"{r['one_step_over_home']:.2f}"),
+        row("load average, start / end",
+            lambda r: f"{r['load_average_at_start']:.1f} / {r['load_average_at_end']:.1f}"),
+    ]
+    return [(label, cells) for label, cells in rows if any(cell != "–" for cell in cells)]
+
+
+def print_side_by_side(results: dict[str, dict]) -> None:
+    rows = side_by_side(results)
+    width = max(len(label) for label, _ in rows) + 2
+    print(f"{'':<{width}}" + "".join(f"{PATHS[path]:>20}" for path in results), flush=True)
+    for label, cells in rows:
+        print(f"{label:<{width}}" + "".join(f"{cell:>20}" for cell in cells), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="tries of each timing (default 5)")
+    parser.add_argument("--runs", type=int, default=10, help="runs for the memory measurement (default 10)")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    parser.add_argument("--only", default="cold,quick,first,pages,memory,onestep,switches",
+                        help="comma-separated parts to measure: cold, quick, first, pages, memory, onestep, "
+                             "switches (default all)")
+    parser.add_argument("--paths", default=",".join(PATHS),
+                        help="comma-separated ways to start the server: launch (python -m launch), streamlit "
+                             "(streamlit run streamlit_app.py); default both, in this order")
+    args = parser.parse_args()
+    parts, paths = set(args.only.split(",")), args.paths.split(",")
+    unknown = set(paths) - set(PATHS)
+    if unknown:
+        parser.error(f"--paths: unknown {', '.join(sorted(unknown))} (known: {', '.join(PATHS)})")
+
+    results = {path: measure(path, parts, args) for path in paths}
+    print_side_by_side(results)
     if args.json:
-        print(json.dumps(results))
+        print(json.dumps({"cpus": os.cpu_count(), **results}))
 
 
 if __name__ == "__main__":

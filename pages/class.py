@@ -86,7 +86,7 @@ def board_panel(drawn: tuple) -> None:
     entries = [*board.ranked, *(entry for entry, _ in board.apart)]
     if class_state.experiment is not None:
         with st.container(key="class_experiment"):
-            experiment_section(class_state.experiment, board_reader().entries())
+            experiment_section(class_state.experiment, board_reader().entries(diverged=True))
     findings_section(entries)
     configs = {entry.run_id: (entry.student, entry.config) for entry in entries}
     if entries:
@@ -170,7 +170,7 @@ def experiment_curves(experiment: Experiment, runs: list[BoardEntry]) -> list:
 def past_experiments_section(past: tuple[Experiment, ...]) -> None:
     """The ended experiments, newest first, each with its results and its runs as CSV."""
     st.header("Ended class experiments")
-    entries = board_reader().entries()
+    entries = board_reader().entries(diverged=True)  # a value that diverged is one of the results
     for experiment in reversed(past):
         runs = experiment_entries(experiment, entries)
         when = time.strftime("%d %b %H:%M", time.localtime(experiment.started))

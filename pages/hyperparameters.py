@@ -13,12 +13,14 @@ from core.engine.model import build_model, describe_layers
 from core.engine.presets import DESCRIPTIONS, PRESETS, preset_name
 from core.engine.words import format_seconds, plural
 from core.lab.estimate import estimate_epoch, estimate_finder_seconds
+from core.lab.finder import FINDER_SPACING_S
 from core.lab.jobs import RunRefused
 from core.views.charts import lr_finder_figure, lr_finder_words
 from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
 from pages.ui.charts import chart
 from pages.ui.common import classroom, job_manager, owner_id, table
+from pages.ui.instructor import unlocked
 from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
 from pages.ui.sweep_panel import sweep_section
 
@@ -113,7 +115,7 @@ for column, (name, preset) in zip(columns, PRESETS.items(), strict=True):
 st.caption(f"Now: **{current_preset or 'your own settings'}**.")
 
 st.subheader("Settings")
-locked = classroom().locked_for(owner_id())  # with this student's class-experiment value
+locked = classroom().locked_for(owner_id(), join=not unlocked())  # with this student's class-experiment value
 experiment = classroom().state().experiment
 if experiment is not None and experiment.value_of(owner_id()) is not None:
     st.info(experiment.gift_words(owner_id()), icon=":material/science:")
@@ -216,7 +218,8 @@ def lr_finder_section(config: TrainConfig, owner: str) -> None:
     else:
         longest = estimate_finder_seconds(config, manager.speed or 1.0)
         st.caption(f"With these settings it takes up to {format_seconds(longest)} on this server (a finder may take "
-                   f"at most {format_seconds(manager.budget.seconds)}, like a run); one at a time for each student.")
+                   f"at most {format_seconds(manager.budget.seconds)}, like a run); one at a time for each student, "
+                   f"{FINDER_SPACING_S:.0f} s apart.")
     running = take_finder_outcome(owner)
     st.button("Find a learning rate for these settings", key="lr_find", icon=":material/search:",
               on_click=start_finder, args=(config, owner), disabled=running or bool(problem))

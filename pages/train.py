@@ -1,8 +1,8 @@
 """Train: start a run in the background and watch it live; pause, resume or stop it; browse the history.
 
 Thin on purpose: core.lab.jobs queues the runs and its executor trains them in worker processes or Ray actors
-(never st.*, never in the web server); this page only submits jobs and draws their snapshots, about once a
-second, from a polling fragment.
+(never st.*, never in the web server); this page only submits jobs and draws their snapshots from polling
+fragments: the progress every second, the charts less often.
 """
 
 import contextlib
@@ -45,9 +45,13 @@ GRADIENT_FLOW_TEXT = (
     "the last batches, so no gradient flows through it again: a learning rate that is far too high (try 3 with "
     "SGD) kills most of them in a few steps, and the lines of a dead layer drop to 0 (they leave the log axis)."
 )
-# Seconds between refreshes. Each one is a script run in the server, which also trains: the owner's tab
-# moves the curve smoothly, a watcher's tab (a shared link) and an idle queue caption refresh less often.
-OWNER_REFRESH_S, WATCHER_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2.0, 3.0
+# Seconds between refreshes of a live run, each part a fragment of its own. The progress line (and the controls)
+# every second, for its owner and a watcher (a shared link) alike: it is light to draw, so the step is seen to advance
+# at least every 2 s. Charts cost a tab's browser far more to redraw, and a tab still drawing fires its next refresh
+# late: with the progress among five charts all redrawn at each refresh, a watcher's step stood still for 3-7 s on a
+# busy machine while the coordinator had new steps every half second. So the loss and epoch charts refresh every 2 s,
+# and the gradient flow (measured every 50 steps) every 3 s. The queue's caption refreshes every 3 s.
+PROGRESS_REFRESH_S, CHARTS_REFRESH_S, FLOW_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2.0, 3.0, 3.0
 
 
 def start(owner: str) -> None:
@@ -130,7 +134,7 @@ def server_load(owner: str) -> None:
 
 
 def live_panel(job_id: str, was_active: bool, owner: str) -> None:
-    """The server's load, then one job's progress, controls, loss and epoch charts; polls while it is active."""
+    """The server's load, then one job's place in the queue or its progress, and its controls; polls while active."""
     manager = job_manager()
     snap = manager.snapshot(job_id)
     if snap is None:
@@ -141,12 +145,19 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     if snap.status == Status.QUEUED:
         st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")
         controls(snap, owner)
-        return
-    if snap.active:
+    elif snap.active:
         st.progress(snap.progress, text=progress_text(snap))
         controls(snap, owner)
     else:
         ENDED_BOX.get(snap.status, st.info)(end_text(snap))
+
+
+def live_charts(job_id: str) -> None:
+    """One job's loss and epoch charts, once it has left the queue."""
+    manager = job_manager()
+    snap = manager.snapshot(job_id)
+    if snap is None or snap.status == Status.QUEUED:
+        return
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Loss of each training step**")
@@ -173,11 +184,13 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
             st.caption("The first epoch's test results appear when it ends.")
         else:
             st.caption("No epoch finished, so there are no test results.")
-    gradient_flow(snap)
 
 
-def gradient_flow(snap) -> None:
+def gradient_flow(job_id: str) -> None:
     """Per layer, live: gradient norm, update size over weight size, and dead ReLUs."""
+    snap = job_manager().snapshot(job_id)
+    if snap is None or snap.status == Status.QUEUED:
+        return
     st.markdown("**Inside the network: how the gradients flow**")
     st.caption(GRADIENT_FLOW_TEXT)
     if not snap.layer_stats:
@@ -228,8 +241,9 @@ if refused:
 if job is None:
     st.fragment(server_load, run_every=CAPTION_REFRESH_S)(owner)
 else:
-    refresh = (OWNER_REFRESH_S if job.owner == owner else WATCHER_REFRESH_S) if busy else None
-    st.fragment(live_panel, run_every=refresh)(job.id, busy, owner)
+    st.fragment(live_panel, run_every=PROGRESS_REFRESH_S if busy else None)(job.id, busy, owner)
+    for panel, refresh in ((live_charts, CHARTS_REFRESH_S), (gradient_flow, FLOW_REFRESH_S)):
+        st.fragment(panel, run_every=refresh if busy else None)(job.id)
     if snapshot.status.ended and snapshot.run_id:  # the fragment reruns the page once when the run ends
         with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
             doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")

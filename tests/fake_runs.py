@@ -27,3 +27,14 @@ def save_finished_run(store: RunStore, config: TrainConfig, student: str, accura
     atomic_write_json(recorder.path / "epochs.json", epochs)
     atomic_write_json(recorder.path / "steps.json", [2.3 / (1 + i / 10) for i in range(50)])
     return recorder.id
+
+
+def save_diverged_run(store: RunStore, config: TrainConfig, student: str, owner: str = "") -> str:
+    """Save a run that diverged in its first epoch (no test accuracy) with this name; returns its id."""
+    recorder = store.create(config, student=student, owner=owner)
+    ended = time.time()
+    record = {**recorder.record, "status": Status.DIVERGED, "message": "the loss became NaN at step 12",
+              "steps": 11, "ended": ended, "updated": ended}
+    atomic_write_json(recorder.path / "run.json", record)
+    atomic_write_json(recorder.path / "steps.json", [2.3 * 2**i for i in range(11)])
+    return recorder.id

@@ -45,3 +45,13 @@ def page_tables(at) -> list:
     """A page's own st.dataframe tables, without the charts' "Show the numbers" ones."""
     shown = {id(table.proto) for table in numbers_tables(at)}
     return [table for table in at.dataframe if id(table.proto) not in shown]
+
+
+def true_progress(epochs: list[dict], per_epoch: int, samples_per_epoch: int, step: int) -> tuple[float, float]:
+    """What a run's epochs, measured once it has ended, say of the moment it had done `step` steps: (the samples per
+    second of that step's epoch, the seconds of training and evaluation that were left)."""
+    index = (step - 1) // per_epoch  # the epoch of that step, from 0
+    seconds = epochs[index]["seconds"]
+    left = ((index + 1) * per_epoch - step) * seconds / per_epoch
+    left += sum(e["seconds"] for e in epochs[index + 1:]) + sum(e["eval_seconds"] for e in epochs[index:])
+    return samples_per_epoch / seconds, left

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from core.engine.curves import loss_curve
 from core.engine.presets import LECTURE, QUICK
+from core.engine.status import Status
 from core.lessons.experiment import Experiment
 from core.views.board import BoardEntry
 from core.views.charts import layer_words, lr_finder_words
@@ -136,9 +137,20 @@ def test_the_experiment_chart_gives_each_values_accuracies_and_the_best_median()
                              "0.03: 1 run, 96.2 %; 1: 1 run, 9.8 %. The best median is 0.03 (96.2 %), the worst 1 "
                              "(9.8 %).")
     assert words.numbers == {"learning rate": ["0.001", "0.001", "0.03", "1"],
-                             "student": ["<b>Ann</b>", "S1", "S2", "S3"], "test accuracy (%)": [88.0, 90.0, 96.2, 9.8]}
+                             "student": ["<b>Ann</b>", "S1", "S2", "S3"], "test accuracy (%)": [88.0, 90.0, 96.2, 9.8],
+                             "status": ["finished"] * 4}
     assert "Ann" not in words.summary + words.alt  # names only in the table, which shows them as text
     assert experiment_words(lr_experiment(), []).summary == "No run yet."
+
+
+def test_the_experiment_chart_names_the_runs_that_diverged():
+    hot = replace(entry(3, replace(QUICK, lr=1.0), None), status=Status.DIVERGED)
+    runs = [entry(0, replace(QUICK, lr=0.03), 96.2), replace(hot, run_id="r4"), hot,
+            replace(entry(5, replace(QUICK, lr=0.03), None), status=Status.DIVERGED)]
+    words = experiment_words(lr_experiment(), runs)
+    assert words.summary == "Test accuracy by learning rate: 0.03: 1 run, 96.2 %; 1 diverged; 1: all diverged."
+    assert words.numbers["test accuracy (%)"] == [96.2, None, None, None]
+    assert words.numbers["status"] == ["finished", "diverged", "diverged", "diverged"]
 
 
 def test_the_experiment_curves_say_where_each_values_loss_ended():

@@ -14,8 +14,14 @@ from core.lab.classroom import ClassRoom
 from core.lab.jobs import JobManager, RunRefused
 from core.lessons.experiment import STALE_S, Experiment, value_ladder
 from core.views.board import BoardReader
-from core.views.class_findings import CSV_COLUMNS, experiment_csv, experiment_entries
-from tests.fake_runs import save_finished_run
+from core.views.class_findings import (
+    CSV_COLUMNS,
+    experiment_csv,
+    experiment_entries,
+    experiment_figure,
+    experiment_summary,
+)
+from tests.fake_runs import save_diverged_run, save_finished_run
 
 LRS = (0.001, 0.03, 1.0)
 
@@ -146,8 +152,26 @@ def test_an_ended_experiment_is_kept_with_its_runs_and_csv(tmp_path):
     assert [e.run_id for e in experiment_entries(past, entries)] == ids
     rows = list(csv.reader(io.StringIO(experiment_csv(past, entries))))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert [row[:3] + row[5:] for row in rows[1:]] == [[str(lr), f"S{i}", f"{80.0 + i:.2f}", ids[i]]
+    assert [row[:3] + row[5:] for row in rows[1:]] == [[str(lr), f"S{i}", f"{80.0 + i:.2f}", ids[i], "finished"]
                                                       for i, lr in enumerate(LRS)]
+
+
+def test_a_diverged_run_is_one_of_the_experiments_results_in_its_chart_summary_and_csv(tmp_path):
+    # The learning rate that blows the loss up is the lesson: its runs are shown as diverged, not left out.
+    room, store = ClassRoom(tmp_path), RunStore(tmp_path)
+    room.start_experiment("lr", LRS, QUICK.to_dict())
+    finished = save_finished_run(store, replace(QUICK, lr=0.03), "Ann", 95.0)
+    diverged = save_diverged_run(store, replace(QUICK, lr=1.0), "Bob")
+    experiment = room.state().experiment
+    assert [e.run_id for e in BoardReader(store).entries()] == [finished]  # the board: finished runs only
+    runs = experiment_entries(experiment, BoardReader(store).entries(diverged=True))
+    assert [e.run_id for e in runs] == [finished, diverged]
+    rows = list(csv.reader(io.StringIO(experiment_csv(experiment, runs))))
+    assert rows[2][:3] == ["1.0", "Bob", ""] and rows[2][5:] == [diverged, "diverged"]
+    summary = experiment_summary(experiment, runs)
+    assert "0.03: 1 run, median 95.0 %" in summary and "1: 1 run, all diverged" in summary, summary
+    crosses = [trace for trace in experiment_figure(experiment, runs).data if trace.name.startswith("diverged")]
+    assert [(list(t.x), list(t.y)) for t in crosses] == [([1.0], [0.0])]
 
 
 def test_a_damaged_experiment_in_class_json_is_named_and_left_out(tmp_path):

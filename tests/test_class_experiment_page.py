@@ -44,6 +44,16 @@ def start_lr_experiment(at):
     assert not at.exception and not at.error, [e.value for e in at.error]
 
 
+def test_the_instructor_is_handed_no_value_on_the_settings_pages(instructor, runs_dir):
+    start_lr_experiment(instructor)
+    instructor.switch_page("pages/hyperparameters.py").run()
+    assert not next(e for e in instructor.select_slider if e.key == "hp_lr").disabled  # any rate, to show the class
+    instructor.switch_page("pages/train.py").run()
+    assert not instructor.exception
+    holders = json.loads((runs_dir / CLASS_FILE).read_text())["experiment"]["holders"]
+    assert holders == []  # the instructor is no student of the experiment
+
+
 def test_students_get_the_next_value_see_it_fixed_and_the_class_page_plots_the_results(lab, instructor, runs_dir):
     start_lr_experiment(instructor)
     saved = json.loads((runs_dir / CLASS_FILE).read_text())
@@ -164,4 +174,4 @@ def test_the_csv_of_an_experiment_lists_its_runs(lab, instructor, runs_dir):
 
     experiment = ClassRoom(runs_dir).state().experiment
     rows = list(csv.reader(io.StringIO(experiment_csv(experiment, BoardReader(RunStore(runs_dir)).entries()))))
-    assert rows[1] == ["3.0", "Zed", "11.00", str(QUICK.epochs), "4.0", run_id]
+    assert rows[1] == ["3.0", "Zed", "11.00", str(QUICK.epochs), "4.0", run_id, "finished"]

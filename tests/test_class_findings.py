@@ -7,8 +7,10 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 
+from core.engine.events import StepEvent
 from core.engine.presets import LECTURE
 from core.engine.status import Status
+from core.lab.job import Job
 from core.lessons.importance import MIN_RUNS, rank_settings
 from core.lessons.live_doctor import (
     DIVERGING,
@@ -23,6 +25,7 @@ from core.lessons.live_doctor import (
 )
 from core.views.board import BoardEntry
 from core.views.class_findings import CURVE_POINTS, FindingsCache, even_curve, parcoords_figure
+from core.views.live_class import live_view
 
 
 def class_runs(count: int, seed: int = 0):
@@ -89,6 +92,20 @@ def test_the_live_doctor_on_partial_runs():
     epochs = [{"epoch": 1, "train_loss": 0.30, "test_loss": 0.20, "test_accuracy": 94.0},
               {"epoch": 2, "train_loss": 0.10, "test_loss": 0.30, "test_accuracy": 93.0}]
     assert live_finding(losses(2.3, 0.1, 300), epochs, config, Status.RUNNING).verdict == OVERFITTING
+
+
+def test_the_live_doctor_judges_a_long_run_by_its_steps_not_its_curves_points():
+    # 20,000 steps: the live curve has 400 points, each the mean of 50 steps. The loss falls to 0.33 in 100 steps
+    # and stays there: a run that learned, not one that creeps.
+    config = replace(LECTURE, lr=0.01, batch_size=64, epochs=22)
+    job = Job(config, "ann")
+    job.mark_running()
+    for step in range(1, 20_001):
+        loss = 2.3 - (2.3 - 0.33) * step / 100 if step <= 100 else 0.33 + 0.01 * (step % 2)
+        job(StepEvent(1, step, step, 938, loss, 64 * step, step / 1000))
+    view = live_view([(job.snapshot(), "Ann")])
+    (row,) = view.rows
+    assert row["doctor"] == STILL_LEARNING and row["why"].endswith("in 20,000 steps"), row
 
 
 def test_the_instructors_counts_say_what_each_group_shares():

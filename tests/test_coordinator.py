@@ -71,8 +71,8 @@ def test_the_managers_refusals_come_back_as_its_own_errors_and_nothing_else_is_c
 
 
 def test_the_coordinators_guards_answer_through_its_one_door(coordinator):
-    owner, shared = answer(coordinator, "issue_owner_id", "10.7.0.1")
-    assert len(owner) == 32 and shared is False
+    owner = answer(coordinator, "issue_owner_id", "10.7.0.1")
+    assert len(owner) == 32
     assert answer(coordinator, "try_token", "10.7.0.1", False).wrong_from_address == 1
     assert answer(coordinator, "try_token", "10.7.0.1", True).counted is False  # the wait after a wrong try
 
@@ -111,13 +111,13 @@ def connecting(data, tmp_path, monkeypatch):
 
 def test_a_client_counts_new_ids_itself_until_the_coordinator_answers(connecting, monkeypatch):
     make, release = connecting
-    monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_MINUTE", "1")
+    monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_HOUR", "1")
     client = make()
-    assert client.issue_owner_id("10.7.0.2")[1] is False  # at once: a visitor never waits for Ray's start
+    assert client.issue_owner_id("10.7.0.2") is not None  # at once: a visitor never waits for Ray's start
     release.set()
     assert client._connected.wait(30)  # to the fallback coordinator here: Ray could not be reached
-    assert client.issue_owner_id("10.7.0.3")[1] is False and client.issue_owner_id("10.7.0.3")[1] is True
-    assert client._local.guards.issue_owner_id("10.7.0.3")[1] is True  # counted by the lab's coordinator
+    assert client.issue_owner_id("10.7.0.3") is not None and client.issue_owner_id("10.7.0.3") is None
+    assert client._local.guards.issue_owner_id("10.7.0.3") is None  # counted by the lab's coordinator
 
     asked = []
 
@@ -126,8 +126,8 @@ def test_a_client_counts_new_ids_itself_until_the_coordinator_answers(connecting
         raise ConnectionError("the coordinator's node is gone")
 
     monkeypatch.setattr(client._local, "call", lost)
-    assert client.issue_owner_id("10.7.0.4")[1] is False  # a page never shows Ray's error: counted here meanwhile
-    assert client.issue_owner_id("10.7.0.4")[1] is True and len(asked) == 1  # here for a while, without asking
+    assert client.issue_owner_id("10.7.0.4") is not None  # a page never shows Ray's error: counted here meanwhile
+    assert client.issue_owner_id("10.7.0.4") is None and len(asked) == 1  # here for a while, without asking
 
 
 def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_path, monkeypatch):
@@ -190,18 +190,18 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
     head = start_ray_head(tmp_path / "ray.log", num_cpus=1)  # in its own folder, without the lab's settings
     for name, value in head.env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_MINUTE", "2")  # a setting of the web processes only
+    monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_HOUR", "2")  # a setting of the web processes only
     import ray  # after the token is in the environment: Ray reads it when imported
     runs = tmp_path / "runs"
     client, other = LabClient(str(runs)), None
     try:
         job = client.submit(LONG, "ann")
-        assert ray.get(client._actor.settings.remote())["MNIST_LAB_NEW_IDS_PER_MINUTE"] == "2"
+        assert ray.get(client._actor.settings.remote())["MNIST_LAB_NEW_IDS_PER_HOUR"] == "2"
         other = LabClient(str(runs))  # another web process's (made once this process's Ray is up: one ray.init)
         assert other.snapshot(job.id) is not None  # a read by a run's id waits until the client is connected
         issued = [client.issue_owner_id("10.7.1.1"), other.issue_owner_id("10.7.1.1"),
                   other.issue_owner_id("10.7.1.1")]
-        assert [shared for _, shared in issued] == [False, False, True]  # the lab's limit, not each process's
+        assert [owner is None for owner in issued] == [False, False, True]  # the lab's limit, not each process's
         deadline = time.monotonic() + 240
         while not client.snapshot(job.id).step:
             assert time.monotonic() < deadline, "the run never started"

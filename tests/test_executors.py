@@ -8,6 +8,7 @@ no dashboard.
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -19,12 +20,14 @@ import pytest
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.runs import RunStore
+from core.lab import jobs
 from core.lab.executors import executor_kind, make_executor
 from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
+from core.lab.job_sink import JobSink
 from core.lab.jobs import JobManager
-from tests.lab_helpers import steps_of, wait_until
+from tests.lab_helpers import steps_of, true_progress, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
@@ -96,6 +99,26 @@ def test_pause_resume_and_stop_reach_the_worker(manager):
     assert manager.store.load(snap.run_id).status == "stopped"
 
 
+def test_the_speed_and_time_left_shown_while_it_trains_are_within_a_quarter_of_the_truth(manager, data):
+    # Steps reach the server in batches (a local worker's every 0.25 s, the Ray executor's polls every 0.5 s): the
+    # speed must come from when they happened. The truth comes afterwards, from the epochs the run measured.
+    config = TrainConfig(epochs=4, batch_size=1)
+    job = manager.submit(config, owner="ann")
+    shown = []
+    while not job.status.ended:
+        snap = job.snapshot()
+        if snap.samples_per_second is not None:
+            shown.append((snap.step, snap.samples_per_second, snap.eta_seconds))
+        time.sleep(0.05)
+    done = manager.wait(job.id, timeout=60)
+    assert done.status == "finished" and len(shown) >= 10, (done.message, len(shown))
+    n_train = len(data.train_labels)
+    truths = [true_progress(list(done.epoch_metrics), n_train, n_train, step) for step, _, _ in shown]
+    speed = statistics.median(rate / true for (_, rate, _), (true, _) in zip(shown, truths, strict=True))
+    left = statistics.median(eta / true for (_, _, eta), (_, true) in zip(shown, truths, strict=True) if true > 1)
+    assert 0.75 <= speed <= 1.25 and 0.75 <= left <= 1.25, (speed, left, shown[::10], done.epoch_metrics)
+
+
 def test_a_new_learning_rate_reaches_the_worker(manager):
     job = manager.submit(LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
@@ -141,7 +164,7 @@ def test_a_light_finder_answers_while_a_classmates_heavy_one_runs(manager):
     assert found.suggested_lr > 0 and not heavy.done
     assert manager.stop_finder("ann")
     assert heavy.wait(10) and heavy.stopped  # stopped between two steps, in its worker
-    assert manager.find_lr(TrainConfig(train_subset=500), "ann", timeout=120).suggested_lr > 0  # helper is back
+    assert manager.find_lr(TrainConfig(train_subset=500), "cy", timeout=120).suggested_lr > 0  # helper is back
 
 
 def test_a_run_waiting_for_a_worker_is_stopped_at_once(executor, tmp_path):
@@ -203,6 +226,20 @@ def test_a_failing_run_is_failed_and_the_worker_goes_on(executor, data, tmp_path
         own.close()
 
 
+def test_a_sink_that_fails_while_a_worker_trains_leaves_the_pool_whole(executor, manager, monkeypatch):
+    class FailingSink(JobSink):  # the server cannot keep ann's steps (its disk, say)
+        def on_step(self, event):
+            if self.job.owner == "ann":
+                raise RuntimeError("the runs folder is full")
+            super().on_step(event)
+
+    monkeypatch.setattr(jobs, "JobSink", FailingSink)
+    failed = [manager.submit(QUICK, owner="ann") for _ in range(2)]  # one on each worker
+    assert [manager.wait(job.id, timeout=60).status for job in failed] == ["failed", "failed"]
+    later = [manager.submit(QUICK, owner=o) for o in ("bob", "cy")]  # both workers again, not a slot short
+    assert [manager.wait(job.id, timeout=120).status for job in later] == ["finished", "finished"]
+
+
 def test_a_killed_worker_fails_only_its_own_run(executor, manager):
     if executor.kind == "threads":
         pytest.skip("threads have no worker process to kill")
@@ -254,7 +291,9 @@ KILLED_SERVER = textwrap.dedent("""
     import os
     os.environ["MNIST_LAB_EXECUTOR"] = "local"  # as a web server has it (conftest sets threads for tests)
     from core.engine.config import TrainConfig
-    from core.lab.jobs import JobManager
+    from core.lab import jobs
+from core.lab.job_sink import JobSink
+from core.lab.jobs import JobManager
     from core.engine.runs import RunStore
     manager = JobManager(RunStore({runs!r}), data=random_mnist(500, 100))
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
@@ -269,7 +308,9 @@ KILLED_MID_FINDER = textwrap.dedent("""
     from core.engine.config import TrainConfig
     from core.engine.runs import RunStore
     from core.lab.executors.local import LocalExecutor
-    from core.lab.jobs import JobManager
+    from core.lab import jobs
+from core.lab.job_sink import JobSink
+from core.lab.jobs import JobManager
     executor = LocalExecutor(random_mnist(2000, 100), slots=1)
     manager = JobManager(RunStore({runs!r}), executor=executor)
     executor.ensure_started()

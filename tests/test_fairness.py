@@ -1,16 +1,20 @@
 """A student is someone (issue 17): ownership of every action, a queue fair between students, the learning-rate
 rate's range, Stop in every state, and the learning-rate finder's limits. Plain Python, threads executor."""
 
+import os
 import threading
 
 import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.events import check_new_lr
+from core.engine.lr_finder import FinderStopped
 from core.engine.trainer import Trainer
+from core.lab import finder
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import RunRefused
+from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, TRAIN_NICE_ENV, lower_thread_priority
 from tests.lab_helpers import steps_of, wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)
@@ -164,7 +168,8 @@ def test_a_finder_over_the_run_budget_is_refused_before_it_starts(make_manager):
     assert RUN_BUDGET.finder_problem(TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024))) is None
 
 
-def test_one_finder_per_student_and_it_can_be_stopped(make_manager):
+def test_one_finder_per_student_and_it_can_be_stopped(make_manager, monkeypatch):
+    monkeypatch.setattr(finder, "FINDER_SPACING_S", 0)  # spaced finders: the next test
     manager = make_manager()
     heavy = TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024))  # legal, but minutes of steps
     task = manager.start_finder(heavy, "ann")
@@ -177,6 +182,61 @@ def test_one_finder_per_student_and_it_can_be_stopped(make_manager):
     assert task.wait(10) and task.stopped and "stopped" in task.message
     again = manager.start_finder(TrainConfig(train_subset=500), "ann")  # the stopped one no longer counts
     assert again.wait(120) and again.result is not None
+
+
+def test_a_students_next_finder_waits_a_while_and_they_are_told_how_long(make_manager):
+    manager = make_manager()
+    light = TrainConfig(train_subset=500)
+    assert manager.find_lr(light, "ann", timeout=120).suggested_lr > 0
+    with pytest.raises(RunRefused, match=r"another learning-rate finder in \d+ s"):
+        manager.start_finder(light, "ann")
+    assert manager.start_finder(light, "bob").wait(120)  # a classmate's finder is not held up
+
+
+class Helpers:
+    """An executor whose helpers answer a finder at once, or (`until_stopped`) only when it is stopped."""
+
+    def __init__(self, until_stopped=False):
+        self.until_stopped = until_stopped
+
+    def ensure_started(self):
+        pass
+
+    def find_lr(self, config, stop):
+        if self.until_stopped:
+            stop.wait(10)
+            raise FinderStopped("stopped")
+        return "a rate"
+
+
+def test_a_students_finders_are_spaced_from_the_end_of_their_last_one_found_or_stopped():
+    clock = [100.0]
+    finders = finder.Finders(spacing_s=20, clock=lambda: clock[0])
+    assert finders.start(QUICK, "ann", Helpers()).wait(10)
+    clock[0] += 19
+    with pytest.raises(RunRefused, match="in 1 s. The lab spaces each student's finders by 20 s"):
+        finders.start(QUICK, "ann", Helpers())
+    clock[0] += 1
+    long = finders.start(QUICK, "ann", Helpers(until_stopped=True))
+    clock[0] += 300  # it ran five minutes
+    assert long.stop() and long.wait(10) and long.stopped
+    clock[0] += 5
+    with pytest.raises(RunRefused, match="in 15 s"):  # from when it ended, not from when it started
+        finders.start(QUICK, "ann", Helpers())
+
+
+def test_a_finder_stays_below_training_niced_to_linuxs_lowest():
+    policies = {}
+
+    def run(name, below):
+        lower_thread_priority({TRAIN_NICE_ENV: "19"}, below_training=below)
+        policies[name] = os.sched_getscheduler(threading.get_native_id())
+
+    for name, below in (("training", 0), ("finder", FINDER_NICE_BELOW_TRAINING)):
+        thread = threading.Thread(target=run, args=(name, below))  # a thread of its own: priority is per thread
+        thread.start()
+        thread.join()
+    assert policies == {"training": os.SCHED_OTHER, "finder": os.SCHED_IDLE}
 
 
 def test_a_run_whose_steps_outlast_a_stop_is_refused(make_manager):

@@ -57,4 +57,6 @@ def test_a_running_finder_has_a_stop_for_its_student(lab):
     at.run()
     assert any("stopped before it found a rate" in w.value for w in at.warning)
     assert not at.button(key="lr_find").disabled and "hp_lr_found" not in at.session_state
+    at.button(key="lr_find").click().run()  # at once again: the student is told how long to wait
+    assert not at.exception and any("You can start another learning-rate finder in" in w.value for w in at.warning)
 

@@ -16,9 +16,10 @@ from core.engine.runs import RunStore
 from core.lab.classroom import TokenGuard, token_matches
 from core.lab.guards import LabGuards
 from core.lab.identity import (
-    DEFAULT_NEW_IDS_PER_MINUTE,
+    DEFAULT_NEW_IDS_PER_HOUR,
     LOCAL_ADDRESS,
     NEW_IDS_ENV,
+    OLD_NEW_IDS_ENV,
     PROXY_ENV,
     SECRET_ENV,
     SECRET_FILE,
@@ -31,7 +32,7 @@ from core.lab.identity import (
     instructor_accounts,
     is_instructor,
     lab_secret,
-    new_ids_per_minute,
+    new_ids_per_hour,
     proxies_in_front,
 )
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
@@ -94,16 +95,49 @@ def test_a_flood_of_edited_cookies_from_one_address_gets_one_stand_in_and_nobody
     assert ids.identify(secrets.token_hex(16), "10.0.0.4").owner not in owners  # another address: its own
 
 
-def test_new_ids_per_address_are_limited_and_the_limit_passes_with_time():
+def test_new_ids_per_address_are_limited_and_the_limit_passes_after_an_hour():
     clock = Clock()
-    ids = OwnerIds(SECRET, NewIds(per_minute=3, clock=clock).issue)
+    ids = OwnerIds(SECRET, NewIds(per_hour=3, clock=clock).issue)
     owners = [ids.identify(None, "10.0.0.5") for _ in range(5)]
     assert len({o.owner for o in owners[:3]}) == 3 and not any(o.shared for o in owners[:3])
-    assert [o.owner for o in owners[3:]] == [owners[2].owner] * 2 and all(o.shared for o in owners[3:])
-    assert owners[3].cookie is None  # a shared id is never stored: a later visit gets its own
+    assert [o.owner for o in owners[3:]] == [ids.stand_in_for("10.0.0.5")] * 2 and all(o.shared for o in owners[3:])
+    assert owners[3].cookie is None  # a shared id is never stored: a later visit may get its own
     assert not ids.identify(None, "10.0.0.6").shared  # the limit is per address
     clock.now += 61
+    assert ids.identify(None, "10.0.0.5").shared  # a minute is not enough: the address is remembered for an hour
+    clock.now += 3600
     assert not ids.identify(None, "10.0.0.5").shared
+
+
+def test_past_the_limit_a_browser_without_a_cookie_never_gets_a_classmates_id():
+    ids = OwnerIds(SECRET, NewIds(per_hour=2, clock=Clock()).issue)
+    classmates = [ids.identify(None, "10.0.0.8") for _ in range(2)]  # behind one school address
+    deleter = ids.identify(None, "10.0.0.8")  # deleted their cookie once the address had its new ids
+    assert deleter.shared and deleter.owner == ids.stand_in_for("10.0.0.8")
+    assert deleter.owner not in {c.owner for c in classmates}  # no pause, stop or delete of the newest one's runs
+
+
+def hostile_owners(minutes: float, clock: Clock, ids: OwnerIds, address: str) -> set[str]:
+    """What a student gets who, every 10 s for `minutes`, edits their cookie, reloads without the cookie the lab
+    deleted, and deletes the one it gave next: the owners of every visit."""
+    owners, cookie = set(), None
+    for _ in range(int(minutes * 6)):
+        for action in ("edit", "reload", "delete"):
+            sent = {"edit": secrets.token_hex(16), "reload": cookie, "delete": None}[action]
+            got = ids.identify(sent, address)
+            owners.add(got.owner)
+            if got.cookie is not None:
+                cookie = got.cookie or None
+        clock.now += 10
+    return owners
+
+
+def test_a_student_who_edits_and_deletes_cookies_for_a_whole_class_gets_no_more_ids_than_for_a_minute():
+    clock = Clock()
+    ids = OwnerIds(SECRET, NewIds(clock=clock).issue)
+    for_a_minute = hostile_owners(1, clock, ids, "10.0.1.1")
+    for_a_class = hostile_owners(50, clock, ids, "10.0.1.2")
+    assert len(for_a_class) <= len(for_a_minute) <= DEFAULT_NEW_IDS_PER_HOUR + 1  # the ids and the stand-in
 
 
 def test_a_flood_of_edited_cookies_cannot_queue_more_than_the_waiting_limit(tmp_path, make_random_mnist):
@@ -130,11 +164,14 @@ def test_a_flood_of_edited_cookies_cannot_queue_more_than_the_waiting_limit(tmp_
 
 
 def test_the_limit_comes_from_the_environment():
-    assert new_ids_per_minute({}) == DEFAULT_NEW_IDS_PER_MINUTE
-    assert new_ids_per_minute({NEW_IDS_ENV: " 40 "}) == 40
-    for bad in ("0", "-3", "many"):
-        with pytest.raises(ValueError, match=NEW_IDS_ENV):
-            new_ids_per_minute({NEW_IDS_ENV: bad})
+    assert new_ids_per_hour({}) == DEFAULT_NEW_IDS_PER_HOUR
+    assert new_ids_per_hour({NEW_IDS_ENV: " 40 "}) == 40
+    assert new_ids_per_hour({OLD_NEW_IDS_ENV: "30"}) == 30  # a host who raised the older setting for a class
+    assert new_ids_per_hour({NEW_IDS_ENV: "20", OLD_NEW_IDS_ENV: "30"}) == 20
+    for name in (NEW_IDS_ENV, OLD_NEW_IDS_ENV):
+        for bad in ("0", "-3", "many"):
+            with pytest.raises(ValueError, match=name):
+                new_ids_per_hour({name: bad})
 
 
 # --- the lab's secret ----------------------------------------------------------------------------------------
@@ -298,10 +335,10 @@ def test_wrong_tries_are_logged_with_the_address_and_the_guard_never_sees_a_gues
 # --- the lab's guards: one count for every web process -----------------------------------------------------
 def test_the_labs_guards_count_new_ids_and_token_tries_for_every_server_that_asks_them():
     clock = Clock()
-    guards = LabGuards(NewIds(per_minute=2, clock=clock), TokenGuard(free_failures=100, clock=clock))
+    guards = LabGuards(NewIds(per_hour=2, clock=clock), TokenGuard(free_failures=100, clock=clock))
     first, second = (OwnerIds(SECRET, guards.issue_owner_id) for _ in range(2))  # two web processes, one lab
     got = [first.identify(None, "10.6.0.1"), second.identify(None, "10.6.0.1"), first.identify(None, "10.6.0.1")]
-    assert [g.shared for g in got] == [False, False, True] and got[2].owner == got[1].owner
+    assert [g.shared for g in got] == [False, False, True] and got[2].owner == first.stand_in_for("10.6.0.1")
     assert first.owner_from_cookie(got[1].cookie) == got[1].owner  # either process reads the other's cookie
     assert not guards.try_token("10.6.0.2", False).unlocked
     assert not guards.try_token("10.6.0.2", True).counted  # the wait after a wrong try holds on every process
@@ -313,7 +350,7 @@ def test_a_wrong_limit_of_new_ids_is_said_when_a_visitor_comes_not_when_the_lab_
     with pytest.raises(ValueError, match=NEW_IDS_ENV):
         guards.issue_owner_id("10.6.0.3")
     monkeypatch.setenv(NEW_IDS_ENV, "1")
-    assert guards.issue_owner_id("10.6.0.3")[1] is False and guards.issue_owner_id("10.6.0.3")[1] is True
+    assert guards.issue_owner_id("10.6.0.3") is not None and guards.issue_owner_id("10.6.0.3") is None
 
 
 # --- on the pages: several AppTest sessions of one server -----------------------------------------------------

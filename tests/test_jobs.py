@@ -18,10 +18,12 @@ import pytest
 import core.engine.trainer
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
+from core.engine.events import PauseEvent, StartEvent, StepEvent
 from core.engine.presets import PRESETS
 from core.engine.runs import RunStore
-from core.lab.estimate import RUN_BUDGET, RunBudget
+from core.lab.estimate import RUN_BUDGET, RunBudget, steps_per_epoch
 from core.lab.job import Job
+from core.lab.job_sink import JobSink
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
@@ -135,6 +137,30 @@ def test_live_progress_has_speed_and_time_left(make_manager):
         snap.status = "finished"
 
 
+def heard_in_a_burst(job: Job, config: TrainConfig, steps: range, step_s: float, start_s: float = 0.0) -> None:
+    """Steps of epoch 1 that happened `step_s` apart on the worker's clock (step i at start_s + i * step_s), told to
+    the job all at once, as the coordinator hands them over."""
+    per_epoch = steps_per_epoch(config)
+    for i in steps:
+        job(StepEvent(1, i, i, per_epoch, 2.0, i * config.batch_size, start_s + i * step_s))
+
+
+def test_speed_and_time_left_come_from_when_steps_happened_not_when_they_arrived():
+    config = TrainConfig(epochs=2, batch_size=100)  # 600 steps an epoch, 1,200 in all
+    job = Job(config, "ann")
+    job.mark_running()
+    job(StartEvent(config, 60_000, 600, 1200, "cpu", 1))
+    heard_in_a_burst(job, config, range(1, 301), step_s=0.01)  # 10,000 samples/s, heard within microseconds
+    snap = job.snapshot()
+    assert snap.samples_per_second == pytest.approx(10_000, rel=0.01)
+    assert snap.eta_seconds == pytest.approx(900 * 0.01, rel=0.01)  # 900 steps left, no evaluation seen yet
+    # A pause is no slow training: the minute it lasted counts for nothing, however the events arrive.
+    job(PauseEvent(True, 300))
+    job(PauseEvent(False, 300))
+    heard_in_a_burst(job, config, range(301, 401), step_s=0.02, start_s=60)  # slower now: 5,000 samples/s
+    assert job.snapshot().samples_per_second == pytest.approx(5_000, rel=0.01)
+
+
 def test_snapshots_are_reused_until_something_changes(make_manager):
     manager = make_manager()
     snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
@@ -191,10 +217,32 @@ def test_stop_on_a_queued_run_cancels_it_without_a_trace(make_manager):
     snap = queued.snapshot()
     assert snap.status == "stopped" and "cancelled" in snap.message and snap.run_id is None
     assert last.snapshot().queue_position == 1
+    wait_until(lambda: steps_of(first) > 0, what="the first trains")  # a run stopped before its first step is not kept
     manager.stop(first.id, first.owner)
     wait_until(lambda: last.run_id is not None, what="the next one starts")
     assert queued.status == "stopped"
     assert len(manager.store.list()) == 2  # the cancelled run never made a folder
+
+
+@pytest.mark.parametrize("order", ["stop, then the worker starts it", "the worker starts it, then stop"])
+def test_a_stop_that_lands_as_a_worker_takes_the_run_keeps_no_empty_run(make_manager, monkeypatch, order):
+    # In between the queue and the first step: a run of 0 steps saved as stopped told the history nothing.
+    taken, stopped = JobSink.started, []
+
+    def stop_as_it_is_taken(sink, control):
+        first = not stopped
+        if first and order.startswith("stop"):
+            sink.job.request_stop()
+        taken(sink, control)  # the Trainer gets the stop before its first step either way
+        if first:
+            stopped.append(sink.job.request_stop())
+
+    monkeypatch.setattr(JobSink, "started", stop_as_it_is_taken)
+    manager = make_manager()
+    snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
+    assert (snap.status, snap.message, snap.step, snap.run_id) == ("stopped", "stopped before it started", 0, None)
+    assert manager.store.list() == [] and not list(manager.store.root.iterdir())
+    assert manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30).status == "finished"  # nothing held
 
 
 def test_the_limit_is_respected_with_two_slots(make_manager):

@@ -24,6 +24,7 @@ from plotly.colors import qualitative
 from core.engine.calibration import Calibration
 from core.engine.curves import loss_curve
 from core.engine.presets import LECTURE
+from core.engine.status import Status
 from core.lessons.experiment import Experiment
 from core.lessons.inside import NEGATIVE, POSITIVE, ZERO, diverging_rgb
 from core.lessons.mistakes import Predictions
@@ -110,7 +111,7 @@ def drawn_together() -> dict[str, list[str]]:
 
 
 def test_the_class_experiment_draws_what_drawn_together_says():
-    entries = [SimpleNamespace(config=LECTURE, test_accuracy=95.0, student="S")]
+    entries = [SimpleNamespace(config=LECTURE, test_accuracy=95.0, student="S", status=Status.FINISHED)]
     figure = class_findings.experiment_figure(experiment(), entries)
     assert (figure.data[0].marker.color, figure.data[0].marker.opacity) == (palettes.BLUE, 0.7)
     assert figure.data[1].line.color == palettes.VERMILLION

@@ -175,6 +175,7 @@ def test_launch_warms_the_workers_then_runs_streamlit_on_the_app(monkeypatch):
     monkeypatch.setattr(launch, "warm_pages", lambda workers_warm: pages_warmed_after.append(workers_warm))
     monkeypatch.setattr(streamlit.web.cli, "main", lambda: calls.append(list(sys.argv)) or 0)
     monkeypatch.setattr("sys.argv", ["launch"])
+    monkeypatch.setattr(launch, "_warm_started", False)  # a fresh process's
     with pytest.raises(SystemExit) as done:
         launch.main(["--server.port", "8600"])
     assert done.value.code == 0
@@ -184,10 +185,58 @@ def test_launch_warms_the_workers_then_runs_streamlit_on_the_app(monkeypatch):
     zygote.warm = True
     assert pages_warmed_after[0]()
     monkeypatch.setenv("MNIST_LAB_EXECUTOR", "threads")  # nothing to warm: no zygote is started
+    monkeypatch.setattr(launch, "_warm_started", False)
     calls.clear()
     with pytest.raises(SystemExit):
         launch.main([])
     assert calls == [["streamlit", "run", "streamlit_app.py"]]
+
+
+def test_a_server_started_by_streamlit_run_warms_the_lab_from_its_first_script_run(lab, monkeypatch):
+    import launch
+
+    calls = []
+    monkeypatch.setattr(launch, "warm_lab", lambda: calls.append("warm_lab"))
+    lab("pages/home.py")  # the shell's run, then the page's
+    assert calls and set(calls) == {"warm_lab"}
+
+
+def test_the_labs_warm_up_starts_once_per_process(monkeypatch):
+    import launch
+    from core.lab.executors import local
+
+    started = []
+    monkeypatch.setenv("MNIST_LAB_EXECUTOR", "local")
+    monkeypatch.setattr(launch, "_warm_started", False)  # a fresh process's
+    monkeypatch.setattr(local, "prewarm", lambda: started.append("zygote") or SimpleNamespace(warm=True, alive=True))
+    monkeypatch.setattr(launch, "warm_pages", lambda workers_warm: started.append("pages"))
+    launch.warm_lab()  # the first script run (or launch, as the server starts)
+    launch.warm_lab()  # every later run: nothing more
+    wait_until(lambda: len(started) == 2, 5, what="the warm-up")
+    time.sleep(0.2)
+    assert started == ["zygote", "pages"]
+
+
+def test_the_pages_warm_up_imports_every_module_the_pages_import(tmp_path, monkeypatch):
+    import launch
+    from core.engine import data
+
+    pages = tmp_path / "pages"
+    (tmp_path / "warmed_pkg").mkdir()
+    pages.mkdir()
+    (tmp_path / "warmed_pkg" / "__init__.py").write_text("def helper():\n    return 1\n")
+    (tmp_path / "warmed_pkg" / "part.py").write_text("")
+    (tmp_path / "warmed_module.py").write_text("")
+    (pages / "a_page.py").write_text("import warmed_module\nfrom warmed_pkg import helper, part\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(launch, "PAGES_DIR", pages)
+    monkeypatch.setattr(data, "load_mnist", lambda: None)
+    for name in ("warmed_module", "warmed_pkg", "warmed_pkg.part"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert launch.page_modules(pages) == ["warmed_module", "warmed_pkg", "warmed_pkg.helper", "warmed_pkg.part"]
+    launch.warm_pages(lambda: True)
+    assert {"warmed_module", "warmed_pkg", "warmed_pkg.part"} <= set(sys.modules)
+    assert "warmed_pkg.helper" not in sys.modules  # a function, not a module
 
 
 def test_the_server_loads_the_pages_mnist_once_the_workers_are_warm(monkeypatch):

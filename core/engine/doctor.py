@@ -114,13 +114,17 @@ def diagnose(
     return [healthy(epochs, train_accuracy)]
 
 
-def diverged(steps: Sequence[float], config: TrainConfig) -> Diagnosis:
+# `every` below: each of `steps` is the mean loss of that many steps (a live run's curve, core.engine.curves), so the
+# rules judge a long run from a few hundred points as they would from every step.
+
+
+def diverged(steps: Sequence[float], config: TrainConfig, every: int = 1) -> Diagnosis:
     """The loss became NaN or infinite, or exploded: the steps overshoot more at every step."""
     finite = [loss for loss in steps if math.isfinite(loss)]
     bad = next((i for i, loss in enumerate(steps) if not math.isfinite(loss)), len(steps))
-    climb = (f"the loss went from {finite[0]:.1f} to {max(finite[:bad]):,.0f} in {bad:,} steps, then blew up"
-             if bad and max(finite[:bad]) > 2 * CHANCE_LOSS
-             else f"the loss blew up after {bad:,} steps" if bad else "the loss blew up at the very first step")
+    climb = (f"the loss went from {finite[0]:.1f} to {max(finite[:bad]):,.0f} in {bad * every:,} steps, then blew "
+             "up" if bad and max(finite[:bad]) > 2 * CHANCE_LOSS
+             else f"the loss blew up after {bad * every:,} steps" if bad else "the loss blew up at the very first step")
     return Diagnosis(
         Code.DIVERGED,
         f"{climb}: with learning rate {config.lr:g} each step overshoots the minimum and lands further away, "
@@ -128,14 +132,14 @@ def diverged(steps: Sequence[float], config: TrainConfig) -> Diagnosis:
         {"lr": lower_lr(config)})
 
 
-def lr_too_high(steps: Sequence[float], config: TrainConfig) -> Diagnosis | None:
+def lr_too_high(steps: Sequence[float], config: TrainConfig, every: int = 1) -> Diagnosis | None:
     """The loss leapt far above its start or climbed back up, without becoming NaN."""
-    smooth = ema(steps, LOSS_SMOOTHING)
+    smooth = smoothed(steps, every)
     end, peak = smooth[-1], max(steps)
-    lowest = min(smooth[START_STEPS:])
+    lowest = min(smooth[_start_points(every):])
     if peak > SPIKE_FACTOR * CHANCE_LOSS and end > POOR_LOSS:
         evidence = (f"a step's loss leapt to {peak:.1f}, {peak / CHANCE_LOSS:.0f} times the {CHANCE_LOSS:.1f} of a "
-                    f"network that guesses, and after {len(steps):,} steps it was still {end:.2f}")
+                    f"network that guesses, and after {len(steps) * every:,} steps it was still {end:.2f}")
     elif end > CLIMB_FACTOR * lowest:
         evidence = f"the loss fell to {lowest:.2f}, then climbed back to {end:.2f}"
     else:
@@ -144,15 +148,14 @@ def lr_too_high(steps: Sequence[float], config: TrainConfig) -> Diagnosis | None
                      "the valley instead of going down into it", {"lr": lower_lr(config)})
 
 
-def lr_too_low(steps: Sequence[float], config: TrainConfig) -> Diagnosis | None:
+def lr_too_low(steps: Sequence[float], config: TrainConfig, every: int = 1) -> Diagnosis | None:
     """The loss creeps down: many steps, hardly any progress."""
-    smooth = ema(steps, LOSS_SMOOTHING)
-    start, end = start_loss(steps), smooth[-1]
+    start, end = start_loss(steps, every), smoothed(steps, every)[-1]
     if start - end >= CREEP_FRACTION * start:
         return None
     return Diagnosis(
         Code.LR_TOO_LOW,
-        f"the loss was still {end:.2f} after {len(steps):,} steps: it fell only {start - end:.2f} from "
+        f"the loss was still {end:.2f} after {len(steps) * every:,} steps: it fell only {start - end:.2f} from "
         f"{start:.2f}. With learning rate {config.lr:g} every step is tiny",
         {"lr": higher_lr(config)})
 
@@ -197,7 +200,7 @@ def still_learning(steps: Sequence[float], epochs: Sequence[dict], config: Train
         evidence = (f"test accuracy was still rising at the end: {before:.1f} % to {last:.1f} % in the last "
                     "epoch")
     elif len(epochs) == 1:
-        smooth = ema(steps, LOSS_SMOOTHING)
+        smooth = smoothed(steps)
         earlier, end = smooth[len(smooth) * 3 // 4], smooth[-1]
         if earlier - end <= STILL_FALLING_FRACTION * earlier:
             return None
@@ -261,9 +264,18 @@ def healthy(epochs: Sequence[dict], train_accuracy: float | None) -> Diagnosis:
                      "memorising", {})
 
 
-def start_loss(steps: Sequence[float]) -> float:
+def start_loss(steps: Sequence[float], every: int = 1) -> float:
     """The loss at the start: the mean of the first steps."""
-    return statistics.fmean(steps[:START_STEPS])
+    return statistics.fmean(steps[:_start_points(every)])
+
+
+def smoothed(steps: Sequence[float], every: int = 1) -> list[float]:
+    """The step losses averaged over about the last 50 steps (LOSS_SMOOTHING), whatever `every` is."""
+    return ema(steps, LOSS_SMOOTHING**every)
+
+
+def _start_points(every: int) -> int:
+    return max(1, math.ceil(START_STEPS / every))
 
 
 def lower_lr(config: TrainConfig) -> float:

@@ -45,7 +45,9 @@ class StepEvent:
     batch: int
     steps_per_epoch: int
     loss: float
-    samples: int
+    samples: int  # this epoch's samples so far
+    # When the step ended: seconds since fit() began, on the clock of the process that trains. Only ever compared
+    # with another step of the same run, so a monotonic clock of that one process is the right one.
     seconds: float
 
 

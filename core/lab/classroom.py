@@ -346,17 +346,20 @@ class ClassRoom:
 
         return self.update(free)
 
-    def locked_for(self, owner: str) -> dict[str, Any]:
-        """Every setting this student may not change now: the class's locks and their experiment value."""
+    def locked_for(self, owner: str, join: bool = True) -> dict[str, Any]:
+        """Every setting this student may not change now: the class's locks and their experiment value, handed out
+        now if they hold none, unless `join` is False (the instructor, who is no student of the experiment)."""
         state = self.state()
-        value = self.join_experiment(owner) if state.experiment else None
+        value = None
+        if state.experiment:
+            value = self.join_experiment(owner) if join else state.experiment.value_of(owner)
         if value is None:
             return state.locked_settings
         return {**state.locked_settings, state.experiment.setting: value}
 
-    def locked_config_for(self, owner: str, config: TrainConfig) -> TrainConfig:
-        """`config` with this student's locked values (their experiment value included)."""
-        locked = self.locked_for(owner)
+    def locked_config_for(self, owner: str, config: TrainConfig, join: bool = True) -> TrainConfig:
+        """`config` with this student's locked values (their experiment value included; see locked_for)."""
+        locked = self.locked_for(owner, join)
         return TrainConfig.from_dict({**config.to_dict(), **locked}) if locked else config
 
     def experiment_problem(self, config: TrainConfig, owner: str) -> str | None:

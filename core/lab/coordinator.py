@@ -277,7 +277,7 @@ class LabClient(ManagerAnswers):
         return RemoteFinder(state, self) if state is not None else None
 
     # --- the lab's guards: the coordinator's, so every web process counts together ------------------------
-    def issue_owner_id(self, address: str) -> tuple[str, bool]:
+    def issue_owner_id(self, address: str) -> str | None:
         return self._guarded("issue_owner_id", address)
 
     def try_token(self, address: str, right: bool):

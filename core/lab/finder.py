@@ -6,8 +6,11 @@ The JobManager keeps the latest FinderTask of each owner; the Hyperparameters pa
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
+import time
+from collections.abc import Callable
 
 from core.engine.config import TrainConfig
 from core.engine.lr_finder import FinderStopped
@@ -16,13 +19,19 @@ from core.lab.limits import RunRefused
 
 log = logging.getLogger(__name__)
 
+# A student's next finder starts at least this long after their last one ended (found, stopped or failed): one who
+# starts finder after finder keeps a helper busy a fraction of the time, not all of it, and the class's runs
+# keep their cores. An honest student reads the curve meanwhile.
+FINDER_SPACING_S = 20.0
+
 
 class FinderTask:
     """The learning-rate range test for one owner's settings, in a thread of the server that waits for a helper."""
 
-    def __init__(self, config: TrainConfig, owner: str):
+    def __init__(self, config: TrainConfig, owner: str, clock: Callable[[], float] = time.monotonic):
         self.id = secrets.token_hex(6)  # a page remembers which finder's answer it has taken in
-        self.config, self.owner = config, owner
+        self.config, self.owner, self.clock = config, owner, clock
+        self.ended_at: float | None = None  # clock() when it ended
         self.result = None  # the LrFinderResult, once found
         self.message = "finding a learning rate…"  # what the student reads: the state, or why there is no result
         self._stop = threading.Event()
@@ -70,24 +79,34 @@ class FinderTask:
             log.exception("the learning-rate finder failed")
             self.message = f"The learning-rate finder failed: {type(exc).__name__}: {exc}"
         finally:
+            self.ended_at = self.clock()
             self._done.set()
 
 
 class Finders:
-    """Each owner's latest learning-rate finder (running or ended); one at a time per owner. Thread-safe."""
+    """Each owner's latest learning-rate finder (running or ended); one at a time per owner, each started at least
+    `spacing_s` after the owner's last one ended. Thread-safe."""
 
-    def __init__(self):
+    def __init__(self, spacing_s: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.spacing_s = FINDER_SPACING_S if spacing_s is None else spacing_s
+        self.clock = clock
         self._lock = threading.Lock()
         self._latest: dict[str, FinderTask] = {}
 
     def start(self, config: TrainConfig, owner: str, executor) -> FinderTask:
-        """Start a finder for `owner` with `executor`'s helpers; RunRefused while the owner's last one runs."""
+        """Start a finder for `owner` with `executor`'s helpers; RunRefused while the owner's last one runs, or
+        ended less than `spacing_s` ago."""
         with self._lock:
-            running = self._latest.get(owner)
-            if running is not None and not running.done:
+            last = self._latest.get(owner)
+            if last is not None and not last.done:
                 raise RunRefused("Your learning-rate finder is still running: wait for its answer, or stop it, "
                                  "before you start another.")
-            task = self._latest[owner] = FinderTask(config, owner)
+            wait = self.spacing_s - (self.clock() - last.ended_at) if last is not None else 0.0
+            if wait > 0:
+                raise RunRefused(f"You can start another learning-rate finder in {math.ceil(wait)} s. The lab "
+                                 f"spaces each student's finders by {self.spacing_s:.0f} s, so that they leave the "
+                                 "class's runs their share of the server.")
+            task = self._latest[owner] = FinderTask(config, owner, self.clock)
         task.start(executor)
         return task
 

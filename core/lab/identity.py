@@ -1,9 +1,10 @@
 """Who a visitor is: a server-signed owner id in a cookie (anonymous mode), or a signed-in account.
 
 Anonymous mode: the server makes every owner id and signs it (itsdangerous, HMAC-SHA1 keyed by the lab's
-secret), so an edited cookie is just ignored; new ids per client address are rate-limited, so clearing
-cookies cannot multiply owners faster than the limit. With sign-in, the id comes from the provider's
-issuer and subject. Plain Python: the pages pass in the cookie, the address and the account's claims.
+secret), so an edited cookie is just ignored; each client address gets a few new ids an hour, so clearing
+cookies for a whole class earns no more owners than clearing them for a minute. With sign-in, the id comes from
+the provider's issuer and subject. Plain Python: the pages pass in the cookie, the address and the account's
+claims.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from itsdangerous import BadSignature, Signer
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 SECRET_ENV = "MNIST_LAB_SECRET"  # the host's own secret; else one is made in the runs folder
 SECRET_FILE = ".lab_secret"
 SECRET_BYTES = 32
-NEW_IDS_ENV = "MNIST_LAB_NEW_IDS_PER_MINUTE"
-DEFAULT_NEW_IDS_PER_MINUTE = 6
+NEW_IDS_ENV = "MNIST_LAB_NEW_IDS_PER_HOUR"
+OLD_NEW_IDS_ENV = "MNIST_LAB_NEW_IDS_PER_MINUTE"  # its name until ids were counted per hour; still read
+DEFAULT_NEW_IDS_PER_HOUR = 6
 PROXY_ENV = "MNIST_LAB_BEHIND_PROXY"  # how many proxies in front of the lab append to X-Forwarded-For
 INSTRUCTORS_ENV = "MNIST_LAB_INSTRUCTORS"
 SIGN_IN_EVERY_PAGE_ENV = "MNIST_LAB_SIGN_IN_EVERY_PAGE"  # on: a visitor not signed in sees only Sign in
@@ -98,17 +100,20 @@ def client_address(ip: str | None, forwarded_for: str | None, proxies: int) -> s
     return ip if isinstance(ip, str) and ip else LOCAL_ADDRESS
 
 
-def new_ids_per_minute(environ: Mapping[str, str] | None = None) -> int:
-    """New owner ids one address may get per minute ($MNIST_LAB_NEW_IDS_PER_MINUTE, at least 1)."""
-    raw = (environ if environ is not None else os.environ).get(NEW_IDS_ENV, "").strip()
+def new_ids_per_hour(environ: Mapping[str, str] | None = None) -> int:
+    """New owner ids one address may get in an hour ($MNIST_LAB_NEW_IDS_PER_HOUR, else the older
+    $MNIST_LAB_NEW_IDS_PER_MINUTE, at least 1)."""
+    environ = environ if environ is not None else os.environ
+    name = NEW_IDS_ENV if environ.get(NEW_IDS_ENV, "").strip() else OLD_NEW_IDS_ENV
+    raw = environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_NEW_IDS_PER_MINUTE
+        return DEFAULT_NEW_IDS_PER_HOUR
     try:
         value = int(raw)
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{NEW_IDS_ENV} must be a whole number of at least 1, not {raw!r}")
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
     return value
 
 
@@ -116,54 +121,53 @@ def new_ids_per_minute(environ: Mapping[str, str] | None = None) -> int:
 @dataclass(frozen=True)
 class Identity:
     """Who a session is. `cookie`: what the browser should store: a signed id, "" to delete its cookie, None to
-    keep what it has. A `shared` id is handed out instead of a new one: the one last issued to the same address
-    (past the limit), or that address's stand-in for cookies the server did not sign."""
+    keep what it has. A `shared` id is the address's stand-in, handed out instead of an id of its own: for a
+    cookie the server did not sign, or to a browser without one once the address has had its new ids."""
 
     owner: str
     cookie: str | None = None
     shared: bool = False
 
 
-@dataclass
-class _Issued:
-    times: deque = field(default_factory=deque)
-    last: str = ""
-
-
 class NewIds:
-    """Makes new anonymous owner ids, at most `per_minute` a minute per address; thread-safe, one per lab (with
-    several web processes, the coordinator's: core.lab.guards)."""
+    """Makes new anonymous owner ids, at most `per_hour` in any hour per address; thread-safe, one per lab (with
+    several web processes, the coordinator's: core.lab.guards).
 
-    WINDOW_S = 60.0
+    An hour, not a minute: a student who deletes or edits their cookie again and again would otherwise earn the
+    minute's ids anew every minute of a class. The ids already handed out are never shared past the limit
+    (OwnerIds gives the address's stand-in), so nobody takes over the classmate who came last.
+    """
 
-    def __init__(self, per_minute: int = DEFAULT_NEW_IDS_PER_MINUTE, clock: Callable[[], float] = time.monotonic):
-        if per_minute < 1:
-            raise ValueError("at least one new id per minute")
-        self.per_minute = per_minute
+    WINDOW_S = 3600.0
+
+    def __init__(self, per_hour: int = DEFAULT_NEW_IDS_PER_HOUR, clock: Callable[[], float] = time.monotonic):
+        if per_hour < 1:
+            raise ValueError("at least one new id an hour")
+        self.per_hour = per_hour
         self.clock = clock
-        self._issued: OrderedDict[str, _Issued] = OrderedDict()  # by address, least recently issued first
+        self._issued: OrderedDict[str, deque[float]] = OrderedDict()  # by address, least recently issued first
         self._lock = threading.Lock()
 
-    def issue(self, address: str) -> tuple[str, bool]:
-        """(a new id, False); past the limit, (the id last issued to `address`, True)."""
+    def issue(self, address: str) -> str | None:
+        """A new id for a visitor from `address`; None once the address has had `per_hour` in the last hour."""
         now = self.clock()
         with self._lock:
             self._forget_before(now - self.WINDOW_S)
-            issued = self._issued.pop(address, None) or _Issued()
-            self._issued[address] = issued  # now the most recent
-            while issued.times and issued.times[0] <= now - self.WINDOW_S:
-                issued.times.popleft()
-            shared = len(issued.times) >= self.per_minute
-            if not shared:
-                issued.times.append(now)
-                issued.last = secrets.token_hex(16)
-            return issued.last, shared
+            times = self._issued.get(address) or deque()
+            while times and times[0] <= now - self.WINDOW_S:
+                times.popleft()
+            if len(times) >= self.per_hour:
+                return None
+            times.append(now)
+            self._issued[address] = times
+            self._issued.move_to_end(address)  # now the most recent
+            return secrets.token_hex(16)
 
     def _forget_before(self, cutoff: float) -> None:
         """Drop addresses with no id issued since `cutoff` (the oldest come first), so memory stays small."""
         while self._issued:
-            address, issued = next(iter(self._issued.items()))
-            if issued.times and issued.times[-1] > cutoff:
+            address, times = next(iter(self._issued.items()))
+            if times and times[-1] > cutoff:
                 return
             del self._issued[address]
 
@@ -172,7 +176,7 @@ class OwnerIds:
     """Checks and signs anonymous owner ids, and asks `new_ids` (a NewIds's `issue`, or the lab coordinator's)
     for new ones; one per server process."""
 
-    def __init__(self, secret: bytes, new_ids: Callable[[str], tuple[str, bool]] | None = None):
+    def __init__(self, secret: bytes, new_ids: Callable[[str], str | None] | None = None):
         self._signer = Signer(secret, salt=_SALT)
         self._secret = secret
         self._new_ids = new_ids or NewIds().issue
@@ -193,7 +197,7 @@ class OwnerIds:
 
     def identify(self, cookie: object, address: str) -> Identity:
         """The owner of a session that arrived with `cookie` from `address`: the cookie's id if signed here,
-        else a new one from `new_ids` (past its limit per address, the id last issued there).
+        else a new one from `new_ids`, or, once the address has had its new ids for the hour, its stand-in.
 
         A cookie this server did not sign (edited, forged; an honest browser never has one) gets the address's
         stand-in id, the same every time, and the cookie is dropped: its next visit counts as new.
@@ -204,18 +208,18 @@ class OwnerIds:
         if isinstance(cookie, str) and cookie:
             log.info("A cookie this server did not sign, from %s: the address's stand-in id", address)
             return Identity(self.stand_in_for(address), cookie="", shared=True)
-        owner, shared = self._new_ids(address)
-        if shared:
-            log.info("No new owner id for %s (past the limit of new ids a minute): the one last issued there is reused",
-                     address)
-            return Identity(owner, shared=True)
+        owner = self._new_ids(address)
+        if owner is None:
+            log.info("No new owner id for %s (it has had the new ids of an hour): the address's stand-in id", address)
+            return Identity(self.stand_in_for(address), shared=True)
         return Identity(owner, cookie=self.cookie_for(owner))
 
     def stand_in_for(self, address: str) -> str:
-        """The one owner id of every session from `address` that brought a cookie this server did not sign.
+        """The one owner id of every session from `address` that brought a cookie this server did not sign, or none
+        once the address has had its new ids for the hour.
 
-        Never issued to a browser: edited cookies neither earn new owners (each with its waiting runs) nor take
-        over a classmate's id behind the same address. Keyed by the lab's secret, so nobody can compute it.
+        Never issued to a browser: edited or deleted cookies neither earn new owners (each with its waiting runs)
+        nor take over a classmate's id behind the same address. Keyed by the lab's secret, so nobody can compute it.
         """
         return hmac.new(self._secret, _EDITED_SALT + address.encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -21,12 +21,15 @@ from core.engine.events import (
     EpochEvent,
     LayerStatsEvent,
     LearningRateEvent,
+    PauseEvent,
     StartEvent,
     StepEvent,
 )
 from core.engine.run_log import RunLog
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
+
+STOPPED_BEFORE_START = "stopped before it started"
 
 
 @dataclass(frozen=True)
@@ -74,19 +77,21 @@ class JobSnapshot:
 
 
 class SpeedWindow:
-    """The recent training speed, from the last steps' times; forgets gaps that are not training."""
+    """The recent training speed, from when the last steps happened on the worker (StepEvent.seconds), never from
+    when they reached the server: a worker sends its steps in batches, and through the coordinator they arrive in
+    bursts. Forgets gaps that are not training (an evaluation, a pause)."""
 
     def __init__(self):
         self._epoch = self._epoch_samples = self._samples = 0
-        self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (time, step, samples)
+        self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (seconds, step, samples)
 
     def add_step(self, event: StepEvent) -> None:
-        """Count one optimizer step."""
+        """Count one optimizer step, at the time it happened."""
         if event.epoch != self._epoch:
             self._epoch, self._epoch_samples = event.epoch, 0
         self._samples += event.samples - self._epoch_samples
         self._epoch_samples = event.samples
-        self._window.append((time.perf_counter(), event.step, self._samples))
+        self._window.append((event.seconds, event.step, self._samples))
 
     def forget(self) -> None:
         """Start the window again, after a gap that is not training (an evaluation, a pause)."""
@@ -164,7 +169,7 @@ class Job(Callback):
                 self._message = "stopping…"
                 self._touch()
             else:
-                self._end(Status.STOPPED, "stopped before it started")
+                self._end(Status.STOPPED, STOPPED_BEFORE_START)
             return True
 
     @property
@@ -238,6 +243,12 @@ class Job(Callback):
         with self._lock:
             self._trainer = None
 
+    def stopped_before_start(self) -> None:
+        """End a job whose run was stopped before its first step: stopped, with no saved run."""
+        with self._lock:
+            self._run_id = None
+            self._end(Status.STOPPED, STOPPED_BEFORE_START)
+
     def fail(self, message: str) -> None:
         """End the job as failed, unless it has already ended; the message is for the student."""
         with self._lock:
@@ -259,6 +270,9 @@ class Job(Callback):
 
     def on_lr_change(self, event: LearningRateEvent) -> None:
         self._hear(self._log.on_lr_change, event)
+
+    def on_pause(self, event: PauseEvent) -> None:
+        self._hear(lambda _: self._speed.forget(), event)  # a pause is not slow training
 
     def on_end(self, event: EndEvent) -> None:
         self._hear(self._ended, event)
@@ -309,8 +323,6 @@ class Job(Callback):
             elif self._trainer is not None:
                 self._trainer.resume()
             self._status, self._message = _training_state(paused)
-            if not paused:
-                self._speed.forget()  # a pause is not slow training
             self._touch()
             return True
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.engine.events import Event
+from core.engine.events import EndEvent, Event
 from core.engine.runs import RunStore
 from core.engine.status import Status
 from core.lab.executors.base import RunSink
@@ -32,6 +32,15 @@ class JobSink(RunSink):
     def on_event(self, event: Event) -> None:
         self.recorder(event)  # first: a page that sees the job ended reads the run's final files
         self.job(event)
+
+    def on_end(self, event: EndEvent) -> None:
+        if event.status == Status.STOPPED and not event.result.steps:
+            # Stopped before its first step (the Stop landed as a worker took it): like a run stopped while it
+            # waited, nothing of it is kept, rather than a stopped run of 0 steps in the history.
+            self.discard()
+            self.job.stopped_before_start()
+            return
+        self.on_event(event)
 
     def refused(self, message: str) -> None:
         """The worker could not start the run: nothing of it is kept, and the student is told why."""

@@ -54,15 +54,18 @@ def torch_threads(max_concurrent: int, cpus: int | None = None) -> int:
 
 def lower_thread_priority(environ=None, default: int = DEFAULT_TRAIN_NICE, below_training: int = 0) -> int | None:
     """Give the calling thread a nice value (${MNIST_LAB_TRAIN_NICE}, else `default`, plus `below_training`, at
-    most 19); the value set, or None.
+    most 19); the value set, or None. Below training at 19, Linux's lowest nice, the thread gets the idle class.
 
     On Linux a thread has its own nice value. An instructor whose server also runs other work can nice the
     training threads (say 10) so that the threads serving pages run first when both want a core.
     """
     text = (environ if environ is not None else os.environ).get(TRAIN_NICE_ENV, "").strip()
     try:
-        nice = min(19, (int(text) if text else default) + below_training)
+        training = int(text) if text else default
+        nice = min(19, training + below_training)
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        if below_training and nice <= training:  # no nice value is left below training's
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
         return nice
     except (ValueError, AttributeError, OSError):
         return None

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from core.engine import doctor
 from core.engine.config import TrainConfig
-from core.engine.smoothing import ema
 from core.engine.status import Status
 
 DIVERGING, LR_TOO_LOW, OVERFITTING, STILL_LEARNING, TOO_EARLY, WAITING = (
@@ -30,25 +29,28 @@ class LiveFinding:
     words: str
 
 
-def live_finding(losses: Sequence[float], epochs: Sequence[dict], config: TrainConfig, status: Status) -> LiveFinding:
-    """The doctor's verdict on a run so far: its step losses, its finished epochs' metrics, its settings."""
+def live_finding(losses: Sequence[float], epochs: Sequence[dict], config: TrainConfig, status: Status,
+                 every: int = 1) -> LiveFinding:
+    """The doctor's verdict on a run so far: its step losses (or, with `every`, the means of that many steps: a
+    live curve), its finished epochs' metrics, its settings."""
     if status == Status.QUEUED:
         return LiveFinding(WAITING, "waiting for a free worker")
     if status == Status.DIVERGED or any(not math.isfinite(loss) for loss in losses):
-        return LiveFinding(DIVERGING, doctor.diverged(list(losses), config).message)
-    if len(losses) < doctor.MIN_STEPS:
-        return LiveFinding(TOO_EARLY, f"{len(losses)} steps so far; the doctor needs {doctor.MIN_STEPS}")
-    found = doctor.lr_too_high(losses, config)
+        return LiveFinding(DIVERGING, doctor.diverged(list(losses), config, every).message)
+    steps = len(losses) * every
+    if steps < doctor.MIN_STEPS:
+        return LiveFinding(TOO_EARLY, f"{steps} steps so far; the doctor needs {doctor.MIN_STEPS}")
+    found = doctor.lr_too_high(losses, config, every)
     if found is not None:
         return LiveFinding(DIVERGING, found.message)
-    found = doctor.lr_too_low(losses, config)
+    found = doctor.lr_too_low(losses, config, every)
     if found is not None:
         return LiveFinding(LR_TOO_LOW, found.message)
     found = doctor.overfitting(epochs, config, None) if len(epochs) >= 2 else None
     if found is not None:
         return LiveFinding(OVERFITTING, found.message)
-    return LiveFinding(STILL_LEARNING, f"the loss has fallen from {doctor.start_loss(losses):.2f} to "
-                       f"{ema(losses, doctor.LOSS_SMOOTHING)[-1]:.2f} in {len(losses):,} steps")
+    return LiveFinding(STILL_LEARNING, f"the loss has fallen from {doctor.start_loss(losses, every):.2f} to "
+                       f"{doctor.smoothed(losses, every)[-1]:.2f} in {steps:,} steps")
 
 
 def lr_words(lrs: Sequence[float], others: Sequence[float]) -> str:

@@ -25,17 +25,18 @@ MINE = "yours"  # how a student's own runs are marked
 
 @dataclass(frozen=True)
 class BoardEntry:
-    """One finished run with a name, as the board needs it."""
+    """One finished run with a name, as the board needs it (or a diverged one, for a class experiment's results)."""
 
     run_id: str
     student: str
     owner_tag: str
-    test_accuracy: float
+    test_accuracy: float | None  # None for a diverged run
     config: TrainConfig
     epochs_done: int
     train_seconds: float
     created: float
     ended: float
+    status: Status = Status.FINISHED  # or Status.DIVERGED
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,12 @@ class Board:
 
 
 def board_entry(run) -> BoardEntry | None:
-    """A saved run as the board shows it; None unless it finished, with a test accuracy, under a valid name."""
+    """A saved run as the board shows it; None unless it finished, with a test accuracy, or diverged (with no test
+    accuracy: a class experiment shows it as such), under a valid name."""
     record = run.record
-    accuracy = finite_number(record.get("test_accuracy"))
-    if run.status != Status.FINISHED or accuracy is None or not is_saved_name(record.get("student")):
+    accuracy = finite_number(record.get("test_accuracy")) if run.status == Status.FINISHED else None
+    finished_or_diverged = accuracy is not None or run.status == Status.DIVERGED
+    if not finished_or_diverged or not is_saved_name(record.get("student")):
         return None
     try:
         config = run.config
@@ -59,7 +62,7 @@ def board_entry(run) -> BoardEntry | None:
     tag = record.get("owner_tag")
     ended = finite_number(record.get("ended")) or record["updated"]
     return BoardEntry(run.id, record["student"], tag if isinstance(tag, str) else "", accuracy, config,
-                      record["epochs_done"], record["train_seconds"], record["created"], ended)
+                      record["epochs_done"], record["train_seconds"], record["created"], ended, run.status)
 
 
 def ranking_key(entry: BoardEntry, challenge: Challenge | None) -> tuple:
@@ -133,8 +136,9 @@ class BoardReader:
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[tuple, BoardEntry | None]] = {}
 
-    def entries(self) -> list[BoardEntry]:
-        """Every finished run with a name, read now (those whose run.json is unchanged from memory)."""
+    def entries(self, diverged: bool = False) -> list[BoardEntry]:
+        """Every finished run with a name, read now (those whose run.json is unchanged from memory); with `diverged`,
+        the diverged runs with a name too (a class experiment's results count them)."""
         seen = {}
         for run_id in self.store.ids():
             try:
@@ -153,4 +157,5 @@ class BoardReader:
                 continue
         with self._lock:
             self._seen = seen  # deleted runs are forgotten
-        return [entry for _, entry in seen.values() if entry is not None]
+        return [entry for _, entry in seen.values()
+                if entry is not None and (diverged or entry.status == Status.FINISHED)]

@@ -19,13 +19,14 @@ from core.engine.config import SETTINGS
 from core.engine.csv_safe import csv_text
 from core.engine.curves import Curve, finite_or_none, loss_curve
 from core.engine.runs import RunStore
+from core.engine.status import Status
 from core.lessons.challenge import value_words
 from core.lessons.experiment import Experiment
 from core.lessons.importance import Column, Ranking, rank_settings, varying_columns
 from core.views.board import BoardEntry
 from core.views.chart_words import ChartWords, count, joined, number, percent, thinned
 from core.views.charts import end_step
-from core.views.palettes import BLUE, CATEGORICAL, SEQUENTIAL, VERMILLION, colorscale, for_marks
+from core.views.palettes import BLACK, BLUE, CATEGORICAL, SEQUENTIAL, VERMILLION, colorscale, for_marks
 
 CURVE_POINTS = 120  # per run in the overlaid curves: dozens of runs in one chart stay light
 
@@ -104,17 +105,32 @@ def _numeric(experiment: Experiment) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in experiment.values)
 
 
+def _diverged(entry: BoardEntry) -> bool:
+    return entry.status == Status.DIVERGED
+
+
 def experiment_figure(experiment: Experiment, entries: Sequence[BoardEntry], height: int = 340) -> go.Figure:
-    """Test accuracy against the value: every run a point, the median of each value a line (log x for lr)."""
+    """Test accuracy against the value: every run a point, the median of each value a line (log x for lr); a
+    diverged run, which has no test accuracy, a cross at 0 %."""
     numeric = _numeric(experiment)
     order = list(experiment.values)
-    xs = [_value(experiment, e) if numeric else experiment.value_words(_value(experiment, e)) for e in entries]
+    finished = [e for e in entries if not _diverged(e)]
+
+    def xs(runs: Sequence[BoardEntry]) -> list:
+        return [_value(experiment, e) if numeric else experiment.value_words(_value(experiment, e)) for e in runs]
+
     fig = go.Figure(go.Scatter(
-        x=xs, y=[e.test_accuracy for e in entries], mode="markers", name="a run",
-        text=[e.student for e in entries], marker={"size": 9, "opacity": 0.7, "color": BLUE},
+        x=xs(finished), y=[e.test_accuracy for e in finished], mode="markers", name="a run",
+        text=[e.student for e in finished], marker={"size": 9, "opacity": 0.7, "color": BLUE},
         hovertemplate="%{text}<br>%{x}: %{y:.2f} %<extra></extra>"))
-    medians = [(v, statistics.median(e.test_accuracy for e in entries if _value(experiment, e) == v))
-               for v in order if any(_value(experiment, e) == v for e in entries)]
+    diverged = [e for e in entries if _diverged(e)]
+    if diverged:
+        fig.add_trace(go.Scatter(
+            x=xs(diverged), y=[0.0] * len(diverged), mode="markers", name="diverged (no test accuracy)",
+            text=[e.student for e in diverged], marker={"size": 11, "symbol": "x", "color": BLACK},
+            hovertemplate="%{text}<br>%{x}: diverged<extra></extra>"))
+    medians = [(v, statistics.median(e.test_accuracy for e in finished if _value(experiment, e) == v))
+               for v in order if any(_value(experiment, e) == v for e in finished)]
     if medians:
         fig.add_trace(go.Scatter(
             x=[v if numeric else experiment.value_words(v) for v, _ in medians], y=[m for _, m in medians],
@@ -173,13 +189,15 @@ class CurveReader:
         return curve
 
 
-CSV_COLUMNS = ("value", "student", "test accuracy (%)", "epochs", "seconds", "run id")
+CSV_COLUMNS = ("value", "student", "test accuracy (%)", "epochs", "seconds", "run id", "status")
 
 
 def experiment_csv(experiment: Experiment, entries: Sequence[BoardEntry]) -> str:
-    """The experiment's runs as CSV: value, student, test accuracy, epochs, training seconds, run id."""
-    return csv_text(CSV_COLUMNS, ([_value(experiment, entry), entry.student, f"{entry.test_accuracy:.2f}",
-                                   entry.epochs_done, f"{entry.train_seconds:.1f}", entry.run_id]
+    """The experiment's runs as CSV: value, student, test accuracy (empty for a diverged run), epochs, training
+    seconds, run id, status (finished or diverged); text cells escaped (core.engine.csv_safe)."""
+    return csv_text(CSV_COLUMNS, ([_value(experiment, entry), entry.student,
+                                   "" if _diverged(entry) else f"{entry.test_accuracy:.2f}", entry.epochs_done,
+                                   f"{entry.train_seconds:.1f}", entry.run_id, entry.status]
                                   for entry in experiment_entries(experiment, entries)))
 
 
@@ -187,11 +205,17 @@ def experiment_summary(experiment: Experiment, entries: Sequence[BoardEntry]) ->
     """"9 runs: 0.001 (3 runs, median 88.1 %), 0.03 (3, 96.2 %), 3 (3, 9.8 %)" for the page's text."""
     parts = []
     for value in experiment.values:
-        accuracies = [e.test_accuracy for e in entries if _value(experiment, e) == value]
+        runs = [e for e in entries if _value(experiment, e) == value]
+        accuracies = [e.test_accuracy for e in runs if not _diverged(e)]
+        diverged = len(runs) - len(accuracies)
         words = experiment.value_words(value)
-        parts.append(f"{words}: no run yet" if not accuracies
-                     else f"{words}: {len(accuracies)} run{'s' if len(accuracies) != 1 else ''}, median "
-                     f"{statistics.median(accuracies):.1f} %")
+        if not runs:
+            parts.append(f"{words}: no run yet")
+        elif not accuracies:
+            parts.append(f"{words}: {diverged} run{'s' if diverged != 1 else ''}, all diverged")
+        else:
+            parts.append(f"{words}: {len(runs)} run{'s' if len(runs) != 1 else ''}, median "
+                         f"{statistics.median(accuracies):.1f} %" + (f", {diverged} diverged" if diverged else ""))
     return f"{len(entries)} run{'s' if len(entries) != 1 else ''} so far. " + "; ".join(parts) + "."
 
 
@@ -234,15 +258,22 @@ def experiment_words(experiment: Experiment, entries: Sequence[BoardEntry]) -> C
     Names go only into the table (st.dataframe shows them as text), never into the words."""
     parts, medians = [], []
     for value in experiment.values:
-        accuracies = sorted(e.test_accuracy for e in entries if _value(experiment, e) == value)
-        if not accuracies:
+        runs = [e for e in entries if _value(experiment, e) == value]
+        accuracies = sorted(e.test_accuracy for e in runs if not _diverged(e))
+        diverged = len(runs) - len(accuracies)
+        if not runs:
             continue
         words = experiment.value_words(value)
-        median = statistics.median(accuracies)
-        medians.append((median, words))
-        spread = percent(accuracies[0]) if len(accuracies) == 1 else \
-            f"{percent(accuracies[0])} to {percent(accuracies[-1])}, median {percent(median)}"
-        parts.append(f"{words}: {count(len(accuracies), 'run')}, {spread}")
+        said = []
+        if accuracies:
+            median = statistics.median(accuracies)
+            medians.append((median, words))
+            spread = percent(accuracies[0]) if len(accuracies) == 1 else \
+                f"{percent(accuracies[0])} to {percent(accuracies[-1])}, median {percent(median)}"
+            said.append(f"{count(len(accuracies), 'run')}, {spread}")
+        if diverged:
+            said.append("all diverged" if not accuracies else f"{diverged} diverged")
+        parts.append(f"{words}: {'; '.join(said)}")
     setting = experiment.label()[4:]
     if not parts:
         return ChartWords(f"Chart of the test accuracy against {setting}: no run yet.", "No run yet.")
@@ -254,7 +285,8 @@ def experiment_words(experiment: Experiment, entries: Sequence[BoardEntry]) -> C
                       if _value(experiment, e) in experiment.values else len(experiment.values))
     numbers = {setting: [experiment.value_words(_value(experiment, e)) for e in in_order],
                "student": [e.student for e in in_order],
-               "test accuracy (%)": [round(e.test_accuracy, 2) for e in in_order]}
+               "test accuracy (%)": [None if _diverged(e) else round(e.test_accuracy, 2) for e in in_order],
+               "status": [str(e.status) for e in in_order]}
     alt = (f"Chart of the test accuracy against {setting}, {count(len(entries), 'run')} as points and the median "
            f"of each value as a line. " + summary)
     return ChartWords(alt=alt, summary=summary, numbers=numbers)

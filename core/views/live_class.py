@@ -23,7 +23,7 @@ def live_view(snapshots: Sequence[tuple[object, str]]) -> LiveView:
     """From (JobSnapshot, student name) pairs, as core.lab.jobs.JobManager.live_snapshots gives them."""
     judged: list[tuple[LiveFinding, object, str]] = []
     for snap, student in snapshots:
-        finding = live_finding(snap.curve.raw, snap.epoch_metrics, snap.config, snap.status)
+        finding = live_finding(snap.curve.raw, snap.epoch_metrics, snap.config, snap.status, snap.curve.every)
         judged.append((finding, snap, student))
     judged.sort(key=lambda item: ORDER.index(item[0].verdict))
     rows = tuple({

@@ -148,7 +148,7 @@ def curve_reader():
 
 # --- Who this visitor is (see core/lab/identity.py and the README's "Who is who") ------------------------
 OWNER = "lab_owner"  # session state: this browser's owner id
-OWNER_SHARED = "lab_owner_shared"  # session state: the id is the one last issued to this address (see OwnerIds)
+OWNER_SHARED = "lab_owner_shared"  # session state: the id is this address's stand-in (see OwnerIds)
 OWNER_COOKIE_DUE = "lab_owner_cookie_due"  # session state: the cookie to store, until a run has drawn it
 OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie: the owner id, signed by the server
 ACCOUNT_NAME_TRIED = "lab_account_name_tried"  # session state: the account's name was offered to the registry
@@ -291,13 +291,14 @@ def owner_cookie_delivered() -> None:
 
 def identity_sidebar() -> None:
     """The sidebar's part about who you are: Sign in, or the account and Sign out (sign-in on); else the
-    anonymous id's cookie, and a word when this browser shares the id last issued to its network address."""
+    anonymous id's cookie, and a word when this browser shares its network address's stand-in id."""
     if not signin_configured():
         owner_id()
         if st.session_state.get(OWNER_SHARED):
-            st.sidebar.caption("This tab shares an id with another browser at your network address (many new "
-                               "ones arrived just now, or this browser's id was not one this lab made). Reload "
-                               "the page in a minute to get your own.")
+            st.sidebar.caption("This tab shares an id with other browsers at your network address (many new "
+                               "ones came from there in the last hour, or this browser's id was not one this lab "
+                               "made), so they can control each other's runs. Reload the page later to get your "
+                               "own, or ask your instructor.")
         return
     user = signed_in_user()
     if user is None:

@@ -66,7 +66,10 @@ def settings(params: dict[str, str] | None = None) -> TrainConfig:
 
 def with_class_locks(config: TrainConfig) -> TrainConfig:
     """The settings with the instructor's locked values; says so when that changed the student's settings."""
-    locked = classroom().locked_config_for(owner_id(), config)  # a class experiment's value for this student too
+    from pages.ui.instructor import unlocked  # that module imports this one
+
+    # A class experiment's value for a student too, handed out now; never to the instructor.
+    locked = classroom().locked_config_for(owner_id(), config, join=not unlocked())
     if locked != config:
         st.session_state[CONFIG] = locked
         st.info("Your instructor has locked some settings for the class; your settings now use the locked "

@@ -80,10 +80,12 @@ def healthy(url: str) -> bool:
 
 
 def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str = "local",
-                     extra_env: dict | None = None, extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+                     extra_env: dict | None = None, extra_args: tuple[str, ...] = (),
+                     entry: str = "launch") -> tuple[subprocess.Popen, str]:
     """`python -m launch` (`streamlit run streamlit_app.py`, as `make app` runs it) on a free port with its own
     runs folder and executor; (process, base URL).
-    `extra_args`: more of Streamlit's options (for example --secrets.files).
+    `extra_args`: more of Streamlit's options (for example --secrets.files). `entry`: "launch", or "streamlit" for
+    `streamlit run streamlit_app.py` itself, as most hosts start an app.
 
     Raises RuntimeError, with the end of the server's log, if it does not answer within 90 s.
     """
@@ -94,11 +96,12 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
         "MNIST_LAB_RUNS": str(runs_dir),
         "MNIST_LAB_EXECUTOR": executor,  # the tests' own process trains in threads (tests/conftest.py): not a server
         # Every test browser comes from 127.0.0.1: a class behind one address, so its new-id limit is the class's.
-        "MNIST_LAB_NEW_IDS_PER_MINUTE": "1000",
+        "MNIST_LAB_NEW_IDS_PER_HOUR": "1000",
         **(extra_env or {}),
     }
+    start = {"launch": ["launch"], "streamlit": ["streamlit", "run", "streamlit_app.py"]}[entry]
     command = [
-        sys.executable, "-m", "launch",  # as `make app` starts it: `streamlit run streamlit_app.py`, warming early
+        sys.executable, "-m", *start,  # launch: as `make app` starts it, `streamlit run streamlit_app.py` warming early
         "--server.headless", "true",
         "--global.developmentMode", "false",
         "--server.fileWatcherType", "none",
@@ -219,8 +222,10 @@ class LabInChromium(NamedTuple):
 
 
 @contextlib.contextmanager
-def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: dict | None = None):
-    """A lab server with a runs folder of its own and a headless Chromium; yields a LabInChromium.
+def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: dict | None = None,
+                    entry: str = "launch"):
+    """A lab server with a runs folder of its own (started by `entry`, see start_lab_server) and a headless
+    Chromium; yields a LabInChromium.
 
     `browser_nice` lowers Chromium's CPU priority (the processes it starts later inherit it): in a class the
     students' browsers run on their own computers, not on the server's cores.
@@ -228,7 +233,7 @@ def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: d
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as runs:
-        server, url = start_lab_server(Path(runs), executor=executor, extra_env=extra_env)
+        server, url = start_lab_server(Path(runs), executor=executor, extra_env=extra_env, entry=entry)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)

@@ -8,6 +8,7 @@ context holds it for 127.0.0.1 whatever the port.
 
 import json
 import re
+import statistics
 from urllib.parse import urlencode
 
 import pytest
@@ -21,6 +22,7 @@ from tests.browser.lab_server import (
     stop_ray_head,
 )
 from tests.browser.test_training_journeys import RUN_MS, button, ended_text, wait_for_points
+from tests.lab_helpers import true_progress
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WARM_MS = 300_000  # the coordinator imports torch and warms its actors after the head's own start
@@ -29,6 +31,20 @@ SETTINGS = urlencode({"epochs": 6})
 # 6 epochs took 26 s, and ended before B's tab drew it), and may then take minutes to finish on a loaded one.
 FIRST_SETTINGS = urlencode({"epochs": 10, "batch_size": 16})
 FINISH_MS = 480_000
+SHOWN = re.compile(r"step ([\d,]+) of [\d,]+ · ([\d,]+) samples/s")
+
+
+def shown_speeds(page, readings: int = 10) -> list[tuple[int, float]]:
+    """(step, samples per second) as the progress line shows them, read about once a second."""
+    seen = []
+    for _ in range(2 * readings):
+        found = SHOWN.search(page.locator('[data-testid="stProgress"]').first.inner_text())
+        if found:
+            seen.append((int(found.group(1).replace(",", "")), float(found.group(2).replace(",", ""))))
+        if len(seen) == readings:
+            break
+        page.wait_for_timeout(1000)
+    return seen
 
 
 @pytest.fixture
@@ -80,6 +96,7 @@ def test_two_servers_are_one_lab(two_servers, page):
     # it from B, so it holds the one slot while the queue fills.
     on_b.open(f"train?job={first}")
     wait_for_points(on_b.page, 0)
+    speeds = shown_speeds(on_b.page)  # judged once the run has ended, against the epochs it measured
     button(on_b.page, "job_pause").click()
     button(on_b.page, "job_resume").wait_for()
     on_b.assert_no_exception()
@@ -119,3 +136,16 @@ def test_two_servers_are_one_lab(two_servers, page):
     statuses = sorted(record["status"] for record in records)
     assert statuses.count(Status.FINISHED) == 1 and statuses.count(Status.STOPPED) == 1, statuses
     assert Status.INTERRUPTED not in statuses, statuses
+
+    # The speed B showed was believable: the steps reach B through the coordinator in bursts, but the speed comes
+    # from when they happened (it read millions of samples/s). The truth: the samples trained between B's first and
+    # last reading over the training time the run's epochs measured between them.
+    (record,) = [record for record in records if record["status"] == Status.FINISHED]
+    epochs = json.loads((runs / record["id"] / "epochs.json").read_text())
+    per_epoch, n_train = record["total_steps"] // len(epochs), record["n_train"]
+    (first_step, _), (last_step, _) = speeds[0], speeds[-1]
+    trained_for = (true_progress(epochs, per_epoch, n_train, first_step)[1]
+                   - true_progress(epochs, per_epoch, n_train, last_step)[1])
+    truth = (last_step - first_step) * n_train / per_epoch / trained_for
+    shown = statistics.mean(speed for _, speed in speeds)
+    assert len(speeds) >= 5 and 0.75 <= shown / truth <= 1.25, (shown, truth, speeds, epochs)

@@ -127,6 +127,11 @@ class PoolExecutor(Executor):
         except RunRefusedByWorker:
             self.workers.give_back(worker)  # it refused this run, and stays up for the next one
             raise
+        except BaseException:
+            # The server's side failed (the sink could not keep an event, say) while the worker may still be training
+            # the run: a fresh worker takes its place, or the pool would be a slot short for good.
+            self.workers.replace(worker)
+            raise
         self.workers.give_back(worker)
 
     def find_lr(self, config: TrainConfig, stop: threading.Event | None = None):

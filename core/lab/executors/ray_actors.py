@@ -16,6 +16,7 @@ need no shared folder.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -162,7 +163,13 @@ class RayWorker:
         return "" if self.alive else "its Ray actor died"
 
     def close(self, timeout: float = 5.0) -> None:
-        self.alive = False  # Ray ends its actors itself when the server's Ray shuts down
+        """End the actor (one replaced while it still trains holds its CPU until then); Ray ends the rest of them
+        itself when the server's Ray shuts down."""
+        import ray
+
+        self.alive = False
+        with contextlib.suppress(Exception):  # noqa: BLE001 - already dead, or Ray already shut down
+            ray.kill(self.actor)
 
 
 class RayExecutor(PoolExecutor):
