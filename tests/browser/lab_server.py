@@ -244,6 +244,9 @@ def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: d
             stop_lab_server(server)
 
 
+SHELL_DRAWN = "() => getComputedStyle(document.documentElement).getPropertyValue('--mnist-lab-styles').trim() === '1'"
+
+
 class StreamlitPage:
     """A Playwright page on the app, with the waits Streamlit needs (see /work/shared/NOTES.md)."""
 
@@ -255,6 +258,10 @@ class StreamlitPage:
         """Load base_url/path and wait until the script has run once; returns the seconds it took."""
         start = time.perf_counter()
         self.page.goto(f"{self.base_url}/{path}")
+        # A direct link first runs its page alone, as Streamlit's legacy page, which hands over to the lab's shell
+        # (pages/ui/common.require_shell): the script reads "notRunning" between the two, before the shell has drawn
+        # anything. The shell's stylesheet (its focus outlines) is the sign that it has run.
+        self.page.wait_for_function(SHELL_DRAWN)
         self.wait_until_idle()
         return time.perf_counter() - start
 
