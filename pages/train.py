@@ -27,6 +27,7 @@ from pages.ui.charts import chart
 from pages.ui.common import job_manager, owner_id, table_rows
 from pages.ui.display_name import STUDENT
 from pages.ui.doctor_panel import doctor_panel
+from pages.ui.instructor import unlocked
 from pages.ui.listen import listen
 from pages.ui.run_history import history_section
 from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
@@ -57,7 +58,8 @@ PROGRESS_REFRESH_S, CHARTS_REFRESH_S, FLOW_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2
 def start(owner: str) -> None:
     """Callback of Train: queue a run with the session's settings; it trains in its own thread."""
     try:
-        job = job_manager().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""))
+        job = job_manager().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
+                                   instructor=unlocked())
     except RunRefused as refusal:
         st.session_state[REFUSED] = str(refusal)
         return

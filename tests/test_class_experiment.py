@@ -127,6 +127,18 @@ def test_the_job_manager_asks_the_owner_gate_with_the_owner(tmp_path, make_rando
         manager.shutdown()
 
 
+def test_the_instructors_run_during_an_experiment_takes_no_students_value(tmp_path):
+    room = ClassRoom(tmp_path)
+    room.start_experiment("lr", LRS, QUICK.to_dict())
+    # The instructor trains with a rate of her own: refused nothing, handed nothing, so no student's value is held.
+    assert room.experiment_problem(replace(QUICK, lr=0.5), "teacher", instructor=True) is None
+    assert room.state().experiment.value_of("teacher") is None
+    assert room.state().experiment.holders == ()
+    # The same click from a student's session joins them.
+    assert room.experiment_problem(replace(QUICK, lr=0.5), "ann") is not None
+    assert room.state().experiment.value_of("ann") in LRS
+
+
 def test_an_instructors_lock_on_the_varied_setting_gives_way_to_each_students_value(tmp_path):
     room = ClassRoom(tmp_path)
     room.lock({"lr": 0.01, "optimizer": "sgd"})

@@ -362,12 +362,14 @@ class ClassRoom:
         locked = self.locked_for(owner, join)
         return TrainConfig.from_dict({**config.to_dict(), **locked}) if locked else config
 
-    def experiment_problem(self, config: TrainConfig, owner: str) -> str | None:
+    def experiment_problem(self, config: TrainConfig, owner: str, instructor: bool = False) -> str | None:
         """Why the experiment refuses this student's run (another value than theirs), or None: a gate for
-        core.lab.jobs.JobManager that knows the owner. A student who has no value yet is given one here."""
+        core.lab.jobs.JobManager that knows the owner. A student who has no value yet is given one here; the
+        instructor, who is no student of the experiment, is given none."""
         if self.state().experiment is None:
             return None
-        self.join_experiment(owner)
+        if not instructor:
+            self.join_experiment(owner)
         experiment = self.state().experiment
         return experiment.problem(config.to_dict(), owner) if experiment else None
 

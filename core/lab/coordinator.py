@@ -262,8 +262,9 @@ class LabClient(ManagerAnswers):
             raise error
         return answer
 
-    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "") -> RemoteJob:
-        return RemoteJob(self.call("submit", config, owner, label, student), self)
+    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "",
+               instructor: bool = False) -> RemoteJob:
+        return RemoteJob(self.call("submit", config, owner, label, student, instructor), self)
 
     def get(self, job_id: str | None) -> RemoteJob | None:
         snap = self.call("get", job_id) if job_id else None

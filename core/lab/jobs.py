@@ -75,15 +75,15 @@ class JobManager(ManagerAnswers):
     All methods are thread-safe. Without an executor, the environment chooses one (core.lab.executors) and
     the manager closes it at shutdown; `data` (default: MNIST, loaded by each worker) goes to that executor.
     `gates` are further checks of every run's settings (the class's locked settings): each returns why a run is
-    refused, or None; `owner_gates` take the owner too. `name_check(owner, student)` likewise says why an owner
-    may not sign a run with a name.
+    refused, or None; `owner_gates` take the owner and whether they are the instructor too. `name_check(owner,
+    student)` likewise says why an owner may not sign a run with a name.
     """
 
     def __init__(self, store: RunStore, data: MNISTTensors | None = None, max_concurrent: int | None = None,
                  budget: RunBudget = RUN_BUDGET, executor: Executor | None = None,
                  gates: Sequence[Callable[[TrainConfig], str | None]] = (),
                  name_check: Callable[[str, str], str | None] | None = None,
-                 owner_gates: Sequence[Callable[[TrainConfig, str], str | None]] = ()):
+                 owner_gates: Sequence[Callable[[TrainConfig, str, bool], str | None]] = ()):
         self.store = store
         self.owner_gates = tuple(owner_gates)  # checks that depend on who asks (the class experiment's value)
         self.name_check = name_check
@@ -105,24 +105,27 @@ class JobManager(ManagerAnswers):
         self.recover()  # marks the runs of a server that died interrupted, on disk
 
     # --- submitting and controlling -------------------------------------------------------------------
-    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "") -> Job:
+    def submit(self, config: TrainConfig, owner: str, label: str = "", student: str = "",
+               instructor: bool = False) -> Job:
         """Queue a run for `owner`; it starts as soon as a slot is free. Raises RunRefused (over a limit).
 
-        `student` is the display name the saved run shows on the Class page ("" for none).
+        `student` is the display name the saved run shows on the Class page ("" for none); `instructor` says the
+        owner is the instructor (no student of a class experiment).
         """
         if student:
             problem = name_problem(student) or (self.name_check(owner, student) if self.name_check else None)
             if problem:
                 raise RunRefused(problem)
-        return self._enqueue([(config, label)], owner, student=clean_name(student))[0]
+        return self._enqueue([(config, label)], owner, student=clean_name(student), instructor=instructor)[0]
 
-    def submit_sweep(self, base: TrainConfig, param: str, values: Iterable, owner: str, **short) -> Sweep:
+    def submit_sweep(self, base: TrainConfig, param: str, values: Iterable, owner: str, instructor: bool = False,
+                     **short) -> Sweep:
         """Queue one short run per value of one hyperparameter, in order; `short` sets epochs/train_subset."""
         configs = sweep_configs(base, param, list(values), **short)
         sweep = Sweep(secrets.token_urlsafe(6), param, tuple(getattr(c, param) for c in configs), owner)
         labelled = [(config, sweep.label_for(value)) for config, value in zip(configs, sweep.values, strict=True)]
         with self._lock:
-            jobs = self._enqueue(labelled, owner, sweep.id)
+            jobs = self._enqueue(labelled, owner, sweep.id, instructor=instructor)
             sweep = replace(sweep, job_ids=tuple(job.id for job in jobs))
             self._sweeps[sweep.id] = sweep
         return sweep
@@ -335,11 +338,11 @@ class JobManager(ManagerAnswers):
         return job.request_stop()
 
     def _enqueue(self, requests: list[tuple[TrainConfig, str]], owner: str, sweep_id: str | None = None,
-                 student: str = "") -> list[Job]:
+                 student: str = "", instructor: bool = False) -> list[Job]:
         """Check the limits, then queue every run or none; raises RunRefused with the reason."""
         for config, _ in requests:
             problem = (self.over_budget(config) or next(filter(None, (gate(config) for gate in self.gates)), None)
-                       or next(filter(None, (gate(config, owner) for gate in self.owner_gates)), None))
+                       or next(filter(None, (gate(config, owner, instructor) for gate in self.owner_gates)), None))
             if problem:
                 raise RunRefused(problem)
         with self._lock:

@@ -17,6 +17,7 @@ from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, forma
 from core.views.charts import loss_figure, loss_words
 from pages.ui.charts import chart
 from pages.ui.common import job_manager, table_rows
+from pages.ui.instructor import unlocked
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
 
 SUBSETS = (2000, 5000, 10_000, 20_000, 60_000)
@@ -54,7 +55,7 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
                  key="sw_start"):
         ordered = values if param in ("optimizer", "hidden", "conv_channels") else sorted(values)
         try:
-            sweep = manager.submit_sweep(config, param, ordered, owner, epochs=epochs,
+            sweep = manager.submit_sweep(config, param, ordered, owner, instructor=unlocked(), epochs=epochs,
                                          train_subset=None if subset >= 60_000 else subset)
         except RunRefused as refusal:
             st.error(str(refusal), icon=":material/block:")
