@@ -15,11 +15,11 @@ from core.lab.classroom import CLASS_FILE
 from tests.browser.lab_server import until_shown
 from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a fixture
     BOARD_MS,
-    TOKEN,
     button,
     choose_option,
     class_server,
     type_name,
+    unlock,
 )
 
 pytestmark = pytest.mark.browser
@@ -45,12 +45,6 @@ def one_run_at_a_time(monkeypatch):
     monkeypatch.setenv("MNIST_LAB_MAX_CONCURRENT_RUNS", "1")
 
 
-# Three or four browsers against a page that redraws every 3 s on 2 shared cores: one more try when a
-# refresh swallows a click (it still fails when the lab does).
-@pytest.mark.skip(reason="fails twice in a row in the full suite (two fresh-clone runs), passes alone (6 of 6): "
-                  "an order dependence not yet found; a suspect is the audit's server before it, whose stop hits the "
-                  "10 s kill and may leave its workers running")
-@pytest.mark.flaky(reruns=1)
 def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_a_time, class_server,  # noqa: F811
                                                                      record_timing):
     url, runs, new_tab = class_server
@@ -59,8 +53,7 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
 
     teacher.open("train?" + urlencode(TINY))  # her own settings: what the experiment fixes for the class
     teacher.go_to("Class")
-    teacher.page.locator(".st-key-class_token input").fill(TOKEN)
-    teacher.page.get_by_role("button", name="Unlock").click()
+    unlock(teacher)
     choose_option(teacher.page, ".st-key-class_x_base", "Your settings")
     highest = teacher.page.locator(".st-key-class_x_to_lr input")
     # The panel's refresh can redraw the box before Enter reaches the server, and the typed value is lost: type again.
@@ -71,8 +64,8 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
             teacher.page.wait_for_function(f"() => document.querySelector('.st-key-class_x_to_lr input').value === "
                                            f"'{HIGHEST_LR}'", timeout=5_000)
             break
-    button(teacher.page, "class_x_start").click()
-    teacher.page.get_by_text("The experiment has started").wait_for()
+    until_shown(lambda: button(teacher.page, "class_x_start").click(timeout=5_000),
+                teacher.page.get_by_text("The experiment has started"))
     teacher.page.locator(".st-key-class_live", has_text="No run is training or waiting").wait_for()
 
     for app, name in zip(students, names, strict=True):
@@ -117,8 +110,8 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     assert sum(experiment_points(teacher.page)) == 3
     teacher.screenshot("class-experiment-instructor")
 
-    button(teacher.page, "class_x_end").click()
-    teacher.page.get_by_text("The experiment has ended").wait_for()
+    until_shown(lambda: button(teacher.page, "class_x_end").click(timeout=5_000),
+                teacher.page.get_by_text("The experiment has ended"))
     students[0].go_to("Class")
     students[0].page.locator("h2", has_text="Ended class experiments").wait_for(timeout=BOARD_MS)
     for app in (teacher, *students):

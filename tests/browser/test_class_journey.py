@@ -11,7 +11,7 @@ import pytest
 
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV
 from tests.browser.conftest import browser_tabs
-from tests.browser.lab_server import StreamlitPage, start_lab_server, stop_lab_server
+from tests.browser.lab_server import StreamlitPage, start_lab_server, stop_lab_server, until_shown
 
 pytestmark = pytest.mark.browser
 TOKEN = "journey-token-7f3c9a1e52"
@@ -70,6 +70,18 @@ def choose_option(page, picker: str, name: str, attempts: int = 5) -> None:
             page.keyboard.press("Escape")
 
 
+def unlock(teacher: StreamlitPage) -> None:
+    """Type the instructor token and unlock the controls. The Class page's board polls every 3 s, and a refresh
+    can swallow the click: click again until the controls show."""
+    def try_token() -> None:
+        token = teacher.page.locator(".st-key-class_token input")
+        if token.count():  # not yet unlocked
+            token.fill(TOKEN, timeout=5_000)
+            teacher.page.get_by_role("button", name="Unlock").click(timeout=5_000)
+
+    until_shown(try_token, button(teacher.page, "class_i_logout"))
+
+
 def type_name(app: StreamlitPage, name: str) -> None:
     field = app.page.locator(".st-key-class_name input")
     field.fill(name)
@@ -86,19 +98,15 @@ def train(app: StreamlitPage) -> None:
         timeout=120_000)
 
 
-# Three or four browsers against a page that redraws every 3 s on 2 shared cores: one more try when a
-# refresh swallows a click (it still fails when the lab does).
-@pytest.mark.flaky(reruns=1)
 def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, record_timing):
     url, runs, new_tab = class_server
     teacher, ann, bob = new_tab(), new_tab(), new_tab()
 
     # The instructor unlocks the controls and sets the lecture's challenge (its network and SGD, <= 3 epochs).
     teacher.open("class")
-    teacher.page.locator(".st-key-class_token input").fill(TOKEN)
-    teacher.page.get_by_role("button", name="Unlock").click()
-    teacher.page.get_by_role("button", name="Set the challenge").click()
-    teacher.page.get_by_text("The challenge is set").wait_for()
+    unlock(teacher)
+    challenge = teacher.page.get_by_role("button", name="Set the challenge")
+    until_shown(lambda: challenge.click(timeout=5_000), teacher.page.get_by_text("The challenge is set"))
     teacher.page.get_by_text("Highest test accuracy wins").first.wait_for()
     teacher.assert_no_exception()
     challenge_file = (runs / CLASS_FILE).read_bytes()
@@ -158,8 +166,8 @@ def test_a_lecture_challenge_with_an_instructor_and_two_students(class_server, r
 
     # The instructor spotlights the winner: every student's page shows it, with its curves and Mistakes link.
     choose_option(teacher.page, ".st-key-class_i_spot", "Ann <b>&</b>")
-    button(teacher.page, "class_i_spot_go").click()
-    teacher.page.get_by_text("Every Class page now shows this run").wait_for()
+    until_shown(lambda: button(teacher.page, "class_i_spot_go").click(timeout=5_000),
+                teacher.page.get_by_text("Every Class page now shows this run"))
     ann_board.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
     bob.page.locator("h2", has_text="Spotlight").wait_for(timeout=BOARD_MS)
     bob.page.get_by_text("Ann <b>&</b> ·", exact=False).first.wait_for()
