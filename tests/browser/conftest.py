@@ -83,6 +83,9 @@ def fresh_app_runs_dir(fresh_app_server) -> Path:
     return SERVER_RUNS[fresh_app_server]
 
 
+_browsers: list = []  # the session's Chromium, for what its tabs showed when a journey failed
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
     """One headless Chromium for the whole session."""
@@ -92,8 +95,31 @@ def browser(chromium_path):
         unavailable("Playwright is not installed: pip install -r requirements-dev.txt")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        _browsers.append(chromium)
         yield chromium
+        _browsers.remove(chromium)
         chromium.close()
+
+
+SHOWN = """() => (document.querySelector('[data-testid="stMain"]') || document.body).innerText"""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed journey's report ends with what each open tab showed (its address and text): a failure in CI can
+    then be read without a screenshot."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or not _browsers:
+        return
+    shown = []
+    for number, tab in enumerate(tab for context in _browsers[0].contexts for tab in context.pages):
+        try:
+            text = tab.evaluate(SHOWN)
+        except Exception as error:  # a closed or crashed tab: say so, and go on with the others
+            text = f"(unreadable: {error})"
+        shown.append(f"--- tab {number}: {tab.url}\n{' '.join(text.split())[:1500]}")
+    report.sections.append(("what the browser tabs showed", "\n".join(shown)))
 
 
 @pytest.fixture
