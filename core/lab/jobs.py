@@ -23,7 +23,7 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.display_name import clean_name, name_problem
 from core.engine.events import failure_message
-from core.engine.runs import RunStore
+from core.engine.runs import Run, RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
 from core.lab.executors import make_executor
@@ -47,6 +47,15 @@ class ManagerAnswers:
 
     budget: RunBudget
     speed: float | None
+    store: RunStore
+
+    def saved_runs(self) -> list[Run]:
+        """Every saved run, newest first (read from the runs folder, which every web process shares)."""
+        return self.store.list()
+
+    def saved_run(self, run_id: str) -> Run:
+        """One saved run by id; raises ValueError for a malformed id (see RunStore.load)."""
+        return self.store.load(run_id)
 
     def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
         """Whether this viewer may delete the saved run with this run.json: its owner or the instructor."""
