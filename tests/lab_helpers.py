@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+REPO = Path(__file__).resolve().parents[1]  # the repository's root: tests and benchmarks find the lab's files from it
+APP = str(REPO / "streamlit_app.py")  # the app, as `streamlit run` and AppTest open it
 
 
 def open_app_page(page: str, timeout: float = 30, **query):
@@ -20,13 +21,31 @@ def open_app_page(page: str, timeout: float = 30, **query):
     return at
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll `predicate` every 10 ms until it is true; AssertionError naming `what` after `timeout` seconds."""
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition", every: float = 0.01):
+    """Poll `predicate` every `every` seconds until it is true, and return what it answered; AssertionError naming
+    `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not (answer := predicate()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+        time.sleep(every)
+    return answer
+
+
+def wait_until_serving(process, ready, timeout: float, what: str, log: Path | None = None, every: float = 0.2):
+    """wait_until `ready` answers while the started `process` runs; AssertionError with the end of its `log` if the
+    process ends first or `timeout` passes."""
+
+    def answered():
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended before {what}")
+        return ready()
+
+    try:
+        return wait_until(answered, timeout, what, every)
+    except AssertionError as error:
+        tail = log.read_text(errors="replace")[-3000:] if log else "(no log kept)"
+        raise AssertionError(f"{error}; its log:\n{tail}") from None
 
 
 def steps_of(job) -> int:

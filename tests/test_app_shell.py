@@ -1,14 +1,13 @@
 """The dashboard shell and the Autograd page, driven by Streamlit's AppTest (no browser)."""
 
-from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import core.engine.data
+from tests.lab_helpers import APP, REPO
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE_TITLES = ["Home", "Autograd", "Hyperparameters", "Train", "Mistakes", "Class"]
 PAGE_FILES = ["pages/home.py", "pages/autograd.py", "pages/hyperparameters.py", "pages/train.py", "pages/mistakes.py",
               "pages/class.py"]
@@ -113,7 +112,7 @@ def test_home_explains_when_mnist_is_missing(monkeypatch):
 def test_streamlit_config_is_set_for_a_lab_server():
     import tomllib
 
-    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["headless"] is True
     assert config["theme"]["primaryColor"]

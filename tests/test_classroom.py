@@ -4,9 +4,7 @@ the instructor token, and the job manager's locks and stop-all. Plain Python, no
 import json
 import subprocess
 import sys
-import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +26,8 @@ from core.lab.jobs import JobManager, RunRefused
 from core.lessons.challenge import FIRST_TO, Challenge
 from core.views.board import MINE, BoardEntry, BoardReader, board_rows, build_board
 from tests.fake_runs import save_finished_run
+from tests.lab_helpers import REPO, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 LECTURE_RULES = Challenge(fixed=(("hidden", [128, 64]), ("optimizer", "sgd")), max_epochs=3)
 
 
@@ -268,9 +266,7 @@ def test_stop_all_stops_every_owners_running_and_waiting_runs(manager):
     long = TrainConfig(epochs=5, batch_size=1)
     running = manager.submit(long, owner="ann")
     waiting = [manager.submit(long, owner="bob"), manager.submit(long, owner="cy")]
-    deadline = time.monotonic() + 10
-    while running.snapshot().step == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: running.snapshot().step, what="the first run's first step")
     assert manager.stop_all(instructor=True) == 3  # the instructor's alone (issue 17)
     for job in (running, *waiting):
         assert manager.wait(job.id, timeout=10).status == "stopped"

@@ -24,8 +24,7 @@ from core.engine.cli import (
 from core.engine.data import default_root
 from core.engine.presets import BEST, LECTURE, QUICK
 from core.engine.runs import RunStore, default_runs_dir
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.lab_helpers import REPO
 
 
 def run_cli(*args, runner=(sys.executable, "-m", "core.train"), timeout=300):

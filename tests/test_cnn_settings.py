@@ -28,9 +28,9 @@ from core.lessons.challenge import Challenge
 from core.lessons.experiment import Experiment
 from core.views.doctor_view import try_label
 from core.views.history import network_words, settings_text
+from tests.lab_helpers import REPO
 from tests.test_reproduce import script_constants, train_and_reproduce
 
-REPO = Path(__file__).resolve().parents[1]
 SMALL_CNN = TrainConfig(architecture="cnn", conv_channels=(4, 8), kernel_size=3, hidden=(32,))
 
 

@@ -7,6 +7,7 @@ the coordinator runs with the web process's, counts new ids for every client, an
 next call finds a new one, and the run is saved as interrupted.
 """
 
+import contextlib
 import os
 import pickle
 import signal
@@ -29,6 +30,7 @@ from core.lab.coordinator import (
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.job import JobSnapshot
 from core.lab.limits import RunRefused
+from tests.lab_helpers import wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
@@ -202,17 +204,11 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
         issued = [client.issue_owner_id("10.7.1.1"), other.issue_owner_id("10.7.1.1"),
                   other.issue_owner_id("10.7.1.1")]
         assert [owner is None for owner in issued] == [False, False, True]  # the lab's limit, not each process's
-        deadline = time.monotonic() + 240
-        while not client.snapshot(job.id).step:
-            assert time.monotonic() < deadline, "the run never started"
-            time.sleep(0.5)
+        wait_until(lambda: client.snapshot(job.id).step, 240, "the run's first step", every=0.5)
         first = ray.get(client._actor.pid.remote())
         os.kill(first, signal.SIGKILL)  # the coordinator's process, on this machine
-        while True:  # the next calls find the coordinator Ray restarts; it knows nothing of the old one's runs
-            assert time.monotonic() < deadline, "no coordinator came back"
-            if client.snapshot(job.id) is None:
-                break
-            time.sleep(0.5)
+        # The next calls find the coordinator Ray restarts; it knows nothing of the old one's runs.
+        wait_until(lambda: client.snapshot(job.id) is None, 240, "a coordinator to come back", every=0.5)
         assert ray.get(client._actor.pid.remote()) != first
         (run,) = RunStore(runs).list()
         assert run.status == Status.INTERRUPTED and run.record["status"] == Status.INTERRUPTED  # saved so
@@ -236,9 +232,8 @@ def leave_ray(monkeypatch, env: dict) -> None:
     import ray
     from ray._private.authentication_test_utils import reset_auth_token_state  # Ray's own reset, for its tests
 
-    deadline = time.monotonic() + 30
-    while ray.is_initialized() and time.monotonic() < deadline:  # the client's Ray-owning thread shuts it down
-        time.sleep(0.1)
+    with contextlib.suppress(AssertionError):  # the client's Ray-owning thread shuts it down; else this does
+        wait_until(lambda: not ray.is_initialized(), 30, "the client's thread to leave Ray", every=0.1)
     ray.shutdown()
     for name in env:
         monkeypatch.delenv(name, raising=False)

@@ -3,15 +3,15 @@
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from core.lessons.digits import EMPTY, NOT_IMAGE, DigitError, to_mnist
+from tests.lab_helpers import REPO
 
-MNIST_TEST_IMAGES = Path(__file__).resolve().parents[1] / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+MNIST_TEST_IMAGES = REPO / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
 
 
 def draw(shape="one", size=(400, 300), mode="L", ink=0, paper=255):

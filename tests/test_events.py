@@ -2,13 +2,12 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 from core.engine.config import TrainConfig
 from core.engine.events import Callback, EpochEvent, Relay, StepEvent
 from core.engine.trainer import Trainer
+from tests.lab_helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TWO_STEPS = TrainConfig(epochs=1, batch_size=64, train_subset=128)
 IN_PROCESS_HOOKS = ("setup", "on_before_forward", "on_before_update", "on_finished", "teardown")
 

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -27,9 +26,8 @@ from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.job_sink import JobSink
 from core.lab.jobs import JobManager
-from tests.lab_helpers import steps_of, true_progress, wait_until
+from tests.lab_helpers import REPO, steps_of, true_progress, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
 
@@ -62,15 +60,14 @@ def manager(executor, tmp_path):
 
 def steady_steps(job, timeout: float = 30.0) -> int:
     """The job's step count once it has stopped changing for 1.5 s (three of the Ray executor's polls)."""
-    deadline = time.monotonic() + timeout
-    last = steps_of(job)
-    while time.monotonic() < deadline:
-        time.sleep(1.5)
-        now = steps_of(job)
-        if now == last:
-            return now
-        last = now
-    raise AssertionError("the steps never stopped coming")
+    counts = [None]
+
+    def unchanged() -> bool:
+        counts.append(steps_of(job))
+        return counts[-1] == counts[-2]
+
+    wait_until(unchanged, timeout, "the steps to stop coming", every=1.5)
+    return counts[-1]
 
 
 def test_a_run_trains_and_is_saved_by_the_server(manager):

@@ -5,7 +5,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.lab_helpers import APP, REPO
+
 BEFORE_FIRST_PAINT = """
 import sys
 import pages.ui.common, core.views.network_diagram  # what streamlit_app.py and Home import before their text
@@ -23,7 +24,7 @@ def test_the_shell_and_home_import_nothing_heavy_before_their_text():
 
 
 def test_the_shell_runs_navigation_before_starting_the_job_manager():
-    shell = (REPO / "streamlit_app.py").read_text()
+    shell = Path(APP).read_text()
     assert shell.index("st.navigation(") < shell.index("page.run()") < shell.rindex("job_manager()")
 
 

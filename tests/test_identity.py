@@ -7,7 +7,6 @@ import secrets
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -36,6 +35,7 @@ from core.lab.identity import (
     proxies_in_front,
 )
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
+from tests.lab_helpers import REPO
 
 SECRET = b"k" * 64
 
@@ -199,8 +199,7 @@ def test_the_hosts_secret_wins_and_a_damaged_file_is_named(tmp_path):
 def test_processes_starting_together_get_the_same_secret(tmp_path):
     code = ("import sys; from core.lab.identity import lab_secret; "
             "sys.stdout.write(lab_secret(sys.argv[1], environ={}).decode())")
-    repo = Path(__file__).resolve().parents[1]
-    workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "runs")], cwd=repo,
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "runs")], cwd=REPO,
                                 stdout=subprocess.PIPE, text=True) for _ in range(4)]
     got = {worker.communicate(timeout=60)[0] for worker in workers}
     assert all(worker.returncode == 0 for worker in workers)

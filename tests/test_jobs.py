@@ -11,7 +11,6 @@ import threading
 import time
 import weakref
 from dataclasses import FrozenInstanceError, replace
-from pathlib import Path
 
 import pytest
 
@@ -29,9 +28,8 @@ from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
 from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, max_concurrent_runs, torch_threads
 from core.views.history import history_rows
-from tests.lab_helpers import steps_of, wait_until
+from tests.lab_helpers import REPO, steps_of, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run budget: it is stopped long before
 

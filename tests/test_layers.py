@@ -9,7 +9,9 @@ Nothing in core/ imports streamlit: the CLI, tests and torchrun use it without o
 import ast
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parents[1] / "core"
+from tests.lab_helpers import REPO
+
+CORE = REPO / "core"
 ALLOWED = {
     "engine": {"engine"},
     "lessons": {"engine", "lessons"},

@@ -8,7 +8,6 @@ import io
 import json
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +24,9 @@ from core.lessons.digits import NOT_IMAGE
 from core.lessons.mistakes import confusion, gallery, headline, per_class_accuracy
 from core.views.mistakes_charts import accuracy_words, confusion_words, reliability_words
 from core.views.mistakes_view import picture_alt
+from tests.lab_helpers import APP
 from tests.test_digits import draw, encode, png_of_black
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/mistakes.py"
 TIFF_DIGIT = encode(draw("one").convert("F"), "TIFF")
 

@@ -1,7 +1,6 @@
 """The Autograd page's "One training step" tab, driven by AppTest: a digit, a network, a step and its pictures."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,7 @@ from core.engine.runs import RunStore
 from core.engine.trainer import Trainer
 from core.lessons.one_step import digit_inputs, network_weights, train_step
 from pages.ui.one_step_panel import TAB_LABEL as ONE_STEP_TAB
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+from tests.lab_helpers import APP
 
 
 def open_step_tab() -> AppTest:

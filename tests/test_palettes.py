@@ -12,7 +12,6 @@ lab's own function): 3:1 for chart marks against the white page (1.4.11), 4.5:1 
 import itertools
 import tomllib
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -30,11 +29,12 @@ from core.lessons.inside import NEGATIVE, POSITIVE, ZERO, diverging_rgb
 from core.lessons.mistakes import Predictions
 from core.views import charts, class_findings, mistakes_charts, mistakes_view, one_step_view, palettes
 from core.views.network_diagram import network_dot
+from tests.lab_helpers import REPO
 
 MIN_DELTA = 10.0
 VISIONS = {"normal": None, "deuteranopia": "deuteranomaly", "protanopia": "protanomaly", "tritanopia": "tritanomaly"}
 WHITE = "#ffffff"
-CONFIG = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
+CONFIG = REPO / ".streamlit" / "config.toml"
 
 
 def srgb(colour: str) -> np.ndarray:

@@ -14,8 +14,7 @@ from core.engine.config import SETTINGS, TrainConfig
 from core.engine.data import default_root
 from core.engine.reproduce import reproduce_script
 from core.engine.runs import RunStore
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.lab_helpers import REPO
 
 
 def imported(script: str) -> set[str]:

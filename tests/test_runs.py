@@ -3,8 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +11,7 @@ import torch
 from core.engine.config import TrainConfig
 from core.engine.runs import RunStore
 from core.engine.trainer import Trainer, predict
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.lab_helpers import REPO, wait_until
 
 
 def test_a_finished_run_loads_back_with_a_model_ready_to_predict(mnist, runs_dir):
@@ -70,15 +67,12 @@ def test_a_run_killed_midway_reads_back_as_interrupted_with_its_finished_epochs(
     cmd = [sys.executable, "-m", "core.train", "--epochs", "100", "--train-subset", "3000", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        run_dir = None
-        while time.monotonic() < deadline:
+
+        def two_epochs_run():
             found = list(runs_dir.glob("*/epochs.json")) if runs_dir.exists() else []
-            if found and len(json.loads(found[0].read_text())) >= 2:
-                run_dir = found[0].parent
-                break
-            time.sleep(0.05)
-        assert run_dir is not None, "the run never finished two epochs"
+            return found[0].parent if found and len(json.loads(found[0].read_text())) >= 2 else None
+
+        run_dir = wait_until(two_epochs_run, 120, "the run's second epoch", every=0.05)
         assert RunStore().load(run_dir.name).status == "running"  # its process is alive
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

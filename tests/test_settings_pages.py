@@ -7,6 +7,7 @@ import time
 
 from core.engine.presets import LECTURE, QUICK
 from core.lab.urlconfig import FIELDS, to_query
+from tests.lab_helpers import wait_until
 
 SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 10 steps
 
@@ -193,10 +194,7 @@ def test_the_owner_changes_the_learning_rate_live_and_the_loss_chart_marks_it(la
     assert not at.exception
     assert any(s.startswith("Learning rate 0.05 from the next step") for s in texts(at, "success"))
     at.button(key="job_resume").click().run()
-    for _ in range(100):
-        if manager().snapshot(job_id).lr_changes:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: manager().snapshot(job_id).lr_changes, 5, "the new rate's first step", every=0.05)
     ((step, lr),) = manager().snapshot(job_id).lr_changes
     at.run()
     loss = json.loads(at.get("plotly_chart")[0].proto.spec)

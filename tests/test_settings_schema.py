@@ -2,7 +2,6 @@
 
 import re
 from dataclasses import fields, replace
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -14,8 +13,7 @@ from core.engine.kinds import Number
 from core.engine.schema import KINDS, Cli
 from core.lab.urlconfig import from_query, to_query
 from core.views.history import setting_text, settings_text
-
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+from tests.lab_helpers import APP, REPO
 
 
 def changed_value(described):
@@ -127,8 +125,7 @@ def test_each_kind_reads_back_what_it_writes_for_links_and_widgets(name):
 def test_no_code_branches_on_which_kind_a_setting_is():
     names = "|".join(KINDS)
     branching = re.compile(rf"kind\s*(==|!=|in)\s*\(?[^)\n]*\"({names})\"")
-    root = Path(__file__).resolve().parents[1]
-    found = [f"{path.relative_to(root)}: {line.strip()}" for folder in ("core", "pages")
-             for path in (root / folder).rglob("*.py") for line in path.read_text().splitlines()
+    found = [f"{path.relative_to(REPO)}: {line.strip()}" for folder in ("core", "pages")
+             for path in (REPO / folder).rglob("*.py") for line in path.read_text().splitlines()
              if branching.search(line)]
     assert found == []

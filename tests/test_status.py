@@ -2,11 +2,10 @@
 
 import ast
 import json
-from pathlib import Path
 
 from core.engine.status import Status
+from tests.lab_helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 WORDS = {status.value for status in Status}
 
 

@@ -20,6 +20,7 @@ from core.engine.model import build_mlp, build_model
 from core.engine.optimizers import make_optimizer, make_schedule
 from core.engine.presets import BEST
 from core.engine.trainer import Trainer, predict
+from tests.lab_helpers import wait_until
 
 
 def fit(mnist, **settings):
@@ -114,9 +115,7 @@ def test_pause_holds_the_loop_and_resume_lets_it_go_on(mnist):
     trainer.pause()
     thread = threading.Thread(target=trainer.fit)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not any(isinstance(e, PauseEvent) for e in events) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: any(isinstance(e, PauseEvent) for e in events), what="the pause event")
     time.sleep(0.3)
     assert trainer.paused and not any(isinstance(e, StepEvent) for e in events)
     trainer.resume()

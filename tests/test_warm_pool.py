@@ -123,13 +123,15 @@ def test_the_warm_up_reports_its_steps_and_ends_warm(tmp_path, make_random_mnist
     seen = []
     try:
         executor.ensure_launched()
-        deadline = time.monotonic() + 120
-        while not executor.started and time.monotonic() < deadline:
+
+        def started() -> bool:  # and each stage of the warm-up seen on the way
             warming = executor.warming()
             if warming is not None and warming.stage not in seen:
                 seen.append(warming.stage)
                 assert warming.seconds_left >= 0
-            time.sleep(0.02)
+            return executor.started
+
+        wait_until(started, 120, "the warm-up to end", every=0.02)
         assert executor.started and executor.warming() is None
         assert seen and seen[0] == "importing torch" and "loading MNIST" not in seen  # its data came with it
         wait_until(lambda: len(executor.pids) == 1, what="the worker is lent out")

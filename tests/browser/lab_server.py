@@ -22,7 +22,8 @@ from typing import NamedTuple
 import psutil
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.lab_helpers import REPO, wait_until_serving
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 # Without the background-networking flags Chromium keeps dialling out on a machine with no internet.
 CHROMIUM_ARGS = [
@@ -113,13 +114,11 @@ def start_lab_server(runs_dir: Path, log_path: Path | None = None, executor: str
     url = f"http://127.0.0.1:{port}"
     with open(log_path or os.devnull, "wb") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not healthy(url):
-        if server.poll() is not None or time.monotonic() > deadline:
-            stop_lab_server(server)
-            tail = log_path.read_text()[-3000:] if log_path else "(no log kept)"
-            raise RuntimeError(f"Streamlit did not start; its log:\n{tail}")
-        time.sleep(0.25)
+    try:
+        wait_until_serving(server, lambda: healthy(url), SERVER_START_TIMEOUT_S, "its health check", log_path, 0.25)
+    except AssertionError as error:
+        stop_lab_server(server)
+        raise RuntimeError(f"Streamlit did not start: {error}") from None
     return server, url
 
 
@@ -167,12 +166,12 @@ def start_ray_head(log_path: Path, num_cpus: int) -> RayHead:
         plain = {name: value for name, value in os.environ.items() if not name.startswith("MNIST_LAB_")}
         head = subprocess.Popen(command, cwd=log_path.parent, env={**plain, **env, "RAY_ADDRESS": ""}, stdout=log,
                                 stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + RAY_HEAD_START_TIMEOUT_S
-    while "Ray runtime started" not in log_path.read_text(errors="replace"):
-        if head.poll() is not None or time.monotonic() > deadline:
-            stop_ray_head(RayHead(head, env))
-            raise RuntimeError(f"Ray's head did not start; its log:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
+    try:
+        wait_until_serving(head, lambda: "Ray runtime started" in log_path.read_text(errors="replace"),
+                           RAY_HEAD_START_TIMEOUT_S, "it says it started", log_path, 0.5)
+    except AssertionError as error:
+        stop_ray_head(RayHead(head, env))
+        raise RuntimeError(f"Ray's head did not start: {error}") from None
     return RayHead(head, env)
 
 

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from core.engine.runs import RunStore
+from tests.lab_helpers import REPO
 
 pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parents[2]
 
 
 def train_cli(runs_dir: Path, label: str) -> str:

@@ -9,7 +9,6 @@ import io
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,9 +28,9 @@ from core.engine.trainer import predict
 from core.lessons.digits import NOT_IMAGE, to_mnist
 from core.lessons.mistakes import gallery, headline, most_confused_pairs
 from tests.browser.lab_server import until_shown
+from tests.lab_helpers import REPO
 
 pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parents[2]
 LABEL = "journey run"
 GALLERY, CAPTION = ".st-key-mk_gallery", '[data-testid="stImageCaption"]'
 

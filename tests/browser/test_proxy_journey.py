@@ -12,14 +12,14 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from benchmarks.mistakes_page import IMAGES_READY, open_mistakes
-from tests.browser.lab_server import REPO, free_port, start_lab_server, stop_lab_server, unavailable
+from tests.browser.lab_server import free_port, start_lab_server, stop_lab_server, unavailable
+from tests.lab_helpers import REPO, wait_until_serving
 
 pytestmark = pytest.mark.browser
 UPSTREAM = "X-Lab-Upstream"  # the test's own header: which lab server answered
@@ -103,10 +103,7 @@ def proxy(request, lab_servers, tmp_path):
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while upstream_of(url) is None:
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "proxy.log").read_text()
-            time.sleep(0.2)
+        wait_until_serving(process, lambda: upstream_of(url), 30, "the proxy to answer", tmp_path / "proxy.log")
         yield url
     finally:
         process.terminate()

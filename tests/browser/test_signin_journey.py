@@ -20,6 +20,7 @@ from core.engine.runs import owner_tag
 from core.lab.identity import account_owner_id
 from tests.browser.conftest import browser_tabs
 from tests.browser.lab_server import StreamlitPage, free_port, start_lab_server, stop_lab_server, until_shown
+from tests.lab_helpers import wait_until, wait_until_serving
 
 pytestmark = pytest.mark.browser
 USERS = {  # the provider says each email is verified, as Google does: only then does an email entry count
@@ -42,17 +43,19 @@ def oidc_provider(tmp_path):
     provider = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(port), *claims],
                                 stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def issuer_of() -> str | None:
         try:
             with urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2) as response:
-                issuer = json.load(response)["issuer"]
-            break
+                return json.load(response)["issuer"]
         except OSError:
-            if provider.poll() is not None or time.monotonic() > deadline:
-                provider.terminate()
-                pytest.fail("the OpenID Connect provider did not start: " + (tmp_path / "oidc.log").read_text())
-            time.sleep(0.2)
+            return None
+
+    try:
+        issuer = wait_until_serving(provider, issuer_of, 30, "its configuration", tmp_path / "oidc.log")
+    except AssertionError as error:
+        provider.terminate()
+        pytest.fail(f"the OpenID Connect provider did not start: {error}")
     try:
         yield url, issuer
     finally:
@@ -174,8 +177,6 @@ def test_without_sign_in_a_cookie_the_server_did_not_sign_is_replaced(streamlit_
         cookies = streamlit_app.page.context.cookies(streamlit_app.base_url)
         return next((c["value"] for c in cookies if c["name"] == "mnist_lab_owner"), None)
 
-    deadline = time.monotonic() + 10
-    while owner_cookie() == typed and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: owner_cookie() != typed, 10, "the typed owner cookie to go", every=0.1)
     assert owner_cookie() != typed  # replaced by a signed id, or deleted so the next visit gets one
     streamlit_app.assert_no_exception()
