@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import core.engine.cli
-from core.engine.cli import (
-    StopNow,
-    StopSignals,
-    build_parser,
-    config_from_args,
-    data_dir,
-    folder_problem,
-    parse_args,
-    runs_dir,
-)
+import core.engine.cli_run
+from core.engine.cli_args import build_parser, config_from_args, data_dir, folder_problem, parse_args, runs_dir
+from core.engine.cli_run import StopNow, StopSignals
 from core.engine.data import default_root
 from core.engine.presets import BEST, LECTURE, QUICK
 from core.engine.runs import RunStore, default_runs_dir
@@ -186,7 +178,7 @@ class FakeTrainer:
 
 
 def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once(monkeypatch):
-    monkeypatch.setattr(core.engine.cli.signal, "signal", lambda *args: None)  # leave this process's handlers be
+    monkeypatch.setattr(core.engine.cli_run.signal, "signal", lambda *args: None)  # leave this process's handlers be
     signals = StopSignals()
     signals.trainer = FakeTrainer()
     signals._received(signal.SIGTERM, None)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.engine.cli import config_from_args, parse_args
+from core.engine.cli_args import config_from_args, parse_args
 from core.engine.config import ConfigError, TrainConfig, unused_because
 from core.engine.data import to_inputs
 from core.engine.doctor import Code, vanishing_gradients

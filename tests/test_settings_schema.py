@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.engine.cli import build_parser, config_from_args
+from core.engine.cli_args import build_parser, config_from_args
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.kinds import Number
 from core.engine.schema import KINDS, Cli
