@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.engine.presets import LECTURE, QUICK  # noqa: E402
-from core.engine.runs import RunStore  # noqa: E402
+from core.engine.run_store import RunStore  # noqa: E402
 from core.lab.classroom import ClassRoom  # noqa: E402
 from core.lessons.challenge import Challenge  # noqa: E402
 from core.views.board import BoardReader, board_rows, build_board  # noqa: E402

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core.engine.curves import loss_curve
-from core.engine.runs import owner_tag
+from core.engine.run_store import owner_tag
 from core.lessons.experiment import Experiment
 from core.views.board import BoardEntry, apart_rows, board_rows, build_board, entry_title
 from core.views.charts import epoch_figure, epoch_words, loss_figure, loss_words

@@ -7,7 +7,7 @@ lazily: only the open one is computed, which keeps every rerun fast.
 
 import streamlit as st
 
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.views.mistakes_view import default_run, run_option_line, viewable
 from pages.mistakes_parts import calibration, compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell

@@ -93,7 +93,7 @@ def data(make_random_mnist):
 @pytest.fixture
 def make_manager(tmp_path, data):
     """A factory of JobManagers on one runs folder (`data` and `max_concurrent` may be given); all shut down after."""
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.lab.jobs import JobManager
 
     managers = []

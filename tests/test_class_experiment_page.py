@@ -10,7 +10,7 @@ import pytest
 
 from core.engine.curves import loss_curve
 from core.engine.presets import QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
 from core.lessons.experiment import STALE_S

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
 from core.lessons.challenge import Challenge
 from pages.ui import common

@@ -13,7 +13,7 @@ import pytest
 from core.engine.config import ConfigError, TrainConfig
 from core.engine.display_name import MAX_NAME_CHARS, clean_name, is_display_name, name_problem
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore, owner_tag
+from core.engine.run_store import RunStore, owner_tag
 from core.lab.classroom import (
     CLASS_FILE,
     TOKEN_ENV,

@@ -14,8 +14,9 @@ import core.engine.cli_run
 from core.engine.cli_args import build_parser, config_from_args, data_dir, folder_problem, parse_args, runs_dir
 from core.engine.cli_run import StopNow, StopSignals
 from core.engine.data import default_root
+from core.engine.folders import default_runs_dir
 from core.engine.presets import BEST, LECTURE, QUICK
-from core.engine.runs import RunStore, default_runs_dir
+from core.engine.run_store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 

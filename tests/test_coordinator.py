@@ -16,7 +16,7 @@ import time
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.lab.coordinator import (
     COORDINATOR_NAME,

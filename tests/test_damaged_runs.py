@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.engine.config import TrainConfig
 from core.engine.curves import loss_curve
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from core.lab.jobs import JobManager
 from core.views import mistakes_view

@@ -8,7 +8,7 @@ import pytest
 
 from core.engine.display_name import clean_name, name_keys, name_problem, names_look_alike
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore, owner_tag
+from core.engine.run_store import RunStore, owner_tag
 from core.lab.names import NAMES_FILE, NOT_HELD, TAKEN, NameRegistry
 from core.lab.urlconfig import to_query
 from tests.fake_runs import save_finished_run

@@ -19,7 +19,7 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab import jobs
 from core.lab.executors import executor_kind, make_executor
 from core.lab.executors.base import WORKER_LOST
@@ -294,7 +294,7 @@ KILLED_SERVER = textwrap.dedent("""
     from core.lab import jobs
 from core.lab.job_sink import JobSink
 from core.lab.jobs import JobManager
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     manager = JobManager(RunStore({runs!r}), data=random_mnist(500, 100))
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
     time.sleep(600)
@@ -306,7 +306,7 @@ KILLED_MID_FINDER = textwrap.dedent("""
     sys.path[:0] = [{repo!r}, {tests!r}]
     from conftest import random_mnist
     from core.engine.config import TrainConfig
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.lab.executors.local import LocalExecutor
     from core.lab import jobs
 from core.lab.job_sink import JobSink

@@ -3,7 +3,7 @@ Stop. Through Streamlit's AppTest, on the small fake MNIST."""
 
 from core.engine.config import TrainConfig
 from core.engine.events import EndEvent, TrainResult
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 
 HEAVY = TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024))  # legal, but minutes of finder

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.classroom import TokenGuard, token_matches
 from core.lab.guards import LabGuards
 from core.lab.identity import (

@@ -20,7 +20,7 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
 from core.engine.events import PauseEvent, StartEvent, StepEvent
 from core.engine.presets import PRESETS
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.estimate import RUN_BUDGET, RunBudget, steps_per_epoch
 from core.lab.job import Job
 from core.lab.job_sink import JobSink
@@ -469,7 +469,7 @@ KILLED_SERVER = textwrap.dedent("""
     from conftest import random_mnist
     from core.engine.config import TrainConfig
     from core.lab.jobs import JobManager
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     data = random_mnist(500, 100)
     manager = JobManager(RunStore({runs!r}), data=data)
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.engine.curves import Curve, loss_curve
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.views import loss_sound as sound_module
 from core.views.loss_sound import HIGH_HZ, LOW_HZ, RATE, SECONDS, TICK_HZ, epoch_starts, loss_sound, pitch_scale
 

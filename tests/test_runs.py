@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer, predict
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.presets import QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.sweep import SWEEPABLE, Sweep, SweepRow, best, format_param_value, sweep_configs
 from core.views.history import history_rows, network_words, run_title, settings_text
 

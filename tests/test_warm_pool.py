@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.executors.base import WarmingUp
 from core.lab.executors.local import LocalExecutor, LocalWorker
 from core.lab.executors.pool import WorkerPool

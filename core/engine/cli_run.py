@@ -19,7 +19,7 @@ from core.engine.events import Callback, EndEvent, EpochEvent, StartEvent, StepE
 from core.engine.fileio import atomic_write_bytes
 from core.engine.lr_finder import find_lr
 from core.engine.predictions import Predictions
-from core.engine.runs import Run, RunStore
+from core.engine.run_store import Run, RunStore
 from core.engine.status import Status
 from core.engine.trainer import Trainer, make_accelerator
 

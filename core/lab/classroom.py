@@ -26,7 +26,7 @@ from typing import Any
 
 from core.engine.config import TrainConfig
 from core.engine.fileio import atomic_write_json
-from core.engine.run_record import read_json_file
+from core.engine.run_files import read_json_file
 from core.lessons.challenge import Challenge, checked_settings, setting_words, value_words
 from core.lessons.experiment import Experiment
 

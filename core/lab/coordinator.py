@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.classroom import TOKEN_ENV
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.base import Capacity, Executor

@@ -25,7 +25,7 @@ from core.engine.events import (
     StartEvent,
     StepEvent,
 )
-from core.engine.run_log import RunLog
+from core.engine.run_recorder import RunLog
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
 

@@ -23,7 +23,7 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.display_name import clean_name, name_problem
 from core.engine.events import failure_message
-from core.engine.runs import Run, RunStore
+from core.engine.run_store import Run, RunStore
 from core.engine.status import Status
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
 from core.lab.executors import make_executor

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
 from core.engine.display_name import is_saved_name
-from core.engine.run_record import finite_number
-from core.engine.runs import RunStore
+from core.engine.run_files import finite_number
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.engine.words import format_seconds
 from core.lessons.challenge import FIRST_TO, Challenge

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from core.engine.config import SETTINGS
 from core.engine.csv_safe import csv_text
 from core.engine.curves import Curve, finite_or_none, loss_curve
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.lessons.challenge import value_words
 from core.lessons.experiment import Experiment

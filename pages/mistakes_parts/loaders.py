@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lessons.mistakes import Predictions, per_class_accuracy
 from core.views.mistakes_charts import accuracy_chart, accuracy_words, confusion_chart, confusion_words
 from pages.ui.common import mnist

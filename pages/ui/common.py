@@ -117,7 +117,7 @@ def name_registry():
 
 @st.cache_resource(show_spinner=False)
 def _board_reader(runs_dir: str):
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.views.board import BoardReader
 
     return BoardReader(RunStore(runs_dir))
@@ -130,7 +130,7 @@ def board_reader():
 
 @st.cache_resource(show_spinner=False)
 def _class_findings(runs_dir: str):
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.views.class_findings import CurveReader, FindingsCache
 
     return FindingsCache(), CurveReader(RunStore(runs_dir))

@@ -45,7 +45,7 @@ def _digit(images, labels):
 
 def _network():
     """The network's layer weights, its activation and pixel scaling, and a key naming where they came from."""
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.lessons import one_step
     from pages.mistakes_parts import loaders
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
