@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from core.engine.kinds import Choice, ConfigError, Hidden, Number, Subset, Switch, Whole
+from core.engine.kinds import Choice, ConfigError, Number, Subset, Switch, Whole
+from core.engine.layer_sizes import Hidden
 from core.engine.network_size import count_cnn_parameters, count_parameters, flat_features
 from core.engine.schema import Cli, Setting, Sweep, Widget, setting, settings_of
 from core.engine.tracking import TRACKERS

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from core.engine.kinds import KINDS, ConfigError, Kind, plain_number
+from core.engine.kinds import Choice, ConfigError, Kind, Number, Subset, Switch, Whole, plain_number
+from core.engine.layer_sizes import Hidden
 
 __all__ = ["KINDS", "Cli", "ConfigError", "Setting", "Sweep", "Widget", "plain_number", "setting", "settings_of"]
+
+KINDS = tuple(kind.name for kind in (Number, Whole, Choice, Switch, Hidden, Subset))  # what a setting's kind may be
 
 
 @dataclass(frozen=True)
