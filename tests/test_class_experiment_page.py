@@ -155,11 +155,11 @@ def snapshot(lr: float, losses: list[float], status=Status.RUNNING):
 
 def test_the_live_view_shows_every_run_with_the_doctors_verdict_and_counts_for_the_instructor_only(
         lab, instructor, monkeypatch):
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
     live = [(snapshot(lr, [2.3 + i * 0.05 for i in range(150)]), f"Div{k}") for k, lr in enumerate((1.0, 3.0))]
     live += [(snapshot(0.05, [2.3 - i * 0.012 for i in range(150)]), "Fine")]
-    monkeypatch.setattr(type(job_manager()), "live_snapshots", lambda self: live)
+    monkeypatch.setattr(type(services.lab()), "live_snapshots", lambda self: live)
     instructor.run()
     assert "2 diverging, all with learning rate ≥ 1; 1 still learning, learning rate 0.05." in [
         i.value for i in instructor.info]
