@@ -1,9 +1,10 @@
 """The lab's services for the pages, one of each per server process and shared by every session (st.cache_resource).
 Not a page: st.navigation does not list it.
 
-Four getters, each cached apart because each is built at its own cost and moment:
-- `lab()`: the lab itself (core.lab.jobs.JobManager, or core.lab.coordinator.LabClient under Ray): runs, their
-  controls and snapshots, the finder, sweeps, the budget, and the saved runs. The heaviest: its workers start.
+The pages ask `lab()` for everything the lab does. The other getters stay apart from it because each is built at
+its own cost and moment:
+- `lab()`: core.lab.jobs.JobManager, or core.lab.coordinator.LabClient under Ray. The heaviest: its workers start
+  (the shell asks for it after each page, so a page that needs none draws first).
 - `classroom()` and `name_registry()`: the class's two files in the runs folder, read by every web process itself;
   light, so the settings and the sidebar read them without starting the lab (whose gates, embedded, share them).
 - `class_readers()`: the Class page's server-wide readers of the board's runs (each run read once); they import
