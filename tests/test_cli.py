@@ -160,7 +160,9 @@ def start_long_run(runs_dir):
 ])
 def test_signals_stop_the_run_and_save_it_as_stopped(signals, code, runs_dir):
     proc = start_long_run(runs_dir)
-    time.sleep(0.3)  # a few hundred steps in
+    # Some steps in, whatever the machine's load: the first epoch's line (a fixed sleep once landed before the first
+    # step on a loaded machine, and the run was saved with 0 steps).
+    next(line for line in proc.stdout if line.startswith("epoch 1:"))
     for sig in signals:
         proc.send_signal(sig)
         time.sleep(0.02)
