@@ -11,10 +11,10 @@ from core.engine.events import check_new_lr
 from core.engine.lr_finder import FinderStopped
 from core.engine.trainer import Trainer
 from core.lab import finder
+from core.lab.cpu_share import FINDER_NICE_BELOW_TRAINING, TRAIN_NICE_ENV, lower_thread_priority
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import RunRefused
-from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, TRAIN_NICE_ENV, lower_thread_priority
 from tests.lab_helpers import steps_of, wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)

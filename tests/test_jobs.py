@@ -1,4 +1,4 @@
-"""core.lab.jobs, job and tuning as plain Python: start, pause, resume, stop, queue, limits, recovery, memory."""
+"""core.lab.jobs, job and cpu_share as plain Python: start, pause, resume, stop, queue, limits, recovery, memory."""
 
 import gc
 import json
@@ -21,13 +21,13 @@ from core.engine.data import MNISTTensors, MNISTUnavailable
 from core.engine.events import PauseEvent, StartEvent, StepEvent
 from core.engine.presets import PRESETS
 from core.engine.runs import RunStore
+from core.lab.cpu_share import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, max_concurrent_runs, torch_threads
 from core.lab.estimate import RUN_BUDGET, RunBudget, steps_per_epoch
 from core.lab.job import Job
 from core.lab.job_sink import JobSink
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
-from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, max_concurrent_runs, torch_threads
 from core.views.history import history_rows
 from tests.lab_helpers import steps_of, wait_until
 

@@ -342,8 +342,8 @@ class LabClient(ManagerAnswers):
             connect_ray(self._closing)
             self._actor = self._find_actor()
         except Exception as exc:
+            from core.lab.cpu_share import WORKER_SLOTS_PER_CORE, max_concurrent_runs
             from core.lab.executors.local import LocalExecutor
-            from core.lab.tuning import WORKER_SLOTS_PER_CORE, max_concurrent_runs
 
             address = os.environ.get("RAY_ADDRESS") or "a local Ray"
             why = str(exc) if isinstance(exc, CoordinatorMismatch) else (

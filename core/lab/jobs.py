@@ -25,6 +25,7 @@ from core.engine.display_name import clean_name, name_problem
 from core.engine.events import failure_message
 from core.engine.runs import Run, RunStore
 from core.engine.status import Status
+from core.lab.cpu_share import torch_threads
 from core.lab.estimate import RUN_BUDGET, RunBudget, measure_speed
 from core.lab.executors import make_executor
 from core.lab.executors.base import Capacity, Executor, RunCancelled, RunRefusedByWorker, WorkerLost
@@ -33,8 +34,7 @@ from core.lab.finder import Finders, FinderTask
 from core.lab.job import Job, JobSnapshot
 from core.lab.job_sink import JobSink
 from core.lab.limits import MAX_WAITING_PER_OWNER, NOT_YOURS_TO_DELETE, RunRefused, owns_run, waiting_limit_text
-from core.lab.sweep import Sweep, sweep_configs
-from core.lab.tuning import torch_threads
+from core.lab.sweep import SweepJobs, sweep_configs
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class JobManager(ManagerAnswers):
         torch.set_num_threads(torch_threads(self.capacity.slots))
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
-        self._sweeps: dict[str, Sweep] = {}
+        self._sweeps: dict[str, SweepJobs] = {}
         self._queue = FairQueue()
         self._running: dict[str, Job] = {}
         self._finders = Finders()
@@ -128,10 +128,10 @@ class JobManager(ManagerAnswers):
         return self._enqueue([(config, label)], owner, student=clean_name(student), instructor=instructor)[0]
 
     def submit_sweep(self, base: TrainConfig, param: str, values: Iterable, owner: str, instructor: bool = False,
-                     **short) -> Sweep:
+                     **short) -> SweepJobs:
         """Queue one short run per value of one hyperparameter, in order; `short` sets epochs/train_subset."""
         configs = sweep_configs(base, param, list(values), **short)
-        sweep = Sweep(secrets.token_urlsafe(6), param, tuple(getattr(c, param) for c in configs), owner)
+        sweep = SweepJobs(secrets.token_urlsafe(6), param, tuple(getattr(c, param) for c in configs), owner)
         labelled = [(config, sweep.label_for(value)) for config, value in zip(configs, sweep.values, strict=True)]
         with self._lock:
             jobs = self._enqueue(labelled, owner, sweep.id, instructor=instructor)
@@ -236,7 +236,7 @@ class JobManager(ManagerAnswers):
         job = self.get(job_id)
         return job.snapshot() if job else None
 
-    def get_sweep(self, sweep_id: str | None) -> Sweep | None:
+    def get_sweep(self, sweep_id: str | None) -> SweepJobs | None:
         """A sweep by id."""
         with self._lock:
             return self._sweeps.get(sweep_id) if sweep_id else None

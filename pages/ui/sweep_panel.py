@@ -13,7 +13,7 @@ from core.engine.config import unused_because
 from core.engine.status import Status
 from core.engine.words import format_seconds, plural
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
+from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, SweepJobs, best, format_param_value, results
 from core.views.charts import loss_figure, loss_words
 from pages.ui.charts import chart
 from pages.ui.common import job_manager, table_rows
@@ -74,7 +74,7 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
 def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -> None:
     """Curves, table and winner of one sweep; polls while its runs train."""
     manager = job_manager()
-    sweep: Sweep | None = manager.get_sweep(sweep_id)
+    sweep: SweepJobs | None = manager.get_sweep(sweep_id)
     if sweep is None:
         return
     snaps = manager.sweep_snapshots(sweep.id)
