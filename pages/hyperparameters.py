@@ -173,7 +173,8 @@ def start_finder(config: TrainConfig, owner: str) -> None:
     """Callback of the finder's button: start it on the server (checked there: budget, one per student)."""
     st.session_state.pop(FINDER_NOTE, None)
     try:
-        job_manager().start_finder(config, owner).wait(FINDER_REFRESH_S)  # a light one answers in this rerun
+        job_manager().start_finder(config, owner)
+        job_manager().wait_finder(owner, FINDER_REFRESH_S)  # a light one answers in this rerun
     except RunRefused as refusal:
         st.session_state[FINDER_NOTE] = str(refusal)
 

@@ -56,7 +56,7 @@ PROGRESS_REFRESH_S, CHARTS_REFRESH_S, FLOW_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2
 
 
 def start(owner: str) -> None:
-    """Callback of Train: queue a run with the session's settings; it trains in its own thread."""
+    """Callback of Train: queue a run with the session's settings; the lab's executor trains it."""
     try:
         job = job_manager().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
                                    instructor=unlocked())
@@ -67,7 +67,7 @@ def start(owner: str) -> None:
     for key in (NEW_LR, LR_MESSAGE):  # the last run's learning-rate box and message
         st.session_state.pop(key, None)
     if job.status != Status.QUEUED:
-        job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
+        job_manager().wait_first_step(job.id, timeout=1.0)  # then this very rerun draws the first loss point
 
 
 def stop(job_id: str, owner: str) -> None:
@@ -138,7 +138,7 @@ def server_load(owner: str) -> None:
 def live_panel(job_id: str, was_active: bool, owner: str) -> None:
     """The server's load, then one job's place in the queue or its progress, and its controls; polls while active."""
     manager = job_manager()
-    snap = manager.snapshot(job_id)
+    snap = manager.get(job_id)
     if snap is None:
         return
     if was_active and not snap.active:
@@ -157,7 +157,7 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
 def live_charts(job_id: str) -> None:
     """One job's loss and epoch charts, once it has left the queue."""
     manager = job_manager()
-    snap = manager.snapshot(job_id)
+    snap = manager.get(job_id)
     if snap is None or snap.status == Status.QUEUED:
         return
     left, right = st.columns([3, 2])
@@ -190,7 +190,7 @@ def live_charts(job_id: str) -> None:
 
 def gradient_flow(job_id: str) -> None:
     """Per layer, live: gradient norm, update size over weight size, and dead ReLUs."""
-    snap = job_manager().snapshot(job_id)
+    snap = job_manager().get(job_id)
     if snap is None or snap.status == Status.QUEUED:
         return
     st.markdown("**Inside the network: how the gradients flow**")
@@ -212,8 +212,7 @@ owner = owner_id()
 job_id, _ = live_ids(params, manager)  # a refresh or a link shows that run live again
 if params.get(JOB) and params[JOB] != job_id:
     st.info("The run in this link is no longer live on the server; the run history below has it.")
-job = manager.get(job_id)
-snapshot = job.snapshot() if job else None
+snapshot = manager.get(job_id)
 doctor_shown = None  # the run whose doctor the page shows above the history
 busy = snapshot is not None and snapshot.active
 
@@ -240,12 +239,12 @@ st.button("Train", type="primary", icon=":material/play_arrow:", key="train_star
 refused = st.session_state.pop(REFUSED, None)
 if refused:
     st.error(refused, icon=":material/block:")
-if job is None:
+if snapshot is None:
     st.fragment(server_load, run_every=CAPTION_REFRESH_S)(owner)
 else:
-    st.fragment(live_panel, run_every=PROGRESS_REFRESH_S if busy else None)(job.id, busy, owner)
+    st.fragment(live_panel, run_every=PROGRESS_REFRESH_S if busy else None)(snapshot.id, busy, owner)
     for panel, refresh in ((live_charts, CHARTS_REFRESH_S), (gradient_flow, FLOW_REFRESH_S)):
-        st.fragment(panel, run_every=refresh if busy else None)(job.id)
+        st.fragment(panel, run_every=refresh if busy else None)(snapshot.id)
     if snapshot.status.ended and snapshot.run_id:  # the fragment reruns the page once when the run ends
         with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
             doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")

@@ -70,8 +70,9 @@ def table(columns: dict[str, list]) -> None:
 # --- Training jobs (Hyperparameters and Train pages) ---------------------------------------------------
 @st.cache_resource(show_spinner=False)
 def _job_manager(runs_dir: str):
-    from core.lab.coordinator import build_job_manager, lab_client
+    from core.lab.coordinator import build_job_manager
     from core.lab.executors import executor_kind
+    from core.lab.lab_client import lab_client
 
     if executor_kind() == "ray":  # one lab for every web process: the job manager lives in the Ray cluster
         return lab_client(runs_dir)  # the one launch started connecting as the server started
