@@ -217,8 +217,8 @@ def empty_answer(name: str):
     raise TypeError(f"Lab.{name} is a read, but its answer {answer_type} has no empty value")
 
 
-def reads_an_id(name: str) -> bool:
-    """Whether this member reads one job or sweep by its id (a link): it waits for the coordinator, never "gone"."""
+def id_read(name: str) -> str | None:
+    """The parameter of the id this member reads one job or sweep by (a link), or None if it reads no id."""
     first = next(iter(list(inspect.signature(getattr(Lab, name)).parameters)[1:]), "")
-    return first.endswith("_id")
+    return first if first.endswith("_id") else None
 

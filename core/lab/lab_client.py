@@ -22,7 +22,7 @@ from core.lab.coordinator import COORDINATOR_NAME, Coordinator, CoordinatorMisma
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.base import Capacity
 from core.lab.guards import LabGuards
-from core.lab.lab import Crossing, Lab, LabLoad, crossing, empty_answer, lab_members, reads_an_id
+from core.lab.lab import Crossing, Lab, LabLoad, crossing, empty_answer, id_read, lab_members
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ GUARDS_HERE_S = 60  # then the web process counts alone this long before it asks
 LOAD_WHILE_CONNECTING = LabLoad(Capacity("ray", 0, 0), max_concurrent=0, training=0, waiting=0, ready=False,
                                 notice="", speed=None)
 # What each read answers while the web process still connects: nothing is known yet. A read of one run or sweep by
-# its id (a link) waits for the coordinator instead: "not live" would drop the link.
+# its id (a link) waits for the coordinator instead: "not live" would drop the link. A read of no id is empty.
 _EMPTY = {name: empty_answer(name) for name in lab_members() if crossing(name) is Crossing.READ}
-_OF_AN_ID = frozenset(name for name in _EMPTY if reads_an_id(name))
+_ID_OF = {name: id_read(name) for name in _EMPTY if id_read(name)}
 
 
 @functools.cache
@@ -76,8 +76,10 @@ class LabClient(AnsweredHere):
 
     def call(self, name: str, *args, **kwargs):
         """Ask the coordinator (or, Ray unreachable, the local manager) for one of the Lab's members."""
+        if name in _ID_OF and not (args[0] if args else kwargs.get(_ID_OF[name])):
+            return _EMPTY[name]  # no id: nothing to ask
         if name in _EMPTY and not self._connected.is_set():
-            if not (name in _OF_AN_ID and args and args[0]):
+            if name not in _ID_OF:
                 return _EMPTY[name]  # a page never waits for Ray's start just to read
             if not self._connected.wait(CONNECT_TIMEOUT_S):
                 return _EMPTY[name]
