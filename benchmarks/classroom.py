@@ -179,14 +179,14 @@ def run_class(url: str, args) -> dict:
 
 
 def _server_job_manager():
-    # The job manager the pages use: this process is the server, so the cached one is at hand.
-    from pages.ui.common import job_manager
+    # The lab the pages use: this process is the server, so the cached one is at hand.
+    from pages.ui.services import lab
 
-    return job_manager()
+    return lab()
 
 
 def _server_owner_ids():
-    from pages.ui.common import owner_ids
+    from pages.ui.services import owner_ids
 
     return owner_ids()
 

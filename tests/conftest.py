@@ -78,9 +78,9 @@ def lab(fake_mnist, runs_dir):
 
     st.cache_resource.clear()
     yield open_app_page
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().shutdown()
+    services.lab().shutdown()
     st.cache_resource.clear()
 
 

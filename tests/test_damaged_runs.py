@@ -290,9 +290,9 @@ def damaged_lab(tmp_path, saved_run, monkeypatch):
     monkeypatch.setenv("MNIST_LAB_RUNS", str(root))
     st.cache_resource.clear()
     yield ids
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().shutdown()
+    services.lab().shutdown()
     st.cache_resource.clear()
 
 

@@ -50,9 +50,9 @@ def test_a_running_finder_has_a_stop_for_its_student(lab):
     at.button(key="lr_find").click().run()
     assert not at.exception and at.button(key="lr_find").disabled  # one at a time
     at.button(key="lr_stop").click().run()
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    task = job_manager().wait_finder(at.session_state["lab_owner"], 10)
+    task = services.lab().wait_finder(at.session_state["lab_owner"], 10)
     assert task.done and task.stopped
     at.run()
     assert any("stopped before it found a rate" in w.value for w in at.warning)

@@ -368,7 +368,7 @@ def server(lab, monkeypatch):
 
 
 def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
-    from pages.ui import common
+    from pages.ui import common, services
 
     lab, visitor = server
     mine = lab("pages/train.py").session_state[common.OWNER]
@@ -376,8 +376,8 @@ def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
             secrets.token_hex(16))):
         visitor["cookie"] = edited
         edited_owner = lab("pages/train.py").session_state[common.OWNER]
-        assert edited_owner == common.owner_ids().stand_in_for(visitor["ip"]) != mine  # neither the edit nor mine
-    visitor["cookie"] = common.owner_ids().cookie_for(mine)
+        assert edited_owner == services.owner_ids().stand_in_for(visitor["ip"]) != mine  # neither the edit nor mine
+    visitor["cookie"] = services.owner_ids().cookie_for(mine)
     visitor["ip"] = "10.8.0.2"
     assert lab("pages/train.py").session_state[common.OWNER] == mine  # a signed cookie keeps its owner anywhere
 
@@ -399,10 +399,10 @@ def unlock_buttons(at):
 
 def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(server, monkeypatch, caplog):
     monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
-    from pages.ui import common
+    from pages.ui import services
 
     lab, visitor = server
-    common.lab_guards().token_guard.clock = Clock()  # the tabs open within one moment, however slow the machine
+    services.lab_guards().token_guard.clock = Clock()  # the tabs open within one moment, however slow the machine
     said = []
     with caplog.at_level(logging.WARNING, logger="core.lab.instructor_token"):
         for n in range(12):  # twelve fresh tabs from twelve addresses, one guess each, the last one right
@@ -440,7 +440,7 @@ TEACHER = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "t-9
 
 
 def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(server, monkeypatch):
-    from pages.ui import common
+    from pages.ui import common, services
     from pages.ui.display_name import STUDENT
 
     monkeypatch.setattr(common, "signin_configured", lambda: True)
@@ -454,7 +454,7 @@ def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(serve
     ann = account_page("pages/train.py", ANN)
     assert ann.session_state[STUDENT] == "Ann Lee" and "Sign in" not in [b.label for b in ann.button]
     ann.button(key="train_start").click().run()
-    manager = common.job_manager()
+    manager = services.lab()
     job = manager.get(ann.query_params["job"][0] if isinstance(ann.query_params["job"], list)
                       else ann.query_params["job"])
     assert job.owner == account_owner_id(ANN["iss"], ANN["sub"])

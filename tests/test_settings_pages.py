@@ -12,9 +12,9 @@ SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 1
 
 
 def manager():
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    return job_manager()
+    return services.lab()
 
 
 def _by_key(at, name):

@@ -99,9 +99,9 @@ def hyperparameters_page(runs_dir):
     at.switch_page("pages/hyperparameters.py").run()
     assert not at.exception, at.exception
     yield at
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().shutdown()
+    services.lab().shutdown()
     st.cache_resource.clear()
 
 

@@ -131,8 +131,8 @@ class BoardReader:
     """The board's runs from a runs folder, shared by every session: a run is read again only when its run.json
     changed, so a board of hundreds of runs is rebuilt in milliseconds every few seconds. Thread-safe."""
 
-    def __init__(self, store: RunStore):
-        self.store = store
+    def __init__(self, runs: RunStore | str | os.PathLike):
+        self.store = runs if isinstance(runs, RunStore) else RunStore(runs)  # a store, or the runs folder to read
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[tuple, BoardEntry | None]] = {}
 

@@ -8,6 +8,7 @@ page with no new run costs a dictionary lookup; the step losses of a run are rea
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import threading
 from collections.abc import Sequence
@@ -171,8 +172,8 @@ def even_curve(losses: Sequence[float], points: int = CURVE_POINTS) -> Curve:
 class CurveReader:
     """Saved runs' loss curves, read once each (a finished run's steps never change). Thread-safe."""
 
-    def __init__(self, store: RunStore):
-        self.store = store
+    def __init__(self, runs: RunStore | str | os.PathLike):
+        self.store = runs if isinstance(runs, RunStore) else RunStore(runs)  # a store, or the runs folder to read
         self._lock = threading.Lock()
         self._curves: dict[str, Curve | None] = {}
 
