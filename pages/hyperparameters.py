@@ -177,7 +177,8 @@ def start_finder(config: TrainConfig, owner: str) -> None:
     """Callback of the finder's button: start it on the server (checked there: budget, one per student)."""
     FINDER_NOTE.clear()
     try:
-        lab().start_finder(config, owner).wait(FINDER_REFRESH_S)  # a light one answers in this rerun
+        lab().start_finder(config, owner)
+        lab().wait_finder(owner, FINDER_REFRESH_S)  # a light one answers in this rerun
     except RunRefused as refusal:
         FINDER_NOTE.leave("warning", str(refusal), icon=":material/block:")
 

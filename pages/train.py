@@ -79,7 +79,7 @@ def start(owner: str) -> None:
     st.session_state.pop(NEW_LR, None)  # the last run's learning-rate box and message
     LR_MESSAGE.clear()
     if job.status != Status.QUEUED:
-        job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
+        lab().wait_first_step(job.id, timeout=1.0)  # then this very rerun draws the first loss point
 
 
 def stop(job_id: str, owner: str) -> None:
@@ -150,7 +150,7 @@ def live_panel(job_id: str, owner: str) -> bool | None:
     """The server's load, then one job's place in the queue or its progress, and its controls; False once it ended
     (live_fragment then redraws the page once, history included, and stops polling)."""
     manager = lab()
-    snap = manager.snapshot(job_id)
+    snap = manager.get(job_id)
     if snap is None:
         return None
     server_load(owner)
@@ -168,7 +168,7 @@ def live_panel(job_id: str, owner: str) -> bool | None:
 def live_charts(job_id: str) -> None:
     """One job's loss and epoch charts, once it has left the queue."""
     manager = lab()
-    snap = manager.snapshot(job_id)
+    snap = manager.get(job_id)
     if snap is None or snap.status == Status.QUEUED:
         return
     left, right = st.columns([3, 2])
@@ -201,7 +201,7 @@ def live_charts(job_id: str) -> None:
 
 def gradient_flow(job_id: str) -> None:
     """Per layer, live: gradient norm, update size over weight size, and dead ReLUs."""
-    snap = lab().snapshot(job_id)
+    snap = lab().get(job_id)
     if snap is None or snap.status == Status.QUEUED:
         return
     st.markdown("**Inside the network: how the gradients flow**")
@@ -224,8 +224,7 @@ owner = owner_id()
 job_id, _ = live_ids(params, manager)  # a refresh or a link shows that run live again
 if params.get(JOB) and params[JOB] != job_id:
     st.info("The run in this link is no longer live on the server; the run history below has it.")
-job = manager.get(job_id)
-snapshot = job.snapshot() if job else None
+snapshot = manager.get(job_id)
 doctor_shown = None  # the run whose doctor the page shows above the history
 busy = snapshot is not None and snapshot.active
 
@@ -250,12 +249,12 @@ if tracker:
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
           disabled=busy or bool(tracker), help="Trains in the background: you can leave this page and come back.")
 REFUSED.show()
-if job is None:
+if snapshot is None:
     live_fragment(server_load, owner, every_s=CAPTION_REFRESH_S)
 else:
-    live_fragment(live_panel, job.id, owner, every_s=PROGRESS_REFRESH_S, live=busy)
+    live_fragment(live_panel, snapshot.id, owner, every_s=PROGRESS_REFRESH_S, live=busy)
     for panel, refresh in ((live_charts, CHARTS_REFRESH_S), (gradient_flow, FLOW_REFRESH_S)):
-        live_fragment(panel, job.id, every_s=refresh, live=busy)
+        live_fragment(panel, snapshot.id, every_s=refresh, live=busy)
     if snapshot.status.ended and snapshot.run_id:  # the live panel reruns the page once when the run ends
         with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
             doctor_panel(manager.saved_run(snapshot.run_id), key="train_doctor")

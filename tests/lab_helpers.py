@@ -55,3 +55,8 @@ def true_progress(epochs: list[dict], per_epoch: int, samples_per_epoch: int, st
     left = ((index + 1) * per_epoch - step) * seconds / per_epoch
     left += sum(e["seconds"] for e in epochs[index + 1:]) + sum(e["eval_seconds"] for e in epochs[index:])
     return samples_per_epoch / seconds, left
+
+
+def live_job(manager, config, owner: str, **kwargs):
+    """Submit a run to a JobManager and return its live Job, which a test watches change (a page reads snapshots)."""
+    return manager.job(manager.submit(config, owner, **kwargs).id)

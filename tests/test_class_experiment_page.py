@@ -12,7 +12,8 @@ from core.engine.curves import loss_curve
 from core.engine.presets import QUICK
 from core.engine.run_store import RunStore
 from core.engine.status import Status
-from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
+from core.lab.classroom import CLASS_FILE, ClassRoom
+from core.lab.instructor_token import TOKEN_ENV
 from core.lessons.experiment import STALE_S
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run

@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.engine.presets import LECTURE, QUICK
 from core.engine.run_store import RunStore
-from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
+from core.lab.classroom import CLASS_FILE, ClassRoom
+from core.lab.instructor_token import TOKEN_ENV
 from core.lessons.challenge import Challenge
 from pages.ui import services
 from pages.ui.common import OWNER

@@ -14,20 +14,13 @@ from core.engine.config import ConfigError, TrainConfig
 from core.engine.display_name import MAX_NAME_CHARS, clean_name, is_display_name, name_problem
 from core.engine.presets import LECTURE, QUICK
 from core.engine.run_store import RunStore, owner_tag
-from core.lab.classroom import (
-    CLASS_FILE,
-    TOKEN_ENV,
-    ClassRoom,
-    ClassState,
-    instructor_token,
-    proof_matches,
-    token_matches,
-    unlock_proof,
-)
+from core.lab.classroom import CLASS_FILE, ClassRoom, ClassState
+from core.lab.instructor_token import TOKEN_ENV, instructor_token, proof_matches, token_matches, unlock_proof
 from core.lab.jobs import JobManager, RunRefused
 from core.lessons.challenge import FIRST_TO, Challenge
 from core.views.board import MINE, BoardEntry, BoardReader, board_rows, build_board
 from tests.fake_runs import save_finished_run
+from tests.lab_helpers import live_job
 
 REPO = Path(__file__).resolve().parents[1]
 LECTURE_RULES = Challenge(fixed=(("hidden", [128, 64]), ("optimizer", "sgd")), max_epochs=3)
@@ -266,7 +259,7 @@ def test_a_run_changing_a_locked_setting_is_refused_on_the_server(manager):
 
 def test_stop_all_stops_every_owners_running_and_waiting_runs(manager):
     long = TrainConfig(epochs=5, batch_size=1)
-    running = manager.submit(long, owner="ann")
+    running = live_job(manager, long, owner="ann")
     waiting = [manager.submit(long, owner="bob"), manager.submit(long, owner="cy")]
     deadline = time.monotonic() + 10
     while running.snapshot().step == 0 and time.monotonic() < deadline:

@@ -52,8 +52,8 @@ def test_a_running_finder_has_a_stop_for_its_student(lab):
     at.button(key="lr_stop").click().run()
     from pages.ui import services
 
-    task = services.lab().finder(at.session_state["lab_owner"])
-    assert task.wait(10) and task.stopped
+    task = services.lab().wait_finder(at.session_state["lab_owner"], 10)
+    assert task.done and task.stopped
     at.run()
     assert any("stopped before it found a rate" in w.value for w in at.warning)
     assert not at.button(key="lr_find").disabled and "hp_lr_found" not in at.session_state

@@ -1,5 +1,5 @@
 """core.lab.identity as plain Python: signed owner ids, the lab's secret, new ids per address, client addresses,
-signed-in accounts; the instructor token's guard (core.lab.classroom.TokenGuard); and the lab's one count of both
+signed-in accounts; the instructor token's guard (core.lab.instructor_token.TokenGuard); and the lab's one count of both
 (core.lab.guards)."""
 
 import logging
@@ -13,7 +13,6 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.run_store import RunStore
-from core.lab.classroom import TokenGuard, token_matches
 from core.lab.guards import LabGuards
 from core.lab.identity import (
     DEFAULT_NEW_IDS_PER_HOUR,
@@ -35,6 +34,7 @@ from core.lab.identity import (
     new_ids_per_hour,
     proxies_in_front,
 )
+from core.lab.instructor_token import TokenGuard, token_matches
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 
 SECRET = b"k" * 64
@@ -324,7 +324,7 @@ def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
 
 def test_wrong_tries_are_logged_with_the_address_and_the_guard_never_sees_a_guess(caplog):
     guard = TokenGuard(clock=Clock())
-    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+    with caplog.at_level(logging.WARNING, logger="core.lab.instructor_token"):
         guard.attempt("10.5.0.1", token_matches("my-secret-guess-123", TOKEN))  # the web process compares
         guard.attempt("10.5.0.1", True)  # refused while waiting: it does not count, not logged again
     messages = [r.getMessage() for r in caplog.records]
@@ -404,7 +404,7 @@ def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(se
     lab, visitor = server
     services.lab_guards().token_guard.clock = Clock()  # the tabs open within one moment, however slow the machine
     said = []
-    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+    with caplog.at_level(logging.WARNING, logger="core.lab.instructor_token"):
         for n in range(12):  # twelve fresh tabs from twelve addresses, one guess each, the last one right
             visitor["ip"] = f"10.9.0.{n}"
             at = lab("pages/class.py")
@@ -414,7 +414,7 @@ def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(se
     assert [("not the instructor token" in s, "did not count" in s) for s in said] == [(True, False)] * 4 + [
         (False, True)] * 8
     assert not any(b.label == "Set the challenge" for b in at.button)  # the right token came during the wait
-    logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.classroom"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.instructor_token"]
     assert len(logged) == 4 and all(f"10.9.0.{n}" in logged[n] for n in range(4))
     assert not any("guess-" in line or TOKEN in line for line in logged)
 

@@ -17,8 +17,8 @@ import streamlit as st
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
 from core.engine.words import plural
-from core.lab.classroom import instructor_token, proof_matches, token_matches, unlock_proof
 from core.lab.identity import instructor_accounts, is_instructor
+from core.lab.instructor_token import instructor_token, proof_matches, token_matches, unlock_proof
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, STALE_S, value_ladder
 from core.views.board import Board, entry_title

@@ -3,7 +3,7 @@ Not a page: st.navigation does not list it.
 
 The pages ask `lab()` for everything the lab does. The other getters stay apart from it because each is built at
 its own cost and moment:
-- `lab()`: core.lab.jobs.JobManager, or core.lab.coordinator.LabClient under Ray. The heaviest: its workers start
+- `lab()`: core.lab.jobs.JobManager, or core.lab.lab_client.LabClient under Ray. The heaviest: its workers start
   (the shell asks for it after each page, so a page that needs none draws first).
 - `classroom()` and `name_registry()`: the class's two files in the runs folder, read by every web process itself;
   light, so the settings and the sidebar read them without starting the lab (whose gates, embedded, share them).
@@ -32,8 +32,9 @@ def _runs_dir() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _lab(runs_dir: str):
-    from core.lab.coordinator import build_job_manager, lab_client
+    from core.lab.coordinator import build_job_manager
     from core.lab.executors import executor_kind
+    from core.lab.lab_client import lab_client
 
     if executor_kind() == "ray":  # one lab for every web process: the job manager lives in the Ray cluster
         return lab_client(runs_dir)  # the one launch started connecting as the server started

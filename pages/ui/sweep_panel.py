@@ -13,7 +13,7 @@ from core.engine.config import unused_because
 from core.engine.status import Status
 from core.engine.words import format_seconds, plural
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
+from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, SweepJobs, best, format_param_value, results
 from core.views.charts import loss_figure, loss_words
 from pages.ui.charts import chart
 from pages.ui.common import table_rows
@@ -77,7 +77,7 @@ def sweep_results(sweep_id: str, config, apply, owner: str) -> bool | None:
     """Curves, table and winner of one sweep; whether any of its runs still trains (once none does, live_fragment
     redraws the page once and stops polling)."""
     manager = lab()
-    sweep: Sweep | None = manager.get_sweep(sweep_id)
+    sweep: SweepJobs | None = manager.get_sweep(sweep_id)
     if sweep is None:
         return None
     snaps = manager.sweep_snapshots(sweep.id)
@@ -86,7 +86,7 @@ def sweep_results(sweep_id: str, config, apply, owner: str) -> bool | None:
     return active
 
 
-def _results(sweep: Sweep, snaps: list, active: bool, config, apply, owner: str) -> None:
+def _results(sweep: SweepJobs, snaps: list, active: bool, config, apply, owner: str) -> None:
     first = snaps[0].config if snaps else config
     st.subheader(f"Sweep of the {sweep.title}")
     st.caption(f"{plural(first.epochs, 'epoch')} on "

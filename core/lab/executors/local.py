@@ -25,6 +25,7 @@ from pathlib import Path
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.lr_finder import FinderStopped
+from core.lab.cpu_share import torch_threads
 from core.lab.executors.base import (
     FINDER_HELPERS,
     WAIT_POLL_S,
@@ -39,7 +40,6 @@ from core.lab.executors.base import (
 from core.lab.executors.link import MessageLink
 from core.lab.executors.pool import PoolExecutor, WorkerPool
 from core.lab.executors.zygote import FORK_COMMAND
-from core.lab.tuning import torch_threads
 
 log = logging.getLogger(__name__)
 
