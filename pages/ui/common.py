@@ -68,7 +68,7 @@ def table(columns: dict[str, list]) -> None:
     st.table(frame, hide_index=True)
 
 
-# --- Who this visitor is (see core/lab/identity.py and the README's "Who is who") ------------------------
+# --- Who this visitor is (see core/lab/identity.py and docs/hosts.md, "Who is who") ------------------------
 OWNER = "lab_owner"  # session state: this browser's owner id
 OWNER_SHARED = "lab_owner_shared"  # session state: the id is this address's stand-in (see OwnerIds)
 OWNER_COOKIE_DUE = "lab_owner_cookie_due"  # session state: the cookie to store, until a run has drawn it

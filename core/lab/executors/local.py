@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT_S = 300  # importing torch and loading MNIST on a busy 2-core machine takes seconds, not minutes
 # Seconds each step of the zygote's warm-up typically takes on the 2-core lab machine while the web server starts
-# beside it (measured; see README "Measured"): the estimate of what is left scales them by how fast the steps
+# beside it (measured; see docs/measured.md): the estimate of what is left scales them by how fast the steps
 # already done went.
 TYPICAL_STAGE_S = {"importing torch": 2.0, "importing Accelerate": 2.0, "loading MNIST": 0.4, "warming up": 0.3}
 STAGES = tuple(TYPICAL_STAGE_S)
