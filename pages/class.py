@@ -32,10 +32,11 @@ from core.views.history import settings_text
 from pages.ui.charts import chart
 from pages.ui.common import owner_id
 from pages.ui.display_name import drop_link_name, name_field
-from pages.ui.instructor import CLASS_REFRESH_S, instructor_section, live_section, spotlight_picker, unlocked
+from pages.ui.instructor import CLASS_REFRESH_S, instructor_section, live_section, spotlight_picker
 from pages.ui.live import live_fragment
 from pages.ui.services import class_readers, classroom, lab
 from pages.ui.settings_state import enter_page, link_params, set_settings
+from pages.ui.staff import unlocked
 
 enter_page("pages/class.py")
 

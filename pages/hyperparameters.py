@@ -20,10 +20,10 @@ from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
 from pages.ui.charts import chart
 from pages.ui.common import owner_id, table
-from pages.ui.instructor import unlocked
 from pages.ui.live import CallbackMessage, live_fragment
 from pages.ui.services import classroom, lab
 from pages.ui.settings_state import enter_page, link_params, publish, publish_settings, set_settings, settings
+from pages.ui.staff import unlocked
 from pages.ui.sweep_panel import sweep_section
 
 enter_page("pages/hyperparameters.py")

@@ -27,7 +27,6 @@ from pages.ui.charts import chart
 from pages.ui.common import owner_id, table_rows
 from pages.ui.display_name import STUDENT
 from pages.ui.doctor_panel import doctor_panel
-from pages.ui.instructor import unlocked
 from pages.ui.listen import listen
 from pages.ui.live import CallbackMessage, live_fragment
 from pages.ui.run_history import history_section
@@ -42,6 +41,7 @@ from pages.ui.settings_state import (
     publish_settings,
     settings,
 )
+from pages.ui.staff import unlocked
 
 enter_page("pages/train.py")
 

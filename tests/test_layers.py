@@ -65,17 +65,10 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-# The one cycle left, in the pages (a function-level import): issue #28's pages work removes it, then this entry.
-KNOWN_CYCLE = ("pages.ui.settings_state", "pages.ui.instructor")
-
-
 def test_no_import_cycle_among_our_modules():
     paths = {module_name(path): path for folder in ("core", "pages") for path in (ROOT / folder).rglob("*.py")}
     graph = {name: {module for module in imported_modules(path) if module in paths and module != name}
              for name, path in paths.items()}
-    importer, imported = KNOWN_CYCLE
-    assert imported in graph.get(importer, ()), f"{importer} no longer imports {imported}: remove KNOWN_CYCLE"
-    graph[importer].remove(imported)
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as cycle:

@@ -17,8 +17,7 @@ import streamlit as st
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
 from core.engine.words import plural
-from core.lab.identity import instructor_accounts, is_instructor
-from core.lab.instructor_token import instructor_token, proof_matches, token_matches, unlock_proof
+from core.lab.instructor_token import instructor_token, token_matches, unlock_proof
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, STALE_S, value_ladder
 from core.views.board import Board, entry_title
@@ -27,8 +26,8 @@ from pages.ui import common
 from pages.ui.live import CallbackMessage
 from pages.ui.services import classroom, lab, lab_guards
 from pages.ui.settings_state import CONFIG
+from pages.ui.staff import UNLOCKED, controls_exist, unlocked
 
-UNLOCKED = "lab_instructor"  # session state: proof that this session typed the token
 TOKEN_INPUT = "class_token"
 NOTICE = CallbackMessage("lab_instructor_notice")  # what the last control did (or why it did nothing), shown once
 YOUR_SETTINGS = "Your settings (Hyperparameters page)"
@@ -36,22 +35,6 @@ FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
 # The Class page's board and the instructor's live view redraw together (one fragment), this often; unchanged runs
 # are not read again.
 CLASS_REFRESH_S = 3.0
-
-
-def controls_exist() -> bool:
-    """True when someone can be the instructor: listed accounts (sign-in on), else a token on the server."""
-    if common.signin_configured():
-        return bool(instructor_accounts())
-    return instructor_token() is not None
-
-
-def unlocked() -> bool:
-    """Is this viewer the instructor? With sign-in: a listed account (never the token). Without: this browser
-    session typed the server's current token."""
-    if common.signin_configured():
-        user = common.signed_in_user()
-        return user is not None and is_instructor(user, instructor_accounts())
-    return proof_matches(st.session_state.get(UNLOCKED), instructor_token())
 
 
 def _seconds(wait_s: float) -> str:

@@ -15,9 +15,9 @@ from core.views.history import history_rows, run_title
 from pages.ui.charts import chart
 from pages.ui.common import table_rows
 from pages.ui.doctor_panel import doctor_panel
-from pages.ui.instructor import unlocked
 from pages.ui.listen import epoch_steps, listen
 from pages.ui.services import lab
+from pages.ui.staff import unlocked
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
 TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below

@@ -16,6 +16,7 @@ from core.lab.urlconfig import FIELDS, config_params, from_query, to_query
 from pages.ui.common import SHELL_RAN, owner_id, require_shell
 from pages.ui.display_name import display_name, drop_link_name
 from pages.ui.services import classroom, lab
+from pages.ui.staff import unlocked
 
 CONFIG = "lab_config"
 PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL
@@ -72,7 +73,6 @@ def publish_settings(config: TrainConfig) -> None:
 
 def with_class_locks(config: TrainConfig) -> TrainConfig:
     """The settings with the instructor's locked values; says so when that changed the student's settings."""
-    from pages.ui.instructor import unlocked  # that module imports this one
 
     # A class experiment's value for a student too, handed out now; never to the instructor.
     locked = classroom().locked_config_for(owner_id(), config, join=not unlocked())

@@ -17,10 +17,10 @@ from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, SweepJobs, best, f
 from core.views.charts import loss_figure, loss_words
 from pages.ui.charts import chart
 from pages.ui.common import table_rows
-from pages.ui.instructor import unlocked
 from pages.ui.live import live_fragment
 from pages.ui.services import lab
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
+from pages.ui.staff import unlocked
 
 SUBSETS = (2000, 5000, 10_000, 20_000, 60_000)
 
