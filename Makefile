@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup app test test-fast lint browser data clean
+.PHONY: setup app test test-fast lint docs browser data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,7 +22,7 @@ data: $(STAMP)
 app: $(STAMP) data
 	$(BIN)/python -m launch
 
-# The browser journeys need Debian's Chromium, and the proxy journey nginx and Caddy (the README's configurations);
+# The browser journeys need Debian's Chromium, and the proxy journey nginx and Caddy (docs/hosts.md's configurations);
 # installing them needs root (CI runs as root).
 BROWSER_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/nginx:nginx-light /usr/bin/caddy:caddy
 browser:
@@ -33,12 +33,17 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) browser data lint
+# The documentation site (docs/, mkdocs.yml) into site/, which git ignores: --strict fails on a broken link or anchor.
+# NO_MKDOCS_2_WARNING silences Material's banner about its successor, printed on every build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: $(STAMP) browser data lint docs
 	$(BIN)/python -m pytest -q
 
 # The quick lane while working: no browser, no Ray or worker processes, no training on the real MNIST.
-test-fast: $(STAMP) lint
+test-fast: $(STAMP) lint docs
 	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

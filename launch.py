@@ -45,7 +45,7 @@ def warm_lab() -> None:
         workers_warm = lambda: zygote.warm or not zygote.alive  # noqa: E731
     elif kind == "ray":  # the lab's job manager is the cluster's coordinator: connect to it (or create it) now
         from core.engine.folders import default_runs_dir
-        from core.lab.coordinator import lab_client
+        from core.lab.lab_client import lab_client
 
         lab_client(default_runs_dir())
     threading.Thread(target=warm_pages, args=(workers_warm,), daemon=True, name="warm-pages").start()

@@ -13,10 +13,10 @@ from pages.ui.common import (
     WANTED_PAGE,
     WANTED_QUERY,
     identity_sidebar,
-    job_manager,
     owner_cookie_delivered,
     sign_in_wall,
 )
+from pages.ui.services import lab
 
 # The workers and the pages' modules start warming with the first visit's first script run (under `python -m
 # launch`, with the server: then this does nothing), so a server started by `streamlit run` warms while it draws.
@@ -51,7 +51,7 @@ if wanted:  # a deep link that arrived before the shell had ever run: see pages/
     st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None) or None)
 if not sign_in_wall():  # with every page behind sign-in, a visitor not signed in sees only Sign in
     page.run()
-# After the page is drawn: the first visit starts the server's job manager, whose workers fork from the zygote
-# that warm_lab started warming (with the server under `python -m launch`, else with this first script run).
-job_manager()
+# After the page is drawn: the first visit starts the server's lab (embedded, a job manager), whose workers fork from
+# the zygote that warm_lab started warming (with the server under `python -m launch`, else with this first script run).
+lab()
 owner_cookie_delivered()

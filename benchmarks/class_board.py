@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.engine.presets import LECTURE, QUICK  # noqa: E402
-from core.engine.runs import RunStore  # noqa: E402
+from core.engine.run_store import RunStore  # noqa: E402
 from core.lab.classroom import ClassRoom  # noqa: E402
 from core.lessons.challenge import Challenge  # noqa: E402
 from core.views.board import BoardReader, board_rows, build_board  # noqa: E402
@@ -103,9 +103,9 @@ def page_times(runs_dir: Path, repeats: int) -> dict[str, list[float]]:
     for k in range(repeats + 1):
         at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60).run()
         if k == 0:
-            from pages.ui.common import job_manager
+            from pages.ui.services import lab
 
-            job_manager().shutdown()  # waits for the server's warm-up (MNIST, speed test): not part of a poll
+            lab().shutdown()  # waits for the server's warm-up (MNIST, speed test): not part of a poll
         opened = timed(lambda at=at: at.switch_page("pages/class.py").run())
         assert not at.exception and len(at.dataframe[0].value) > 0, at.exception
         updated = timed(at.run)

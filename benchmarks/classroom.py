@@ -144,7 +144,7 @@ def run_class(url: str, args) -> dict:
             tab.page.evaluate("() => { window.labClickedAt = performance.now(); }")
             tab.page.locator(".st-key-train_start button").first.click(no_wait_after=True)
         others = [f"student-{i:03d}" for i in range(args.students - args.browsers)]
-        watch = RunWatch(began, args.timeout, expected=args.students)
+        watch = RunWatch(manager, began, args.timeout, expected=args.students)
         arriving = Arrivals(manager, QUICK, others, args.arrivals_minutes * 60, watch)
         hostile = HostileStudent(manager, _server_owner_ids(), watch) if args.hostile_here else None
         watch.add([manager.get(_job_id(tab)) for tab in tabs], submitted=0.0)
@@ -179,14 +179,14 @@ def run_class(url: str, args) -> dict:
 
 
 def _server_job_manager():
-    # The job manager the pages use: this process is the server, so the cached one is at hand.
-    from pages.ui.common import job_manager
+    # The lab the pages use: this process is the server, so the cached one is at hand.
+    from pages.ui.services import lab
 
-    return job_manager()
+    return lab()
 
 
 def _server_owner_ids():
-    from pages.ui.common import owner_ids
+    from pages.ui.services import owner_ids
 
     return owner_ids()
 
@@ -303,17 +303,18 @@ def _job_id(tab) -> str:
 
 
 class RunWatch:
-    """Polls the class's runs every 20 ms in a thread: for each run, the seconds from its submission to its start,
-    and from the click to its end; active until `expected` runs have ended (or the timeout). Other runs (the
-    hostile student's) are watched for their start only."""
+    """Polls the class's runs (their snapshots, from `lab`) every 20 ms in a thread: for each run, the seconds from
+    its submission to its start, and from the click to its end; active until `expected` runs have ended (or the
+    timeout). Other runs (the hostile student's) are watched for their start only."""
 
-    def __init__(self, began: float, timeout: float, expected: int):
-        self.began, self.deadline, self.expected = began, time.monotonic() + timeout, expected
+    def __init__(self, lab, began: float, timeout: float, expected: int):
+        self.lab, self.began, self.deadline, self.expected = lab, began, time.monotonic() + timeout, expected
         self.jobs: list = []
         self.others: list = []
         self.submitted: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
+        self.status: dict[str, str] = {}  # each run's status when last polled
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._poll, daemon=True, name="run-watch")
         self.thread.start()
@@ -347,7 +348,7 @@ class RunWatch:
         self.thread.join()
         with self._lock:
             waits = [self.started[job.id] - self.submitted[job.id] for job in self.jobs if job.id in self.started]
-            return waits, list(self.ended.values()), [str(job.status) for job in self.jobs]
+            return waits, list(self.ended.values()), [str(self.status.get(job.id, job.status)) for job in self.jobs]
 
     def _poll(self) -> None:
         while self.active():
@@ -355,7 +356,10 @@ class RunWatch:
             with self._lock:
                 jobs, others = list(self.jobs), [job for job in self.others if job.id not in self.started]
             for job in jobs + others:
-                status = job.snapshot().status
+                snap = self.lab.get(job.id)
+                if snap is None:  # forgotten by the lab: long ended
+                    continue
+                status = self.status[job.id] = snap.status
                 if status != "queued":
                     self.started.setdefault(job.id, now)
                 if status.ended and job.id in self.submitted:  # a class's run

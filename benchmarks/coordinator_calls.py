@@ -7,7 +7,7 @@ folder of its own, connects a LabClient as a web process does, and times each ca
 CPU), then the same calls on a Coordinator inside this process (threads, no Ray):
 
   snapshot      a polling tab's read of its run (the run trains meanwhile)
-  status        the load line (capacity, training, waiting); LabClient keeps it half a second, so asked fresh here
+  load          the load line (capacity, training, waiting); LabClient keeps it half a second, so asked fresh here
   new owner id  a first visit without a cookie (a new address each time, so every call makes an id)
   token try     one wrong instructor token (a new address each time, so none waits)
 
@@ -45,18 +45,18 @@ def timed(call, calls: int) -> tuple[float, float, float]:
     return statistics.median(walls), percentile(walls, 0.95), (time.process_time() - cpu_start) * 1000 / calls
 
 
-def measure(lab, status, calls: int) -> dict[str, tuple[float, float, float]]:
-    """Each call's timing on `lab` (a LabClient, or a Coordinator's manager and guards); `status()` its load line."""
+def measure(lab, load, calls: int) -> dict[str, tuple[float, float, float]]:
+    """Each call's timing on `lab` (a LabClient, or a Coordinator asked through its door); `load()` its load line."""
     job = lab.submit(LONG, "bench")
     deadline = time.monotonic() + 300
-    while not lab.snapshot(job.id).step:  # training: its snapshot has a curve to send
+    while not lab.get(job.id).step:  # training: its snapshot has a curve to send
         if time.monotonic() > deadline:
             raise RuntimeError("the benchmark's run never started")
         time.sleep(0.2)
     try:
         return {
-            "snapshot": timed(lambda i: lab.snapshot(job.id), calls),
-            "status": timed(lambda i: status(), calls),
+            "snapshot": timed(lambda i: lab.get(job.id), calls),
+            "load": timed(lambda i: load(), calls),
             "new owner id": timed(lambda i: lab.issue_owner_id(f"10.{i // 250}.{i % 250}.1"), calls),
             "token try": timed(lambda i: lab.try_token(f"10.{i // 250}.{i % 250}.2", False), calls),
         }
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="calls of each kind (default 200)")
     args = parser.parse_args(argv)
-    logging.getLogger("core.lab.classroom").setLevel(logging.ERROR)  # each wrong token is logged: not timed here
+    logging.getLogger("core.lab.instructor_token").setLevel(logging.ERROR)  # each wrong token is logged: not timed here
 
     from tests.browser.lab_server import start_ray_head, stop_ray_head
 
@@ -97,17 +97,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="coordinator-calls-") as folder:
         head = start_ray_head(Path(folder) / "ray.log", num_cpus=1)
         os.environ.update(head.env)
-        from core.lab.coordinator import LabClient
+        from core.lab.lab_client import LabClient
 
         client = LabClient(str(Path(folder) / "runs-ray"))
         try:
-            results["through the coordinator (Ray)"] = measure(client, lambda: client._ask("status"), args.calls)
+            results["through the coordinator (Ray)"] = measure(client, lambda: client.call("load"), args.calls)
         finally:
             client.shutdown()
             stop_ray_head(head)
         here = InProcess(str(Path(folder) / "runs-here"))
         try:
-            results["in this process (threads)"] = measure(here, here.coordinator.status, args.calls)
+            results["in this process (threads)"] = measure(here, here.load, args.calls)
         finally:
             here.coordinator.manager.shutdown()
 

@@ -23,7 +23,7 @@ from core.engine.config import N_TRAIN, TrainConfig
 from core.engine.data import IndexBatches, load_mnist
 from core.engine.events import StepEvent
 from core.engine.gradient_flow import GradientFlow
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 
 

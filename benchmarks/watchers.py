@@ -30,7 +30,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.dashboard import Tab
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from tests.browser.lab_server import LabInChromium, lab_in_chromium
 
 PAGES = {"": "MNIST Lab", "autograd": "Autograd", "hyperparameters": "Hyperparameters", "train": "Train",

@@ -1,4 +1,5 @@
-"""`python -m core.train`: the command line, as the README documents it (it lives in core/engine/cli.py)."""
+"""`python -m core.train`: the command line that docs/students.md ("On the command line") documents; it lives in
+core/engine/cli.py."""
 
 from core.engine.cli import run
 

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core.engine.curves import loss_curve
-from core.engine.runs import owner_tag
+from core.engine.run_store import owner_tag
 from core.lessons.experiment import Experiment
 from core.views.board import BoardEntry, apart_rows, board_rows, build_board, entry_title
 from core.views.charts import epoch_figure, epoch_words, loss_figure, loss_words
@@ -30,10 +30,13 @@ from core.views.class_findings import (
 )
 from core.views.history import settings_text
 from pages.ui.charts import chart
-from pages.ui.common import board_reader, classroom, curve_reader, findings_cache, job_manager, owner_id
+from pages.ui.common import owner_id
 from pages.ui.display_name import drop_link_name, name_field
-from pages.ui.instructor import CLASS_REFRESH_S, instructor_section, live_section, spotlight_picker, unlocked
+from pages.ui.instructor import CLASS_REFRESH_S, instructor_section, live_section, spotlight_picker
+from pages.ui.live import live_fragment
+from pages.ui.services import class_readers, classroom, lab
 from pages.ui.settings_state import enter_page, link_params, set_settings
+from pages.ui.staff import unlocked
 
 enter_page("pages/class.py")
 
@@ -63,13 +66,13 @@ def drawn_key(class_state) -> tuple:
             experiment.id if experiment else None)
 
 
-def board_panel(drawn: tuple) -> None:
-    """The leaderboard and the rule-breakers, rebuilt every few seconds; a new challenge or spotlight redraws
-    the whole page."""
+def board_panel(drawn: tuple) -> bool:
+    """The leaderboard and the rule-breakers, rebuilt every few seconds; False, before drawing anything, when a new
+    challenge or spotlight needs the whole page redrawn (live_fragment does it)."""
     class_state = classroom().state()
     if drawn_key(class_state) != drawn:
-        st.rerun()
-    board = build_board(board_reader().entries(), class_state.challenge, class_state.board_since)
+        return False
+    board = build_board(class_readers().board.entries(), class_state.challenge, class_state.board_since)
     mine = owner_tag(owner_id())
     # The instructor's live view refreshes with the board: one polling fragment on the page, since two of them
     # (the board's and a live view's of its own) left the experiment's charts drawn twice.
@@ -86,7 +89,7 @@ def board_panel(drawn: tuple) -> None:
     entries = [*board.ranked, *(entry for entry, _ in board.apart)]
     if class_state.experiment is not None:
         with st.container(key="class_experiment"):
-            experiment_section(class_state.experiment, board_reader().entries(diverged=True))
+            experiment_section(class_state.experiment, class_readers().board.entries(diverged=True))
     findings_section(entries)
     configs = {entry.run_id: (entry.student, entry.config) for entry in entries}
     if entries:
@@ -104,12 +107,13 @@ def board_panel(drawn: tuple) -> None:
     st.caption(f"Updates by itself every {CLASS_REFRESH_S:g} seconds.")
     if unlocked():
         spotlight_picker(board, class_state)
+    return True
 
 
 def findings_section(entries: list[BoardEntry]) -> None:
     """Every run on the board in one chart, and the settings ranked by how much they mattered."""
     st.header("What the class found")
-    found = findings_cache().findings(entries)
+    found = class_readers().findings.findings(entries)
     if found.figure is not None:
         chart(found.figure, found.words, key="class_parcoords")
         st.caption("Each line is one finished run on the board: its settings (those that differ between runs) and "
@@ -159,9 +163,9 @@ def _escaped(runs: list[BoardEntry]) -> list[BoardEntry]:
 
 def experiment_curves(experiment: Experiment, runs: list[BoardEntry]) -> list:
     """The saved runs' loss curves, then the runs of the experiment still training (their curves so far)."""
-    curves = [(getattr(e.config, experiment.setting), curve_reader().curve(e.run_id)) for e in runs]
+    curves = [(getattr(e.config, experiment.setting), class_readers().curves.curve(e.run_id)) for e in runs]
     now = time.time()
-    for snap, _ in job_manager().live_snapshots():
+    for snap, _ in lab().live_snapshots():
         if len(snap.curve) and experiment.includes(snap.config.to_dict(), min(now, experiment.started)):
             curves.append((getattr(snap.config, experiment.setting), snap.curve))
     return [(value, curve) for value, curve in curves if curve is not None]
@@ -170,7 +174,7 @@ def experiment_curves(experiment: Experiment, runs: list[BoardEntry]) -> list:
 def past_experiments_section(past: tuple[Experiment, ...]) -> None:
     """The ended experiments, newest first, each with its results and its runs as CSV."""
     st.header("Ended class experiments")
-    entries = board_reader().entries(diverged=True)  # a value that diverged is one of the results
+    entries = class_readers().board.entries(diverged=True)  # a value that diverged is one of the results
     for experiment in reversed(past):
         runs = experiment_entries(experiment, entries)
         when = time.strftime("%d %b %H:%M", time.localtime(experiment.started))
@@ -188,7 +192,7 @@ def spotlight_section(run_id: str) -> None:
     """The run the instructor put in the spotlight: who trained it, its curves, and a link to its mistakes."""
     st.header("Spotlight")
     try:
-        run = board_reader().store.load(run_id)
+        run = lab().saved_run(run_id)
     except (FileNotFoundError, ValueError):
         st.info("The run in the spotlight is no longer saved on this server.")
         return
@@ -235,7 +239,7 @@ if class_state.spotlight:
     with st.container(key="class_spotlight"):
         spotlight_section(class_state.spotlight)
 
-st.fragment(board_panel, run_every=CLASS_REFRESH_S)(drawn_key(class_state))
+live_fragment(board_panel, drawn_key(class_state), every_s=CLASS_REFRESH_S)
 if class_state.past_experiments:
     past_experiments_section(class_state.past_experiments)
 instructor_section()

@@ -19,16 +19,19 @@ from core.views.charts import lr_finder_figure, lr_finder_words
 from core.views.doctor_view import use_lr_label
 from core.views.history import network_words
 from pages.ui.charts import chart
-from pages.ui.common import classroom, job_manager, owner_id, table
-from pages.ui.instructor import unlocked
-from pages.ui.settings_state import enter_page, link_params, publish, set_settings, settings
+from pages.ui.common import owner_id, table
+from pages.ui.live import CallbackMessage, live_fragment
+from pages.ui.services import classroom, lab
+from pages.ui.settings_state import enter_page, link_params, publish, publish_settings, set_settings, settings
+from pages.ui.staff import unlocked
 from pages.ui.sweep_panel import sweep_section
 
 enter_page("pages/hyperparameters.py")
 
 WIDGETS_FOR = "hp_widgets_for"  # the config the widgets were last filled from
 LR_FOUND = "hp_lr_found"  # (settings it was run for, LrFinderResult) of the last learning-rate finder run
-FINDER_NOTE = "hp_finder_note"  # why the last finder gave no rate (refused, stopped), shown until the next click
+# Why the last finder gave no rate (refused, stopped): kept until the next click, while the finder's fragment polls.
+FINDER_NOTE = CallbackMessage("hp_finder_note", keep=True)
 FINDER_SEEN = "hp_finder_seen"  # the id of the finder whose outcome this session has taken in
 FINDER_REFRESH_S = 1.0
 KEYS = {name: f"hp_{name}" for name in SETTINGS}
@@ -101,6 +104,7 @@ st.markdown(
 
 params = link_params()
 config = settings(params)
+publish_settings(config)
 if st.session_state.get(WIDGETS_FOR) != config or any(key not in st.session_state for key in KEYS.values()):
     fill_widgets(config)
 
@@ -150,7 +154,7 @@ table({
     "Output per image": [" × ".join(str(n) for n in row.output_shape) for row in rows],
     "Parameters": [f"{row.parameters:,}" for row in rows],
 })
-speed = job_manager().speed
+speed = lab().speed
 epoch = estimate_epoch(config, speed or 1.0)
 st.markdown(f"**{config.layers_text()}**, {network_words(config)}.")
 m1, m2, m3 = st.columns(3)
@@ -163,7 +167,7 @@ st.caption(
     + ("Scaled to this server's speed, timed when it started; " if speed else "Not yet timed on this server; ")
     + "a server busy with other runs is slower."
 )
-over_budget = job_manager().over_budget(config)
+over_budget = lab().over_budget(config)
 if over_budget:
     st.warning(over_budget, icon=":material/block:")
 st.page_link("pages/train.py", label="Train with these settings", icon=":material/model_training:")
@@ -171,16 +175,17 @@ st.page_link("pages/train.py", label="Train with these settings", icon=":materia
 
 def start_finder(config: TrainConfig, owner: str) -> None:
     """Callback of the finder's button: start it on the server (checked there: budget, one per student)."""
-    st.session_state.pop(FINDER_NOTE, None)
+    FINDER_NOTE.clear()
     try:
-        job_manager().start_finder(config, owner).wait(FINDER_REFRESH_S)  # a light one answers in this rerun
+        lab().start_finder(config, owner)
+        lab().wait_finder(owner, FINDER_REFRESH_S)  # a light one answers in this rerun
     except RunRefused as refusal:
-        st.session_state[FINDER_NOTE] = str(refusal)
+        FINDER_NOTE.leave("warning", str(refusal), icon=":material/block:")
 
 
 def take_finder_outcome(owner: str) -> bool:
     """Keep the owner's ended finder's answer in this session, once; True while it still runs."""
-    task = job_manager().finder(owner)
+    task = lab().finder(owner)
     if task is None:
         return False
     if not task.done:
@@ -190,17 +195,17 @@ def take_finder_outcome(owner: str) -> bool:
         if task.result is not None:
             st.session_state[LR_FOUND] = (task.config, task.result)
         else:
-            st.session_state[FINDER_NOTE] = task.message
+            FINDER_NOTE.leave("warning", task.message, icon=":material/block:")
     return False
 
 
-def finder_progress(owner: str) -> None:
-    """While the owner's finder runs: what it does, and Stop; reruns the page once it has ended."""
+def finder_progress(owner: str) -> bool:
+    """While the owner's finder runs: what it does, and Stop; False once it has ended (the page then reruns)."""
     if not take_finder_outcome(owner):
-        st.rerun()
+        return False
     st.info("Trying learning rates from 0.00001 to 10 with three seeds…", icon=":material/hourglass_top:")
-    st.button("Stop the finder", key="lr_stop", icon=":material/stop:", on_click=job_manager().stop_finder,
-              args=(owner,))
+    st.button("Stop the finder", key="lr_stop", icon=":material/stop:", on_click=lab().stop_finder, args=(owner,))
+    return True
 
 
 def lr_finder_section(config: TrainConfig, owner: str) -> None:
@@ -211,7 +216,7 @@ def lr_finder_section(config: TrainConfig, owner: str) -> None:
         "and watches the loss: it falls faster and faster, then blows up. A good rate sits well before the "
         "blow-up. Nothing is trained for keeps, and your settings change only if you press **Use**."
     )
-    manager = job_manager()
+    manager = lab()
     problem = manager.finder_problem(config)
     if problem:
         st.warning(problem, icon=":material/block:")
@@ -224,10 +229,8 @@ def lr_finder_section(config: TrainConfig, owner: str) -> None:
     st.button("Find a learning rate for these settings", key="lr_find", icon=":material/search:",
               on_click=start_finder, args=(config, owner), disabled=running or bool(problem))
     if running:
-        st.fragment(finder_progress, run_every=FINDER_REFRESH_S)(owner)
-    note = st.session_state.get(FINDER_NOTE)
-    if note:
-        st.warning(note, icon=":material/block:")
+        live_fragment(finder_progress, owner, every_s=FINDER_REFRESH_S)
+    FINDER_NOTE.show()
     found = st.session_state.get(LR_FOUND)
     if found is None:
         return

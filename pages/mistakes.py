@@ -7,12 +7,12 @@ lazily: only the open one is computed, which keeps every rerun fast.
 
 import streamlit as st
 
-from core.engine.runs import RunStore
 from core.views.mistakes_view import default_run, run_option_line, viewable
 from pages.mistakes_parts import calibration, compare, gallery, inside, keys, loaders, overview, paging, try_it
 from pages.ui.common import crisp_images, require_shell
 from pages.ui.doctor_panel import doctor_panel
 from pages.ui.run_history import reproduce_button
+from pages.ui.services import lab
 
 require_shell("pages/mistakes.py")
 
@@ -27,7 +27,7 @@ def _run_changed() -> None:
 
 st.title("Mistakes")
 crisp_images()
-runs = viewable(RunStore().list())
+runs = viewable(lab().saved_runs())
 if not runs:
     st.info(
         "There is no trained run to look at yet. Train the network first (one epoch takes seconds); "

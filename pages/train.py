@@ -24,20 +24,32 @@ from core.views.charts import (
 )
 from core.views.history import settings_text
 from pages.ui.charts import chart
-from pages.ui.common import job_manager, owner_id, table_rows
+from pages.ui.common import owner_id, table_rows
 from pages.ui.display_name import STUDENT
 from pages.ui.doctor_panel import doctor_panel
-from pages.ui.instructor import unlocked
 from pages.ui.listen import listen
+from pages.ui.live import CallbackMessage, live_fragment
 from pages.ui.run_history import history_section
-from pages.ui.settings_state import CONFIG, JOB, JOB_STATE, enter_page, link_params, live_ids, settings
+from pages.ui.services import lab
+from pages.ui.settings_state import (
+    CONFIG,
+    JOB,
+    JOB_STATE,
+    enter_page,
+    link_params,
+    live_ids,
+    publish_settings,
+    settings,
+)
+from pages.ui.staff import unlocked
 
 enter_page("pages/train.py")
 
 ENDED_BOX = {Status.FINISHED: st.success, Status.STOPPED: st.warning, Status.DIVERGED: st.error,
              Status.FAILED: st.error}
-REFUSED = "lab_train_refused"  # why the last click on Train queued nothing, shown once
-NEW_LR, LR_MESSAGE = "job_new_lr", "job_lr_message"  # the learning-rate box, and what the last Apply did
+REFUSED = CallbackMessage("lab_train_refused")  # why the last click on Train queued nothing, shown once
+NEW_LR = "job_new_lr"  # the learning-rate box
+LR_MESSAGE = CallbackMessage("job_lr_message", keep=True)  # what the last Apply did, kept while the run's panel polls
 GRADIENT_FLOW_TEXT = (
     "Measured every few steps, per layer. **Healthy**: gradient norms of similar size in every layer, steps "
     "that move each layer's weights by about a thousandth of their size (update / weight ≈ 0.001), and few "
@@ -56,30 +68,30 @@ PROGRESS_REFRESH_S, CHARTS_REFRESH_S, FLOW_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2
 
 
 def start(owner: str) -> None:
-    """Callback of Train: queue a run with the session's settings; it trains in its own thread."""
+    """Callback of Train: queue a run with the session's settings; a worker process (or a Ray actor) trains it."""
     try:
-        job = job_manager().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
+        job = lab().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
                                    instructor=unlocked())
     except RunRefused as refusal:
-        st.session_state[REFUSED] = str(refusal)
+        REFUSED.leave("error", str(refusal), icon=":material/block:")
         return
     st.session_state[JOB_STATE] = job.id
-    for key in (NEW_LR, LR_MESSAGE):  # the last run's learning-rate box and message
-        st.session_state.pop(key, None)
+    st.session_state.pop(NEW_LR, None)  # the last run's learning-rate box and message
+    LR_MESSAGE.clear()
     if job.status != Status.QUEUED:
-        job.wait_first_step(timeout=1.0)  # then this very rerun draws the first loss point
+        lab().wait_first_step(job.id, timeout=1.0)  # then this very rerun draws the first loss point
 
 
 def stop(job_id: str, owner: str) -> None:
     """Callback of Stop: ask the run to stop, and give it a moment so this very rerun can show the end."""
-    manager = job_manager()
+    manager = lab()
     if manager.stop(job_id, owner):
         manager.wait(job_id, timeout=0.7)
 
 
 def controls(snap, owner: str) -> None:
     """Pause or Resume, and Stop, for the run's owner; a watcher is told whose run it is."""
-    manager = job_manager()
+    manager = lab()
     if snap.owner != owner:
         st.caption("You are watching a run started in another browser: only that browser can pause or stop it, "
                    "or change its learning rate.")
@@ -101,13 +113,14 @@ def apply_lr(job_id: str, owner: str) -> None:
     """Callback of Apply: the new learning rate is used from the run's next step."""
     lr = st.session_state.get(NEW_LR)
     try:
-        applied = job_manager().set_lr(job_id, owner, lr)
+        applied = lab().set_lr(job_id, owner, lr)
     except ValueError as error:
-        st.session_state[LR_MESSAGE] = ("error", str(error))
+        LR_MESSAGE.leave("error", str(error))
         return
-    st.session_state[LR_MESSAGE] = (
-        ("success", f"Learning rate {lr:g} from the next step; the loss chart marks where.") if applied
-        else ("error", "The run is not training now, so its learning rate cannot change."))
+    if applied:
+        LR_MESSAGE.leave("success", f"Learning rate {lr:g} from the next step; the loss chart marks where.")
+    else:
+        LR_MESSAGE.leave("error", "The run is not training now, so its learning rate cannot change.")
 
 
 def learning_rate_control(snap, owner: str) -> None:
@@ -121,28 +134,25 @@ def learning_rate_control(snap, owner: str) -> None:
                      step=None, format="%g", key=NEW_LR,
                      help="Try it live: raise it and watch the loss jump, lower it and watch the curve calm down.")
     button.button("Apply", key="job_apply_lr", icon=":material/tune:", on_click=apply_lr, args=(snap.id, owner))
-    message = st.session_state.get(LR_MESSAGE)
-    if message:
-        (note.success if message[0] == "success" else note.error)(message[1])
+    LR_MESSAGE.show(note)
 
 
 def server_load(owner: str) -> None:
     """What the server is doing now, and this browser's place in it; a fragment that keeps it current."""
-    manager = job_manager()
+    manager = lab()
     st.caption(capacity_text(manager.capacity, manager.training, manager.waiting, manager.waiting_of(owner),
                              MAX_WAITING_PER_OWNER))
     if manager.notice:
         st.caption(manager.notice)
 
 
-def live_panel(job_id: str, was_active: bool, owner: str) -> None:
-    """The server's load, then one job's place in the queue or its progress, and its controls; polls while active."""
-    manager = job_manager()
-    snap = manager.snapshot(job_id)
+def live_panel(job_id: str, owner: str) -> bool | None:
+    """The server's load, then one job's place in the queue or its progress, and its controls; False once it ended
+    (live_fragment then redraws the page once, history included, and stops polling)."""
+    manager = lab()
+    snap = manager.get(job_id)
     if snap is None:
-        return
-    if was_active and not snap.active:
-        st.rerun()  # it ended: redraw the page once (history included) and stop polling
+        return None
     server_load(owner)
     if snap.status == Status.QUEUED:
         st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")
@@ -152,12 +162,13 @@ def live_panel(job_id: str, was_active: bool, owner: str) -> None:
         controls(snap, owner)
     else:
         ENDED_BOX.get(snap.status, st.info)(end_text(snap))
+    return snap.active
 
 
 def live_charts(job_id: str) -> None:
     """One job's loss and epoch charts, once it has left the queue."""
-    manager = job_manager()
-    snap = manager.snapshot(job_id)
+    manager = lab()
+    snap = manager.get(job_id)
     if snap is None or snap.status == Status.QUEUED:
         return
     left, right = st.columns([3, 2])
@@ -190,7 +201,7 @@ def live_charts(job_id: str) -> None:
 
 def gradient_flow(job_id: str) -> None:
     """Per layer, live: gradient norm, update size over weight size, and dead ReLUs."""
-    snap = job_manager().snapshot(job_id)
+    snap = lab().get(job_id)
     if snap is None or snap.status == Status.QUEUED:
         return
     st.markdown("**Inside the network: how the gradients flow**")
@@ -206,14 +217,14 @@ def gradient_flow(job_id: str) -> None:
 st.title("Train")
 params = link_params()
 config = settings(params)
-manager = job_manager()
+publish_settings(config)
+manager = lab()
 owner = owner_id()
 
 job_id, _ = live_ids(params, manager)  # a refresh or a link shows that run live again
 if params.get(JOB) and params[JOB] != job_id:
     st.info("The run in this link is no longer live on the server; the run history below has it.")
-job = manager.get(job_id)
-snapshot = job.snapshot() if job else None
+snapshot = manager.get(job_id)
 doctor_shown = None  # the run whose doctor the page shows above the history
 busy = snapshot is not None and snapshot.active
 
@@ -237,18 +248,16 @@ if tracker:
                icon=":material/block:")
 st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start", on_click=start, args=(owner,),
           disabled=busy or bool(tracker), help="Trains in the background: you can leave this page and come back.")
-refused = st.session_state.pop(REFUSED, None)
-if refused:
-    st.error(refused, icon=":material/block:")
-if job is None:
-    st.fragment(server_load, run_every=CAPTION_REFRESH_S)(owner)
+REFUSED.show()
+if snapshot is None:
+    live_fragment(server_load, owner, every_s=CAPTION_REFRESH_S)
 else:
-    st.fragment(live_panel, run_every=PROGRESS_REFRESH_S if busy else None)(job.id, busy, owner)
+    live_fragment(live_panel, snapshot.id, owner, every_s=PROGRESS_REFRESH_S, live=busy)
     for panel, refresh in ((live_charts, CHARTS_REFRESH_S), (gradient_flow, FLOW_REFRESH_S)):
-        st.fragment(panel, run_every=refresh if busy else None)(job.id)
-    if snapshot.status.ended and snapshot.run_id:  # the fragment reruns the page once when the run ends
+        live_fragment(panel, snapshot.id, every_s=refresh, live=busy)
+    if snapshot.status.ended and snapshot.run_id:  # the live panel reruns the page once when the run ends
         with contextlib.suppress(FileNotFoundError):  # deleted from the history meanwhile
-            doctor_panel(manager.store.load(snapshot.run_id), key="train_doctor")
+            doctor_panel(manager.saved_run(snapshot.run_id), key="train_doctor")
             doctor_shown = snapshot.run_id
 
-history_section(manager, owner, doctor_shown)
+history_section(owner, doctor_shown)

@@ -78,9 +78,9 @@ def lab(fake_mnist, runs_dir):
 
     st.cache_resource.clear()
     yield open_app_page
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().shutdown()
+    services.lab().shutdown()
     st.cache_resource.clear()
 
 
@@ -93,7 +93,7 @@ def data(make_random_mnist):
 @pytest.fixture
 def make_manager(tmp_path, data):
     """A factory of JobManagers on one runs folder (`data` and `max_concurrent` may be given); all shut down after."""
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.lab.jobs import JobManager
 
     managers = []

@@ -10,7 +10,7 @@ import time
 
 from core.engine.config import TrainConfig
 from core.engine.fileio import atomic_write_json
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]  # the repository's root: tests and benchmarks find the lab's files from it
-APP = str(REPO / "streamlit_app.py")  # the app, as `streamlit run` and AppTest open it
+APP = REPO / "streamlit_app.py"  # the app, as `streamlit run` and AppTest open it
 
 
 def open_app_page(page: str, timeout: float = 30, **query):
@@ -74,3 +74,8 @@ def true_progress(epochs: list[dict], per_epoch: int, samples_per_epoch: int, st
     left = ((index + 1) * per_epoch - step) * seconds / per_epoch
     left += sum(e["seconds"] for e in epochs[index + 1:]) + sum(e["eval_seconds"] for e in epochs[index:])
     return samples_per_epoch / seconds, left
+
+
+def live_job(manager, config, owner: str, **kwargs):
+    """Submit a run to a JobManager and return its live Job, which a test watches change (a page reads snapshots)."""
+    return manager.job(manager.submit(config, owner, **kwargs).id)

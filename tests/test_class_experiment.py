@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.classroom import ClassRoom
 from core.lab.jobs import JobManager, RunRefused
 from core.lessons.experiment import STALE_S, Experiment, value_ladder

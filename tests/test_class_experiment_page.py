@@ -10,9 +10,10 @@ import pytest
 
 from core.engine.curves import loss_curve
 from core.engine.presets import QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
-from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
+from core.lab.classroom import CLASS_FILE, ClassRoom
+from core.lab.instructor_token import TOKEN_ENV
 from core.lessons.experiment import STALE_S
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
@@ -52,10 +53,11 @@ def test_the_instructor_is_handed_no_value_on_the_settings_pages(instructor, run
     assert not instructor.exception
     # Her own run at a rate no student holds (the experiment's other settings): queued, and it takes no student's
     # value either.
-    instructor.session_state["lab_config"] = replace(QUICK, lr=0.5)
+    instructor.session_state["lab_config"] = replace(QUICK, lr=0.02)
     instructor.button(key="train_start").click().run()
     assert not instructor.exception and not instructor.error, [e.value for e in instructor.error]
-    instructor.button(key="job_stop").click().run()
+    for stop in [b for b in instructor.button if b.key == "job_stop"]:  # none once the run has ended
+        stop.click().run()
     holders = json.loads((runs_dir / CLASS_FILE).read_text())["experiment"]["holders"]
     assert holders == []  # the instructor is no student of the experiment
 
@@ -155,11 +157,11 @@ def snapshot(lr: float, losses: list[float], status=Status.RUNNING):
 
 def test_the_live_view_shows_every_run_with_the_doctors_verdict_and_counts_for_the_instructor_only(
         lab, instructor, monkeypatch):
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
     live = [(snapshot(lr, [2.3 + i * 0.05 for i in range(150)]), f"Div{k}") for k, lr in enumerate((1.0, 3.0))]
     live += [(snapshot(0.05, [2.3 - i * 0.012 for i in range(150)]), "Fine")]
-    monkeypatch.setattr(type(job_manager()), "live_snapshots", lambda self: live)
+    monkeypatch.setattr(type(services.lab()), "live_snapshots", lambda self: live)
     instructor.run()
     assert "2 diverging, all with learning rate ≥ 1; 1 still learning, learning rate 0.05." in [
         i.value for i in instructor.info]

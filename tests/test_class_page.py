@@ -8,10 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore
-from core.lab.classroom import CLASS_FILE, TOKEN_ENV, ClassRoom
+from core.engine.run_store import RunStore
+from core.lab.classroom import CLASS_FILE, ClassRoom
+from core.lab.instructor_token import TOKEN_ENV
 from core.lessons.challenge import Challenge
-from pages.ui import common
+from pages.ui import services
 from pages.ui.common import OWNER
 from tests.fake_runs import save_finished_run
 from tests.lab_helpers import numbers_tables, page_tables
@@ -159,7 +160,7 @@ def test_with_the_token_only_the_right_one_typed_in_unlocks_the_controls(lab, ru
     at.session_state["lab_instructor"] = "True"  # a forged session value is not the token's proof
     at.run()
     assert instructor_controls(at) == []
-    guard = common.lab_guards().token_guard
+    guard = services.lab_guards().token_guard
     guard.clock = clock = FakeClock()
     for guess in ("", "wrong", TOKEN[:-1], TOKEN.upper()):
         clock.now += 3600  # no waiting between tries in a test
@@ -246,9 +247,9 @@ def test_a_fresh_board_hides_earlier_runs_and_the_spotlight_reaches_every_studen
 
 def test_stop_every_run_stops_other_students_runs(lab, runs_dir, monkeypatch):
     at = unlocked(lab, monkeypatch)
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    manager = job_manager()
+    manager = services.lab()
     long = replace(LECTURE, epochs=5, batch_size=1, train_subset=1000)
     jobs = [manager.submit(long, owner="ann"), manager.submit(long, owner="bob")]
     at.run()

@@ -11,22 +11,14 @@ import pytest
 from core.engine.config import ConfigError, TrainConfig
 from core.engine.display_name import MAX_NAME_CHARS, clean_name, is_display_name, name_problem
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore, owner_tag
-from core.lab.classroom import (
-    CLASS_FILE,
-    TOKEN_ENV,
-    ClassRoom,
-    ClassState,
-    instructor_token,
-    proof_matches,
-    token_matches,
-    unlock_proof,
-)
+from core.engine.run_store import RunStore, owner_tag
+from core.lab.classroom import CLASS_FILE, ClassRoom, ClassState
+from core.lab.instructor_token import TOKEN_ENV, instructor_token, proof_matches, token_matches, unlock_proof
 from core.lab.jobs import JobManager, RunRefused
 from core.lessons.challenge import FIRST_TO, Challenge
 from core.views.board import MINE, BoardEntry, BoardReader, board_rows, build_board
 from tests.fake_runs import save_finished_run
-from tests.lab_helpers import REPO, wait_until
+from tests.lab_helpers import REPO, live_job, wait_until
 
 LECTURE_RULES = Challenge(fixed=(("hidden", [128, 64]), ("optimizer", "sgd")), max_epochs=3)
 
@@ -264,7 +256,7 @@ def test_a_run_changing_a_locked_setting_is_refused_on_the_server(manager):
 
 def test_stop_all_stops_every_owners_running_and_waiting_runs(manager):
     long = TrainConfig(epochs=5, batch_size=1)
-    running = manager.submit(long, owner="ann")
+    running = live_job(manager, long, owner="ann")
     waiting = [manager.submit(long, owner="bob"), manager.submit(long, owner="cy")]
     wait_until(lambda: running.snapshot().step, what="the first run's first step")
     assert manager.stop_all(instructor=True) == 3  # the instructor's alone (issue 17)

@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 
-import core.engine.cli
-from core.engine.cli import (
-    StopNow,
-    StopSignals,
-    build_parser,
-    config_from_args,
-    data_dir,
-    folder_problem,
-    parse_args,
-    runs_dir,
-)
+import core.engine.cli_run
+from core.engine.cli_args import build_parser, config_from_args, data_dir, folder_problem, parse_args, runs_dir
+from core.engine.cli_run import StopNow, StopSignals
 from core.engine.data import default_root
+from core.engine.folders import default_runs_dir
 from core.engine.presets import BEST, LECTURE, QUICK
-from core.engine.runs import RunStore, default_runs_dir
+from core.engine.run_store import RunStore
 from tests.lab_helpers import REPO
 
 
@@ -166,7 +159,9 @@ def start_long_run(runs_dir):
 ])
 def test_signals_stop_the_run_and_save_it_as_stopped(signals, code, runs_dir):
     proc = start_long_run(runs_dir)
-    time.sleep(0.3)  # a few hundred steps in
+    # Some steps in, whatever the machine's load: the first epoch's line (a fixed sleep once landed before the first
+    # step on a loaded machine, and the run was saved with 0 steps).
+    next(line for line in proc.stdout if line.startswith("epoch 1:"))
     for sig in signals:
         proc.send_signal(sig)
         time.sleep(0.02)
@@ -185,7 +180,7 @@ class FakeTrainer:
 
 
 def test_the_first_signal_asks_to_stop_and_the_second_stops_at_once(monkeypatch):
-    monkeypatch.setattr(core.engine.cli.signal, "signal", lambda *args: None)  # leave this process's handlers be
+    monkeypatch.setattr(core.engine.cli_run.signal, "signal", lambda *args: None)  # leave this process's handlers be
     signals = StopSignals()
     signals.trainer = FakeTrainer()
     signals._received(signal.SIGTERM, None)

@@ -8,7 +8,7 @@ import streamlit as st
 from core.engine.config import TrainConfig
 from core.engine.model import build_cnn
 from core.engine.presets import DEFAULT
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from core.lessons import inside
 from core.lessons.inside import feature_maps, feature_picture, first_conv_filters

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.engine.cli import config_from_args, parse_args
+from core.engine.cli_args import config_from_args, parse_args
 from core.engine.config import ConfigError, TrainConfig, unused_because
 from core.engine.data import to_inputs
 from core.engine.doctor import Code, vanishing_gradients
 from core.engine.model import build_model
 from core.engine.presets import CNN, PRESETS, QUICK, preset_name
 from core.engine.reproduce import reproduce_script
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from core.lab.estimate import RUN_BUDGET, estimate_epoch, estimate_memory_mb, model_step_seconds
 from core.lab.sweep import SWEEPABLE, sweep_configs

@@ -17,18 +17,12 @@ import time
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
-from core.lab.coordinator import (
-    COORDINATOR_NAME,
-    Coordinator,
-    CoordinatorMismatch,
-    LabClient,
-    lab_namespace,
-    lab_settings,
-)
+from core.lab.coordinator import COORDINATOR_NAME, Coordinator, CoordinatorMismatch, lab_namespace, lab_settings
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.job import JobSnapshot
+from core.lab.lab_client import LabClient
 from core.lab.limits import RunRefused
 from tests.lab_helpers import wait_until
 
@@ -57,7 +51,7 @@ def test_the_coordinator_answers_in_plain_data_that_crosses_a_process(coordinato
     assert ended.status == Status.FINISHED, ended.message
     again = pickle.loads(pickle.dumps(answer(coordinator, "get", snap.id)))  # what Ray sends is a pickle
     assert again.id == snap.id and again.status == Status.FINISHED and len(again.curve) > 0
-    assert coordinator.status()["training"] == 0 and coordinator.status()["capacity"].slots == 1
+    assert answer(coordinator, "load").training == 0 and answer(coordinator, "load").capacity.slots == 1
 
 
 def test_the_managers_refusals_come_back_as_its_own_errors_and_nothing_else_is_callable(coordinator):
@@ -119,7 +113,7 @@ def test_a_client_counts_new_ids_itself_until_the_coordinator_answers(connecting
     release.set()
     assert client._connected.wait(30)  # to the fallback coordinator here: Ray could not be reached
     assert client.issue_owner_id("10.7.0.3") is not None and client.issue_owner_id("10.7.0.3") is None
-    assert client._local.guards.issue_owner_id("10.7.0.3") is None  # counted by the lab's coordinator
+    assert client._local.manager.guards.issue_owner_id("10.7.0.3") is None  # counted by the lab's coordinator
 
     asked = []
 
@@ -144,7 +138,7 @@ def test_a_client_whose_ray_cannot_be_reached_trains_here_and_says_so(data, tmp_
     try:
         job = client.submit(QUICK, "ann")
         assert client.wait(job.id, 60).status == Status.FINISHED
-        assert client.get(job.id).snapshot().status == Status.FINISHED
+        assert client.get(job.id).status == Status.FINISHED
         assert "Ray could not be reached" in client.notice and "no Ray at 10.0.0.9:6379" in client.notice
         assert client.capacity.slots == 1 and client.ready
         with pytest.raises(PermissionError):
@@ -200,15 +194,15 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
         job = client.submit(LONG, "ann")
         assert ray.get(client._actor.settings.remote())["MNIST_LAB_NEW_IDS_PER_HOUR"] == "2"
         other = LabClient(str(runs))  # another web process's (made once this process's Ray is up: one ray.init)
-        assert other.snapshot(job.id) is not None  # a read by a run's id waits until the client is connected
+        assert other.get(job.id) is not None  # a read by a run's id waits until the client is connected
         issued = [client.issue_owner_id("10.7.1.1"), other.issue_owner_id("10.7.1.1"),
                   other.issue_owner_id("10.7.1.1")]
         assert [owner is None for owner in issued] == [False, False, True]  # the lab's limit, not each process's
-        wait_until(lambda: client.snapshot(job.id).step, 240, "the run's first step", every=0.5)
+        wait_until(lambda: client.get(job.id).step, 240, "the run's first step", every=0.5)
         first = ray.get(client._actor.pid.remote())
         os.kill(first, signal.SIGKILL)  # the coordinator's process, on this machine
         # The next calls find the coordinator Ray restarts; it knows nothing of the old one's runs.
-        wait_until(lambda: client.snapshot(job.id) is None, 240, "a coordinator to come back", every=0.5)
+        wait_until(lambda: client.get(job.id) is None, 240, "a coordinator to come back", every=0.5)
         assert ray.get(client._actor.pid.remote()) != first
         (run,) = RunStore(runs).list()
         assert run.status == Status.INTERRUPTED and run.record["status"] == Status.INTERRUPTED  # saved so

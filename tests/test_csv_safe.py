@@ -12,7 +12,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from core.engine.csv_safe import FORMULA_STARTS, csv_text, spreadsheet_cell
 from core.engine.display_name import name_problem
 from core.engine.presets import QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.classroom import ClassRoom
 from tests.fake_runs import save_finished_run
 

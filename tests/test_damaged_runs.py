@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.engine.config import TrainConfig
 from core.engine.curves import loss_curve
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from core.lab.jobs import JobManager
 from core.views import mistakes_view
@@ -290,9 +290,9 @@ def damaged_lab(tmp_path, saved_run, monkeypatch):
     monkeypatch.setenv("MNIST_LAB_RUNS", str(root))
     st.cache_resource.clear()
     yield ids
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().shutdown()
+    services.lab().shutdown()
     st.cache_resource.clear()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from core.engine.display_name import clean_name, name_keys, name_problem, names_look_alike
 from core.engine.presets import LECTURE, QUICK
-from core.engine.runs import RunStore, owner_tag
+from core.engine.run_store import RunStore, owner_tag
 from core.lab.names import NAMES_FILE, NOT_HELD, TAKEN, NameRegistry
 from core.lab.urlconfig import to_query
 from tests.fake_runs import save_finished_run
@@ -215,7 +215,7 @@ def test_the_server_refuses_a_run_signed_with_a_name_the_browser_does_not_hold(l
 
 
 def test_a_train_link_lets_a_classmate_watch_but_does_not_change_their_settings(lab):
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
     owner = lab("pages/train.py", **{**to_query(LECTURE), "epochs": "1", "batch_size": "1"})
     owner.button(key="train_start").click().run()
@@ -227,7 +227,7 @@ def test_a_train_link_lets_a_classmate_watch_but_does_not_change_their_settings(
         setup = lab("pages/hyperparameters.py", **to_query(LECTURE))  # a shared setup, without a run: shown
         assert setup.session_state["lab_config"] == LECTURE
     finally:
-        job_manager().stop(job_id, owner.session_state["lab_owner"])
+        services.lab().stop(job_id, owner.session_state["lab_owner"])
 
 
 def test_the_browser_holds_its_name_so_its_other_tabs_and_a_refresh_sign_with_it(lab):

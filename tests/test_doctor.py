@@ -14,7 +14,7 @@ from core.engine.doctor import GOOD_LR, Code, diagnose, round_lr
 from core.engine.events import EndEvent
 from core.engine.presets import LECTURE
 from core.engine.report_card import ReportCardEvent
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.engine.trainer import Trainer
 from core.views.doctor_view import finding_text, try_label

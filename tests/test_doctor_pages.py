@@ -10,7 +10,7 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.events import EndEvent, StepEvent, TrainResult
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from tests.lab_helpers import wait_until
 

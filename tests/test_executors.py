@@ -18,15 +18,15 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
-from core.engine.runs import RunStore
-from core.lab import jobs
+from core.engine.run_store import RunStore
+from core.lab import dispatch
 from core.lab.executors import executor_kind, make_executor
 from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.job_sink import JobSink
 from core.lab.jobs import JobManager
-from tests.lab_helpers import REPO, steps_of, true_progress, wait_until
+from tests.lab_helpers import REPO, live_job, steps_of, true_progress, wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
@@ -71,7 +71,7 @@ def steady_steps(job, timeout: float = 30.0) -> int:
 
 
 def test_a_run_trains_and_is_saved_by_the_server(manager):
-    job = manager.submit(QUICK, owner="ann", label="first")
+    job = live_job(manager, QUICK, owner="ann", label="first")
     snap = manager.wait(job.id, timeout=60)
     assert snap.status == "finished" and snap.step == snap.total_steps == 20
     assert [e["epoch"] for e in snap.epoch_metrics] == [1, 2] and len(snap.curve) == 20
@@ -82,7 +82,7 @@ def test_a_run_trains_and_is_saved_by_the_server(manager):
 
 
 def test_pause_resume_and_stop_reach_the_worker(manager):
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
     assert manager.pause(job.id, "ann")
     held = steady_steps(job)  # the steps already under way or on the wire still arrive
@@ -100,7 +100,7 @@ def test_the_speed_and_time_left_shown_while_it_trains_are_within_a_quarter_of_t
     # Steps reach the server in batches (a local worker's every 0.25 s, the Ray executor's polls every 0.5 s): the
     # speed must come from when they happened. The truth comes afterwards, from the epochs the run measured.
     config = TrainConfig(epochs=4, batch_size=1)
-    job = manager.submit(config, owner="ann")
+    job = live_job(manager, config, owner="ann")
     shown = []
     while not job.status.ended:
         snap = job.snapshot()
@@ -117,7 +117,7 @@ def test_the_speed_and_time_left_shown_while_it_trains_are_within_a_quarter_of_t
 
 
 def test_a_new_learning_rate_reaches_the_worker(manager):
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
     job._trainer.set_lr(0.5)  # the run's control, as Job.set_lr will use it
     with pytest.raises(ValueError, match="above 0"):
@@ -127,7 +127,7 @@ def test_a_new_learning_rate_reaches_the_worker(manager):
 
 
 def test_runs_wait_in_order_and_one_students_stop_never_stops_anothers(manager):
-    ann, bob, cy = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    ann, bob, cy = (live_job(manager, LONG, owner=o) for o in ("ann", "bob", "cy"))
     wait_until(lambda: ann.status == bob.status == "running", what="two running")
     assert cy.snapshot().queue_position == 1 and manager.training == 2
     assert not manager.stop(bob.id, "ann") and bob.status == "running"
@@ -146,7 +146,7 @@ def test_failure_and_divergence_are_reported_in_words(manager):
 
 
 def test_the_finder_runs_beside_a_full_class_in_the_helper_worker(manager):
-    busy = [manager.submit(LONG, owner=o) for o in ("ann", "bob")]
+    busy = [live_job(manager, LONG, owner=o) for o in ("ann", "bob")]
     wait_until(lambda: all(steps_of(job) > 0 for job in busy), what="every slot training")
     found = manager.find_lr(TrainConfig(train_subset=500), "cy")  # does not wait for a free slot
     assert found.suggested_lr > 0 and len(found.points) > 10 and found.reason
@@ -156,11 +156,12 @@ def test_the_finder_runs_beside_a_full_class_in_the_helper_worker(manager):
 
 
 def test_a_light_finder_answers_while_a_classmates_heavy_one_runs(manager):
-    heavy = manager.start_finder(TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024)), "ann")  # minutes
+    manager.start_finder(TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024)), "ann")  # minutes
     found = manager.find_lr(TrainConfig(train_subset=500), "bob", timeout=120)  # in the other helper
-    assert found.suggested_lr > 0 and not heavy.done
+    assert found.suggested_lr > 0 and not manager.finder("ann").done
     assert manager.stop_finder("ann")
-    assert heavy.wait(10) and heavy.stopped  # stopped between two steps, in its worker
+    heavy = manager.wait_finder("ann", 10)
+    assert heavy.done and heavy.stopped  # stopped between two steps, in its worker
     assert manager.find_lr(TrainConfig(train_subset=500), "cy", timeout=120).suggested_lr > 0  # helper is back
 
 
@@ -169,9 +170,9 @@ def test_a_run_waiting_for_a_worker_is_stopped_at_once(executor, tmp_path):
         pytest.skip("threads start a run at once: there is no worker to wait for")
     manager = JobManager(RunStore(tmp_path / "runs"), executor=executor, max_concurrent=3)  # one more than slots
     try:
-        busy = [manager.submit(LONG, owner=o) for o in ("ann", "bob")]
+        busy = [live_job(manager, LONG, owner=o) for o in ("ann", "bob")]
         wait_until(lambda: all(steps_of(job) > 0 for job in busy), what="every worker training")
-        waiting = manager.submit(LONG, owner="cy")
+        waiting = live_job(manager, LONG, owner="cy")
         wait_until(lambda: waiting.snapshot().message == "preparing", what="the third waits for a worker")
         assert manager.stop(waiting.id, "cy")
         assert manager.wait(waiting.id, timeout=2).status == "stopped"
@@ -230,17 +231,17 @@ def test_a_sink_that_fails_while_a_worker_trains_leaves_the_pool_whole(executor,
                 raise RuntimeError("the runs folder is full")
             super().on_step(event)
 
-    monkeypatch.setattr(jobs, "JobSink", FailingSink)
-    failed = [manager.submit(QUICK, owner="ann") for _ in range(2)]  # one on each worker
+    monkeypatch.setattr(dispatch, "JobSink", FailingSink)
+    failed = [live_job(manager, QUICK, owner="ann") for _ in range(2)]  # one on each worker
     assert [manager.wait(job.id, timeout=60).status for job in failed] == ["failed", "failed"]
-    later = [manager.submit(QUICK, owner=o) for o in ("bob", "cy")]  # both workers again, not a slot short
+    later = [live_job(manager, QUICK, owner=o) for o in ("bob", "cy")]  # both workers again, not a slot short
     assert [manager.wait(job.id, timeout=120).status for job in later] == ["finished", "finished"]
 
 
 def test_a_killed_worker_fails_only_its_own_run(executor, manager):
     if executor.kind == "threads":
         pytest.skip("threads have no worker process to kill")
-    ann = manager.submit(LONG, owner="ann")
+    ann = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(ann) > 5, what="ann's run trains")
     assert manager.wait(manager.submit(QUICK, owner="bob").id, timeout=60).status == "finished"  # on the other
     os.kill(ann._trainer.pid, signal.SIGKILL)  # the process that trains ann's run
@@ -248,7 +249,7 @@ def test_a_killed_worker_fails_only_its_own_run(executor, manager):
     assert snap.status == "failed" and snap.message.startswith(WORKER_LOST)
     assert manager.store.load(snap.run_id).status == "failed"
     # A fresh worker takes the lost one's place: the pool trains two runs at once again.
-    later = [manager.submit(QUICK, owner=o) for o in ("cy", "dee")]
+    later = [live_job(manager, QUICK, owner=o) for o in ("cy", "dee")]
     assert [manager.wait(job.id, timeout=120).status for job in later] == ["finished", "finished"]
     wait_until(lambda: len(executor.pids) == 2, timeout=120, what="the pool is full again")
 
@@ -288,10 +289,8 @@ KILLED_SERVER = textwrap.dedent("""
     import os
     os.environ["MNIST_LAB_EXECUTOR"] = "local"  # as a web server has it (conftest sets threads for tests)
     from core.engine.config import TrainConfig
-    from core.lab import jobs
-from core.lab.job_sink import JobSink
-from core.lab.jobs import JobManager
-    from core.engine.runs import RunStore
+    from core.lab.jobs import JobManager
+    from core.engine.run_store import RunStore
     manager = JobManager(RunStore({runs!r}), data=random_mnist(500, 100))
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")
     time.sleep(600)
@@ -303,11 +302,9 @@ KILLED_MID_FINDER = textwrap.dedent("""
     sys.path[:0] = [{repo!r}, {tests!r}]
     from conftest import random_mnist
     from core.engine.config import TrainConfig
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.lab.executors.local import LocalExecutor
-    from core.lab import jobs
-from core.lab.job_sink import JobSink
-from core.lab.jobs import JobManager
+    from core.lab.jobs import JobManager
     executor = LocalExecutor(random_mnist(2000, 100), slots=1)
     manager = JobManager(RunStore({runs!r}), executor=executor)
     executor.ensure_started()

@@ -11,11 +11,11 @@ from core.engine.events import check_new_lr
 from core.engine.lr_finder import FinderStopped
 from core.engine.trainer import Trainer
 from core.lab import finder
+from core.lab.cpu_share import FINDER_NICE_BELOW_TRAINING, TRAIN_NICE_ENV, lower_thread_priority
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.threads import ThreadExecutor
 from core.lab.jobs import RunRefused
-from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, TRAIN_NICE_ENV, lower_thread_priority
-from tests.lab_helpers import steps_of, wait_until
+from tests.lab_helpers import live_job, steps_of, wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps: always stopped long before the end
@@ -39,7 +39,7 @@ def test_every_rate_in_the_settings_range_is_taken(good):
 
 def test_the_largest_legal_rate_ends_a_run_as_diverged_never_failed(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 3, what="first steps")
     with pytest.raises(ValueError, match="learning rate must be"):
         manager.set_lr(job.id, "ann", 10**400)  # not OverflowError
@@ -51,7 +51,7 @@ def test_the_largest_legal_rate_ends_a_run_as_diverged_never_failed(make_manager
 # --- ownership, checked in the job manager --------------------------------------------------------------------
 def test_only_the_owner_controls_a_run(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 0, what="first step")
     assert not manager.pause(job.id, "bob") and not manager.pause(job.id, "")
     assert not manager.set_lr(job.id, "bob", 0.1) and not manager.stop(job.id, "bob")
@@ -77,7 +77,7 @@ def test_a_run_is_deleted_only_by_its_owner_or_the_instructor(make_manager):
 
 def test_a_training_run_cannot_be_deleted_even_by_its_owner(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 0, what="first step")
     with pytest.raises(ValueError, match="still training"):
         manager.delete_run(job.run_id, "ann", instructor=True)
@@ -86,7 +86,7 @@ def test_a_training_run_cannot_be_deleted_even_by_its_owner(make_manager):
 
 def test_stopping_every_run_is_the_instructors_alone(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     with pytest.raises(PermissionError, match="instructor"):
         manager.stop_all()
     assert job.status in ("queued", "running")
@@ -97,9 +97,9 @@ def test_stopping_every_run_is_the_instructors_alone(make_manager):
 # --- the queue is fair between students -----------------------------------------------------------------------
 def test_the_queue_takes_students_in_turn(make_manager):
     manager = make_manager(max_concurrent=1)
-    first, a2, a3 = (manager.submit(LONG, owner="ann") for _ in range(3))
+    first, a2, a3 = (live_job(manager, LONG, owner="ann") for _ in range(3))
     wait_until(lambda: first.status == "running", what="ann's first run")
-    b1 = manager.submit(LONG, owner="bob")
+    b1 = live_job(manager, LONG, owner="bob")
     # Bob never started a run, Ann just did: Bob's first goes before Ann's second and third.
     assert [s.id for s in manager.queue_order()] == [b1.id, a2.id, a3.id]
     assert [j.snapshot().queue_position for j in (b1, a2, a3)] == [1, 2, 3]
@@ -116,14 +116,14 @@ def test_the_queue_takes_students_in_turn(make_manager):
 
 def test_a_newcomer_waits_behind_one_run_of_each_classmate_not_all_of_them(make_manager):
     manager = make_manager(max_concurrent=1)
-    running = manager.submit(LONG, owner="zed")
+    running = live_job(manager, LONG, owner="zed")
     wait_until(lambda: running.status == "running", what="a run trains")
-    ann = [manager.submit(LONG, owner="ann") for _ in range(3)]
-    bob = [manager.submit(LONG, owner="bob") for _ in range(2)]
-    cy = manager.submit(LONG, owner="cy")
+    ann = [live_job(manager, LONG, owner="ann") for _ in range(3)]
+    bob = [live_job(manager, LONG, owner="bob") for _ in range(2)]
+    cy = live_job(manager, LONG, owner="cy")
     order = [s.id for s in manager.queue_order()]
     assert order == [ann[0].id, bob[0].id, cy.id, ann[1].id, bob[1].id, ann[2].id]
-    assert [manager.get(i).snapshot().queue_position for i in order] == [1, 2, 3, 4, 5, 6]
+    assert [manager.get(i).queue_position for i in order] == [1, 2, 3, 4, 5, 6]
     manager.stop_all(instructor=True)
 
 
@@ -144,7 +144,7 @@ def test_stop_ends_a_preparing_run_at_once(make_manager, data):
     executor = SlowStartExecutor(data)
     manager = make_manager(executor=executor)
     try:
-        job = manager.submit(QUICK, owner="ann")
+        job = live_job(manager, QUICK, owner="ann")
         wait_until(lambda: job.snapshot().message == "preparing", what="the run prepares")
         assert manager.stop(job.id, "ann")
         snap = manager.wait(job.id, timeout=2)
@@ -172,16 +172,18 @@ def test_one_finder_per_student_and_it_can_be_stopped(make_manager, monkeypatch)
     monkeypatch.setattr(finder, "FINDER_SPACING_S", 0)  # spaced finders: the next test
     manager = make_manager()
     heavy = TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024))  # legal, but minutes of steps
-    task = manager.start_finder(heavy, "ann")
+    manager.start_finder(heavy, "ann")
     with pytest.raises(RunRefused, match="still running"):
         manager.start_finder(TrainConfig(train_subset=500), "ann")
     found = manager.find_lr(TrainConfig(train_subset=500), "bob", timeout=120)  # not behind ann's
-    assert found.suggested_lr > 0 and not task.done
+    assert found.suggested_lr > 0 and not manager.finder("ann").done
     assert not manager.stop_finder("bob")  # bob's has ended; ann's is not his to stop
     assert manager.stop_finder("ann")
-    assert task.wait(10) and task.stopped and "stopped" in task.message
-    again = manager.start_finder(TrainConfig(train_subset=500), "ann")  # the stopped one no longer counts
-    assert again.wait(120) and again.result is not None
+    task = manager.wait_finder("ann", 10)
+    assert task.done and task.stopped and "stopped" in task.message
+    manager.start_finder(TrainConfig(train_subset=500), "ann")  # the stopped one no longer counts
+    again = manager.wait_finder("ann", 120)
+    assert again.done and again.result is not None
 
 
 def test_a_students_next_finder_waits_a_while_and_they_are_told_how_long(make_manager):
@@ -190,7 +192,8 @@ def test_a_students_next_finder_waits_a_while_and_they_are_told_how_long(make_ma
     assert manager.find_lr(light, "ann", timeout=120).suggested_lr > 0
     with pytest.raises(RunRefused, match=r"another learning-rate finder in \d+ s"):
         manager.start_finder(light, "ann")
-    assert manager.start_finder(light, "bob").wait(120)  # a classmate's finder is not held up
+    manager.start_finder(light, "bob")
+    assert manager.wait_finder("bob", 120).done  # a classmate's finder is not held up
 
 
 class Helpers:

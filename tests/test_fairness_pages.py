@@ -3,7 +3,7 @@ Stop. Through Streamlit's AppTest, on the small fake MNIST."""
 
 from core.engine.config import TrainConfig
 from core.engine.events import EndEvent, TrainResult
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 
 HEAVY = TrainConfig(batch_size=1024, hidden=(1024, 1024, 1024))  # legal, but minutes of finder
@@ -50,10 +50,12 @@ def test_a_running_finder_has_a_stop_for_its_student(lab):
     at.button(key="lr_find").click().run()
     assert not at.exception and at.button(key="lr_find").disabled  # one at a time
     at.button(key="lr_stop").click().run()
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    task = job_manager().finder(at.session_state["lab_owner"])
-    assert task.wait(10) and task.stopped
+    # Returns once stopped. A finder helper runs at nice 19 (below training): on a busy machine it is the last to get
+    # a core, and it took more than 10 s to see the Stop.
+    task = services.lab().wait_finder(at.session_state["lab_owner"], 60)
+    assert task.done and task.stopped
     at.run()
     assert any("stopped before it found a rate" in w.value for w in at.warning)
     assert not at.button(key="lr_find").disabled and "hp_lr_found" not in at.session_state

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 from tests.lab_helpers import APP, REPO
 
@@ -23,9 +22,9 @@ def test_the_shell_and_home_import_nothing_heavy_before_their_text():
     assert "core.views.samples" not in top and "torch" not in top
 
 
-def test_the_shell_runs_navigation_before_starting_the_job_manager():
-    shell = Path(APP).read_text()
-    assert shell.index("st.navigation(") < shell.index("page.run()") < shell.rindex("job_manager()")
+def test_the_shell_runs_navigation_before_starting_the_lab():
+    shell = APP.read_text()
+    assert shell.index("st.navigation(") < shell.index("page.run()") < shell.rindex("\nlab()")
 
 
 def test_the_server_config_keeps_training_and_pages_fast_and_hides_the_file_list():

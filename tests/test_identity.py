@@ -1,5 +1,5 @@
 """core.lab.identity as plain Python: signed owner ids, the lab's secret, new ids per address, client addresses,
-signed-in accounts; the instructor token's guard (core.lab.classroom.TokenGuard); and the lab's one count of both
+signed-in accounts; the instructor token's guard (core.lab.instructor_token.TokenGuard); and the lab's one count of both
 (core.lab.guards)."""
 
 import logging
@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
-from core.lab.classroom import TokenGuard, token_matches
+from core.engine.run_store import RunStore
 from core.lab.guards import LabGuards
 from core.lab.identity import (
     DEFAULT_NEW_IDS_PER_HOUR,
@@ -34,6 +33,7 @@ from core.lab.identity import (
     new_ids_per_hour,
     proxies_in_front,
 )
+from core.lab.instructor_token import TokenGuard, token_matches
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from tests.lab_helpers import REPO
 
@@ -323,7 +323,7 @@ def test_the_server_wide_wait_doubles_and_is_capped_and_forgotten():
 
 def test_wrong_tries_are_logged_with_the_address_and_the_guard_never_sees_a_guess(caplog):
     guard = TokenGuard(clock=Clock())
-    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+    with caplog.at_level(logging.WARNING, logger="core.lab.instructor_token"):
         guard.attempt("10.5.0.1", token_matches("my-secret-guess-123", TOKEN))  # the web process compares
         guard.attempt("10.5.0.1", True)  # refused while waiting: it does not count, not logged again
     messages = [r.getMessage() for r in caplog.records]
@@ -367,7 +367,7 @@ def server(lab, monkeypatch):
 
 
 def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
-    from pages.ui import common
+    from pages.ui import common, services
 
     lab, visitor = server
     mine = lab("pages/train.py").session_state[common.OWNER]
@@ -375,8 +375,8 @@ def test_a_page_session_never_adopts_a_cookie_the_server_did_not_sign(server):
             secrets.token_hex(16))):
         visitor["cookie"] = edited
         edited_owner = lab("pages/train.py").session_state[common.OWNER]
-        assert edited_owner == common.owner_ids().stand_in_for(visitor["ip"]) != mine  # neither the edit nor mine
-    visitor["cookie"] = common.owner_ids().cookie_for(mine)
+        assert edited_owner == services.owner_ids().stand_in_for(visitor["ip"]) != mine  # neither the edit nor mine
+    visitor["cookie"] = services.owner_ids().cookie_for(mine)
     visitor["ip"] = "10.8.0.2"
     assert lab("pages/train.py").session_state[common.OWNER] == mine  # a signed cookie keeps its owner anywhere
 
@@ -398,12 +398,12 @@ def unlock_buttons(at):
 
 def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(server, monkeypatch, caplog):
     monkeypatch.setenv("MNIST_LAB_INSTRUCTOR_TOKEN", TOKEN)
-    from pages.ui import common
+    from pages.ui import services
 
     lab, visitor = server
-    common.lab_guards().token_guard.clock = Clock()  # the tabs open within one moment, however slow the machine
+    services.lab_guards().token_guard.clock = Clock()  # the tabs open within one moment, however slow the machine
     said = []
-    with caplog.at_level(logging.WARNING, logger="core.lab.classroom"):
+    with caplog.at_level(logging.WARNING, logger="core.lab.instructor_token"):
         for n in range(12):  # twelve fresh tabs from twelve addresses, one guess each, the last one right
             visitor["ip"] = f"10.9.0.{n}"
             at = lab("pages/class.py")
@@ -413,7 +413,7 @@ def test_token_guesses_from_many_sessions_of_one_server_are_slowed_and_logged(se
     assert [("not the instructor token" in s, "did not count" in s) for s in said] == [(True, False)] * 4 + [
         (False, True)] * 8
     assert not any(b.label == "Set the challenge" for b in at.button)  # the right token came during the wait
-    logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.classroom"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "core.lab.instructor_token"]
     assert len(logged) == 4 and all(f"10.9.0.{n}" in logged[n] for n in range(4))
     assert not any("guess-" in line or TOKEN in line for line in logged)
 
@@ -439,7 +439,7 @@ TEACHER = {"is_logged_in": True, "iss": "https://id.school.example", "sub": "t-9
 
 
 def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(server, monkeypatch):
-    from pages.ui import common
+    from pages.ui import common, services
     from pages.ui.display_name import STUDENT
 
     monkeypatch.setattr(common, "signin_configured", lambda: True)
@@ -453,7 +453,7 @@ def test_with_sign_in_only_an_account_trains_and_its_runs_are_the_accounts(serve
     ann = account_page("pages/train.py", ANN)
     assert ann.session_state[STUDENT] == "Ann Lee" and "Sign in" not in [b.label for b in ann.button]
     ann.button(key="train_start").click().run()
-    manager = common.job_manager()
+    manager = services.lab()
     job = manager.get(ann.query_params["job"][0] if isinstance(ann.query_params["job"], list)
                       else ann.query_params["job"])
     assert job.owner == account_owner_id(ANN["iss"], ANN["sub"])

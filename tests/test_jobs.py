@@ -1,4 +1,4 @@
-"""core.lab.jobs, job and tuning as plain Python: start, pause, resume, stop, queue, limits, recovery, memory."""
+"""core.lab.jobs, job and cpu_share as plain Python: start, pause, resume, stop, queue, limits, recovery, memory."""
 
 import gc
 import json
@@ -19,16 +19,16 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors, MNISTUnavailable
 from core.engine.events import PauseEvent, StartEvent, StepEvent
 from core.engine.presets import PRESETS
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
+from core.lab.cpu_share import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, max_concurrent_runs, torch_threads
 from core.lab.estimate import RUN_BUDGET, RunBudget, steps_per_epoch
 from core.lab.job import Job
 from core.lab.job_sink import JobSink
 from core.lab.job_text import end_text, progress_text, queue_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, JobManager, RunRefused
 from core.lab.sweep import best, results
-from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, max_concurrent_runs, torch_threads
 from core.views.history import history_rows
-from tests.lab_helpers import REPO, steps_of, wait_until
+from tests.lab_helpers import REPO, live_job, steps_of, wait_until
 
 QUICK = TrainConfig(epochs=2, batch_size=50, train_subset=500)  # 20 steps: done in well under a second
 LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run budget: it is stopped long before
@@ -37,7 +37,7 @@ LONG = TrainConfig(epochs=5, batch_size=1)  # minutes of steps, within the run b
 # --- one job -----------------------------------------------------------------------------------------------
 def test_a_job_trains_in_the_background_and_is_saved(make_manager):
     manager = make_manager()
-    job = manager.submit(QUICK, owner="ann", label="first")
+    job = live_job(manager, QUICK, owner="ann", label="first")
     assert job.status in ("queued", "running")  # submit returns at once
     snap = manager.wait(job.id, timeout=30)
     assert snap.status == "finished" and not snap.active
@@ -54,7 +54,7 @@ def test_a_job_trains_in_the_background_and_is_saved(make_manager):
 
 def test_pause_holds_the_run_and_resume_lets_it_go_on(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
     assert manager.pause(job.id, job.owner)
     assert job.snapshot().status == "paused"
@@ -71,7 +71,7 @@ def test_pause_holds_the_run_and_resume_lets_it_go_on(make_manager):
 
 def test_the_owner_changes_the_learning_rate_live_and_the_run_keeps_it(make_manager):
     manager = make_manager()
-    job = manager.submit(TrainConfig(epochs=1, batch_size=1, train_subset=2000), owner="ann")  # 2,000 steps
+    job = live_job(manager, TrainConfig(epochs=1, batch_size=1, train_subset=2000), owner="ann")  # 2,000 steps
     wait_until(lambda: steps_of(job) > 5, what="first steps")
     assert manager.pause(job.id, "ann")  # held, so the change lands on a known step
     assert not manager.set_lr(job.id, "bob", 0.1)  # only the browser that started it
@@ -94,7 +94,7 @@ def test_the_owner_changes_the_learning_rate_live_and_the_run_keeps_it(make_mana
 
 def test_a_one_cycle_run_keeps_its_schedule(make_manager):
     manager = make_manager()
-    job = manager.submit(replace(LONG, schedule="onecycle"), owner="ann")
+    job = live_job(manager, replace(LONG, schedule="onecycle"), owner="ann")
     wait_until(lambda: steps_of(job) > 0, what="first step")
     with pytest.raises(ValueError, match="one-cycle"):
         manager.set_lr(job.id, "ann", 0.1)
@@ -103,7 +103,7 @@ def test_a_one_cycle_run_keeps_its_schedule(make_manager):
 
 def test_stop_acts_within_a_second_and_says_where(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 5, what="first steps")
     began = time.monotonic()
     assert manager.stop(job.id, job.owner)
@@ -117,7 +117,7 @@ def test_stop_acts_within_a_second_and_says_where(make_manager):
 
 def test_a_paused_run_can_be_stopped(make_manager):
     manager = make_manager()
-    job = manager.submit(LONG, owner="ann")
+    job = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(job) > 0, what="first step")
     manager.pause(job.id, job.owner)
     manager.stop(job.id, job.owner)
@@ -126,7 +126,7 @@ def test_a_paused_run_can_be_stopped(make_manager):
 
 def test_live_progress_has_speed_and_time_left(make_manager):
     manager = make_manager()
-    job = manager.submit(TrainConfig(epochs=3, batch_size=4, train_subset=2000), owner="ann")
+    job = live_job(manager, TrainConfig(epochs=3, batch_size=4, train_subset=2000), owner="ann")
     wait_until(lambda: job.snapshot().eta_seconds is not None, what="a speed estimate")
     snap = job.snapshot()
     assert snap.samples_per_second > 0 and snap.eta_seconds >= 0
@@ -162,8 +162,8 @@ def test_speed_and_time_left_come_from_when_steps_happened_not_when_they_arrived
 def test_snapshots_are_reused_until_something_changes(make_manager):
     manager = make_manager()
     snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
-    assert manager.snapshot(snap.id) is snap
-    assert manager.snapshot("no-such-job") is None
+    assert manager.get(snap.id) is snap
+    assert manager.get("no-such-job") is None
 
 
 def test_divergence_is_reported_in_words(make_manager):
@@ -196,7 +196,7 @@ def test_missing_mnist_fails_the_job_with_the_advice(tmp_path, monkeypatch):
 # --- the queue and the limit --------------------------------------------------------------------------------
 def test_with_one_slot_runs_wait_in_a_fifo_queue_with_positions(make_manager):
     manager = make_manager(max_concurrent=1)
-    first, second, third = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    first, second, third = (live_job(manager, LONG, owner=o) for o in ("ann", "bob", "cy"))
     wait_until(lambda: first.status == "running", what="first running")
     assert (second.snapshot().status, second.snapshot().queue_position) == ("queued", 1)
     assert third.snapshot().queue_position == 2
@@ -210,7 +210,7 @@ def test_with_one_slot_runs_wait_in_a_fifo_queue_with_positions(make_manager):
 
 def test_stop_on_a_queued_run_cancels_it_without_a_trace(make_manager):
     manager = make_manager(max_concurrent=1)
-    first, queued, last = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    first, queued, last = (live_job(manager, LONG, owner=o) for o in ("ann", "bob", "cy"))
     assert manager.stop(queued.id, queued.owner)
     snap = queued.snapshot()
     assert snap.status == "stopped" and "cancelled" in snap.message and snap.run_id is None
@@ -245,7 +245,7 @@ def test_a_stop_that_lands_as_a_worker_takes_the_run_keeps_no_empty_run(make_man
 
 def test_the_limit_is_respected_with_two_slots(make_manager):
     manager = make_manager(max_concurrent=2)
-    jobs = [manager.submit(LONG, owner=f"s{i}") for i in range(3)]
+    jobs = [live_job(manager, LONG, owner=f"s{i}") for i in range(3)]
     wait_until(lambda: jobs[0].status == jobs[1].status == "running", what="two running")
     time.sleep(0.2)
     assert jobs[2].status == "queued" and manager.training == 2
@@ -253,8 +253,8 @@ def test_the_limit_is_respected_with_two_slots(make_manager):
 
 def test_one_students_stop_never_stops_anothers_run(make_manager):
     manager = make_manager(max_concurrent=2)
-    ann = manager.submit(LONG, owner="ann")
-    bob = manager.submit(TrainConfig(epochs=1, batch_size=10, train_subset=1000), owner="bob")
+    ann = live_job(manager, LONG, owner="ann")
+    bob = live_job(manager, TrainConfig(epochs=1, batch_size=10, train_subset=1000), owner="bob")
     wait_until(lambda: ann.status == "running" and bob.status == "running", what="both running")
     manager.stop(ann.id, ann.owner)
     assert manager.wait(bob.id, timeout=30).status == "finished"
@@ -265,7 +265,7 @@ def test_positions_are_renumbered_before_the_next_run_can_be_seen_running(make_m
     # The race behind a flaky FIFO test: the next run's thread marked it running while its followers still
     # had their old queue positions. A slow renumbering makes the old order fail every time.
     manager = make_manager(max_concurrent=1)
-    first, second, third = (manager.submit(LONG, owner=o) for o in ("ann", "bob", "cy"))
+    first, second, third = (live_job(manager, LONG, owner=o) for o in ("ann", "bob", "cy"))
     wait_until(lambda: first.status == "running", what="first running")
     seen = []
     original_mark_running, original_set_position = Job.mark_running, Job.set_queue_position
@@ -287,10 +287,10 @@ def test_positions_are_renumbered_before_the_next_run_can_be_seen_running(make_m
 
 def test_a_link_lets_others_watch_a_run_but_never_control_it(make_manager):
     manager = make_manager(max_concurrent=1)
-    ann = manager.submit(LONG, owner="ann")
-    queued = manager.submit(LONG, owner="ann")
+    ann = live_job(manager, LONG, owner="ann")
+    queued = live_job(manager, LONG, owner="ann")
     wait_until(lambda: steps_of(ann) > 0, what="first step")
-    assert manager.snapshot(ann.id).owner == "ann"  # anyone with the id can watch
+    assert manager.get(ann.id).owner == "ann"  # anyone with the id can watch
     assert not manager.pause(ann.id, "bob") and ann.status == "running"
     assert not manager.stop(ann.id, "bob") and not manager.stop(queued.id, "bob")
     assert manager.pause(ann.id, "ann") and not manager.resume(ann.id, "bob")
@@ -310,8 +310,8 @@ def test_only_the_owner_can_stop_a_sweep(make_manager):
 
 def test_one_browser_may_have_at_most_three_runs_waiting(make_manager):
     manager = make_manager(max_concurrent=1)
-    blocker = manager.submit(LONG, owner="bob")
-    mine = [manager.submit(QUICK, owner="ann") for _ in range(MAX_WAITING_PER_OWNER)]
+    blocker = live_job(manager, LONG, owner="bob")
+    mine = [live_job(manager, QUICK, owner="ann") for _ in range(MAX_WAITING_PER_OWNER)]
     assert manager.waiting_of("ann") == 3
     with pytest.raises(RunRefused, match="at most 3 waiting"):
         manager.submit(QUICK, owner="ann")
@@ -359,10 +359,10 @@ def test_shutdown_waits_for_the_warm_up_so_the_process_can_exit_cleanly(make_man
 
 def test_two_students_at_once_with_one_slot_both_end_correctly(make_manager):
     manager = make_manager(max_concurrent=1)
-    ann, bob = manager.submit(QUICK, owner="ann"), manager.submit(QUICK, owner="bob")
+    ann, bob = live_job(manager, QUICK, owner="ann"), live_job(manager, QUICK, owner="bob")
     assert bob.snapshot().queue_position == 1 or bob.status == "running"
     assert manager.wait(ann.id, 30).status == manager.wait(bob.id, 30).status == "finished"
-    assert manager.snapshot(ann.id).run_id != manager.snapshot(bob.id).run_id
+    assert manager.get(ann.id).run_id != manager.get(bob.id).run_id
 
 
 # --- configuration, memory, forgetting ----------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_the_manager_keeps_no_model_after_a_run(make_manager, monkeypatch):
 
 
 def test_ended_jobs_beyond_the_limit_are_forgotten(make_manager, monkeypatch):
-    monkeypatch.setattr("core.lab.jobs.KEEP_ENDED", 2)
+    monkeypatch.setattr("core.lab.dispatch.KEEP_ENDED", 2)
     manager = make_manager()
     ids = [manager.wait(manager.submit(QUICK, owner="ann").id, 30).id for _ in range(3)]
     assert manager.get(ids[0]) is None and manager.get(ids[2]) is not None
@@ -467,7 +467,7 @@ KILLED_SERVER = textwrap.dedent("""
     from conftest import random_mnist
     from core.engine.config import TrainConfig
     from core.lab.jobs import JobManager
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     data = random_mnist(500, 100)
     manager = JobManager(RunStore({runs!r}), data=data)
     manager.submit(TrainConfig(epochs=100, batch_size=1, train_subset=500), owner="ann")

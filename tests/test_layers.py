@@ -1,4 +1,5 @@
-"""The layers of core/ as the folders show them, checked on every module's imports (function-level ones too).
+"""The layers of core/ as the folders show them, checked on every module's imports (function-level ones too),
+and no import cycle among the modules of core/ and pages/.
 
 engine: settings, data, network, trainer, run store, CLI; imports nothing else of core.
 lessons: may use the engine. views (words and pictures for the pages): may use the engine and lessons.
@@ -7,6 +8,7 @@ Nothing in core/ imports streamlit: the CLI, tests and torchrun use it without o
 """
 
 import ast
+import graphlib
 from pathlib import Path
 
 from tests.lab_helpers import REPO
@@ -28,8 +30,7 @@ def imported_modules(path: Path) -> set[str]:
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
-            if node.module == "core":
-                found |= {f"core.{alias.name}" for alias in node.names}
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # maybe a module: `from core import x`
     return found
 
 
@@ -58,3 +59,18 @@ def test_core_never_imports_streamlit():
     users = [str(p.relative_to(CORE)) for p in CORE.rglob("*.py")
              if any(m.split(".")[0] == "streamlit" for m in imported_modules(p))]
     assert users == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_cycle_among_our_modules():
+    paths = {module_name(path): path for folder in ("core", "pages") for path in (REPO / folder).rglob("*.py")}
+    graph = {name: {module for module in imported_modules(path) if module in paths and module != name}
+             for name, path in paths.items()}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as cycle:
+        raise AssertionError(f"import cycle: {' -> '.join(cycle.args[1])}") from None

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.engine.curves import Curve, loss_curve
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.views import loss_sound as sound_module
 from core.views.loss_sound import HIGH_HZ, LOW_HZ, RATE, SECONDS, TICK_HZ, epoch_starts, loss_sound, pitch_scale
 
@@ -143,9 +143,9 @@ def test_listen_plays_the_live_curve_and_a_refresh_keeps_the_player_without_maki
     monkeypatch.setattr(pages.ui.listen, "loss_sound", lambda lines: made.append(lines) or loss_sound(lines))
     at = lab("pages/train.py", **SMALL)
     at.button(key="train_start").click().run()
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    assert job_manager().wait(at.query_params["job"], timeout=60).status == "finished"
+    assert services.lab().wait(at.query_params["job"], timeout=60).status == "finished"
     at.run()
     assert audio(at) == []  # nothing plays unasked
     at.button(key="live_listen").click().run()
@@ -166,9 +166,9 @@ def test_listen_plays_the_live_curve_and_a_refresh_keeps_the_player_without_maki
 def test_the_history_listens_to_the_runs_chosen_for_its_chart(lab, runs_dir):
     at = lab("pages/train.py", **SMALL)
     at.button(key="train_start").click().run()
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().wait(at.query_params["job"], timeout=60)
+    services.lab().wait(at.query_params["job"], timeout=60)
     at.run()
     (run,) = RunStore(runs_dir).list()
     at.multiselect(key="history_compare").set_value([run.id]).run()

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.engine.calibration import calibration
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from core.lessons.digits import NOT_IMAGE
 from core.lessons.mistakes import confusion, gallery, headline, per_class_accuracy

@@ -72,7 +72,7 @@ def test_run_option_line_names_label_accuracy_settings_and_unusual_status():
 
 def test_run_option_line_of_a_real_run(mnist, runs_dir):
     from core.engine.config import TrainConfig
-    from core.engine.runs import RunStore
+    from core.engine.run_store import RunStore
     from core.engine.trainer import Trainer
 
     store = RunStore(runs_dir)

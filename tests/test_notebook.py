@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 from core.engine.config import SETTINGS, TrainConfig
 from core.engine.folders import default_root
 from core.engine.reproduce import reproduce_notebook, reproduce_script
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from tests.test_reproduce import another_value, imported, script_constants
 

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer
 from core.lessons.one_step import digit_inputs, network_weights, train_step
 from pages.ui.one_step_panel import TAB_LABEL as ONE_STEP_TAB

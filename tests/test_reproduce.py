@@ -13,7 +13,7 @@ import pytest
 from core.engine.config import SETTINGS, TrainConfig
 from core.engine.data import default_root
 from core.engine.reproduce import reproduce_script
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from tests.lab_helpers import REPO
 
 

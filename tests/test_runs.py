@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import Trainer, predict
 from tests.lab_helpers import REPO, wait_until
 

@@ -13,9 +13,9 @@ SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 1
 
 
 def manager():
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    return job_manager()
+    return services.lab()
 
 
 def _by_key(at, name):
@@ -175,9 +175,9 @@ def test_pause_resume_and_stop_buttons_reach_the_run(lab):
     at.button(key="train_start").click().run()
     job_id = at.query_params["job"]
     at.button(key="job_pause").click().run()
-    assert manager().snapshot(job_id).status == "paused"
+    assert manager().get(job_id).status == "paused"
     at.button(key="job_resume").click().run()
-    assert manager().snapshot(job_id).status == "running"
+    assert manager().get(job_id).status == "running"
     at.button(key="job_stop").click().run()
     assert manager().wait(job_id, timeout=5).status == "stopped"
     at.run()
@@ -194,8 +194,8 @@ def test_the_owner_changes_the_learning_rate_live_and_the_loss_chart_marks_it(la
     assert not at.exception
     assert any(s.startswith("Learning rate 0.05 from the next step") for s in texts(at, "success"))
     at.button(key="job_resume").click().run()
-    wait_until(lambda: manager().snapshot(job_id).lr_changes, 5, "the new rate's first step", every=0.05)
-    ((step, lr),) = manager().snapshot(job_id).lr_changes
+    wait_until(lambda: manager().get(job_id).lr_changes, 5, "the new rate's first step", every=0.05)
+    ((step, lr),) = manager().get(job_id).lr_changes
     at.run()
     loss = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert lr == 0.05 and [shape["x0"] for shape in loss["layout"]["shapes"]] == [step + 1]
@@ -236,7 +236,7 @@ def test_a_second_student_waits_in_the_queue_with_a_position(lab):
     assert any("1 training and 1 waiting, 1 of them yours (at most 3 may wait)" in c for c in texts(at, "caption"))
     manager().stop(blocker.id, "someone else")
     assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
-    assert manager().snapshot(blocker.id).status == "stopped"
+    assert manager().get(blocker.id).status == "stopped"
 
 
 def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
@@ -248,7 +248,7 @@ def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
     assert not {"job_pause", "job_stop", "job_resume", "job_cancel", "job_apply_lr"} & {b.key for b in watcher.button}
     assert not watcher.number_input  # nor the learning-rate box
     assert any("only that browser can pause or stop it" in c for c in texts(watcher, "caption"))
-    assert manager().snapshot(job_id).status == "running"
+    assert manager().get(job_id).status == "running"
     owner.button(key="job_stop").click().run()  # the owner's controls still work
     assert manager().wait(job_id, timeout=5).status == "stopped"
 

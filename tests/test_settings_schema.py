@@ -7,7 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.engine.cli import build_parser, config_from_args
+from core.engine.cli_args import build_parser, config_from_args
 from core.engine.config import SETTINGS, ConfigError, TrainConfig
 from core.engine.kinds import Number
 from core.engine.schema import KINDS, Cli
@@ -97,9 +97,9 @@ def hyperparameters_page(runs_dir):
     at.switch_page("pages/hyperparameters.py").run()
     assert not at.exception, at.exception
     yield at
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
-    job_manager().shutdown()
+    services.lab().shutdown()
     st.cache_resource.clear()
 
 

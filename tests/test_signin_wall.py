@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from core.engine.presets import QUICK
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.identity import SIGN_IN_EVERY_PAGE_ENV, sign_in_every_page
 from tests.fake_runs import save_finished_run
 

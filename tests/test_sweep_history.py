@@ -4,8 +4,8 @@ import pytest
 
 from core.engine.config import TrainConfig
 from core.engine.presets import QUICK
-from core.engine.runs import RunStore
-from core.lab.sweep import SWEEPABLE, Sweep, SweepRow, best, format_param_value, sweep_configs
+from core.engine.run_store import RunStore
+from core.lab.sweep import SWEEPABLE, SweepJobs, SweepRow, best, format_param_value, sweep_configs
 from core.views.history import history_rows, network_words, run_title, settings_text
 
 
@@ -43,7 +43,7 @@ def test_best_is_the_most_accurate_finished_run():
 
 
 def test_sweep_labels_and_values_read_well():
-    sweep = Sweep("s", "hidden", ((128, 64),), "ann")
+    sweep = SweepJobs("s", "hidden", ((128, 64),), "ann")
     assert sweep.label_for((128, 64)) == "sweep: hidden layers 128-64"
     assert format_param_value("lr", 0.0003) == "0.0003" and format_param_value("optimizer", "adam") == "adam"
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.engine.config import TrainConfig
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lab.executors.base import WarmingUp
 from core.lab.executors.local import LocalExecutor, LocalWorker
 from core.lab.executors.pool import WorkerPool
@@ -140,10 +140,10 @@ def test_the_warm_up_reports_its_steps_and_ends_warm(tmp_path, make_random_mnist
 
 
 def test_the_train_page_says_how_the_warm_up_goes_while_the_first_run_waits(lab, monkeypatch):
-    from pages.ui.common import job_manager
+    from pages.ui import services
 
     at = lab("pages/train.py")
-    executor, released = job_manager().executor, threading.Event()
+    executor, released = services.lab().executor, threading.Event()
     real_train = executor.train
 
     def train_once_warm(config, sink, run_folder=None):

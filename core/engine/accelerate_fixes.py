@@ -1,6 +1,6 @@
 """Where the Trainer goes around HuggingFace Accelerate, each workaround in one named function.
 
-Measured on accelerate 1.15.0, the version requirements.txt pins (the timings are in README, "Measured").
+Measured on accelerate 1.15.0, the version requirements.txt pins (the timings are in docs/measured.md).
 On an upgrade, re-read the Accelerate code each comment names, and time an epoch with and without the
 workaround (benchmarks.data_pipeline times our Trainer): drop the ones the new version no longer needs.
 """

@@ -1,25 +1,64 @@
-"""What `python -m core.train` does once its flags and folders are good: load MNIST, train with a console report,
-save the run, and print its JSON summary (or run the learning-rate finder). core.engine.cli imports this module
-only then: torch and Accelerate take seconds to import, and a typo is answered at once."""
+"""What `python -m core.train` does once its flags and folders are good: load MNIST, train with a console report
+(Ctrl+C and SIGTERM stop it), save the run, and print its JSON summary (or run the learning-rate finder).
+core.engine.cli imports this module only then: torch and Accelerate take seconds to import, and a typo is answered
+at once."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
 from core.engine.calibration import expected_calibration_error
-from core.engine.cli import StopSignals, data_dir, runs_dir
+from core.engine.cli_args import data_dir, runs_dir
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTUnavailable, load_mnist
 from core.engine.events import Callback, EndEvent, EpochEvent, StartEvent, StepEvent, TrainResult
 from core.engine.fileio import atomic_write_bytes
 from core.engine.lr_finder import find_lr
 from core.engine.predictions import Predictions
-from core.engine.runs import Run, RunStore
+from core.engine.run_store import Run, RunStore
 from core.engine.status import Status
 from core.engine.trainer import Trainer, make_accelerator
+
+
+class StopNow(BaseException):
+    """A second Ctrl+C or SIGTERM: leave training at once, wherever it is (a BaseException, as Ctrl+C is)."""
+
+
+class StopSignals:
+    """Ctrl+C and SIGTERM: the first stops the run after the current step, a second one at once."""
+
+    def __init__(self):
+        self.trainer = None  # set once training is about to start; until then any signal stops at once
+        self.recorder = None  # the run being saved, to mark stopped when stopping at once
+        self.exit_code: int | None = None  # 128 + the first signal's number, the shell's convention
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._received)
+
+    def _received(self, signum, frame) -> None:
+        if self.exit_code is None:
+            self.exit_code = 128 + signum
+            if self.trainer is not None:
+                self.trainer.stop()
+                return
+        # Stopping at once; a third signal ends the process outright, whatever it is doing.
+        for each in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(each, signal.SIG_DFL)
+        raise StopNow
+
+
+def mark_stopped(recorder) -> None:
+    """Save a run cut short at once as stopped, not leave it "running" (weights are not saved then)."""
+    if recorder is None or recorder.record.get("status") != Status.RUNNING:
+        return  # no run yet, or it was already saved with its final status
+    steps = len(recorder.step_losses)
+    message = f"stopped at once after {steps} step{'s' * (steps != 1)}; the weights were not saved"
+    recorder.on_end(EndEvent(Status.STOPPED, message, TrainResult(Status.STOPPED, message, steps=steps)))
 
 
 class ConsoleReport(Callback):

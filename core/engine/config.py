@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from core.engine.kinds import Choice, ConfigError, Hidden, Number, Subset, Switch, Whole
+from core.engine.kinds import Choice, ConfigError, Number, Subset, Switch, Whole
+from core.engine.layer_sizes import Hidden
 from core.engine.network_size import count_cnn_parameters, count_parameters, flat_features
-from core.engine.schema import Cli, Setting, Sweep, Widget, setting, settings_of
+from core.engine.schema import Cli, Setting, SweepValues, Widget, setting, settings_of
 from core.engine.tracking import TRACKERS
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -40,7 +41,7 @@ class TrainConfig:
         "loss creeps down and the run ends long before the network has learned (try 0.0001 with SGD). "
         "Adam wants smaller rates (around 0.001) than plain SGD (around 0.01-0.1).",
         cli=Cli("learning rate (default {default})"), history="lr {}",
-        sweep=Sweep((0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), (0.001, 0.01, 0.1)),
+        sweep=SweepValues((0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0), (0.001, 0.01, 0.1)),
         widget=Widget("select_slider", ladder=(0.00001, 0.0001, 0.0003, 0.001, 0.002, 0.003, 0.01, 0.03, 0.1, 0.3,
                                                1.0, 3.0, 10.0)))
     batch_size: int = setting(
@@ -49,7 +50,7 @@ class TrainConfig:
         "per epoch; large batches give smooth, accurate steps but few of them, and each costs more. With a "
         "larger batch you can usually raise the learning rate.",
         cli=Cli("images per step (default {default})"), history="batch {}",
-        sweep=Sweep((8, 16, 32, 64, 128, 256, 512, 1024), (32, 128, 512)),
+        sweep=SweepValues((8, 16, 32, 64, 128, 256, 512, 1024), (32, 128, 512)),
         widget=Widget("select_slider", ladder=(1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)))
     epochs: int = setting(
         3, kind=Whole(1, 100), in_link=True, label="Epochs",
@@ -60,7 +61,7 @@ class TrainConfig:
     architecture: str = setting(
         "mlp", kind=Choice(ARCHITECTURES, {"mlp": "fully connected (MLP)", "cnn": "convolutional (CNN)"}),
         label="Network type", script="mlp: the hidden layers only; cnn: convolutional layers, then the hidden layers",
-        sweep=Sweep(ARCHITECTURES, ARCHITECTURES),
+        sweep=SweepValues(ARCHITECTURES, ARCHITECTURES),
         help="**Fully connected (MLP)** is the lecture's network: every neuron of the first layer looks at all 784 "
         "pixels, so a stroke must be learnt again in every place it can appear. **Convolutional (CNN)** first "
         "slides small filters over the image: each filter learns one pattern (an edge, a curve) and finds it "
@@ -80,7 +81,7 @@ class TrainConfig:
         cli=Cli("with --architecture cnn: filters of each convolutional layer, {low}-{high} each (default: {default})",
                 metavar="FILTERS"),
         history="conv {}", widget=Widget("text_input", placeholder="8, 16"),
-        sweep=Sweep(((4,), (8,), (4, 8), (8, 16), (16, 32), (32, 64), (8, 16, 32)), ((8,), (8, 16), (16, 32))))
+        sweep=SweepValues(((4,), (8,), (4, 8), (8, 16), (16, 32), (32, 64), (8, 16, 32)), ((8,), (8, 16), (16, 32))))
     kernel_size: int = setting(
         5, kind=Whole(1, 9, step=2), label="Kernel size", needs=CNN_ONLY,
         script="each filter is KERNEL_SIZE x KERNEL_SIZE pixels (cnn)",
@@ -90,7 +91,7 @@ class TrainConfig:
         cli=Cli("with --architecture cnn: each filter's width and height in pixels: 1, 3, 5, 7 or 9 "
                 "(default {default})"),
         history="{0}×{0} kernels", widget=Widget("select_slider", ladder=(1, 3, 5, 7, 9)),
-        sweep=Sweep((1, 3, 5, 7, 9), (3, 5, 7)))
+        sweep=SweepValues((1, 3, 5, 7, 9), (3, 5, 7)))
     hidden: tuple[int, ...] = setting(
         (128, 64), kind=Hidden(1, 1024, MAX_HIDDEN_LAYERS), in_link=True, label="Hidden layers",
         help="Sizes of the hidden layers, separated by commas: `128, 64` is the lecture's "
@@ -98,14 +99,14 @@ class TrainConfig:
         "sooner. `none` trains a linear classifier (about 92 %). In a CNN they follow the convolutional layers.",
         cli=Cli("hidden layer sizes, {low}-{high} each (default: {default})", metavar="UNITS"),
         history="{}", widget=Widget("text_input", placeholder="128, 64"), script="units of each hidden layer",
-        sweep=Sweep(((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
+        sweep=SweepValues(((32,), (64,), (128,), (128, 64), (256, 128), (512, 256), (512, 256, 128)),
                     ((32,), (128, 64), (512, 256))))
     activation: str = setting(
         "relu", label="Activation function",
         kind=Choice(ACTIVATIONS, {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "GELU",
                                   "leaky_relu": "leaky ReLU"}, labelled_when_short=True),
         script="build_model puts its module after every layer but the last",
-        sweep=Sweep(ACTIVATIONS, ("relu", "tanh", "sigmoid")),
+        sweep=SweepValues(ACTIVATIONS, ("relu", "tanh", "sigmoid")),
         help="What each hidden unit does to its weighted sum before passing it on. **ReLU** (the lecture's) "
         "keeps positives and zeroes negatives: cheap, and its gradient is 1 wherever it fires. **Leaky ReLU** "
         "lets a little (1 %) of negatives through, so no unit can die. **GELU** is a smooth ReLU. **tanh** "
@@ -115,7 +116,7 @@ class TrainConfig:
         history="{} activation", widget=Widget("selectbox"))
     dropout: float = setting(
         0.0, kind=Number(0.0, MAX_DROPOUT), label="Dropout",
-        script="fraction of hidden units dropped in each training step", sweep=Sweep(DROPOUTS, (0.0, 0.2, 0.5)),
+        script="fraction of hidden units dropped in each training step", sweep=SweepValues(DROPOUTS, (0.0, 0.2, 0.5)),
         help="The fraction of hidden units switched off at random in each training step (each hidden layer, "
         "after its activation); the others are scaled up to make up for them. The network cannot rely on any "
         "one unit, which reduces overfitting; too much and it learns slowly. Testing always uses every unit.",
@@ -125,7 +126,7 @@ class TrainConfig:
     optimizer: str = setting(
         "sgd", kind=Choice(OPTIMIZERS, {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}),
         in_link=True, label="Optimizer", script="sgd, momentum (SGD with momentum MOMENTUM) or adam",
-        sweep=Sweep(OPTIMIZERS, OPTIMIZERS),
+        sweep=SweepValues(OPTIMIZERS, OPTIMIZERS),
         help="**SGD** takes the plain gradient step. **Momentum** keeps a running direction (90 % of "
         "the last one), so it rolls through small bumps and speeds up along consistent slopes. **Adam** also "
         "scales each weight's step by how large its gradients usually are: fast and forgiving, the usual "

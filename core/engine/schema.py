@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from core.engine.kinds import KINDS, ConfigError, Kind, plain_number
+from core.engine.kinds import Choice, ConfigError, Kind, Number, Subset, Switch, Whole, plain_number
+from core.engine.layer_sizes import Hidden
 
-__all__ = ["KINDS", "Cli", "ConfigError", "Setting", "Sweep", "Widget", "plain_number", "setting", "settings_of"]
+__all__ = ["KINDS", "Cli", "ConfigError", "Setting", "SweepValues", "Widget", "plain_number", "setting", "settings_of"]
+
+KINDS = tuple(kind.name for kind in (Number, Whole, Choice, Switch, Hidden, Subset))  # what a setting's kind may be
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Widget:
 
 
 @dataclass(frozen=True)
-class Sweep:
+class SweepValues:
     """The values a sweep offers for a setting, and those it picks until the student changes them."""
 
     values: tuple
@@ -57,7 +60,7 @@ class Setting:
     history: str  # the run history's short text; {} is the value and {s} a plural s: "lr {}", "{} epoch{s}"
     widget: Widget
     script: str = ""  # the exported script's comment on its line, where the value needs one
-    sweep: Sweep | None = None  # None: a sweep cannot vary it
+    sweep: SweepValues | None = None  # None: a sweep cannot vary it
     in_link: bool = False  # always written into links, so a link keeps its meaning if the defaults change
     needs: tuple = ()  # (another setting, its value) without which this one changes nothing: its widget is off
     name: str = ""

@@ -1,7 +1,7 @@
 """How long an epoch will take here: a cost model of one training step, scaled to this machine's speed.
 
 Timing the chosen network inside the page would be simpler, but a server that is training someone's run
-(or loading MNIST) makes such timings far too slow (README.md, "Measured"). So the page uses a model fitted
+(or loading MNIST) makes such timings far too slow (docs/measured.md). So the page uses a model fitted
 once on the lab machine and a speed factor timed once, when the server warms up.
 """
 

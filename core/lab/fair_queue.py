@@ -8,8 +8,8 @@ from core.lab.job import Job
 
 
 class FairQueue:
-    """Waiting jobs in the order they came; order() says in which they start. Not locked: the JobManager holds
-    its lock around every call."""
+    """Waiting jobs in the order they came; order() says in which they start. Not locked: the Dispatcher
+    (core.lab.dispatch) holds its lock around every call."""
 
     def __init__(self):
         self.jobs: list[Job] = []

@@ -1,6 +1,7 @@
 """One student's learning-rate finder on the server: run by the executor's helper workers, stoppable, never lost.
 
-The JobManager keeps the latest FinderTask of each owner; the Hyperparameters page polls it and offers Stop.
+The JobManager keeps the latest FinderTask of each owner; the Hyperparameters page polls its FinderState (plain
+data, the same through the coordinator) and offers Stop.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
 from core.engine.lr_finder import FinderStopped
@@ -25,15 +27,28 @@ log = logging.getLogger(__name__)
 FINDER_SPACING_S = 20.0
 
 
+@dataclass(frozen=True)
+class FinderState:
+    """A learning-rate finder's state, as plain data: what a page reads of it."""
+
+    id: str  # a page remembers which finder's answer it has taken in
+    owner: str
+    config: TrainConfig
+    result: object  # the LrFinderResult, or None
+    message: str  # what the student reads: the state, or why there is no result
+    done: bool
+    stopped: bool  # ended by Stop (or by the server closing), without a result
+
+
 class FinderTask:
     """The learning-rate range test for one owner's settings, in a thread of the server that waits for a helper."""
 
     def __init__(self, config: TrainConfig, owner: str, clock: Callable[[], float] = time.monotonic):
-        self.id = secrets.token_hex(6)  # a page remembers which finder's answer it has taken in
+        self.id = secrets.token_hex(6)
         self.config, self.owner, self.clock = config, owner, clock
         self.ended_at: float | None = None  # clock() when it ended
         self.result = None  # the LrFinderResult, once found
-        self.message = "finding a learning rate…"  # what the student reads: the state, or why there is no result
+        self.message = "finding a learning rate…"
         self._stop = threading.Event()
         self._done = threading.Event()
         self.thread: threading.Thread | None = None
@@ -58,6 +73,10 @@ class FinderTask:
     @property
     def done(self) -> bool:
         return self._done.is_set()
+
+    def state(self) -> FinderState:
+        """Its state now, as plain data."""
+        return FinderState(self.id, self.owner, self.config, self.result, self.message, self.done, self.stopped)
 
     @property
     def stopped(self) -> bool:

@@ -1,14 +1,14 @@
 """What slows a hostile visitor, counted once for the whole lab: new owner ids per network address, and tries at
-the instructor token. With several web processes (Ray) the coordinator keeps the lab's one LabGuards, so a web
-process more gives nobody more ids or more guesses; a single server keeps its own.
+the instructor token. The lab's JobManager keeps one LabGuards (the Lab's issue_owner_id and try_token); with several
+web processes (Ray) that is the coordinator's, so a web process more gives nobody more ids or more guesses.
 """
 
 from __future__ import annotations
 
 import threading
 
-from core.lab.classroom import TokenGuard, TokenTry
 from core.lab.identity import NewIds, new_ids_per_hour
+from core.lab.instructor_token import TokenGuard, TokenTry
 
 
 class LabGuards:

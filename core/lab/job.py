@@ -1,8 +1,8 @@
 """One training job: its state under a lock, its live metrics, and the immutable snapshots pages read.
 
 The job is a Callback (core.engine.events) of its run; its RunLog keeps what the run has said so far. The
-JobManager drives a job through the public methods of the "lifecycle" section below; students' controls go
-through pause, resume and request_stop.
+Dispatcher (core.lab.dispatch) drives a job through the public methods of the "lifecycle" section below; students'
+controls go through pause, resume and request_stop. A page reads its JobSnapshot, the same through the coordinator.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
@@ -25,9 +24,10 @@ from core.engine.events import (
     StartEvent,
     StepEvent,
 )
-from core.engine.run_log import RunLog
+from core.engine.run_recorder import RunLog
 from core.engine.status import Status
 from core.lab.estimate import steps_per_epoch
+from core.lab.train_speed import SpeedWindow
 
 STOPPED_BEFORE_START = "stopped before it started"
 
@@ -74,41 +74,6 @@ class JobSnapshot:
     def train_seconds(self) -> float:
         """Training time of the finished epochs (evaluation and pauses not counted)."""
         return sum(e["seconds"] for e in self.epoch_metrics)
-
-
-class SpeedWindow:
-    """The recent training speed, from when the last steps happened on the worker (StepEvent.seconds), never from
-    when they reached the server: a worker sends its steps in batches, and through the coordinator they arrive in
-    bursts. Forgets gaps that are not training (an evaluation, a pause)."""
-
-    def __init__(self):
-        self._epoch = self._epoch_samples = self._samples = 0
-        self._window: deque[tuple[float, int, int]] = deque(maxlen=200)  # (seconds, step, samples)
-
-    def add_step(self, event: StepEvent) -> None:
-        """Count one optimizer step, at the time it happened."""
-        if event.epoch != self._epoch:
-            self._epoch, self._epoch_samples = event.epoch, 0
-        self._samples += event.samples - self._epoch_samples
-        self._epoch_samples = event.samples
-        self._window.append((event.seconds, event.step, self._samples))
-
-    def forget(self) -> None:
-        """Start the window again, after a gap that is not training (an evaluation, a pause)."""
-        self._window.clear()
-
-    def speed(self, log: RunLog, epochs: int) -> tuple[float | None, float | None]:
-        """Samples per second and seconds left, from the recent steps; None while there are too few."""
-        if len(self._window) < 2:
-            return None, None
-        (t0, step0, samples0), (t1, step1, samples1) = self._window[0], self._window[-1]
-        if t1 <= t0 or step1 <= step0:
-            return None, None
-        rate = (samples1 - samples0) / (t1 - t0)
-        per_step = (t1 - t0) / (step1 - step0)
-        eval_seconds = log.epochs[-1]["eval_seconds"] if log.epochs else 0.0
-        remaining_epochs = epochs - len(log.epochs)
-        return rate, max(0.0, (log.total_steps - log.step) * per_step + remaining_epochs * eval_seconds)
 
 
 class Job(Callback):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.engine.events import EndEvent, Event
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.lab.executors.base import RunSink
 from core.lab.job import Job

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.engine.runs import owner_tag
+from core.engine.run_store import owner_tag
 
 MAX_WAITING_PER_OWNER = 3  # runs one browser may have waiting (a sweep's count): nobody can fill the queue
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from core.engine.display_name import clean_name, name_keys, name_problem
 from core.engine.fileio import atomic_write_json
-from core.engine.run_record import read_json_file
-from core.engine.runs import RunStore, owner_tag
+from core.engine.run_files import read_json_file
+from core.engine.run_store import RunStore, owner_tag
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ class Sweepable:
         return SETTINGS[self.param].label.lower()
 
 
-# What a sweep can vary and with which values: each setting's own Sweep, in the settings' order.
+# What a sweep can vary and with which values: each setting's own SweepValues, in the settings' order.
 SWEEPABLE: dict[str, Sweepable] = {
     name: Sweepable(name, described.sweep.values, described.sweep.picked)
     for name, described in SETTINGS.items() if described.sweep is not None
@@ -59,8 +59,8 @@ def sweep_configs(
 
 
 @dataclass(frozen=True)
-class Sweep:
-    """A group of queued runs that differ in one setting."""
+class SweepJobs:
+    """The jobs of one sweep, queued together: one short run per value of one setting."""
 
     id: str
     param: str
@@ -88,7 +88,7 @@ class SweepRow:
     job_id: str
 
 
-def results(sweep: Sweep, snapshots) -> list[SweepRow]:
+def results(sweep: SweepJobs, snapshots) -> list[SweepRow]:
     """The sweep's rows in the order of its values, from its jobs' snapshots."""
     by_id = {snap.id: snap for snap in snapshots}
     rows = []

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from core.engine.config import TrainConfig
 from core.engine.display_name import is_saved_name
-from core.engine.run_record import finite_number
-from core.engine.runs import RunStore
+from core.engine.run_files import finite_number
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.engine.words import format_seconds
 from core.lessons.challenge import FIRST_TO, Challenge
@@ -131,8 +131,8 @@ class BoardReader:
     """The board's runs from a runs folder, shared by every session: a run is read again only when its run.json
     changed, so a board of hundreds of runs is rebuilt in milliseconds every few seconds. Thread-safe."""
 
-    def __init__(self, store: RunStore):
-        self.store = store
+    def __init__(self, runs: RunStore | str | os.PathLike):
+        self.store = runs if isinstance(runs, RunStore) else RunStore(runs)  # a store, or the runs folder to read
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[tuple, BoardEntry | None]] = {}
 

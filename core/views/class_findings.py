@@ -8,6 +8,7 @@ page with no new run costs a dictionary lookup; the step losses of a run are rea
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import threading
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ import plotly.graph_objects as go
 from core.engine.config import SETTINGS
 from core.engine.csv_safe import csv_text
 from core.engine.curves import Curve, finite_or_none, loss_curve
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.status import Status
 from core.lessons.challenge import value_words
 from core.lessons.experiment import Experiment
@@ -171,8 +172,8 @@ def even_curve(losses: Sequence[float], points: int = CURVE_POINTS) -> Curve:
 class CurveReader:
     """Saved runs' loss curves, read once each (a finished run's steps never change). Thread-safe."""
 
-    def __init__(self, store: RunStore):
-        self.store = store
+    def __init__(self, runs: RunStore | str | os.PathLike):
+        self.store = runs if isinstance(runs, RunStore) else RunStore(runs)  # a store, or the runs folder to read
         self._lock = threading.Lock()
         self._curves: dict[str, Curve | None] = {}
 

@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 from core.lab import identity
+from pages.ui.services import name_registry, owner_ids
 
 SHELL_RAN = "lab_shell_ran"
 WANTED_PAGE = "lab_wanted_page"
@@ -67,118 +68,13 @@ def table(columns: dict[str, list]) -> None:
     st.table(frame, hide_index=True)
 
 
-# --- Training jobs (Hyperparameters and Train pages) ---------------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _job_manager(runs_dir: str):
-    from core.lab.coordinator import build_job_manager, lab_client
-    from core.lab.executors import executor_kind
-
-    if executor_kind() == "ray":  # one lab for every web process: the job manager lives in the Ray cluster
-        return lab_client(runs_dir)  # the one launch started connecting as the server started
-    # Embedded (local workers): the manager is this process's own. Marks runs a dead server left "running"
-    # interrupted.
-    return build_job_manager(runs_dir, room=_classroom(runs_dir), names=_name_registry(runs_dir))
-
-
-def _runs_dir() -> str:
-    from core.engine.folders import default_runs_dir
-
-    return str(default_runs_dir().resolve())
-
-
-def job_manager():
-    """The server's one JobManager for its runs folder, shared by every session (it is thread-safe)."""
-    return _job_manager(_runs_dir())
-
-
-@st.cache_resource(show_spinner=False)
-def _classroom(runs_dir: str):
-    from core.lab.classroom import ClassRoom
-
-    return ClassRoom(runs_dir)
-
-
-def classroom():
-    """The class's shared state (challenge, locks, board, spotlight) in the runs folder's class.json."""
-    return _classroom(_runs_dir())
-
-
-@st.cache_resource(show_spinner=False)
-def _name_registry(runs_dir: str):
-    from core.lab.names import NameRegistry
-
-    return NameRegistry(runs_dir)
-
-
-def name_registry():
-    """The class's display names (who holds which) in the runs folder's names.json."""
-    return _name_registry(_runs_dir())
-
-
-@st.cache_resource(show_spinner=False)
-def _board_reader(runs_dir: str):
-    from core.engine.runs import RunStore
-    from core.views.board import BoardReader
-
-    return BoardReader(RunStore(runs_dir))
-
-
-def board_reader():
-    """The server's one reader of the board's runs, shared by every session (it remembers unchanged runs)."""
-    return _board_reader(_runs_dir())
-
-
-@st.cache_resource(show_spinner=False)
-def _class_findings(runs_dir: str):
-    from core.engine.runs import RunStore
-    from core.views.class_findings import CurveReader, FindingsCache
-
-    return FindingsCache(), CurveReader(RunStore(runs_dir))
-
-
-def findings_cache():
-    """The server's one cache of what the class found (chart and ranking by the set of runs), for every session."""
-    return _class_findings(_runs_dir())[0]
-
-
-def curve_reader():
-    """The server's one reader of saved runs' loss curves (each read once), for the class experiment's chart."""
-    return _class_findings(_runs_dir())[1]
-
-
-# --- Who this visitor is (see core/lab/identity.py and the README's "Who is who") ------------------------
+# --- Who this visitor is (see core/lab/identity.py and docs/hosts.md, "Who is who") ------------------------
 OWNER = "lab_owner"  # session state: this browser's owner id
 OWNER_SHARED = "lab_owner_shared"  # session state: the id is this address's stand-in (see OwnerIds)
 OWNER_COOKIE_DUE = "lab_owner_cookie_due"  # session state: the cookie to store, until a run has drawn it
 OWNER_COOKIE = "mnist_lab_owner"  # the browser's cookie: the owner id, signed by the server
 ACCOUNT_NAME_TRIED = "lab_account_name_tried"  # session state: the account's name was offered to the registry
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
-
-
-@st.cache_resource(show_spinner=False)
-def _lab_guards(runs_dir: str):
-    from core.lab.executors import executor_kind
-
-    if executor_kind() == "ray":  # one lab for every web process: its coordinator counts for all of them
-        return _job_manager(runs_dir)  # the LabClient, with the guards' two calls
-    from core.lab.guards import LabGuards
-
-    return LabGuards()
-
-
-def lab_guards():
-    """The lab's one count of new owner ids per address and of tries at the instructor token (core.lab.guards)."""
-    return _lab_guards(_runs_dir())
-
-
-@st.cache_resource(show_spinner=False)
-def _owner_ids(runs_dir: str):
-    return identity.OwnerIds(identity.lab_secret(runs_dir), _lab_guards(runs_dir).issue_owner_id)
-
-
-def owner_ids():
-    """The server's one checker of owner cookies (the lab's secret); new ids come from the lab's guards."""
-    return _owner_ids(_runs_dir())
 
 
 def _connection() -> tuple[str | None, str | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engine.display_name import MAX_NAME_CHARS, clean_name
-from pages.ui.common import name_registry
+from pages.ui.services import name_registry
 
 OLD_NAME_PARAM = "name"  # older links carried the name; it is ignored, and taken out of the address
 STUDENT = "lab_student"  # session state: the name in use

@@ -17,44 +17,24 @@ import streamlit as st
 from core.engine.config import SETTINGS
 from core.engine.presets import PRESETS
 from core.engine.words import plural
-from core.lab.classroom import instructor_token, proof_matches, token_matches, unlock_proof
-from core.lab.identity import instructor_accounts, is_instructor
+from core.lab.instructor_token import instructor_token, token_matches, unlock_proof
 from core.lessons.challenge import BEST, FIRST_TO, GOALS, Challenge, setting_words
 from core.lessons.experiment import CHOICE_SETTINGS, EXPERIMENT_SETTINGS, MAX_VALUES, STALE_S, value_ladder
 from core.views.board import Board, entry_title
 from core.views.live_class import live_view
 from pages.ui import common
-from pages.ui.common import classroom, job_manager
+from pages.ui.live import CallbackMessage
+from pages.ui.services import classroom, lab, lab_guards
 from pages.ui.settings_state import CONFIG
+from pages.ui.staff import UNLOCKED, controls_exist, unlocked
 
-UNLOCKED = "lab_instructor"  # session state: proof that this session typed the token
 TOKEN_INPUT = "class_token"
-NOTICE = "lab_instructor_notice"  # what the last control did (or why it did nothing), shown once
+NOTICE = CallbackMessage("lab_instructor_notice")  # what the last control did (or why it did nothing), shown once
 YOUR_SETTINGS = "Your settings (Hyperparameters page)"
 FIXED_BY_DEFAULT = ("hidden", "optimizer")  # the lecture's network and SGD only
 # The Class page's board and the instructor's live view redraw together (one fragment), this often; unchanged runs
 # are not read again.
 CLASS_REFRESH_S = 3.0
-
-
-def controls_exist() -> bool:
-    """True when someone can be the instructor: listed accounts (sign-in on), else a token on the server."""
-    if common.signin_configured():
-        return bool(instructor_accounts())
-    return instructor_token() is not None
-
-
-def unlocked() -> bool:
-    """Is this viewer the instructor? With sign-in: a listed account (never the token). Without: this browser
-    session typed the server's current token."""
-    if common.signin_configured():
-        user = common.signed_in_user()
-        return user is not None and is_instructor(user, instructor_accounts())
-    return proof_matches(st.session_state.get(UNLOCKED), instructor_token())
-
-
-def _notice(kind: str, text: str) -> None:
-    st.session_state[NOTICE] = (kind, text)
 
 
 def _seconds(wait_s: float) -> str:
@@ -68,15 +48,15 @@ def _try_token() -> None:
     if common.signin_configured():  # the token is no way in when accounts say who the instructor is
         return
     token = instructor_token()
-    result = common.lab_guards().try_token(common.client_address(), token_matches(guess, token))
+    result = lab_guards().try_token(common.client_address(), token_matches(guess, token))
     if result.unlocked:
         state[UNLOCKED] = unlock_proof(token)
-        _notice("success", "Instructor controls unlocked for this browser tab.")
+        NOTICE.leave("success", "Instructor controls unlocked for this browser tab.")
     elif not result.counted:
-        _notice("error", f"Wait {_seconds(result.wait_s)}, then try again: too many wrong tokens were typed "
+        NOTICE.leave("error", f"Wait {_seconds(result.wait_s)}, then try again: too many wrong tokens were typed "
                 "just now, so tries are slowed down (this try did not count).")
     else:
-        _notice("error", f"That is not the instructor token ({plural(result.wrong_from_address, 'wrong try')} "
+        NOTICE.leave("error", f"That is not the instructor token ({plural(result.wrong_from_address, 'wrong try')} "
                 f"from your network address). The next try can come in {_seconds(result.wait_s)}.")
 
 
@@ -88,14 +68,14 @@ def _act(action, done) -> None:
     """Run an instructor action, only if this session is still unlocked, and say what it did (`done`: the words,
     or a function of the action's result that gives them)."""
     if not unlocked():
-        _notice("error", "The instructor controls are locked.")
+        NOTICE.leave("error", "The instructor controls are locked.")
         return
     try:
         result = action()
     except ValueError as error:
-        _notice("error", str(error))
+        NOTICE.leave("error", str(error))
         return
-    _notice("success", done(result) if callable(done) else done)
+    NOTICE.leave("success", done(result) if callable(done) else done)
 
 
 def _base_values(source: str) -> dict:
@@ -138,17 +118,14 @@ def instructor_section() -> None:
         return  # with sign-in, an account that is not listed sees no trace of the controls
     st.divider()
     st.header("Instructor")
-    notice = st.session_state.pop(NOTICE, None)
     if not unlocked():
         with st.form("class_unlock", clear_on_submit=False, border=False):
             st.text_input("Instructor token", type="password", key=TOKEN_INPUT,
                           help="Set on the server as MNIST_LAB_INSTRUCTOR_TOKEN. Students do not need it.")
             st.form_submit_button("Unlock", on_click=_try_token, icon=":material/key:")
-        if notice:
-            (st.success if notice[0] == "success" else st.error)(notice[1])
+        NOTICE.show()
         return
-    if notice:
-        (st.success if notice[0] == "success" else st.error)(notice[1])
+    NOTICE.show()
     class_state = classroom().state()
     if class_state.problem:
         st.warning(class_state.problem)
@@ -197,7 +174,7 @@ def _lock_form(class_state) -> None:
 
 def _board_controls() -> None:
     st.subheader("Board and runs")
-    manager = job_manager()
+    manager = lab()
     a, b = st.columns(2)
     a.button("Start a fresh board", key="class_i_fresh", icon=":material/restart_alt:",
              on_click=_act, args=(lambda: classroom().fresh_board(), "A fresh board: earlier runs are kept, "
@@ -293,7 +270,7 @@ def live_section() -> None:
         return
     with st.container(key="class_live"):
         st.subheader("The class's runs now")
-        view = live_view(job_manager().live_snapshots())
+        view = live_view(lab().live_snapshots())
         if not view.rows:
             st.caption(f"No run is training or waiting. Updates by itself every {CLASS_REFRESH_S:g} seconds.")
             return

@@ -13,7 +13,7 @@ from pages.mistakes_parts import keys as mistakes_keys
 from pages.ui.charts import chart, described
 from pages.ui.common import crisp_images, mnist
 
-# The run store, the Mistakes loaders and the pictures import torchvision, torchmetrics and Accelerate (about 3 s
+# The lab, the Mistakes loaders and the pictures import torchvision, torchmetrics and Accelerate (about 3 s
 # in a fresh server): they are imported when the tab is first opened, so the Autograd page paints without them.
 
 TAB_LABEL = "5. One training step"  # the Autograd page's tab, and its value in session state ("ag_tab")
@@ -45,11 +45,11 @@ def _digit(images, labels):
 
 def _network():
     """The network's layer weights, its activation and pixel scaling, and a key naming where they came from."""
-    from core.engine.runs import RunStore
     from core.lessons import one_step
     from pages.mistakes_parts import loaders
+    from pages.ui.services import lab
 
-    runs = [run for run in RunStore().list() if run.has_model]
+    runs = [run for run in lab().saved_runs() if run.has_model]
     source = st.segmented_control(
         "Network", ["fresh", "run"] if runs else ["fresh"], required=True, key=NETWORK,
         format_func={"fresh": "Freshly initialised", "run": "A saved run's weights"}.get,

@@ -1,7 +1,7 @@
 """The run history on the Train page: every saved run, overlaid curves, downloads and deletion.
 
 Not a page (st.navigation does not list it). The history is the server's: every student sees every run, and
-deletes only their own (the instructor any); the job manager checks it, the page only offers what it allows.
+deletes only their own (the instructor any); the lab checks it, the page only offers what it allows.
 """
 
 from __future__ import annotations
@@ -15,20 +15,21 @@ from core.views.history import history_rows, run_title
 from pages.ui.charts import chart
 from pages.ui.common import table_rows
 from pages.ui.doctor_panel import doctor_panel
-from pages.ui.instructor import unlocked
 from pages.ui.listen import epoch_steps, listen
+from pages.ui.services import lab
+from pages.ui.staff import unlocked
 
 COLUMNS = ["run", "status", "settings", "test accuracy (%)", "training time", "epochs"]
 TABLE_ROWS = 50  # the newest runs in the table; every run stays choosable below
 
 
 @st.dialog("Delete this run?")
-def confirm_delete(manager, run_id: str, title: str, owner: str) -> None:
+def confirm_delete(run_id: str, title: str, owner: str) -> None:
     """Ask before deleting: the history is shared, and a deleted run cannot come back."""
     st.write(f"**{title}** will disappear from the history for everyone on this server, with its weights.")
     if st.button("Delete", type="primary", key="history_delete_confirm", icon=":material/delete:"):
         try:
-            manager.delete_run(run_id, owner, instructor=unlocked())
+            lab().delete_run(run_id, owner, instructor=unlocked())
         except (PermissionError, ValueError, OSError) as error:
             st.error(str(error))
             return
@@ -65,15 +66,14 @@ def notebook_button(where, run, key: str = "history_notebook") -> None:
     )
 
 
-def history_section(manager, owner: str, doctor_shown: str | None = None) -> None:
+def history_section(owner: str, doctor_shown: str | None = None) -> None:
     """Table of runs, curve overlay, downloads, delete with confirmation (the viewer's own runs), and the chosen
-    run's doctor. `manager` is the JobManager, `owner` the viewer's owner id.
+    run's doctor. `owner` is the viewer's owner id.
 
     `doctor_shown`: a run whose doctor the page already shows above (the run that just ended), not repeated.
     """
-    store = manager.store
     st.header("Run history")
-    runs = store.list()
+    runs = lab().saved_runs()
     if not runs:
         st.info("No runs yet. Every run anyone trains on this server is saved here.")
         return
@@ -113,11 +113,11 @@ def history_section(manager, owner: str, doctor_shown: str | None = None) -> Non
                       key="history_weights", help="PyTorch state_dict: load it into core.engine.model.build_model")
     reproduce_button(d, run)
     notebook_button(n, run)
-    if not manager.may_delete(run.record, owner, unlocked()):
+    if not lab().may_delete(run.record, owner, unlocked()):
         c.caption("Only the browser that trained this run, or the instructor, may delete it.")
     elif c.button("Delete…", icon=":material/delete:", key="history_delete", disabled=run.status == Status.RUNNING,
                   help="A run that is still training cannot be deleted: stop it first."):
-        confirm_delete(manager, run.id, run_title(run.record), owner)
+        confirm_delete(run.id, run_title(run.record), owner)
     if run.id != doctor_shown:
         doctor_panel(run, key="history_doctor")
     else:

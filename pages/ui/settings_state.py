@@ -13,8 +13,10 @@ import streamlit as st
 from core.engine.config import TrainConfig
 from core.engine.presets import DEFAULT
 from core.lab.urlconfig import FIELDS, config_params, from_query, to_query
-from pages.ui.common import SHELL_RAN, classroom, job_manager, owner_id, require_shell
+from pages.ui.common import SHELL_RAN, owner_id, require_shell
 from pages.ui.display_name import display_name, drop_link_name
+from pages.ui.services import classroom, lab
+from pages.ui.staff import unlocked
 
 CONFIG = "lab_config"
 PUBLISHED = "lab_config_url"  # the settings this session last wrote to the URL
@@ -40,7 +42,7 @@ def watches_another(params: dict[str, str]) -> bool:
     """True when the link names a run or sweep that is not this browser's own live one: a link to watch."""
     if not (params.get(JOB) or params.get(SWEEP)):
         return False
-    manager, me = job_manager(), owner_id()
+    manager, me = lab(), owner_id()
     named = [item for item in (manager.get(params.get(JOB)), manager.get_sweep(params.get(SWEEP)))
              if item is not None]
     return not named or any(item.owner != me for item in named)
@@ -48,7 +50,8 @@ def watches_another(params: dict[str, str]) -> bool:
 
 def settings(params: dict[str, str] | None = None) -> TrainConfig:
     """The session's settings, after adopting new ones from the URL (with a warning per bad value) unless the
-    link is for watching someone's run, with the class's locked settings applied. Nothing else is adopted."""
+    link is for watching someone's run, with the class's locked settings applied. Nothing else is adopted, and
+    nothing is written to the link: the page calls publish_settings next."""
     state = st.session_state
     params = params if params is not None else link_params()
     url = config_params(params)
@@ -57,16 +60,19 @@ def settings(params: dict[str, str] | None = None) -> TrainConfig:
         state[CONFIG] = config
         for warning in warnings:
             st.warning(warning, icon=":material/link_off:")
-    config = with_class_locks(state.setdefault(CONFIG, DEFAULT))
+    return with_class_locks(state.setdefault(CONFIG, DEFAULT))
+
+
+def publish_settings(config: TrainConfig) -> None:
+    """The step after settings(): write them into the link (so the next run knows them for its own), drop a
+    link's name=, and claim the display name this browser holds, for the Train page to sign its runs with."""
     publish(config)
     drop_link_name()
-    display_name(owner_id())  # the name this browser holds, for the Train page to sign its runs with
-    return config
+    display_name(owner_id())
 
 
 def with_class_locks(config: TrainConfig) -> TrainConfig:
     """The settings with the instructor's locked values; says so when that changed the student's settings."""
-    from pages.ui.instructor import unlocked  # that module imports this one
 
     # A class experiment's value for a student too, handed out now; never to the instructor.
     locked = classroom().locked_config_for(owner_id(), config, join=not unlocked())

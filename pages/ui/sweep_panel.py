@@ -13,19 +13,21 @@ from core.engine.config import unused_because
 from core.engine.status import Status
 from core.engine.words import format_seconds, plural
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, Sweep, best, format_param_value, results
+from core.lab.sweep import MAX_VALUES, MIN_VALUES, SWEEPABLE, SweepJobs, best, format_param_value, results
 from core.views.charts import loss_figure, loss_words
 from pages.ui.charts import chart
-from pages.ui.common import job_manager, table_rows
-from pages.ui.instructor import unlocked
+from pages.ui.common import table_rows
+from pages.ui.live import live_fragment
+from pages.ui.services import lab
 from pages.ui.settings_state import SWEEP, SWEEP_STATE, live_ids, publish_id
+from pages.ui.staff import unlocked
 
 SUBSETS = (2000, 5000, 10_000, 20_000, 60_000)
 
 
 def sweep_section(config, owner: str, params: dict, apply) -> None:
     """The sweep form and, once started, its live results; `apply(config)` is the settings callback."""
-    manager = job_manager()
+    manager = lab()
     _, sweep_id = live_ids(params, manager)  # a refresh finds the sweep (and the run) in the URL
     sweep = manager.get_sweep(sweep_id)
     running = sweep is not None and any(s.active for s in manager.sweep_snapshots(sweep.id))
@@ -68,19 +70,23 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
     if unused:
         st.caption(f"{unused}: so each of these runs is.")
     if sweep is not None:
-        st.fragment(sweep_results, run_every=1.0 if running else None)(sweep.id, config, apply, running, owner)
+        live_fragment(sweep_results, sweep.id, config, apply, owner, every_s=1.0, live=running)
 
 
-def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -> None:
-    """Curves, table and winner of one sweep; polls while its runs train."""
-    manager = job_manager()
-    sweep: Sweep | None = manager.get_sweep(sweep_id)
+def sweep_results(sweep_id: str, config, apply, owner: str) -> bool | None:
+    """Curves, table and winner of one sweep; whether any of its runs still trains (once none does, live_fragment
+    redraws the page once and stops polling)."""
+    manager = lab()
+    sweep: SweepJobs | None = manager.get_sweep(sweep_id)
     if sweep is None:
-        return
+        return None
     snaps = manager.sweep_snapshots(sweep.id)
     active = any(s.active for s in snaps)
-    if was_running and not active:
-        st.rerun()  # every run ended: redraw the page once, and stop polling
+    _results(sweep, snaps, active, config, apply, owner)
+    return active
+
+
+def _results(sweep: SweepJobs, snaps: list, active: bool, config, apply, owner: str) -> None:
     first = snaps[0].config if snaps else config
     st.subheader(f"Sweep of the {sweep.title}")
     st.caption(f"{plural(first.epochs, 'epoch')} on "
@@ -100,7 +106,7 @@ def sweep_results(sweep_id: str, config, apply, was_running: bool, owner: str) -
         } for row in rows]
     )
     if active and sweep.owner == owner:
-        st.button("Stop the sweep", icon=":material/stop:", key="sw_stop", on_click=manager.stop_sweep,
+        st.button("Stop the sweep", icon=":material/stop:", key="sw_stop", on_click=lab().stop_sweep,
                   args=(sweep.id, owner))
     if active:
         if sweep.owner != owner:

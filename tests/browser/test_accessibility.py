@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from benchmarks.mistakes_page import click_matrix_cell, open_mistakes
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.lessons.mistakes import most_confused_pairs
 from core.views.mistakes_view import default_run, viewable
 from tests.browser.lab_server import until_shown

@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from core.lab.classroom import CLASS_FILE, TOKEN_ENV
+from core.lab.classroom import CLASS_FILE
+from core.lab.instructor_token import TOKEN_ENV
 from tests.browser.conftest import browser_tabs
 from tests.browser.lab_server import StreamlitPage, start_lab_server, stop_lab_server, until_shown
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from tests.lab_helpers import REPO
 
 pytestmark = pytest.mark.browser

@@ -23,7 +23,7 @@ from benchmarks.mistakes_page import (
     next_page,
     open_mistakes,
 )
-from core.engine.runs import RunStore
+from core.engine.run_store import RunStore
 from core.engine.trainer import predict
 from core.lessons.digits import NOT_IMAGE, to_mnist
 from core.lessons.mistakes import gallery, headline, most_confused_pairs

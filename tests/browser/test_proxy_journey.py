@@ -1,8 +1,8 @@
-"""The README's proxy configurations, as written there, in front of two lab servers: every request of a browser's
+"""The hosts page's proxy configurations, as written there, in front of two lab servers: every request of a browser's
 session reaches the one process that holds the session (its websocket, and the pictures of its page, which that
 process alone keeps in memory), and new browsers are spread over both processes.
 
-Each proxy (nginx, Caddy) runs from the README's own block, with only the addresses changed and a response header
+Each proxy (nginx, Caddy) runs from the hosts page's own block, with only the addresses changed and a response header
 added that names the process that answered. Both servers share one runs folder, with one run the CLI trained, so
 the Mistakes page shows its gallery of pictures. `make browser` installs both proxies (apt) with Chromium.
 """
@@ -23,28 +23,29 @@ from tests.lab_helpers import REPO, wait_until_serving
 
 pytestmark = pytest.mark.browser
 UPSTREAM = "X-Lab-Upstream"  # the test's own header: which lab server answered
-README_PORTS = ("127.0.0.1:8501", "127.0.0.1:8502", "127.0.0.1:8503")
+HOSTS_PAGE = REPO / "docs" / "hosts.md"  # where a host reads the proxies' configurations
+HOSTS_PAGE_PORTS = ("127.0.0.1:8501", "127.0.0.1:8502", "127.0.0.1:8503")
 NEW_VISITORS = 20  # first visits without cookies: all on one server would be 2 in 2^20 by chance
 
 
-def readme_block(language: str) -> str:
-    """The README's one fenced block in `language`."""
-    (block,) = re.findall(rf"^```{language}\n(.*?)^```", (REPO / "README.md").read_text(), re.S | re.M)
+def hosts_page_block(language: str) -> str:
+    """The hosts page's one fenced block in `language`."""
+    (block,) = re.findall(rf"^```{language}\n(.*?)^```", HOSTS_PAGE.read_text(), re.S | re.M)
     return block
 
 
 def with_servers(block: str, servers: list[str]) -> str:
-    """The README's three upstream addresses replaced by the test's two servers (the third is dropped)."""
-    first, second, third = README_PORTS
+    """The hosts page's three upstream addresses replaced by the test's two servers (the third is dropped)."""
+    first, second, third = HOSTS_PAGE_PORTS
     block = re.sub(rf"\s*server {re.escape(third)};", "", block)  # nginx
     block = block.replace(f" {third}", "")  # Caddy
     return block.replace(first, servers[0]).replace(second, servers[1])
 
 
 def nginx_config(folder: Path, port: int, servers: list[str]) -> list[str]:
-    """nginx's arguments, with the README's block in a configuration of the test's own folders (answers are passed
+    """nginx's arguments, with the hosts page's block in a configuration of the test's own folders (answers are passed
     on as they come, never buffered to a file: nginx's workers run as nobody, and pytest's folders are root's)."""
-    block = with_servers(readme_block("nginx"), servers).replace("listen 80;", f"listen 127.0.0.1:{port};")
+    block = with_servers(hosts_page_block("nginx"), servers).replace("listen 80;", f"listen 127.0.0.1:{port};")
     block = block.replace("proxy_pass http://lab;", f"proxy_pass http://lab;\n        add_header {UPSTREAM} "
                                                    "$upstream_addr always;")
     temp = {name: folder / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
@@ -60,8 +61,8 @@ def nginx_config(folder: Path, port: int, servers: list[str]) -> list[str]:
 
 
 def caddy_config(folder: Path, port: int, servers: list[str]) -> list[str]:
-    """Caddy's arguments, with the README's block served over plain HTTP on the test's port."""
-    block = with_servers(readme_block("caddy"), servers).replace("lab.school.edu {", f"http://127.0.0.1:{port} {{")
+    """Caddy's arguments, with the hosts page's block served over plain HTTP on the test's port."""
+    block = with_servers(hosts_page_block("caddy"), servers).replace("lab.school.edu {", f"http://127.0.0.1:{port} {{")
     block = block.replace("health_uri /_stcore/health", "health_uri /_stcore/health\n        header_down "
                                                         f"{UPSTREAM} {{http.reverse_proxy.upstream.hostport}}")
     config = folder / "Caddyfile"
@@ -92,7 +93,7 @@ def lab_servers(tmp_path_factory):
 
 @pytest.fixture(params=sorted(PROXIES))
 def proxy(request, lab_servers, tmp_path):
-    """The README's configuration of one proxy in front of both servers; its base URL."""
+    """The hosts page's configuration of one proxy in front of both servers; its base URL."""
     binary = shutil.which(request.param) or shutil.which(request.param, path="/usr/sbin")
     if binary is None:
         unavailable(f"{request.param} is not installed: `make browser` installs it as root")

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from core.engine.runs import owner_tag
+from core.engine.run_store import owner_tag
 from core.lab.identity import account_owner_id
 from tests.browser.conftest import browser_tabs
 from tests.browser.lab_server import StreamlitPage, free_port, start_lab_server, stop_lab_server, until_shown

@@ -11,8 +11,8 @@ import logging
 import os
 
 from core.engine.data import MNISTTensors
+from core.lab.cpu_share import WORKER_SLOTS_PER_CORE, max_concurrent_runs
 from core.lab.executors.base import Executor
-from core.lab.tuning import WORKER_SLOTS_PER_CORE, max_concurrent_runs
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.lr_finder import FinderStopped
+from core.lab.cpu_share import torch_threads
 from core.lab.executors.base import (
     FINDER_HELPERS,
     WAIT_POLL_S,
@@ -39,14 +40,13 @@ from core.lab.executors.base import (
 from core.lab.executors.link import MessageLink
 from core.lab.executors.pool import PoolExecutor, WorkerPool
 from core.lab.executors.zygote import FORK_COMMAND
-from core.lab.tuning import torch_threads
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT_S = 300  # importing torch and loading MNIST on a busy 2-core machine takes seconds, not minutes
 # Seconds each step of the zygote's warm-up typically takes on the 2-core lab machine while the web server starts
-# beside it (measured; see README "Measured"): the estimate of what is left scales them by how fast the steps
+# beside it (measured; see docs/measured.md): the estimate of what is left scales them by how fast the steps
 # already done went.
 TYPICAL_STAGE_S = {"importing torch": 2.0, "importing Accelerate": 2.0, "loading MNIST": 0.4, "warming up": 0.3}
 STAGES = tuple(TYPICAL_STAGE_S)

@@ -17,9 +17,9 @@ from core.engine.data import MNISTTensors, MNISTUnavailable
 from core.engine.events import Callback, EndEvent
 from core.engine.lr_finder import find_lr
 from core.engine.trainer import Trainer, make_accelerator
+from core.lab.cpu_share import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, torch_threads
 from core.lab.executors.base import Abilities, Capacity, Executor, RunRefusedByWorker, RunSink
 from core.lab.executors.worker_body import failed_end
-from core.lab.tuning import FINDER_NICE_BELOW_TRAINING, lower_thread_priority, torch_threads
 
 
 class EndSeen(Callback):

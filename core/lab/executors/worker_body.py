@@ -20,7 +20,7 @@ from core.engine.events import Callback, EndEvent, Event, StepEvent, TrainResult
 from core.engine.lr_finder import FinderStopped, find_lr
 from core.engine.status import Status
 from core.engine.trainer import Trainer
-from core.lab.tuning import DEFAULT_WORKER_NICE, FINDER_NICE_BELOW_TRAINING, lower_thread_priority
+from core.lab.cpu_share import DEFAULT_WORKER_NICE, FINDER_NICE_BELOW_TRAINING, lower_thread_priority
 
 
 def pack_end(event: EndEvent) -> dict:

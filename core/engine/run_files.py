@@ -1,4 +1,14 @@
-"""Reading a run's files without trusting them: run.json's summary and epochs.json's entries, checked.
+"""A run's folder: what each file holds, and reading them without trusting them.
+
+runs/<id>/run.json        config, status, pid, summary (rewritten at each change)
+runs/<id>/epochs.json     one entry per finished epoch
+runs/<id>/steps.json      the loss of every step so far
+runs/<id>/model.pt        trained weights (state_dict), at the end
+runs/<id>/predictions.npz every test image's label, prediction and probabilities, at the end
+runs/<id>/mnist-lab/      the TensorBoard (or other tracker's) files, when the run logs to one
+
+run.json's "lr_changes" lists the learning rates changed by hand while training: [{"step", "lr"}], each
+applied from step "step" + 1.
 
 Files damaged by hand or by a full disk give well-typed values and what is wrong, in plain words; the run
 store shows such a run as "damaged" beside the others instead of failing to list them.
@@ -6,6 +16,8 @@ store shows such a run as "damaged" beside the others instead of failing to list
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 from pathlib import Path
@@ -13,6 +25,7 @@ from typing import Any
 
 from core.engine.config import ConfigError, TrainConfig
 from core.engine.display_name import is_saved_name
+from core.engine.events import ReportCardEvent
 from core.engine.fileio import read_json
 from core.engine.status import Status
 
@@ -148,3 +161,60 @@ def is_epoch(entry: Any) -> bool:
     # "lr" may be null: an epoch made outside the Trainer need not know its learning rate.
     return all(json_float(entry[name]) is not None for name in EPOCH_COLUMNS[1:]
                if name in entry and not (name == "lr" and entry[name] is None))
+
+
+def _read_list(path: Path, what: str, problems: list[str]) -> list:
+    """A JSON list from a run's file ([] when not written yet); what is wrong goes into `problems`."""
+    try:
+        value, problem = read_json_file(path)
+    except FileNotFoundError:
+        return []  # not written yet: no epoch has finished
+    if problem is None and not isinstance(value, list):
+        problem = f"{path.name} is not {what}"
+    if problem:
+        problems.append(problem)
+        return []
+    return value
+
+
+def read_epochs(path: Path, problems: list[str]) -> list[dict]:
+    """The epochs in the run folder `path`, those that are not left out; what is wrong goes into `problems`."""
+    entries = _read_list(path / "epochs.json", "a list of epochs", problems)
+    good = [entry for entry in entries if is_epoch(entry)]
+    if len(good) < len(entries):
+        problems.append("epochs.json has entries that are not epochs")
+    return good
+
+
+def read_steps(path: Path, problems: list[str]) -> list[float]:
+    """Every step's loss in the run folder `path`, NaN for one that is not a number; problems as above."""
+    try:
+        stat = (path / "steps.json").stat()
+    except FileNotFoundError:
+        return []  # not written yet
+    losses, found = _parsed_steps(path / "steps.json", (stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    problems.extend(found)
+    return list(losses)
+
+
+# Parsing a few thousand floats takes milliseconds, and pages list every run every few seconds: a steps.json is
+# parsed again only when it changed (writers replace it whole, so its time, size or inode changes).
+@functools.lru_cache(maxsize=512)
+def _parsed_steps(path: Path, stamp: tuple) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    problems: list[str] = []
+    losses = [json_float(value) for value in _read_list(path, "a list of losses", problems)]
+    if any(loss is None for loss in losses):
+        problems.append("steps.json has losses that are not numbers")
+    return tuple(math.nan if loss is None else loss for loss in losses), tuple(problems)
+
+
+def read_report_card(record: dict, problems: list[str]) -> dict | None:
+    """run.json's report card as numbers, or None when it has none or it is damaged; problems as above."""
+    card = record.get("report_card")
+    if card is None:
+        return None
+    names = [field.name for field in dataclasses.fields(ReportCardEvent)]
+    if not isinstance(card, dict) or set(card) != set(names) or any(finite_number(card[n]) is None for n in names):
+        problems.append("run.json's report card is not a set of numbers")
+        return None
+    return {name: float(card[name]) for name in names}

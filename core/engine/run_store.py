@@ -1,28 +1,18 @@
-"""RunStore: every run saved as a folder of small files, written atomically as the run goes.
+"""RunStore: the saved runs, one folder each under the runs folder, created, listed, loaded and deleted; Run: one
+run read back.
 
-runs/<id>/run.json        config, status, pid, summary (rewritten at each change)
-runs/<id>/epochs.json     one entry per finished epoch
-runs/<id>/steps.json      the loss of every step so far
-runs/<id>/model.pt        trained weights (state_dict), at the end
-runs/<id>/predictions.npz every test image's label, prediction and probabilities, at the end
-runs/<id>/mnist-lab/      the TensorBoard (or other tracker's) files, when the run logs to one
-
-run.json's "lr_changes" lists the learning rates changed by hand while training: [{"step", "lr"}], each
-applied from step "step" + 1.
-
-The folder name is the run's id. Files damaged by hand or by a full disk never break a listing: such a run
-reads as "damaged", with what is wrong in plain words, beside the others (core.engine.run_record checks them).
-Reading never writes: a run whose writer died reads as interrupted, and RunStore.mark_interrupted() saves that
-verdict (the server calls it when it starts). core.engine.run_recorder writes the files.
+The folder name is the run's id; core.engine.run_files says what each file holds and reads them without trusting
+them, and core.engine.run_recorder writes them as the run trains. Files damaged by hand or by a full disk never
+break a listing: such a run reads as "damaged", with what is wrong in plain words, beside the others. Reading never
+writes: a run whose writer died reads as interrupted, and RunStore.mark_interrupted() saves that verdict (the
+server calls it when it starts).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import hashlib
-import math
 import os
 import re
 import secrets
@@ -40,19 +30,19 @@ from core.engine.config import ConfigError, TrainConfig
 from core.engine.csv_safe import csv_text
 from core.engine.display_name import clean_name, name_problem
 from core.engine.doctor import Diagnosis, diagnose
-from core.engine.events import ReportCardEvent
 from core.engine.fileio import atomic_write_json
 from core.engine.folders import default_runs_dir
 from core.engine.model import build_model
 from core.engine.predictions import Predictions
 from core.engine.reproduce import reproduce_notebook, reproduce_script
-from core.engine.run_record import (
+from core.engine.run_files import (
     EPOCH_COLUMNS,
     checked_record,
     finite_number,
-    is_epoch,
-    json_float,
+    read_epochs,
     read_json_file,
+    read_report_card,
+    read_steps,
     run_settings,
 )
 from core.engine.run_recorder import RunRecorder
@@ -254,7 +244,8 @@ class RunStore:
         raw, unreadable = read_json_file(path / "run.json")
         record, problems = checked_record(raw, run_id)
         problems = [unreadable] if unreadable else problems
-        epochs, steps, card = _read_epochs(path, problems), _read_steps(path, problems), _report_card(record, problems)
+        epochs, steps = read_epochs(path, problems), read_steps(path, problems)
+        card = read_report_card(record, problems)
         # Judged on run.json as written: a damaged "updated" must not pass for a recent one.
         if record["status"] == Status.RUNNING and not _writer_alive(raw):
             record["status"] = Status.DAMAGED if problems else Status.INTERRUPTED
@@ -295,57 +286,3 @@ class RunStore:
 
 def _interrupted_message(done: int) -> str:
     return f"interrupted: the process training it ended after {done} finished epoch{'s' if done != 1 else ''}"
-
-
-def _read_list(path: Path, what: str, problems: list[str]) -> list:
-    """A JSON list from a run's file ([] when not written yet); what is wrong goes into `problems`."""
-    try:
-        value, problem = read_json_file(path)
-    except FileNotFoundError:
-        return []  # not written yet: no epoch has finished
-    if problem is None and not isinstance(value, list):
-        problem = f"{path.name} is not {what}"
-    if problem:
-        problems.append(problem)
-        return []
-    return value
-
-
-def _read_epochs(path: Path, problems: list[str]) -> list[dict]:
-    entries = _read_list(path / "epochs.json", "a list of epochs", problems)
-    good = [entry for entry in entries if is_epoch(entry)]
-    if len(good) < len(entries):
-        problems.append("epochs.json has entries that are not epochs")
-    return good
-
-
-def _read_steps(path: Path, problems: list[str]) -> list[float]:
-    try:
-        stat = (path / "steps.json").stat()
-    except FileNotFoundError:
-        return []  # not written yet
-    losses, found = _parsed_steps(path / "steps.json", (stat.st_mtime_ns, stat.st_size, stat.st_ino))
-    problems.extend(found)
-    return list(losses)
-
-
-# Parsing a few thousand floats takes milliseconds, and pages list every run every few seconds: a steps.json is
-# parsed again only when it changed (writers replace it whole, so its time, size or inode changes).
-@functools.lru_cache(maxsize=512)
-def _parsed_steps(path: Path, stamp: tuple) -> tuple[tuple[float, ...], tuple[str, ...]]:
-    problems: list[str] = []
-    losses = [json_float(value) for value in _read_list(path, "a list of losses", problems)]
-    if any(loss is None for loss in losses):
-        problems.append("steps.json has losses that are not numbers")
-    return tuple(math.nan if loss is None else loss for loss in losses), tuple(problems)
-
-
-def _report_card(record: dict, problems: list[str]) -> dict | None:
-    card = record.get("report_card")
-    if card is None:
-        return None
-    names = [field.name for field in dataclasses.fields(ReportCardEvent)]
-    if not isinstance(card, dict) or set(card) != set(names) or any(finite_number(card[n]) is None for n in names):
-        problems.append("run.json's report card is not a set of numbers")
-        return None
-    return {name: float(card[name]) for name in names}

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_RUNS"
 DEFAULT_MAX_CONCURRENT = 1  # runs in the server's own threads share its interpreter: one at a time
 # Runs in worker processes: one per core. Niced, they give way to the web server's page scripts, and a class
-# drained faster than with threads (README, "Host it for a class").
+# drained faster than with threads (docs/hosts.md, "Host it for a class").
 WORKER_SLOTS_PER_CORE = 1
 TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
 # Training threads in the server's own process (the threads executor) run at its priority: a niced training
