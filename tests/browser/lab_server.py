@@ -175,14 +175,26 @@ def start_ray_head(log_path: Path, num_cpus: int) -> RayHead:
     return RayHead(head, env)
 
 
+RAY_STOP_GRACE_S = 5
+
+
 def stop_ray_head(head: RayHead) -> None:
-    """End the head by its own pid (it stops the cluster's processes, detached actors included)."""
-    head.process.terminate()
+    """End the head and every process of its cluster (detached actors included), found by the head's own pid: all
+    are asked to stop at once, and those left after a few seconds are killed. The head alone stops them one after
+    another, which took about 30 s."""
     try:
-        head.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        head.process.kill()
-        head.process.wait()
+        cluster = psutil.Process(head.process.pid)
+        processes = [cluster, *cluster.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        processes = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, left = psutil.wait_procs(processes, timeout=RAY_STOP_GRACE_S)
+    for process in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    head.process.wait()
 
 
 @contextlib.contextmanager
