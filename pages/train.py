@@ -13,15 +13,8 @@ from core.engine.status import Status
 from core.engine.tracking import tracker_problem
 from core.lab.job_text import capacity_text, end_text, progress_text, queue_text, warming_text
 from core.lab.jobs import MAX_WAITING_PER_OWNER, RunRefused
-from core.views.charts import (
-    LAYER_QUANTITIES,
-    epoch_figure,
-    epoch_words,
-    layer_figure,
-    layer_words,
-    loss_figure,
-    loss_words,
-)
+from core.views.charts import epoch_figure, epoch_words, loss_figure, loss_words
+from core.views.gradient_flow_charts import LAYER_QUANTITIES, layer_figure, layer_words
 from core.views.history import settings_text
 from pages.ui.charts import chart
 from pages.ui.common import owner_id, table_rows

@@ -9,8 +9,9 @@ from core.engine.presets import LECTURE, QUICK
 from core.engine.status import Status
 from core.lessons.experiment import Experiment
 from core.views.board import BoardEntry
-from core.views.charts import layer_words, lr_finder_words
+from core.views.charts import lr_finder_words
 from core.views.class_findings import curves_words, experiment_words, parcoords_words
+from core.views.gradient_flow_charts import layer_words
 from core.views.network_diagram import network_words
 from core.views.samples import strip_words
 

@@ -88,7 +88,7 @@ def test_dead_units_are_counted_only_after_relu(activation, counted):
 
 
 def test_the_dead_units_chart_shows_a_dash_when_no_layer_has_relu():
-    from core.views.charts import NO_DEAD_UNITS, layer_figure
+    from core.views.gradient_flow_charts import NO_DEAD_UNITS, layer_figure
 
     tanh = [(5, [{"name": "hidden 1", "dead_fraction": None}, {"name": "output", "dead_fraction": None}])]
     figure = layer_figure(tanh, "dead_fraction")

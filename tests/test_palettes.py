@@ -27,7 +27,15 @@ from core.engine.status import Status
 from core.lessons.experiment import Experiment
 from core.lessons.inside import NEGATIVE, POSITIVE, ZERO, diverging_rgb
 from core.lessons.mistakes import Predictions
-from core.views import charts, class_findings, mistakes_charts, mistakes_view, one_step_view, palettes
+from core.views import (
+    charts,
+    class_findings,
+    gradient_flow_charts,
+    mistakes_charts,
+    mistakes_view,
+    one_step_view,
+    palettes,
+)
 from core.views.network_diagram import network_dot
 from tests.lab_helpers import REPO
 
@@ -97,7 +105,7 @@ def drawn_together() -> dict[str, list[str]]:
         "loss curves of five runs": plotly_colours(charts.loss_figure([(f"run {i}", loss_curve([2.0, 1.0, 0.5]))
                                                                          for i in range(5)]))[1::2],  # bold lines
         "epochs": plotly_colours(charts.epoch_figure(epochs)),
-        "gradient flow of five layers": plotly_colours(charts.layer_figure(layer_stats(5), "grad_norm")),
+        "gradient flow of five layers": plotly_colours(gradient_flow_charts.layer_figure(layer_stats(5), "grad_norm")),
         "learning-rate finder": plotly_colours(charts.lr_finder_figure([[1e-3, 2.0], [1e-2, 1.0]], 1e-2)),
         "probabilities, a wrong answer": list(mistakes_charts.probability_chart(
             np.array([0.1, 0.6, 0.3] + [0.0] * 7), true=2).data["color"]),
