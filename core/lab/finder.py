@@ -75,8 +75,13 @@ class FinderTask:
         return self._done.is_set()
 
     def state(self) -> FinderState:
-        """Its state now, as plain data."""
-        return FinderState(self.id, self.owner, self.config, self.result, self.message, self.done, self.stopped)
+        """Its state now, as plain data. Done is read first: the thread sets the result and its message before it
+        sets done, so a state that says done always carries them (read the other way, a finder ending in between
+        gave done without its result, and the page lost the suggested rate)."""
+        done = self._done.is_set()
+        result, message = self.result, self.message
+        stopped = done and result is None and self._stop.is_set()
+        return FinderState(self.id, self.owner, self.config, result, message, done, stopped)
 
     @property
     def stopped(self) -> bool:
