@@ -139,13 +139,13 @@ def server_load(owner: str) -> None:
         st.caption(manager.notice)
 
 
-def live_panel(job_id: str, owner: str) -> bool | None:
+def live_panel(job_id: str, owner: str) -> bool:
     """The server's load, then one job's place in the queue or its progress, and its controls; False once it ended
     (live_fragment then redraws the page once, history included, and stops polling)."""
     manager = lab()
     snap = manager.get(job_id)
-    if snap is None:
-        return None
+    if snap is None:  # gone from the lab (a restarted coordinator): the page's rerun drops its id
+        return False
     server_load(owner)
     if snap.status == Status.QUEUED:
         st.info(queue_text(snap, manager.training), icon=":material/hourglass_top:")

@@ -73,13 +73,13 @@ def sweep_section(config, owner: str, params: dict, apply) -> None:
         live_fragment(sweep_results, sweep.id, config, apply, owner, every_s=1.0, live=running)
 
 
-def sweep_results(sweep_id: str, config, apply, owner: str) -> bool | None:
+def sweep_results(sweep_id: str, config, apply, owner: str) -> bool:
     """Curves, table and winner of one sweep; whether any of its runs still trains (once none does, live_fragment
     redraws the page once and stops polling)."""
     manager = lab()
     sweep: SweepJobs | None = manager.get_sweep(sweep_id)
-    if sweep is None:
-        return None
+    if sweep is None:  # gone from the lab: the page's rerun drops its id
+        return False
     snaps = manager.sweep_snapshots(sweep.id)
     active = any(s.active for s in snaps)
     _results(sweep, snaps, active, config, apply, owner)
