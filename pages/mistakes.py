@@ -12,7 +12,7 @@ from pages.mistakes_parts import calibration, compare, gallery, inside, keys, lo
 from pages.ui.common import crisp_images, require_shell
 from pages.ui.doctor_panel import doctor_panel
 from pages.ui.run_history import reproduce_button
-from pages.ui.services import lab
+from pages.ui.services import saved_runs
 
 require_shell("pages/mistakes.py")
 
@@ -27,7 +27,7 @@ def _run_changed() -> None:
 
 st.title("Mistakes")
 crisp_images()
-runs = viewable(lab().saved_runs())
+runs = viewable(saved_runs())
 if not runs:
     st.info(
         "There is no trained run to look at yet. Train the network first (one epoch takes seconds); "

@@ -10,12 +10,13 @@ from core.lab.estimate import RunBudget
 from core.lab.limits import RunRefused, owns_run
 
 
-class AnsweredHere:
-    """Saved runs, who may delete one, the budget and find_lr, for a lab with a `store`, a `budget` and a `speed`."""
+class SavedRuns:
+    """The saved runs of a runs folder, read-only: all a page that only reads runs needs, without starting a lab."""
 
-    budget: RunBudget
-    speed: float | None
     store: RunStore
+
+    def __init__(self, runs_dir: str):
+        self.store = RunStore(runs_dir)
 
     def saved_runs(self) -> list[Run]:
         """Every saved run, newest first (read from the runs folder, which every web process shares)."""
@@ -24,6 +25,14 @@ class AnsweredHere:
     def saved_run(self, run_id: str) -> Run:
         """One saved run by id; raises ValueError for a malformed id (see RunStore.load)."""
         return self.store.load(run_id)
+
+
+class AnsweredHere(SavedRuns):
+    """Saved runs, who may delete one, the budget and find_lr, for a lab with a `store`, a `budget` and a `speed`
+    (its own __init__ sets them)."""
+
+    budget: RunBudget
+    speed: float | None
 
     def may_delete(self, record: dict, owner: str, instructor: bool = False) -> bool:
         """Whether this viewer may delete the saved run with this run.json: its owner or the instructor."""

@@ -47,9 +47,9 @@ def _network():
     """The network's layer weights, its activation and pixel scaling, and a key naming where they came from."""
     from core.lessons import one_step
     from pages.mistakes_parts import loaders
-    from pages.ui.services import lab
+    from pages.ui.services import saved_runs
 
-    runs = [run for run in lab().saved_runs() if run.has_model]
+    runs = [run for run in saved_runs() if run.has_model]
     source = st.segmented_control(
         "Network", ["fresh", "run"] if runs else ["fresh"], required=True, key=NETWORK,
         format_func={"fresh": "Freshly initialised", "run": "A saved run's weights"}.get,

@@ -5,6 +5,7 @@ The pages ask `lab()` for everything the lab does. The other getters stay apart 
 its own cost and moment:
 - `lab()`: core.lab.jobs.JobManager, or core.lab.lab_client.LabClient under Ray. The heaviest: its workers start
   (the shell asks for it after each page, so a page that needs none draws first).
+- `saved_runs()`: the saved runs, read-only, for the pages that only read them (Mistakes, Autograd's step tab).
 - `classroom()` and `name_registry()`: the class's two files in the runs folder, read by every web process itself;
   light, so the settings and the sidebar read them without starting the lab (whose gates, embedded, share them).
 - `class_readers()`: the Class page's server-wide readers of the board's runs (each run read once); they import
@@ -47,6 +48,19 @@ def lab():
     """The lab every page asks for runs, their controls and snapshots, the finder, sweeps, the budget and the saved
     runs: this server's JobManager, or the LabClient of the one in the Ray cluster. Shared by every session."""
     return _lab(_runs_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _saved_runs(runs_dir: str):
+    from core.lab.answers_here import SavedRuns
+
+    return SavedRuns(runs_dir)
+
+
+def saved_runs():
+    """The saved runs, newest first, read without starting the lab: Mistakes and Autograd's step tab only read runs,
+    and a deep link to them draws before the lab's workers start (the same folder as lab().saved_runs())."""
+    return _saved_runs(_runs_dir()).saved_runs()
 
 
 @st.cache_resource(show_spinner=False)
