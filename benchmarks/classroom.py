@@ -147,7 +147,10 @@ def run_class(url: str, args) -> dict:
         watch = RunWatch(manager, began, args.timeout, expected=args.students)
         arriving = Arrivals(manager, QUICK, others, args.arrivals_minutes * 60, watch)
         hostile = HostileStudent(manager, _server_owner_ids(), watch) if args.hostile_here else None
-        watch.add([manager.get(_job_id(tab)) for tab in tabs], submitted=0.0)
+        browser_runs = [manager.get(_job_id(tab)) for tab in tabs]
+        if None in browser_runs:  # a tab's run was refused or is gone: the class cannot be measured as set up
+            raise SystemExit(f"{browser_runs.count(None)} browser run(s) not in the lab: see the tabs' messages")
+        watch.add(browser_runs, submitted=0.0)
 
         # While the class trains: a sidebar page switch, and a fresh tab opening /autograd.
         switches, fresh = [], []
