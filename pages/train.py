@@ -62,6 +62,9 @@ PROGRESS_REFRESH_S, CHARTS_REFRESH_S, FLOW_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2
 
 def start(owner: str) -> None:
     """Callback of Train: queue a run with the session's settings; a worker process (or a Ray actor) trains it."""
+    shown = lab().get(st.session_state.get(JOB_STATE))
+    if shown is not None and shown.active:  # the button was disabled: a click from a stale page, or one delivered
+        return  # twice (a class journey once got two runs from one click); one click, one run
     try:
         job = lab().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
                                    instructor=unlocked())

@@ -7,6 +7,7 @@ import time
 
 from core.engine.presets import LECTURE, QUICK
 from core.lab.urlconfig import FIELDS, to_query
+from pages.ui.settings_state import JOB_STATE
 from tests.lab_helpers import wait_until
 
 SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 10 steps
@@ -237,6 +238,16 @@ def test_a_second_student_waits_in_the_queue_with_a_position(lab):
     manager().stop(blocker.id, "someone else")
     assert manager().wait(at.query_params["job"], timeout=60).status == "finished"
     assert manager().get(blocker.id).status == "stopped"
+
+
+def test_a_train_click_while_the_pages_run_is_live_queues_no_second_run(lab):
+    at = lab("pages/train.py", **SMALL)  # drawn with Train enabled: no run yet
+    blocker = manager().submit(QUICK.__class__(epochs=1, batch_size=1), owner="someone else")
+    at.session_state[JOB_STATE] = blocker.id  # the page's run went live after it was drawn (a stale page)
+    at.button(key="train_start").click().run()
+    assert not at.exception and at.query_params["job"] == blocker.id
+    assert [snap.id for snap, _ in manager().live_snapshots()] == [blocker.id]
+    manager().stop(blocker.id, "someone else")
 
 
 def test_a_shared_link_shows_the_run_live_but_gives_no_controls(lab):
