@@ -62,12 +62,13 @@ PROGRESS_REFRESH_S, CHARTS_REFRESH_S, FLOW_REFRESH_S, CAPTION_REFRESH_S = 1.0, 2
 
 def start(owner: str) -> None:
     """Callback of Train: queue a run with the session's settings; a worker process (or a Ray actor) trains it."""
-    shown = lab().get(st.session_state.get(JOB_STATE))
+    manager = lab()
+    shown = manager.get(st.session_state.get(JOB_STATE))
     if shown is not None and shown.active:  # the button was disabled: a click from a stale page, or one delivered
         return  # twice (a class journey once got two runs from one click); one click, one run
     try:
-        job = lab().submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
-                                   instructor=unlocked())
+        job = manager.submit(st.session_state[CONFIG], owner, student=st.session_state.get(STUDENT, ""),
+                             instructor=unlocked())
     except RunRefused as refusal:
         REFUSED.leave("error", str(refusal), icon=":material/block:")
         return
@@ -75,7 +76,7 @@ def start(owner: str) -> None:
     st.session_state.pop(NEW_LR, None)  # the last run's learning-rate box and message
     LR_MESSAGE.clear()
     if job.status != Status.QUEUED:
-        lab().wait_first_step(job.id, timeout=1.0)  # then this very rerun draws the first loss point
+        manager.wait_first_step(job.id, timeout=1.0)  # then this very rerun draws the first loss point
 
 
 def stop(job_id: str, owner: str) -> None:
