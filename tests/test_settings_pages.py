@@ -7,7 +7,7 @@ import time
 
 from core.engine.presets import LECTURE, QUICK
 from core.lab.urlconfig import FIELDS, to_query
-from pages.ui.settings_state import JOB_STATE
+from pages.ui.settings_state import JOB_STATE, SWEEP_STATE
 from tests.lab_helpers import wait_until
 
 SMALL = {"epochs": "1", "train_subset": "300", "batch_size": "32"}  # a run of 10 steps
@@ -143,6 +143,18 @@ def test_a_sweep_trains_and_use_best_applies_the_winner(lab):
     winner = float(best_button.label.split()[-1].rstrip(")"))
     best_button.click().run()
     assert _by_key(at, "lr").value == winner and at.query_params["lr"] == repr(winner)
+
+
+def test_a_sweep_click_while_the_pages_sweep_is_live_queues_no_second_sweep(lab):
+    at = lab("pages/hyperparameters.py")
+    at.multiselect(key="sw_values_lr").set_value([0.0001, 0.3]).run()  # drawn with Run sweep enabled
+    live = manager().submit_sweep(QUICK.__class__(batch_size=1), "lr", [0.01, 0.1], "someone else", epochs=1)
+    at.session_state[SWEEP_STATE] = live.id  # the page's sweep went live after it was drawn (a stale page)
+    at.button(key="sw_start").click().run()
+    assert not at.exception and at.query_params["sweep"] == live.id
+    assert sorted(snap.id for snap, _ in manager().live_snapshots()) == sorted(live.job_ids)
+    for job_id in live.job_ids:
+        manager().stop(job_id, "someone else")
 
 
 # --- Train ----------------------------------------------------------------------------------------------------
