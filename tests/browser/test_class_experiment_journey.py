@@ -23,8 +23,8 @@ from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a
 )
 
 pytestmark = pytest.mark.browser
-# 3,750 steps, about 5 s on CI's two cores: the first student's Pause lands within a second of the Pause button showing.
-# 1,250 steps (1.7 s there) once ended before the Pause click reached the server, and no run held the slot.
+# 3,750 steps: a run of 1,250 once ended before the first student's Pause click reached the server, and then no run
+# held the slot for the classmates' runs to wait behind.
 TINY = {"epochs": 1, "train_subset": 60_000, "batch_size": 16, "hidden": "128-64", "optimizer": "sgd", "seed": 0}
 # Five values on a log scale from 0.001 to the instructor's 0.05: each joiner gets one of the least held at random.
 # Below the default 3: a run at 3 diverges at once, so a student drawn that value would have no run to pause.
