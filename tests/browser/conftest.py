@@ -101,7 +101,15 @@ def browser(chromium_path):
         chromium.close()
 
 
-SHOWN = """() => (document.querySelector('[data-testid="stMain"]') || document.body).innerText"""
+# The main area's text, or the whole page's where the main area is missing or empty, after the app's connection and
+# script states (an empty page that is still running reads differently from one that ended).
+SHOWN = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const main = document.querySelector('[data-testid="stMain"]');
+    const text = main && main.innerText.trim() ? main.innerText : "(main area empty) " + document.body.innerText;
+    const state = app ? `[${app.dataset.testConnectionState}, script ${app.dataset.testScriptState}] ` : "[no app] ";
+    return state + text;
+}"""
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -118,7 +126,7 @@ def pytest_runtest_makereport(item, call):
             text = tab.evaluate(SHOWN)
         except Exception as error:  # a closed or crashed tab: say so, and go on with the others
             text = f"(unreadable: {error})"
-        shown.append(f"--- tab {number}: {tab.url}\n{' '.join(text.split())[:1500]}")
+        shown.append(f"--- tab {number}: {tab.url}\n{' '.join(text.split())[:4000]}")
     report.sections.append(("what the browser tabs showed", "\n".join(shown)))
 
 

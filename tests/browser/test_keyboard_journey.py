@@ -34,6 +34,19 @@ FOCUSED = """() => {
 }"""
 
 
+# Why widgets that should be stops were not: for each choice group, pagination and toggle, how many of its buttons
+# are disabled, taken out of the tab order, not rendered, under an inert element or stale.
+SKIPPED = """() => [...document.querySelectorAll(
+        '[data-testid="stButtonGroup"], [data-testid="stPagination"], .stToggle')].map(group => {
+    const buttons = [...group.querySelectorAll("button, input")];
+    const count = (test) => buttons.filter(test).length;
+    return `${(group.innerText || "").trim().split("\\n")[0].slice(0, 20)}: ${buttons.length} buttons, ` +
+        `${count(b => b.disabled)} disabled, ${count(b => b.tabIndex < 0)} untabbable, ` +
+        `${count(b => !b.checkVisibility({visibilityProperty: true}))} unrendered, ` +
+        `${count(b => b.closest("[inert]"))} inert, ${count(b => b.closest('[data-stale="true"]'))} stale`;
+})"""
+
+
 def focused(page) -> dict | None:
     return page.evaluate(FOCUSED)
 
@@ -44,17 +57,22 @@ def move_focus(page, wanted, key: str = "Tab") -> dict:
 
     Returns the focused element's description. Fails after MOST_PRESSES presses, naming the stops it made.
     """
-    seen = []
+    seen, lost = [], 0
     for _ in range(MOST_PRESSES):
         page.keyboard.press(key)
         now = focused(page)
         if now is None:  # the focus left the page (past its last stop) and comes back with the next press
+            lost += 1
             continue
         seen.append(now)
         assert now["outline"] or now["shadow"], f"focus not visible on {now['html']}"
         if wanted(now):
             return now
-    raise AssertionError(f"not reached with {key}; stops: {[(s['key'], s['text']) for s in seen[-40:]]}")
+    raise AssertionError(
+        f"not reached with {key}; stops: {[(s['key'], s['text']) for s in seen[-40:]]}; {lost} presses left no focus; "
+        f"the widgets that can be stops: {page.evaluate(SKIPPED)}; script state: "
+        f"{page.locator('[data-testid=stApp]').get_attribute('data-test-script-state')}"
+    )
 
 
 def with_key(key: str):
