@@ -29,11 +29,12 @@ WARM_MS = 300_000  # the coordinator imports torch and warms its actors after th
 SETTINGS = urlencode({"epochs": 6})
 # The first run trains long enough to be paused from B before it ends even on a quiet machine (about 45 s there:
 # 6 epochs took 26 s, and ended before B's tab drew it), and may then take minutes to finish on a loaded one.
-FIRST_SETTINGS = urlencode({"epochs": 10, "batch_size": 16})
+FIRST = {"epochs": 10, "batch_size": 16}
+FIRST_SETTINGS = urlencode(FIRST)
+PER_EPOCH = 60_000 // FIRST["batch_size"]  # the first run's steps in an epoch
 FINISH_MS = 480_000
-SHOWN = re.compile(r"step ([\d,]+) of [\d,]+ · ([\d,]+) samples/s")
-PER_EPOCH = 60_000 // 16  # FIRST_SETTINGS' steps in an epoch
 STEP = re.compile(r"step ([\d,]+) of [\d,]+")
+SHOWN = re.compile(STEP.pattern + r" · ([\d,]+) samples/s")
 
 
 def shown_speeds(page, readings: int = 10) -> list[tuple[int, float]]:
