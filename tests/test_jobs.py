@@ -159,6 +159,20 @@ def test_speed_and_time_left_come_from_when_steps_happened_not_when_they_arrived
     assert job.snapshot().samples_per_second == pytest.approx(5_000, rel=0.01)
 
 
+def test_the_speed_counts_the_worker_handing_its_steps_over():
+    # A worker that trains 300 steps in 0.3 s, then stops 0.2 s to send them, every time: 600 steps/s in truth. Read
+    # as each batch arrives, a window of the last 200 steps never held a stop, and said 1,000.
+    config = TrainConfig(epochs=1, batch_size=10)  # 6,000 steps
+    job = Job(config, "ann")
+    job.mark_running()
+    job(StartEvent(config, 60_000, 6_000, 6_000, "cpu", 1))
+    for burst in range(10):
+        for i in range(1, 301):
+            step = burst * 300 + i
+            job(StepEvent(1, step, step, 6_000, 2.0, step * 10, burst * 0.5 + i * 0.001))
+    assert job.snapshot().samples_per_second == pytest.approx(6_000, rel=0.1)
+
+
 def test_snapshots_are_reused_until_something_changes(make_manager):
     manager = make_manager()
     snap = manager.wait(manager.submit(QUICK, owner="ann").id, timeout=30)
