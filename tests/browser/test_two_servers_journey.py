@@ -43,12 +43,14 @@ def progress_readings(page, readings: int = 25) -> list[tuple[float, int, float 
     """(seconds on this clock, step, samples per second or None) as B's progress line shows them, about once a second.
     No speed is shown just after an epoch's end: the evaluation is not training."""
     seen = []
-    while len(seen) < readings:
+    for _ in range(2 * readings):  # bounded: a line that stops showing steps ends the readings short
         line = page.locator('[data-testid="stProgress"]').first.inner_text()
         if found := STEP.search(line):
             speed = SHOWN.search(line)
             seen.append((time.monotonic(), int(found.group(1).replace(",", "")),
                          float(speed.group(2).replace(",", "")) if speed else None))
+        if len(seen) == readings:
+            break
         page.wait_for_timeout(1000)
     return seen
 
@@ -154,6 +156,7 @@ def test_two_servers_are_one_lab(two_servers, page):
     # speed is of the last WINDOW_SECONDS: those that began before the first reading are left out. 25 readings: a
     # step shown can be 1.5 s old (the page's and the coordinator's polls), little beside 24 s.
     (record,) = [record for record in records if record["status"] == Status.STOPPED]
+    assert len(readings) >= 20, readings  # B showed the steps of a run that trained while it read
     (start, first_step, _), (end, last_step, _) = readings[0], readings[-1]
     ended = range(first_step // PER_EPOCH + 1, last_step // PER_EPOCH + 1)  # the epochs that ended between them
     # A run stopped in its first epoch has no epochs.json (beside two busy loops: 2,175 steps in the readings' 25 s).
