@@ -27,6 +27,7 @@ from tests.browser.test_training_journeys import RUN_MS, button, ended_text, wai
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WARM_MS = 300_000  # the coordinator imports torch and warms its actors after the head's own start
+ONE_SLOT = re.compile(r"This lab trains 1 run at once on 1 machine")  # the load line of a warm lab
 # The queued runs train long enough for B to read its speed for 25 s before the owner stops the first of them (one
 # minute on a quiet machine). The first run only has to outlast B's opening it (B's first page is drawn before).
 # Beside two busy loops the niced worker trains about ten times slower: an epoch of batch 16 took a minute.
@@ -96,9 +97,9 @@ def test_two_servers_are_one_lab(two_servers, page):
 
     # B's first page is drawn before the run starts: a cold page can take longer than the run trains.
     on_b.open("train")
-    on_b.page.get_by_text(re.compile(r"This lab trains 1 run at once on 1 machine")).first.wait_for(timeout=WARM_MS)
+    on_b.page.get_by_text(ONE_SLOT).first.wait_for(timeout=WARM_MS)
     on_a.open(f"train?{FIRST_SETTINGS}")
-    page.get_by_text(re.compile(r"This lab trains 1 run at once on 1 machine")).first.wait_for(timeout=WARM_MS)
+    page.get_by_text(ONE_SLOT).first.wait_for(timeout=WARM_MS)
     button(page, "train_start").click()
     wait_for_points(page, 0)
     first = job_in_url(page)
