@@ -38,8 +38,9 @@ lint: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# --durations: a CI log then says where the suite's time went.
 test: $(STAMP) browser data lint docs
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # The quick lane while working: no browser, no Ray or worker processes, no training on the real MNIST.
 test-fast: $(STAMP) lint docs
