@@ -8,7 +8,15 @@ from core.engine.config import TrainConfig
 from core.engine.curves import MAX_POINTS, bucket_size, downsample, ema, loss_curve
 from core.engine.presets import QUICK
 from core.engine.words import format_seconds
-from core.lab.estimate import RUN_BUDGET, estimate_epoch, estimate_memory_mb, measure_speed, steps_per_epoch
+from core.lab.estimate import (
+    MAX_RUN_MINUTES_ENV,
+    RUN_BUDGET,
+    estimate_epoch,
+    estimate_memory_mb,
+    measure_speed,
+    run_budget,
+    steps_per_epoch,
+)
 from core.views.charts import epoch_figure, loss_figure
 
 
@@ -102,6 +110,19 @@ def test_dropout_costs_time_and_memory_in_the_budget_and_activations_do_not():
     assert RUN_BUDGET.problem(TrainConfig(hidden=(1024, 1024), batch_size=256, epochs=epochs)) is None
     assert "at most 10 min" in RUN_BUDGET.problem(TrainConfig(hidden=(1024, 1024), batch_size=256, epochs=epochs,
                                                               dropout=0.3))
+
+
+def test_a_host_sets_how_long_one_run_may_train_and_a_wrong_setting_keeps_ten_minutes(caplog):
+    wide = TrainConfig(hidden=(1024, 1024), batch_size=256)
+    fifteen_minutes = TrainConfig(hidden=(1024, 1024), batch_size=256,
+                                  epochs=round(900 / estimate_epoch(wide).seconds))
+    assert run_budget({}) == RUN_BUDGET and run_budget({}).seconds == 600
+    assert "at most 10 min" in run_budget({}).problem(fifteen_minutes)
+    assert run_budget({MAX_RUN_MINUTES_ENV: "20"}).problem(fifteen_minutes) is None
+    assert "at most 5 min" in run_budget({MAX_RUN_MINUTES_ENV: " 5 "}).problem(fifteen_minutes)
+    for wrong in ("0", "-3", "ten", "nan", "inf"):
+        assert run_budget({MAX_RUN_MINUTES_ENV: wrong}).seconds == 600
+        assert f"{MAX_RUN_MINUTES_ENV}={wrong!r}" in caplog.text
 
 
 def test_measuring_the_machine_gives_a_plausible_factor():

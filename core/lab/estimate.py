@@ -7,7 +7,9 @@ once on the lab machine and a speed factor timed once, when the server warms up.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -20,6 +22,8 @@ from core.engine.model import build_model
 from core.engine.network_size import conv_multiplies, conv_values, count_parameters
 from core.engine.optimizers import make_optimizer
 from core.engine.words import format_seconds
+
+log = logging.getLogger(__name__)
 
 N_TEST = 10_000
 # The Trainer's own cost per step beyond the bare maths (Accelerate's wrappers, events, the data loader);
@@ -225,8 +229,30 @@ class RunBudget:
         return None
 
 
-# The one place a run's limits are set. Ten minutes leaves the lecture's setup (well under a minute) and a
-# 20-epoch run of a wide network room; 1 GB keeps a 2-core, 24 GB server safe with several runs at once.
-RUN_BUDGET = RunBudget(seconds=600, memory_mb=1024)
+MAX_RUN_MINUTES_ENV = "MNIST_LAB_MAX_RUN_MINUTES"
+# Ten minutes leaves the lecture's setup (well under a minute) and a 20-epoch run of a wide network room; 1 GB keeps
+# a 2-core, 24 GB server safe with several runs at once.
+DEFAULT_MAX_RUN_MINUTES = 10
+MEMORY_BUDGET_MB = 1024
+
+
+def run_budget(environ=None) -> RunBudget:
+    """One run's limits: ${MNIST_LAB_MAX_RUN_MINUTES} minutes of estimated training (else 10) and 1 GB. The one
+    place they are set."""
+    text = (environ if environ is not None else os.environ).get(MAX_RUN_MINUTES_ENV, "").strip()
+    minutes = DEFAULT_MAX_RUN_MINUTES
+    if text:
+        try:
+            minutes = float(text)
+            if not 0 < minutes < math.inf:
+                raise ValueError
+        except ValueError:
+            log.warning("%s=%r is not a number of minutes above 0; using %d", MAX_RUN_MINUTES_ENV, text,
+                        DEFAULT_MAX_RUN_MINUTES)
+            minutes = DEFAULT_MAX_RUN_MINUTES
+    return RunBudget(seconds=60 * minutes, memory_mb=MEMORY_BUDGET_MB)
+
+
+RUN_BUDGET = run_budget()
 
 
