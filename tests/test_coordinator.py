@@ -200,6 +200,7 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
         assert [owner is None for owner in issued] == [False, False, True]  # the lab's limit, not each process's
         wait_until(lambda: client.get(job.id).step, 240, "the run's first step", every=0.5)
         first = ray.get(client._actor.pid.remote())
+        assert os.getpriority(os.PRIO_PROCESS, first) == os.getpriority(os.PRIO_PROCESS, 0)  # not Ray's nice 15
         os.kill(first, signal.SIGKILL)  # the coordinator's process, on this machine
         # The next calls find the coordinator Ray restarts; it knows nothing of the old one's runs.
         wait_until(lambda: client.get(job.id) is None, 240, "a coordinator to come back", every=0.5)

@@ -20,6 +20,7 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.run_store import RunStore
 from core.lab import dispatch
+from core.lab.cpu_share import DEFAULT_WORKER_NICE
 from core.lab.executors import executor_kind, make_executor
 from core.lab.executors.base import WORKER_LOST
 from core.lab.executors.local import LocalExecutor
@@ -253,6 +254,20 @@ def test_a_killed_worker_fails_only_its_own_run(executor, manager):
     later = [live_job(manager, QUICK, owner=o) for o in ("cy", "dee")]
     assert [manager.wait(job.id, timeout=120).status for job in later] == ["finished", "finished"]
     wait_until(lambda: len(executor.pids) == 2, timeout=120, what="the pool is full again")
+
+
+def test_workers_start_at_the_servers_priority_and_nice_only_their_training(executor, manager):
+    # Ray started its actors at nice 15: beside two busy loops none had imported torch after four minutes.
+    if executor.kind == "threads":
+        pytest.skip("threads have no worker process")
+    job = live_job(manager, LONG, owner="ann")
+    wait_until(lambda: steps_of(job) > 5, what="the run trains")
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    processes = [pid if isinstance(pid, int) else pid[0] for pid in (*executor.pids, *executor.helper_pids)]
+    assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in processes] == [ours] * len(processes)
+    threads = os.listdir(f"/proc/{job._trainer.pid}/task")
+    assert max(os.getpriority(os.PRIO_PROCESS, int(thread)) for thread in threads) == DEFAULT_WORKER_NICE
+    manager.stop(job.id, "ann")
 
 
 # --- choosing, and the server restarting ---------------------------------------------------------------------

@@ -26,6 +26,11 @@ DEFAULT_WORKER_NICE = 10
 # The learning-rate finder runs below the class's training: a student who starts finder after finder (a hostile
 # one did, non-stop) then takes a core from the runs only when they leave it idle.
 FINDER_NICE_BELOW_TRAINING = 5
+# Ray starts its worker processes at nice 15 (its worker_niceness), whatever the lab asks: beside two busy loops the
+# coordinator, which answers every page, took 3 minutes to create the actors, and they had not imported torch a
+# minute later. The runtime env of the lab's actors asks for the server's own priority, as Ray's job supervisor does
+# for itself; a worker then nices its training thread alone, as on local workers.
+RAY_AT_SERVER_PRIORITY = {"RAY_worker_niceness": "0"}
 
 
 def max_concurrent_runs(environ=None, default: int = DEFAULT_MAX_CONCURRENT) -> int:

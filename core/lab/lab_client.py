@@ -19,6 +19,7 @@ from pathlib import Path
 from core.engine.run_store import RunStore
 from core.lab.answers_here import AnsweredHere
 from core.lab.coordinator import COORDINATOR_NAME, Coordinator, CoordinatorMismatch, lab_namespace, lab_settings
+from core.lab.cpu_share import RAY_AT_SERVER_PRIORITY
 from core.lab.estimate import RUN_BUDGET
 from core.lab.executors.base import Capacity
 from core.lab.guards import LabGuards
@@ -154,7 +155,7 @@ class LabClient(AnsweredHere):
         actor = ray.remote(Coordinator).options(
             name=COORDINATOR_NAME, namespace=lab_namespace(self.runs_dir), lifetime="detached", get_if_exists=True,
             max_concurrency=COORDINATOR_THREADS, max_restarts=-1, max_task_retries=0, num_cpus=0,
-            scheduling_strategy=here, runtime_env={"env_vars": mine},
+            scheduling_strategy=here, runtime_env={"env_vars": {**mine, **RAY_AT_SERVER_PRIORITY}},
         ).remote(self.runs_dir)
         try:
             theirs = ray.get(actor.settings.remote(), timeout=CONNECT_TIMEOUT_S)

@@ -26,6 +26,7 @@ from core.engine.config import TrainConfig
 from core.engine.data import MNISTTensors
 from core.engine.events import StepEvent
 from core.engine.lr_finder import FinderStopped
+from core.lab.cpu_share import RAY_AT_SERVER_PRIORITY
 from core.lab.executors.base import (
     FINDER_HELPERS,
     WAIT_POLL_S,
@@ -205,9 +206,12 @@ class RayExecutor(PoolExecutor):
         slots = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_run))
         data_ref = ray.put(self.data) if self.data is not None else None  # once per server, never per run
         threads = max(1, int(self.cpus_per_run))
-        runs = ray.remote(WorkerBody).options(num_cpus=self.cpus_per_run, max_concurrency=4, max_restarts=0)
+        # Merged with the runtime env of whoever creates them (the coordinator hands the lab's settings over).
+        priority = {"env_vars": RAY_AT_SERVER_PRIORITY}
+        runs = ray.remote(WorkerBody).options(num_cpus=self.cpus_per_run, max_concurrency=4, max_restarts=0,
+                                              runtime_env=priority)
         # Helpers reserve no CPU: they never wait behind the runs. Threaded (2): a Stop reaches a finder while it runs.
-        helpers = ray.remote(WorkerBody).options(num_cpus=0, max_concurrency=2)
+        helpers = ray.remote(WorkerBody).options(num_cpus=0, max_concurrency=2, runtime_env=priority)
         self.workers = WorkerPool(lambda: RayWorker(runs.remote(data_ref, threads)), "Ray actors")
         self.helpers = WorkerPool(lambda: RayWorker(helpers.remote(data_ref, 1)), "helper actors")
         started, started_helpers = self.workers.spawn(slots), self.helpers.spawn(FINDER_HELPERS)
