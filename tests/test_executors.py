@@ -5,6 +5,7 @@ each test has a JobManager of its own, whose shutdown stops its runs. Ray runs a
 no dashboard.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -256,6 +257,15 @@ def test_a_killed_worker_fails_only_its_own_run(executor, manager):
     wait_until(lambda: len(executor.pids) == 2, timeout=120, what="the pool is full again")
 
 
+def thread_nices(pid: int) -> list[int]:
+    """The nice value of each thread of process `pid` (on Linux each thread has its own)."""
+    nices = []
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended since the listing
+            nices.append(os.getpriority(os.PRIO_PROCESS, int(thread)))
+    return nices
+
+
 def test_workers_start_at_the_servers_priority_and_nice_only_their_training(executor, manager):
     # Ray started its actors at nice 15: beside two busy loops none had imported torch after four minutes.
     if executor.kind == "threads":
@@ -265,8 +275,7 @@ def test_workers_start_at_the_servers_priority_and_nice_only_their_training(exec
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     processes = [pid if isinstance(pid, int) else pid[0] for pid in (*executor.pids, *executor.helper_pids)]
     assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in processes] == [ours] * len(processes)
-    threads = os.listdir(f"/proc/{job._trainer.pid}/task")
-    assert max(os.getpriority(os.PRIO_PROCESS, int(thread)) for thread in threads) == DEFAULT_WORKER_NICE
+    assert max(thread_nices(job._trainer.pid)) == DEFAULT_WORKER_NICE
     manager.stop(job.id, "ann")
 
 
