@@ -70,7 +70,8 @@ def true_progress(epochs: list[dict], per_epoch: int, samples_per_epoch: int, st
     """What a run's epochs, measured once it has ended, say of the moment it had done `step` steps: (the samples per
     second of that step's epoch, the seconds left at that pace, evaluations included)."""
     # At that pace, not at the later epochs' own: no time left can foresee the machine's load changing (in one CI run
-    # the first epoch trained 26 % slower than the three after it, and a right estimate read 1.25 times that future).
+    # the first epoch trained about a quarter slower than the three after it, by the readings it printed, and the time
+    # left read 1.25 times that future).
     index = (step - 1) // per_epoch  # the epoch of that step, from 0
     seconds = epochs[index]["seconds"]
     left = (len(epochs) * per_epoch - step) * seconds / per_epoch + sum(e["eval_seconds"] for e in epochs[index:])
