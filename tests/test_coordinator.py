@@ -188,6 +188,11 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_HOUR", "2")  # a setting of the web processes only
     import ray  # after the token is in the environment: Ray reads it when imported
+    from ray._private.authentication_test_utils import reset_auth_token_state
+
+    # Or, where an earlier test in this process ran a local Ray (test_executors.py, before this under pytest-xdist),
+    # that Ray's token is the one read: this process then could not join the head ("Failed to connect").
+    reset_auth_token_state()
     runs = tmp_path / "runs"
     client, other = LabClient(str(runs)), None
     try:
