@@ -255,6 +255,12 @@ def lab_in_chromium(browser_nice: int = 0, executor: str = "local", extra_env: d
             stop_lab_server(server)
 
 
+def drawn(key: str) -> str:
+    """CSS selector of the element with this widget key as the page draws it now. During a rerun Streamlit keeps the
+    last run's elements, marked stale, until the run ends: a widget drawn at a new place is then on the page twice."""
+    return f'.st-key-{key}:not([data-stale="true"])'
+
+
 SHELL_DRAWN = "() => getComputedStyle(document.documentElement).getPropertyValue('--mnist-lab-styles').trim() === '1'"
 
 

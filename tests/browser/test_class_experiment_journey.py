@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.lab.classroom import CLASS_FILE
-from tests.browser.lab_server import until_shown
+from tests.browser.lab_server import drawn, until_shown
 from tests.browser.test_class_journey import (  # noqa: F401 - class_server is a fixture
     BOARD_MS,
     button,
@@ -60,13 +60,15 @@ def test_a_class_experiment_on_the_learning_rate_with_three_students(one_run_at_
     teacher.go_to("Class")
     unlock(teacher)
     choose_option(teacher.page, ".st-key-class_x_base", "Your settings")
-    highest = teacher.page.locator(".st-key-class_x_to_lr input")
+    # Choosing the base redraws the panel: until that run ends, the box is drawn twice (the old one stale).
+    highest = teacher.page.locator(f"{drawn('class_x_to_lr')} input")
     # The panel's refresh can redraw the box before Enter reaches the server, and the typed value is lost: type again.
     for _ in range(3):
         highest.fill(HIGHEST_LR)
         highest.press("Enter")
         with contextlib.suppress(PlaywrightTimeout):
-            teacher.page.wait_for_function(f"() => document.querySelector('.st-key-class_x_to_lr input').value === "
+            # None drawn for a moment while a rerun has marked the old one stale: wait on.
+            teacher.page.wait_for_function(f"() => document.querySelector(`{drawn('class_x_to_lr')} input`)?.value === "
                                            f"'{HIGHEST_LR}'", timeout=5_000)
             break
     until_shown(lambda: button(teacher.page, "class_x_start").click(timeout=5_000),
