@@ -10,6 +10,7 @@ import torch
 
 import core.engine.data
 from core.engine.data import MNISTTensors, load_mnist
+from tests.lab_helpers import TIMING
 
 # Job managers made by tests train in threads of the test process, so that monkeypatches reach the training
 # and no test waits for workers to import torch. The executors' own tests (tests/test_executors.py) and the
@@ -22,12 +23,37 @@ SLOW_MODULES = {"test_executors.py"}  # starts worker processes and a Ray
 SLOW_FIXTURES = {"mnist"}  # the real MNIST, loaded and trained on
 
 
+# `make test` runs the suite in two pytest-xdist workers (`-n 2 --dist loadscope`): each module is one unit of work,
+# so a module's fixtures (a Ray, a pool of workers, a server) start once. The longest journey, with its Ray head and
+# two servers, goes first: the other worker's modules then run beside it, not after it.
+STARTS_FIRST = "test_two_servers_journey.py"
+
+
 def pytest_collection_modifyitems(config, items):
-    """Mark `slow` every test in a slow folder or module, or that uses a slow fixture (directly or not)."""
+    """Mark `slow` every test in a slow folder or module, or that uses a slow fixture (directly or not); the longest
+    journey first."""
     for item in items:
         path = Path(str(item.fspath))
         if path.parent.name in SLOW_FOLDERS or path.name in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: Path(str(item.fspath)).name != STARTS_FIRST)  # stable: the rest keep their order
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The browser journeys' timings (`record_timing`), here because a pytest-xdist controller loads only this
+    conftest: it collects nothing itself."""
+    timings = [value for outcome in ("passed", "failed") for report in terminalreporter.stats.get(outcome, [])
+               if report.when == "call" for name, value in report.user_properties if name == TIMING]
+    if timings:
+        terminalreporter.section("browser timings (wall clock, Playwright + Chromium)")
+        for what, seconds in timings:
+            terminalreporter.write_line(f"{what:<55} {seconds * 1000:8.0f} ms")
+
+
+# Two workers share the two cores: a torch thread each, as the lab gives each run (cpu_share.torch_threads), since
+# OpenMP threads spin while they wait for a core.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 def random_mnist(n_train: int = 1000, n_test: int = 200, seed: int = 0) -> MNISTTensors:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]  # the repository's root: tests and benchmarks find the lab's files from it
+TIMING = "timing"  # a journey's timings, among its report's user properties (tests/browser/conftest.py)
 APP = REPO / "streamlit_app.py"  # the app, as `streamlit run` and AppTest open it
 
 

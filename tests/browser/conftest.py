@@ -21,11 +21,9 @@ from tests.browser.lab_server import (
     stop_lab_server,
     unavailable,
 )
+from tests.lab_helpers import TIMING
 
 TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
-
-_timings: list[tuple[str, float]] = []
-
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
@@ -153,20 +151,14 @@ def fresh_streamlit_app(page, fresh_app_server) -> StreamlitPage:
 
 
 @pytest.fixture
-def record_timing():
-    """Call with (what, seconds) to have the timing printed in the session summary."""
+def record_timing(request):
+    """Call with (what, seconds) to have the timing printed in the session summary (tests/conftest.py). It travels
+    in the test's report, so a timing measured in a pytest-xdist worker reaches the summary too."""
 
     def record(what: str, seconds: float) -> None:
-        _timings.append((what, seconds))
+        request.node.user_properties.append((TIMING, (what, seconds)))
 
     return record
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _timings:
-        terminalreporter.section("browser timings (wall clock, Playwright + Chromium)")
-        for what, seconds in _timings:
-            terminalreporter.write_line(f"{what:<55} {seconds * 1000:8.0f} ms")
 
 
 @contextlib.contextmanager
