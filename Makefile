@@ -38,13 +38,16 @@ lint: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+# Two pytest-xdist workers, each module one unit (tests/conftest.py); TEST_WORKERS=0 runs the suite in one process.
 # --durations: a CI log then says where the suite's time went.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 test: $(STAMP) browser data lint docs
-	$(BIN)/python -m pytest -q --durations=25
+	$(PYTEST) --durations=25
 
 # The quick lane while working: no browser, no Ray or worker processes, no training on the real MNIST.
 test-fast: $(STAMP) lint docs
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache site
