@@ -25,6 +25,7 @@ from tests.lab_helpers import TIMING
 
 TIMEOUT_MS = 30_000  # generous: the machine has two cores shared with others
 
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Path of Debian's Chromium ($MNIST_LAB_CHROMIUM overrides); skip or fail if there is none."""
