@@ -184,15 +184,9 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
     from tests.browser.lab_server import start_ray_head, stop_ray_head
 
     head = start_ray_head(tmp_path / "ray.log", num_cpus=1)  # in its own folder, without the lab's settings
-    for name, value in head.env.items():
-        monkeypatch.setenv(name, value)
+    join_ray(monkeypatch, head.env)
     monkeypatch.setenv("MNIST_LAB_NEW_IDS_PER_HOUR", "2")  # a setting of the web processes only
-    import ray  # after the token is in the environment: Ray reads it when imported
-    from ray._private.authentication_test_utils import reset_auth_token_state
-
-    # Or, where an earlier test in this process ran a local Ray (test_executors.py, before this under pytest-xdist),
-    # that Ray's token is the one read: this process then could not join the head ("Failed to connect").
-    reset_auth_token_state()
+    import ray
     runs = tmp_path / "runs"
     client, other = LabClient(str(runs)), None
     try:
@@ -224,6 +218,18 @@ def test_a_coordinator_that_dies_is_found_again_and_its_run_is_saved_as_interrup
             other.shutdown()
         stop_ray_head(head)
         leave_ray(monkeypatch, head.env)
+
+
+def join_ray(monkeypatch, env: dict) -> None:
+    """This process takes the test's Ray address and token, and forgets any token read before: Ray keeps the token it
+    read for the process's life, and where an earlier test here ran a local Ray (test_executors.py, before this under
+    pytest-xdist), this process could not join the head ("Failed to connect")."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # Imported after the token is in the environment, as Ray reads it on import: Ray's own reset, for its tests.
+    from ray._private.authentication_test_utils import reset_auth_token_state
+
+    reset_auth_token_state()
 
 
 def leave_ray(monkeypatch, env: dict) -> None:
